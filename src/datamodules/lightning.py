@@ -1,0 +1,238 @@
+"""``Seq2SeqDataModule``: the shared data core as a ``LightningDataModule`` (needs torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from datamodules.batching import BucketBatchSampler, EncodedPairs, collate
+from datamodules.corpus import Corpus
+from datamodules.prepared import PreparedData
+from datamodules.vocab import Vocab
+
+
+class BatchDataset(Dataset[dict[str, torch.Tensor]]):
+    """Map-style dataset whose items are whole batches, keyed by ``(epoch, batch_index)``."""
+
+    def __init__(self, encoded: EncodedPairs, sampler: BucketBatchSampler, pad_to_multiple: int = 1) -> None:
+        self.encoded = encoded
+        self.sampler = sampler
+        self.pad_to_multiple = pad_to_multiple
+        self._epoch: int | None = None
+        self._batches: list[list[int]] = []
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        epoch, index = key
+        if epoch != self._epoch:
+            self._batches = self.sampler.batches(epoch)
+            self._epoch = epoch
+        ids = self._batches[index]
+        batch = collate(
+            [self.encoded.sources[i] for i in ids], [self.encoded.targets[i] for i in ids], self.pad_to_multiple
+        )
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+
+
+class EpochBatchSampler(DistributedSampler):  # type: ignore[type-arg]
+    """Yields ``(epoch, batch_index)`` keys for :class:`BatchDataset`, resumable mid-epoch.
+
+    It subclasses ``DistributedSampler`` only so that Lightning keeps it under DDP instead of
+    injecting its own: the sharding across ranks is already done by :class:`BucketBatchSampler`.
+    Lightning calls :meth:`set_epoch` at the start of every epoch.
+    """
+
+    def __init__(self, sampler: BucketBatchSampler) -> None:  # no super().__init__: no process group needed
+        self.inner = sampler
+        self.num_replicas = sampler.num_replicas
+        self.rank = sampler.rank
+        self.shuffle = sampler.shuffle
+        self.seed = sampler.seed
+        self.drop_last = False
+
+    @property
+    def epoch(self) -> int:  # type: ignore[override]
+        return self.inner.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.inner.set_epoch(value)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.inner.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        n = len(self.inner)
+        epoch = self.inner.epoch
+        for i in range(self.inner.batches_done, n):
+            self.inner.batches_done = i + 1
+            yield (epoch, i)
+        self.inner.batches_done = 0
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state)
+
+
+class Seq2SeqDataModule(pl.LightningDataModule):
+    """Parallel text for ``Trainer.fit``: built-in corpora or a TSV file, bucketed and sharded.
+
+    Vocabularies are built from the train split in :meth:`setup` (or taken from ``src_vocab`` /
+    ``tgt_vocab``) and exposed as ``src_vocab`` / ``tgt_vocab``. Under DDP each rank draws
+    disjoint batches that together cover the epoch.
+
+    Batches are dicts of int64 tensors: ``source`` (B, S), ``source_lengths`` (B,),
+    ``target_in`` (B, T), ``target_out`` (B, T).
+
+    Args:
+        corpus: ``toy``, ``cmudict``, ``reverse``, ``copy``, ``sort``, ``addition`` or a TSV path.
+        batch_size: examples per batch and rank.
+        max_length: longest sequence kept (``None``: no limit).
+        length_policy: ``filter``, ``truncate`` or ``error`` for longer pairs.
+        bucket: length-bucketed training batches (less padding).
+        seed: batch order is a function of ``(seed, epoch)``.
+        num_workers, pin_memory: ``DataLoader`` options.
+        min_freq, max_vocab: vocabulary options.
+        src_vocab, tgt_vocab: reuse a trained model's vocabularies (token lists).
+        corpus_options: extra options for the corpus loader (e.g. ``{"stress": True}``).
+
+    Example:
+        >>> dm = Seq2SeqDataModule("toy", batch_size=2)
+        >>> dm.setup("fit")
+        >>> len(dm.tgt_vocab) > 4
+        True
+    """
+
+    def __init__(
+        self,
+        corpus: str = "toy",
+        batch_size: int = 64,
+        max_length: int | None = None,
+        length_policy: str = "filter",
+        bucket: bool = True,
+        seed: int = 0,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        min_freq: int = 1,
+        max_vocab: int | None = None,
+        src_vocab: list[str] | None = None,
+        tgt_vocab: list[str] | None = None,
+        corpus_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers: got {num_workers!r}, expected an integer >= 0")
+        self.save_hyperparameters(ignore=["src_vocab", "tgt_vocab"])
+        self.data = PreparedData(
+            corpus,
+            batch_size=batch_size,
+            max_length=max_length,
+            length_policy=length_policy,
+            bucket=bucket,
+            seed=seed,
+            min_freq=min_freq,
+            max_vocab=max_vocab,
+            src_vocab=src_vocab,
+            tgt_vocab=tgt_vocab,
+            corpus_options=corpus_options,
+        )
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self._train_sampler: EpochBatchSampler | None = None
+
+    @classmethod
+    def from_corpus(cls, corpus: Corpus, **kwargs: Any) -> Seq2SeqDataModule:
+        """A data module over an already loaded :class:`Corpus`."""
+        dm = cls(corpus=corpus.name, **kwargs)
+        dm.data.corpus_spec = corpus
+        return dm
+
+    def prepare_data(self) -> None:
+        """Nothing to download: every corpus ships in a package or is generated."""
+
+    def setup(self, stage: str | None = None) -> None:
+        self.data.setup()
+
+    @property
+    def src_vocab(self) -> Vocab:
+        self.data.setup()
+        assert self.data.src_vocab is not None
+        return self.data.src_vocab
+
+    @property
+    def tgt_vocab(self) -> Vocab:
+        self.data.setup()
+        assert self.data.tgt_vocab is not None
+        return self.data.tgt_vocab
+
+    @property
+    def corpus(self) -> Corpus:
+        self.data.setup()
+        assert self.data.corpus is not None
+        return self.data.corpus
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self._trainer if hasattr(self, "_trainer") else None
+        if trainer is None:
+            return 1, 0
+        return int(trainer.world_size), int(trainer.global_rank)
+
+    def _loader(self, split: str) -> DataLoader[dict[str, torch.Tensor]]:
+        world, rank = self._world()
+        inner = self.data.sampler(split, num_replicas=world, rank=rank)
+        sampler = EpochBatchSampler(inner)
+        if split == "train":
+            if self._train_sampler is not None:
+                inner.load_state_dict(self._train_sampler.state_dict())
+            self._train_sampler = sampler
+        return DataLoader(
+            BatchDataset(self.data.encoded[split], inner, self.data.pad_to_multiple),
+            batch_size=None,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader[dict[str, torch.Tensor]]:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader[dict[str, torch.Tensor]]:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader[dict[str, torch.Tensor]]:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader[dict[str, torch.Tensor]]:
+        return self._loader("test")
+
+    def references(self, split: str = "test") -> tuple[list[list[str]], list[list[list[str]]]]:
+        """Unique sources of ``split`` with all their references (multi-reference scoring)."""
+        return self.corpus.references(split)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Position in the training epoch, so a mid-epoch resume continues the same batch order."""
+        if self._train_sampler is None:
+            return {}
+        return {"train_sampler": self._train_sampler.state_dict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "train_sampler" in state_dict:
+            sampler = EpochBatchSampler(self.data.sampler("train", *self._world()))
+            sampler.load_state_dict(state_dict["train_sampler"])
+            self._train_sampler = sampler
+
+
+__all__ = ["BatchDataset", "EpochBatchSampler", "Seq2SeqDataModule"]

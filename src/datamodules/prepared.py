@@ -1,0 +1,128 @@
+"""``PreparedData``: one corpus, its vocabularies and encoded splits, shared by both adapters."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from datamodules.batching import BucketBatchSampler, EncodedPairs, encode_pairs
+from datamodules.corpus import Corpus, load_corpus
+from datamodules.vocab import Vocab, as_vocab
+
+logger = logging.getLogger("datamodules")
+
+SPLITS = ("train", "val", "test")
+
+
+def check_same_vocab(kind: str, expected: Vocab, given: Vocab) -> None:
+    """Raise a clear error when a model's vocabulary differs from the data's."""
+    if expected == given:
+        return
+    a, b = expected.tokens, given.tokens
+    first = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+    detail = (
+        f"sizes {len(a)} vs {len(b)}" if first == min(len(a), len(b)) else f"id {first} is {a[first]!r} vs {b[first]!r}"
+    )
+    raise ValueError(
+        f"{kind} vocabulary mismatch ({detail}): the model was trained with a different vocabulary "
+        "than this data; pass the model's vocabularies to the data (src_vocab=..., tgt_vocab=...)"
+    )
+
+
+class PreparedData:
+    """Load a corpus, build (or reuse) vocabularies from its train split, encode all splits.
+
+    Args:
+        corpus: built-in name (``toy``, ``cmudict``, ``reverse``, ...), a TSV path, or a
+            :class:`Corpus`.
+        batch_size: examples per batch.
+        max_length, length_policy: see :func:`load_corpus`.
+        bucket: length bucketing of training batches.
+        seed: order of batches is a function of ``(seed, epoch)``.
+        min_freq, max_vocab: vocabulary building options.
+        src_vocab, tgt_vocab: reuse these vocabularies (e.g. a trained model's) instead of
+            building them.
+        pad_to_multiple: round padded lengths up to this multiple.
+        corpus_options: extra keyword arguments for :func:`load_corpus`.
+    """
+
+    def __init__(
+        self,
+        corpus: str | os.PathLike[str] | Corpus = "toy",
+        batch_size: int = 64,
+        max_length: int | None = None,
+        length_policy: str = "filter",
+        bucket: bool = True,
+        seed: int = 0,
+        min_freq: int = 1,
+        max_vocab: int | None = None,
+        src_vocab: Vocab | Sequence[str] | None = None,
+        tgt_vocab: Vocab | Sequence[str] | None = None,
+        pad_to_multiple: int = 1,
+        corpus_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: got {batch_size!r}, expected an integer >= 1")
+        if not isinstance(pad_to_multiple, int) or pad_to_multiple < 1:
+            raise ValueError(f"pad_to_multiple: got {pad_to_multiple!r}, expected an integer >= 1")
+        self.corpus_spec = corpus
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.length_policy = length_policy
+        self.bucket = bucket
+        self.seed = seed
+        self.min_freq = min_freq
+        self.max_vocab = max_vocab
+        self.pad_to_multiple = pad_to_multiple
+        self.corpus_options = dict(corpus_options or {})
+        self._given_src = as_vocab(src_vocab) if src_vocab is not None else None
+        self._given_tgt = as_vocab(tgt_vocab) if tgt_vocab is not None else None
+        self.corpus: Corpus | None = None
+        self.src_vocab: Vocab | None = None
+        self.tgt_vocab: Vocab | None = None
+        self.encoded: dict[str, EncodedPairs] = {}
+
+    def setup(self) -> None:
+        """Load and encode everything (idempotent)."""
+        if self.corpus is not None:
+            return
+        if isinstance(self.corpus_spec, Corpus):
+            corpus = self.corpus_spec
+        else:
+            corpus = load_corpus(
+                self.corpus_spec, max_length=self.max_length, length_policy=self.length_policy, **self.corpus_options
+            )
+        if not corpus.train:
+            raise ValueError(f"{corpus.name}: the train split is empty")
+        self.src_vocab = self._given_src or Vocab.build((s for s, _ in corpus.train), self.min_freq, self.max_vocab)
+        self.tgt_vocab = self._given_tgt or Vocab.build((t for _, t in corpus.train), self.min_freq, self.max_vocab)
+        for split in SPLITS:
+            self.encoded[split] = encode_pairs(
+                corpus.split(split), self.src_vocab, self.tgt_vocab, where=f"{corpus.name} ({split})"
+            )
+        self.corpus = corpus
+
+    def check_vocabs(self, src_vocab: Vocab | Sequence[str], tgt_vocab: Vocab | Sequence[str]) -> None:
+        """Raise ``ValueError`` if a model's vocabularies differ from this data's."""
+        self.setup()
+        assert self.src_vocab is not None and self.tgt_vocab is not None
+        check_same_vocab("source", as_vocab(src_vocab), self.src_vocab)
+        check_same_vocab("target", as_vocab(tgt_vocab), self.tgt_vocab)
+
+    def sampler(self, split: str, num_replicas: int = 1, rank: int = 0) -> BucketBatchSampler:
+        """Batch sampler for ``split``: shuffled and bucketed for train, file order otherwise."""
+        self.setup()
+        enc = self.encoded[split]
+        train = split == "train"
+        return BucketBatchSampler(
+            enc.source_lengths,
+            enc.target_lengths,
+            self.batch_size,
+            shuffle=train,
+            bucket=self.bucket and train,
+            seed=self.seed,
+            num_replicas=num_replicas,
+            rank=rank,
+        )

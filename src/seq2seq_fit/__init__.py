@@ -1,0 +1,32 @@
+"""Framework-free core of seq2seq-fit: config, teacher-forcing schedules, metrics, decoding maths.
+
+Imports neither torch nor TensorFlow, so both ``lit_seq2seq`` and ``keras_seq2seq`` build on it.
+"""
+
+from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.decoding import check_decoding_args, length_penalty
+from seq2seq_fit.metrics import (
+    G2PScores,
+    edit_distance,
+    exact_match,
+    g2p_scores,
+    phone_error_rate,
+    word_error_rate,
+)
+from seq2seq_fit.teacher_forcing import TeacherForcing, check_compatible
+
+__all__ = [
+    "G2PScores",
+    "Seq2SeqConfig",
+    "TeacherForcing",
+    "check_compatible",
+    "check_decoding_args",
+    "edit_distance",
+    "exact_match",
+    "g2p_scores",
+    "length_penalty",
+    "phone_error_rate",
+    "word_error_rate",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,151 @@
+"""Scheduled teacher forcing: the schedules of Bengio et al. (2015) as pure functions of the step.
+
+``eps(i)`` is the probability of feeding the ground-truth token at global training step ``i``.
+The same arithmetic runs on Python floats (Lightning, which reads ``trainer.global_step`` on the
+host) and on backend tensors (Keras, whose step is ``optimizer.iterations`` inside a compiled
+``train_step``): pass ``exp``/``maximum`` from ``keras.ops`` for the latter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from seq2seq_fit.config import (
+    Seq2SeqConfig,
+    check_choice,
+    check_float,
+    check_int,
+    from_plain_dict,
+)
+
+SCHEDULES = ("constant", "linear", "exponential", "inverse_sigmoid")
+GRANULARITIES = ("token", "sequence", "batch")
+FEEDS = ("argmax", "sample")
+MODES = ("sequential", "parallel")
+
+#: ``k`` used when none is given: exponential needs ``0 < k < 1``, inverse sigmoid ``k >= 1``.
+DEFAULT_K = {"constant": 1.0, "linear": 1.0, "exponential": 0.999, "inverse_sigmoid": 500.0}
+
+
+def _py_max(a: Any, b: Any) -> Any:
+    return max(a, b)
+
+
+@dataclass(frozen=True)
+class TeacherForcing:
+    """How much ground truth the decoder sees during training, and how the rest is chosen.
+
+    Args:
+        schedule: ``constant``, ``linear``, ``exponential`` or ``inverse_sigmoid``
+            (formulas in :meth:`ratio`).
+        start: ratio at step 0, in ``[0, 1]``.
+        end: floor of the decaying schedules, in ``[0, start]``.
+        decay_steps: steps over which ``linear`` goes from ``start`` to ``end``.
+        k: decay constant; ``exponential`` needs ``0 < k < 1``, ``inverse_sigmoid`` ``k >= 1``.
+            ``None`` picks :data:`DEFAULT_K` for the schedule.
+        granularity: what one coin decides: ``token`` (each example and time step),
+            ``sequence`` (each example, whole target) or ``batch`` (each time step, whole batch).
+        feed: token fed when the coin says "model": ``argmax`` of the previous logits or a
+            ``sample`` from ``softmax(logits / temperature)``. No gradient flows through it.
+        temperature: softmax temperature for ``feed="sample"``.
+        mode: ``sequential`` (exact step-by-step loop) or ``parallel`` (Duckworth et al. 2019:
+            ``passes`` whole-sequence passes without gradient build the mixed inputs, the loss
+            comes from one final pass). Parallel mode needs attention ``luong`` or ``none``.
+        passes: number of sampling passes in parallel mode.
+
+    Example:
+        >>> tf = TeacherForcing(schedule="linear", start=1.0, end=0.0, decay_steps=100)
+        >>> tf.ratio(0), tf.ratio(50), tf.ratio(100), tf.ratio(1000)
+        (1.0, 0.5, 0.0, 0.0)
+    """
+
+    schedule: str = "constant"
+    start: float = 1.0
+    end: float = 0.0
+    decay_steps: int = 10_000
+    k: float | None = None
+    granularity: str = "token"
+    feed: str = "argmax"
+    temperature: float = 1.0
+    mode: str = "sequential"
+    passes: int = 1
+
+    def __post_init__(self) -> None:
+        owner = "TeacherForcing"
+        check_choice(owner, "schedule", self.schedule, SCHEDULES)
+        check_float(owner, "start", self.start, 0.0, 1.0)
+        check_float(owner, "end", self.end, 0.0, 1.0)
+        if self.schedule != "constant" and self.end > self.start:
+            raise ValueError(
+                f"{owner}.end: got {self.end!r} with start={self.start!r}; a decaying schedule needs end <= start"
+            )
+        check_int(owner, "decay_steps", self.decay_steps, 1)
+        if self.k is None:
+            object.__setattr__(self, "k", DEFAULT_K[self.schedule])
+        if self.schedule == "exponential":
+            check_float(owner, "k", self.k, 0.0, 1.0, low_open=True, high_open=True)
+        elif self.schedule == "inverse_sigmoid":
+            check_float(owner, "k", self.k, 1.0, math.inf, high_open=True)
+        else:
+            check_float(owner, "k", self.k, 0.0, math.inf, low_open=True, high_open=True)
+        object.__setattr__(self, "k", float(self.k))  # type: ignore[arg-type]
+        check_choice(owner, "granularity", self.granularity, GRANULARITIES)
+        check_choice(owner, "feed", self.feed, FEEDS)
+        check_float(owner, "temperature", self.temperature, 0.0, math.inf, low_open=True, high_open=True)
+        check_choice(owner, "mode", self.mode, MODES)
+        check_int(owner, "passes", self.passes, 1)
+
+    def ratio(
+        self,
+        step: Any,
+        *,
+        exp: Callable[[Any], Any] = math.exp,
+        maximum: Callable[[Any, Any], Any] = _py_max,
+    ) -> Any:
+        """Probability of feeding the ground-truth token at global step ``step``.
+
+        ``step`` may be an int or a float tensor; pass the matching ``exp``/``maximum`` for
+        tensors (e.g. ``keras.ops.exp``, ``keras.ops.maximum``).
+
+        - constant: ``start``
+        - linear: ``max(end, start - (start - end) * step / decay_steps)``
+        - exponential: ``max(end, start * k**step)``
+        - inverse_sigmoid: ``end + (start - end) * k / (k + exp(step / k))``
+        """
+        k = float(self.k)  # type: ignore[arg-type]
+        if self.schedule == "constant":
+            return self.start + 0.0 * step
+        if self.schedule == "linear":
+            return maximum(self.end, self.start - (self.start - self.end) * step / self.decay_steps)
+        if self.schedule == "exponential":
+            # k**step written as exp(step * ln k) so the same line works on tensors.
+            return maximum(self.end, self.start * exp(step * math.log(k)))
+        # inverse sigmoid: exp overflow at huge steps gives k / inf = 0, i.e. the floor ``end``.
+        try:
+            denom = k + exp(step / k)
+        except OverflowError:
+            return self.end
+        return self.end + (self.start - self.end) * k / denom
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain ``dict`` of primitives (what checkpoints store)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TeacherForcing:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        return from_plain_dict(cls, data)  # type: ignore[no-any-return]
+
+
+def check_compatible(config: Seq2SeqConfig, teacher_forcing: TeacherForcing) -> None:
+    """Refuse combinations that cannot run, e.g. parallel scheduled sampling with Bahdanau."""
+    if teacher_forcing.mode == "parallel" and config.attention == "bahdanau":
+        raise ValueError(
+            "TeacherForcing.mode: got 'parallel' with Seq2SeqConfig.attention='bahdanau'; parallel "
+            "scheduled sampling runs the decoder over the whole target at once, which needs a "
+            "recurrence that does not consume the attention context. Use mode='sequential', or "
+            "attention='luong' or 'none'"
+        )
