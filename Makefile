@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 demo: setup
-	$(BIN)/python -m seq2seq_fit.demo
+	$(BIN)/python -m datamodules cmudict
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -99,8 +99,8 @@ class BucketBatchSampler:
     chunks of ``batch_size * chunk_batches`` and sort each chunk by length so a batch holds
     similar lengths (less padding); cut into batches; shuffle the batch order. With several ranks,
     batch ``i`` goes to rank ``i % num_replicas``; when the batch count does not divide evenly, the
-    largest batches are split so every rank gets the same number of steps and every example is
-    seen exactly once per epoch.
+    largest batches are split (or, for tiny data, the smallest merged) so every rank gets the same
+    number of steps and every example is seen exactly once per epoch.
 
     Args:
         source_lengths, target_lengths: per-example lengths.
@@ -155,12 +155,20 @@ class BucketBatchSampler:
         self.drop_last = drop_last
         self.epoch = 0
         self.batches_done = 0  # batches of the current epoch already handed out (for resume)
+        self._resume_at = 0  # set by load_state_dict: where the next iteration starts
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order to produce (restarts it from its first batch)."""
         if epoch != self.epoch:
             self.batches_done = 0
+            self._resume_at = 0
         self.epoch = epoch
+
+    def start_index(self) -> int:
+        """Where a new pass over the epoch starts: 0, or the resume point loaded once."""
+        start, self._resume_at = self._resume_at, 0
+        self.batches_done = start
+        return start
 
     def all_batches(self, epoch: int | None = None) -> list[list[int]]:
         """Every rank's batches for ``epoch`` in order (batch ``i`` belongs to rank ``i % N``)."""
@@ -179,16 +187,34 @@ class BucketBatchSampler:
         batches = [order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size and len(batches) > 1:
             batches.pop()
+        batches = self._even_out(batches)
         if self.shuffle:
             perm = rng.permutation(len(batches))
             batches = [batches[i] for i in perm]
-        while len(batches) % self.num_replicas:
-            largest = max(range(len(batches)), key=lambda i: len(batches[i]))
-            big = batches[largest]
-            if len(big) < 2:
-                raise ValueError(f"cannot split {len(batches)} batches evenly across {self.num_replicas} ranks")
-            half = len(big) // 2
-            batches[largest : largest + 1] = [big[:half], big[half:]]
+        return batches
+
+    def _even_out(self, batches: list[list[int]]) -> list[list[int]]:
+        """Make the batch count a multiple of ``num_replicas`` without losing or repeating examples.
+
+        Splits the largest batches in two; when there are too few examples for that (tiny data,
+        tiny batches), merges the smallest batches instead.
+        """
+        r = self.num_replicas
+        if len(batches) % r == 0:
+            return batches
+        n = sum(len(b) for b in batches)
+        up = -(-len(batches) // r) * r
+        if n >= up:
+            while len(batches) < up:
+                largest = max(range(len(batches)), key=lambda i: len(batches[i]))
+                big = batches[largest]
+                half = len(big) // 2
+                batches[largest : largest + 1] = [big[:half], big[half:]]
+        else:
+            while len(batches) % r:
+                batches.sort(key=len)
+                batches[:2] = [batches[0] + batches[1]]
+        return batches
         return batches
 
     def batches(self, epoch: int | None = None) -> list[list[int]]:
@@ -197,8 +223,7 @@ class BucketBatchSampler:
 
     def __iter__(self) -> Iterator[list[int]]:
         mine = self.batches()
-        start = self.batches_done
-        for i in range(start, len(mine)):
+        for i in range(self.start_index(), len(mine)):
             self.batches_done = i + 1
             yield mine[i]
         self.batches_done = 0
@@ -213,7 +238,7 @@ class BucketBatchSampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume mid-epoch from :meth:`state_dict`."""
         self.epoch = int(state["epoch"])
-        self.batches_done = int(state["batches_done"])
+        self.batches_done = self._resume_at = int(state["batches_done"])
         self.seed = int(state.get("seed", self.seed))
 
 

@@ -71,7 +71,7 @@ class EpochBatchSampler(DistributedSampler):  # type: ignore[type-arg]
     def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
         n = len(self.inner)
         epoch = self.inner.epoch
-        for i in range(self.inner.batches_done, n):
+        for i in range(self.inner.start_index(), n):
             self.inner.batches_done = i + 1
             yield (epoch, i)
         self.inner.batches_done = 0
@@ -184,7 +184,7 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         return self.data.corpus
 
     def _world(self) -> tuple[int, int]:
-        trainer = self._trainer if hasattr(self, "_trainer") else None
+        trainer = getattr(self, "trainer", None)
         if trainer is None:
             return 1, 0
         return int(trainer.world_size), int(trainer.global_rank)

@@ -1,0 +1,74 @@
+"""User TSV files: every kind of bad input gets a path:line error or a counted skip."""
+
+import pytest
+
+from datamodules import DataError, load_corpus
+
+
+def write(tmp_path, data: bytes, name="pairs.tsv"):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def test_reads_pairs_ignores_extra_columns_and_splits_deterministically(tmp_path):
+    lines = "".join(f"w{i} x\tv{i}\tCC-BY attribution\n" for i in range(300))
+    p = write(tmp_path, lines.encode())
+    c = load_corpus(p)
+    assert len(c.train) + len(c.val) + len(c.test) == 300
+    assert 0 < len(c.test) < 60 and 0 < len(c.val) < 40
+    assert load_corpus(p).test == c.test
+    assert c.train[0][1] == [c.train[0][0][0].replace("w", "v")]
+
+
+def test_char_tokenizer(tmp_path):
+    p = write(tmp_path, b"ab\tcd\n" * 3)
+    c = load_corpus(p, tokenizer="char", val_percent=0, test_percent=0)
+    assert c.train[0] == (["a", "b"], ["c", "d"])
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        (b"a\tb\nno tab here\nc\td\n", 2, "expected 2 tab-separated fields, found 1"),
+        (b"a\tb\n\tonly target\n", 2, "empty source side"),
+        (b"a\tb\nc\td\nsource\t \n", 3, "empty target side"),
+        (b"a\tb\nbad \xff byte\tx\n", 2, "invalid UTF-8"),
+    ],
+)
+def test_bad_lines_name_path_and_line(tmp_path, content, line, message):
+    p = write(tmp_path, content)
+    with pytest.raises(DataError, match=message) as err:
+        load_corpus(p)
+    assert str(err.value).startswith(f"{p}:{line}: ")
+    assert err.value.line == line
+
+
+def test_skip_policy_counts_dropped_lines(tmp_path, caplog):
+    p = write(tmp_path, b"a\tb\nno tab\n\tx\nbad\xff\ty\nc\td\n")
+    c = load_corpus(p, on_error="skip", val_percent=0, test_percent=0)
+    assert len(c.train) == 2
+    assert c.stats["skipped_lines"] == 3
+    assert "skipped 3 malformed line(s)" in caplog.text
+
+
+def test_bom_crlf_and_blank_lines_are_accepted(tmp_path):
+    p = write(tmp_path, b"\xef\xbb\xbfhello\tbonjour\r\n\r\ncat\tchat\r\n")
+    c = load_corpus(p, val_percent=0, test_percent=0)
+    assert c.train == [(["hello"], ["bonjour"]), (["cat"], ["chat"])]
+
+
+def test_whole_file_problems(tmp_path):
+    with pytest.raises(DataError, match="file is empty"):
+        load_corpus(write(tmp_path, b""))
+    with pytest.raises(DataError, match="is a directory"):
+        load_corpus(tmp_path)
+    with pytest.raises(DataError, match="no such file"):
+        load_corpus(tmp_path / "missing.tsv")
+
+
+def test_a_one_megabyte_line_is_filtered_by_max_length(tmp_path, caplog):
+    p = write(tmp_path, b"a\tb\n" + b"x" * 1_000_000 + b"\ty\n")
+    c = load_corpus(p, tokenizer="char", val_percent=0, test_percent=0, max_length=100)
+    assert c.train == [(["a"], ["b"])]
+    assert "dropped 1 of 2 pairs" in caplog.text
