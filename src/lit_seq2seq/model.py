@@ -1,0 +1,182 @@
+"""``Seq2Seq``: the plain encoder-decoder ``nn.Module`` (docs/architecture.md, exactly)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID
+from lit_seq2seq.decoder import Decoder, Memory, State
+from lit_seq2seq.encoder import Encoder
+from lit_seq2seq.scheduled_sampling import mix_inputs, model_tokens
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_decoding_args
+
+
+def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy over non-pad positions of ``target`` (B, T), computed in float32.
+
+    Example:
+        >>> masked_cross_entropy(torch.zeros(1, 2, 4), torch.tensor([[2, 0]])).item() == torch.tensor(4.0).log().item()
+        True
+    """
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)),
+        target.reshape(-1),
+        ignore_index=PAD_ID,
+        label_smoothing=label_smoothing,
+    )
+
+
+class Seq2Seq(nn.Module):
+    """RNN encoder-decoder with a bridge from the encoder summary to the decoder's initial state.
+
+    Args:
+        config: architecture (see :class:`seq2seq_fit.Seq2SeqConfig`).
+        src_vocab_size: source vocabulary size.
+        tgt_vocab_size: target vocabulary size.
+
+    Example:
+        >>> model = Seq2Seq(Seq2SeqConfig(embedding_dim=8, hidden_size=16), 10, 12)
+        >>> src, tgt = torch.tensor([[4, 5, 6]]), torch.tensor([[1, 7, 8]])
+        >>> model(src, torch.tensor([3]), tgt).shape
+        torch.Size([1, 3, 12])
+    """
+
+    def __init__(self, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.encoder = Encoder(
+            src_vocab_size, c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.bidirectional, c.dropout
+        )
+        self.bridge = nn.Linear(c.hidden_size, c.num_layers * c.hidden_size)
+        self.decoder = Decoder(
+            tgt_vocab_size,
+            c.embedding_dim,
+            c.hidden_size,
+            c.num_layers,
+            c.cell,
+            c.dropout,
+            c.attention,
+            c.luong_score,
+            c.tie_embeddings,
+        )
+
+    def encode(self, source: torch.Tensor, source_lengths: torch.Tensor | None = None) -> tuple[Memory, State]:
+        """Encode ``source`` (B, S); returns the decoder's memory and initial state."""
+        enc, summary = self.encoder(source, source_lengths)  # (B, S, H), (B, H)
+        b, h = summary.shape
+        layers = self.config.num_layers
+        h0 = torch.tanh(self.bridge(summary)).view(b, layers, h).transpose(0, 1).contiguous()  # (L, B, H)
+        state: State = (h0, torch.zeros_like(h0)) if self.config.cell == "lstm" else h0
+        return Memory(enc, source != PAD_ID, self.decoder.keys(enc)), state
+
+    def forward(
+        self, source: torch.Tensor, source_lengths: torch.Tensor | None, target_in: torch.Tensor
+    ) -> torch.Tensor:
+        """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T)."""
+        memory, state = self.encode(source, source_lengths)
+        logits, _, _ = self.decoder(target_in, state, memory)
+        return logits
+
+    def scheduled_forward(
+        self,
+        source: torch.Tensor,
+        source_lengths: torch.Tensor | None,
+        target_in: torch.Tensor,
+        gold: torch.Tensor,
+        teacher_forcing: TeacherForcing,
+        ratio: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Training logits (B, T, V) under scheduled sampling with the coins ``gold`` (B, T).
+
+        ``sequential`` runs the exact step loop (the input at ``t`` is gold where ``gold``, else the
+        token this same loop produced at ``t - 1``); with ``ratio == 1`` and ``luong``/``none`` it
+        takes the one-call teacher-forced path, which gives the same numbers. ``parallel`` runs
+        ``passes`` whole-sequence passes without gradient to build the mixed inputs, then one pass
+        with gradient (Duckworth et al. 2019).
+        """
+        check_compatible(self.config, teacher_forcing)
+        memory, state = self.encode(source, source_lengths)
+        tf = teacher_forcing
+        if tf.mode == "parallel":
+            inputs = target_in
+            with torch.no_grad():
+                for _ in range(tf.passes):
+                    logits, _, _ = self.decoder(inputs, state, memory)  # (B, T, V)
+                    predictions = model_tokens(logits, tf.feed, tf.temperature, generator)  # (B, T)
+                    inputs = mix_inputs(gold, target_in, predictions)
+            logits, _, _ = self.decoder(inputs, state, memory)
+            return logits
+        if ratio >= 1.0 and not self.decoder.steps_one_at_a_time:
+            logits, _, _ = self.decoder(target_in, state, memory)
+            return logits
+        steps: list[torch.Tensor] = []
+        token = target_in[:, 0]  # (B,) <bos>
+        for t in range(target_in.size(1)):
+            if t > 0:
+                fed = model_tokens(steps[-1], tf.feed, tf.temperature, generator)  # (B,)
+                token = torch.where(gold[:, t], target_in[:, t], fed)
+            logits_t, state, _ = self.decoder.step(token, state, memory)  # (B, V)
+            steps.append(logits_t)
+        return torch.stack(steps, 1)  # (B, T, V)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        source: torch.Tensor,
+        source_lengths: torch.Tensor | None = None,
+        *,
+        strategy: str = "greedy",
+        beam_width: int = 5,
+        length_penalty: float = 0.0,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        max_length: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Decode without gold tokens.
+
+        Returns:
+            ``(tokens (B, L), attention (B, L, S) or None)``: generated ids (``<bos>`` not
+            included), ``<pad>`` after each row's ``<eos>``; ``L <= max_length``.
+        """
+        if max_length is None:
+            max_length = 2 * source.size(1) + 10
+        check_decoding_args(strategy, beam_width, length_penalty, temperature, top_k, max_length)
+        if strategy == "beam":
+            from lit_seq2seq.search import beam_search
+
+            return beam_search(self, source, source_lengths, beam_width, length_penalty, max_length)
+        memory, state = self.encode(source, source_lengths)
+        b = source.size(0)
+        token = torch.full((b,), BOS_ID, dtype=torch.long, device=source.device)
+        finished = torch.zeros(b, dtype=torch.bool, device=source.device)
+        out, weights = [], []
+        for _ in range(max_length):
+            logits, state, w = self.decoder.step(token, state, memory)  # (B, V)
+            greedy = strategy == "greedy"
+            token = logits.argmax(-1) if greedy else sample_token(logits, temperature, top_k, generator)
+            token = token.masked_fill(finished, PAD_ID)
+            finished = finished | (token == EOS_ID)
+            out.append(token)
+            if w is not None:
+                weights.append(w * (token != PAD_ID).unsqueeze(-1).to(w.dtype))  # (B, S), zero once finished
+            if bool(finished.all()):
+                break
+        attention = torch.stack(weights, 1) if weights else None
+        return torch.stack(out, 1), attention
+
+
+def sample_token(
+    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+) -> torch.Tensor:
+    """One token per row from ``softmax(logits / temperature)`` (B, V), restricted to the top ``k``."""
+    scaled = logits.float() / temperature  # (B, V)
+    if top_k is not None and top_k < scaled.size(-1):
+        kth = scaled.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
+        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+    probs = F.softmax(scaled, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
