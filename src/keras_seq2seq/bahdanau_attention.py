@@ -1,0 +1,61 @@
+"""Bahdanau (additive) attention, queried with the previous decoder state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+from keras_seq2seq.masked_softmax import masked_softmax
+
+
+@keras.saving.register_keras_serializable(package="keras_seq2seq")
+class BahdanauAttention(keras.layers.Layer):
+    """Additive attention ``score_j = v . tanh(W1 enc_j + W2 q)``.
+
+    ``W1`` (``H -> H``, no bias) is applied once per source batch by :meth:`keys`; ``W2``
+    (``H -> H``, with bias) and ``v`` (``H -> 1``, no bias) at every decoder step.
+
+    Args:
+        hidden_size: ``H``, size of the query and of encoder outputs.
+        **kwargs: passed to ``keras.layers.Layer``.
+
+    Example:
+        >>> import numpy as np
+        >>> att = BahdanauAttention(4)
+        >>> enc = np.ones((2, 3, 4), "float32")
+        >>> ctx, w = att(np.ones((2, 4), "float32"), att.keys(enc), enc, np.ones((2, 3)))
+        >>> tuple(ctx.shape), tuple(w.shape)
+        ((2, 4), (2, 3))
+    """
+
+    def __init__(self, hidden_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        policy = self.dtype_policy
+        self.key_projection = keras.layers.Dense(hidden_size, use_bias=False, dtype=policy, name="key_projection")
+        self.query_projection = keras.layers.Dense(hidden_size, use_bias=True, dtype=policy, name="query_projection")
+        self.energy = keras.layers.Dense(1, use_bias=False, dtype=policy, name="energy")
+
+    def build(self, input_shape: Any = None) -> None:
+        self.key_projection.build((None, None, self.hidden_size))
+        self.query_projection.build((None, self.hidden_size))
+        self.energy.build((None, None, self.hidden_size))
+        self.built = True
+
+    def keys(self, encoder_outputs: Any) -> Any:
+        """``W1 enc``.  # (B, S, H)"""
+        return self.key_projection(encoder_outputs)
+
+    def call(self, query: Any, keys: Any, encoder_outputs: Any, source_mask: Any) -> tuple[Any, Any]:
+        """Context (B, H) and weights (B, S) for the query (B, H)."""
+        q = ops.expand_dims(self.query_projection(query), 1)  # (B, 1, H)
+        scores = ops.squeeze(self.energy(ops.tanh(keys + q)), -1)  # (B, S)
+        weights = masked_softmax(scores, source_mask, self.compute_dtype)  # (B, S)
+        context = ops.squeeze(ops.matmul(ops.expand_dims(weights, 1), encoder_outputs), 1)  # (B, H)
+        return context, weights
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"hidden_size": self.hidden_size})
+        return config

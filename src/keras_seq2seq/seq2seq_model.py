@@ -1,0 +1,446 @@
+"""``Seq2SeqModel``: the encoder-decoder as a ``keras.Model`` that owns scheduled teacher forcing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import keras
+from datamodules.vocab import BOS_ID, PAD_ID, Vocab, as_vocab
+from keras import ops
+from keras_seq2seq.beam_search import beam_search
+from keras_seq2seq.decoder import Decoder
+from keras_seq2seq.encoder import Encoder
+from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, gumbel_noise, mix_inputs, model_tokens
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_decoding_args
+
+Tokenizer = str | Callable[[str], list[str]]
+
+
+def masked_cross_entropy(logits: Any, target_out: Any, label_smoothing: float = 0.0) -> Any:
+    """Mean cross-entropy over non-pad targets, with optional label smoothing.
+
+    ``(1 - eps) * nll + eps * mean_over_vocab(-log p)``, computed in float32.
+    """
+    logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)  # (B, T, V)
+    target = ops.expand_dims(ops.cast(target_out, "int32"), -1)  # (B, T, 1)
+    per_token = -ops.squeeze(ops.take_along_axis(logp, target, axis=-1), -1)  # (B, T)
+    if label_smoothing > 0.0:
+        per_token = (1.0 - label_smoothing) * per_token - label_smoothing * ops.mean(logp, axis=-1)
+    mask = ops.cast(ops.not_equal(target_out, PAD_ID), "float32")  # (B, T)
+    return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def num_replicas() -> int:
+    """Replicas of a ``tf.distribute`` strategy in the current replica context (1 elsewhere)."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    return int(context.num_replicas_in_sync) if context is not None else 1
+
+
+def split_tokens(text: str | Sequence[str], tokenizer: Tokenizer) -> list[str]:
+    """Tokens of one source: a token list as is, a string split by ``tokenizer``."""
+    if not isinstance(text, str):
+        return list(text)
+    if callable(tokenizer):
+        return list(tokenizer(text))
+    if tokenizer == "whitespace":
+        return text.split()
+    if tokenizer in ("char", "chars", "characters"):
+        return list(text)
+    raise ValueError(f"translate.tokenizer: got {tokenizer!r}, expected 'whitespace', 'char' or a callable")
+
+
+@keras.saving.register_keras_serializable(package="keras_seq2seq")
+class Seq2SeqModel(keras.Model):
+    """RNN encoder-decoder with scheduled teacher forcing, trained by plain ``model.fit``.
+
+    ``train_step`` runs the scheduled sampling of ``teacher_forcing`` at step
+    ``optimizer.iterations`` on TensorFlow, JAX (stateless) and torch; ``fit`` logs ``loss``,
+    ``tf_ratio`` (the scheduled ratio) and ``fed_from_model`` (share of real decoder inputs that
+    came from the model). ``evaluate`` / validation log the teacher-forced ``loss`` and the
+    free-running greedy ``exact_match`` and ``token_accuracy``. The config, teacher forcing,
+    vocabularies and seed are plain data in ``get_config``, so ``.keras`` files load with
+    ``safe_mode=True``.
+
+    Args:
+        config: a :class:`~seq2seq_fit.Seq2SeqConfig` or its dict.
+        teacher_forcing: a :class:`~seq2seq_fit.TeacherForcing` or its dict (default: always gold).
+        src_vocab: source :class:`~datamodules.Vocab` or its token list.
+        tgt_vocab: target vocabulary.
+        seed: seed of the coin and dropout ``SeedGenerator`` s (saved with the model).
+        **kwargs: passed to ``keras.Model`` (``name``, ``dtype``...).
+
+    Example:
+        >>> from datamodules import KerasData
+        >>> data = KerasData("toy", batch_size=4)
+        >>> model = Seq2SeqModel(Seq2SeqConfig(hidden_size=32, embedding_dim=16),
+        ...                      TeacherForcing(schedule="linear", decay_steps=100),
+        ...                      data.src_vocab, data.tgt_vocab, seed=0)
+        >>> model.compile(optimizer="adam")
+        >>> history = model.fit(data.train(), epochs=2, verbose=0)
+        >>> sorted(history.history)
+        ['fed_from_model', 'loss', 'tf_ratio']
+    """
+
+    def __init__(
+        self,
+        config: Seq2SeqConfig | dict[str, Any] | None = None,
+        teacher_forcing: TeacherForcing | dict[str, Any] | None = None,
+        src_vocab: Vocab | Sequence[str] | None = None,
+        tgt_vocab: Vocab | Sequence[str] | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if src_vocab is None or tgt_vocab is None:
+            raise ValueError("Seq2SeqModel: src_vocab and tgt_vocab are required (a Vocab or its token list)")
+        self.config = Seq2SeqConfig.from_dict(config) if isinstance(config, dict) else (config or Seq2SeqConfig())
+        tf = teacher_forcing
+        self.teacher_forcing = TeacherForcing.from_dict(tf) if isinstance(tf, dict) else (tf or TeacherForcing())
+        check_compatible(self.config, self.teacher_forcing)
+        self.src_vocab = as_vocab(src_vocab)
+        self.tgt_vocab = as_vocab(tgt_vocab)
+        self.seed = seed
+        c, policy = self.config, self.dtype_policy
+        self.encoder = Encoder(
+            len(self.src_vocab), c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.bidirectional,
+            c.dropout, dtype=policy, name="encoder",
+        )  # fmt: skip
+        self.decoder = Decoder(
+            len(self.tgt_vocab), c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.attention,
+            c.luong_score, c.dropout, c.tie_embeddings, seed=None if seed is None else seed + 1,
+            dtype=policy, name="decoder",
+        )  # fmt: skip
+        self.coin_seed = keras.random.SeedGenerator(seed, name="coin_seed")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.ratio_tracker = keras.metrics.Mean(name="tf_ratio")
+        self.fed_tracker = keras.metrics.Mean(name="fed_from_model")
+        self.exact_match_tracker = keras.metrics.Mean(name="exact_match")
+        self.token_accuracy_tracker = keras.metrics.Mean(name="token_accuracy")
+        self.build()
+
+    def build(self, input_shape: Any = None) -> None:
+        self.encoder.build()
+        self.decoder.build()
+        self.built = True
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [
+            self.loss_tracker,
+            self.ratio_tracker,
+            self.fed_tracker,
+            self.exact_match_tracker,
+            self.token_accuracy_tracker,
+        ]
+
+    # ------------------------------------------------------------------------------ forward
+
+    def encode(self, source: Any, training: bool = False) -> tuple[Any, list[list[Any]]]:
+        """Attention memory and decoder initial states for ``source`` (B, S)."""
+        outputs, summary, mask = self.encoder(source, training=training)
+        return self.decoder.memory(outputs, mask), self.decoder.initial_states(summary)
+
+    def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
+        """Teacher-forced logits for ``{"source": (B, S), "target_in": (B, T)}``.  # (B, T, V)"""
+        memory, states = self.encode(inputs["source"], training=training)
+        return self.decoder(ops.cast(inputs["target_in"], "int32"), memory, states, training=training)
+
+    def ratio(self, step: Any = None) -> Any:
+        """Scheduled teacher-forcing ratio at ``step`` (default ``optimizer.iterations``), float32."""
+        if step is None:
+            step = self.optimizer.iterations if getattr(self, "optimizer", None) is not None else 0
+        return ops.cast(
+            self.teacher_forcing.ratio(ops.cast(step, "float32"), exp=ops.exp, maximum=ops.maximum), "float32"
+        )
+
+    def always_gold(self) -> bool:
+        """Whether the ratio is 1 at every step, known on the host (then ``luong``/``none`` take the
+        one-call teacher-forced path)."""
+        tf = self.teacher_forcing
+        return tf.start == 1.0 and (tf.schedule == "constant" or tf.end == 1.0)
+
+    def training_logits(self, x: dict[str, Any], training: bool = True, step: Any = None) -> tuple[Any, Any, Any]:
+        """Logits under scheduled teacher forcing: ``(logits (B, T, V), gold (B, T), ratio)``."""
+        tf = self.teacher_forcing
+        target_in = ops.cast(x["target_in"], "int32")
+        batch, time = ops.shape(target_in)[0], ops.shape(target_in)[1]
+        memory, states = self.encode(x["source"], training=training)
+        ratio = self.ratio(step)
+        if self.always_gold() and self.config.attention != "bahdanau":
+            gold = ops.ones_like(target_in, dtype="bool")
+            return self.decoder(target_in, memory, states, training=training), gold, ratio
+        gold = draw_coins(self.coin_seed, ratio, batch, time, tf.granularity)  # (B, T)
+        vocab = len(self.tgt_vocab)
+        if tf.mode == "parallel":
+            inputs = target_in
+            for _ in range(tf.passes):
+                logits = ops.stop_gradient(self.decoder(inputs, memory, states, training=training))  # (B, T, V)
+                gumbel = gumbel_noise(self.coin_seed, (batch, time, vocab)) if tf.feed == "sample" else None
+                inputs = mix_inputs(gold, target_in, model_tokens(logits, tf.feed, tf.temperature, gumbel))
+            return self.decoder(inputs, memory, states, training=training), gold, ratio
+        gumbel = gumbel_noise(self.coin_seed, (batch, time, vocab)) if tf.feed == "sample" else None
+        noise = self.decoder.dropout_noise(batch, time, training)
+        logits = self.decoder.loop(
+            target_in, gold, memory, states, feed=tf.feed, temperature=tf.temperature, gumbel=gumbel,
+            noise=noise, training=training,
+        )[0]  # fmt: skip
+        return logits, gold, ratio
+
+    def training_loss(self, x: dict[str, Any], y: Any) -> tuple[Any, dict[str, Any]]:
+        """Training loss (label smoothing on) and the teacher-forcing statistics."""
+        logits, gold, ratio = self.training_logits(x, training=True)
+        loss = masked_cross_entropy(logits, y, self.config.label_smoothing)
+        return loss, {"tf_ratio": ratio, "fed_from_model": fed_from_model(gold, ops.cast(x["target_in"], "int32"))}
+
+    def evaluation_stats(self, x: dict[str, Any], y: Any) -> dict[str, Any]:
+        """Teacher-forced loss and free-running greedy exact match / token accuracy terms."""
+        target_in = ops.cast(x["target_in"], "int32")
+        target_out = ops.cast(y, "int32")
+        memory, states = self.encode(x["source"])
+        loss = masked_cross_entropy(self.decoder(target_in, memory, states), target_out)
+        time = ops.shape(target_in)[1]
+        first = ops.expand_dims(ops.equal(ops.arange(time, dtype="int32"), 0), 0)
+        gold = ops.logical_and(ops.ones_like(target_in, dtype="bool"), first)  # (B, T), only <bos>
+        tokens = self.decoder.loop(target_in, gold, memory, states)[1]  # (B, T)
+        valid = ops.not_equal(target_out, PAD_ID)
+        correct = ops.equal(tokens, target_out)
+        exact = ops.all(ops.logical_or(correct, ops.logical_not(valid)), axis=1)  # (B,)
+        return {"loss": loss, "exact": exact, "correct": correct, "valid": valid}
+
+    # ------------------------------------------------------------------------------- steps
+
+    def _train_metrics(self, loss: Any, stats: dict[str, Any]) -> dict[str, Any]:
+        self.loss_tracker.update_state(loss)
+        self.ratio_tracker.update_state(stats["tf_ratio"])
+        self.fed_tracker.update_state(stats["fed_from_model"])
+        return {m.name: m.result() for m in (self.loss_tracker, self.ratio_tracker, self.fed_tracker)}
+
+    def _test_metrics(self, stats: dict[str, Any]) -> dict[str, Any]:
+        self.loss_tracker.update_state(stats["loss"])
+        self.exact_match_tracker.update_state(ops.cast(stats["exact"], "float32"))
+        self.token_accuracy_tracker.update_state(
+            ops.cast(stats["correct"], "float32"), sample_weight=ops.cast(stats["valid"], "float32")
+        )
+        trackers = (self.loss_tracker, self.exact_match_tracker, self.token_accuracy_tracker)
+        return {m.name: m.result() for m in trackers}
+
+    def train_step(self, *args: Any) -> Any:
+        """One optimisation step (``train_step(data)``; ``train_step(state, data)`` on JAX)."""
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(args[0])
+        weights = self.trainable_variables
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                loss, stats = self.training_loss(x, y)
+                scaled = self.optimizer.scale_loss(loss / num_replicas())
+            grads = tape.gradient(scaled, weights)
+        elif backend == "torch":
+            import torch
+
+            self.zero_grad()
+            loss, stats = self.training_loss(x, y)
+            self.optimizer.scale_loss(loss).backward()
+            grads = [v.value.grad for v in weights]
+            with torch.no_grad():
+                self.optimizer.apply(grads, weights)
+            return self._train_metrics(loss, stats)
+        else:
+            raise NotImplementedError(f"Seq2SeqModel.train_step: backend {backend!r} is not supported")
+        self.optimizer.apply(grads, weights)
+        return self._train_metrics(loss, stats)
+
+    def test_step(self, *args: Any) -> Any:
+        if keras.backend.backend() == "jax":
+            return self._jax_test_step(*args)
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(args[0])
+        return self._test_metrics(self.evaluation_stats(x, y))
+
+    def predict_step(self, *args: Any) -> Any:
+        """Greedy token ids ``(B, 2 * S + 10)`` for ``x["source"]`` (or ``x`` itself)."""
+        if keras.backend.backend() == "jax":
+            state, data = args
+            trainable, non_trainable = state
+            mapping = self._variable_mapping(trainable, non_trainable)
+            with keras.StatelessScope(state_mapping=mapping):
+                outputs = self._predict(data)
+            return outputs, non_trainable
+        return self._predict(args[0])
+
+    def _predict(self, data: Any) -> Any:
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        source = x["source"] if isinstance(x, dict) else x
+        return self.generate(source, 2 * ops.shape(source)[1] + 10)[0]
+
+    # JAX: stateless steps (the trainer passes variable values and expects the new ones back).
+
+    def _jax_train_step(self, state: Any, data: Any) -> Any:
+        import jax
+
+        trainable, non_trainable, optimizer_vars, metrics_vars = state
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+
+        def loss_fn(trainable: Any, non_trainable: Any) -> Any:
+            mapping = [
+                *zip(self.trainable_variables, trainable, strict=True),
+                *zip(self.non_trainable_variables, non_trainable, strict=True),
+                *zip(self.optimizer.variables, optimizer_vars, strict=True),
+            ]
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                loss, stats = self.training_loss(x, y)
+                scaled = self.optimizer.scale_loss(loss)
+            new_non_trainable = [scope.get_current_value(v) for v in self.non_trainable_variables]
+            return scaled, (loss, stats, new_non_trainable)
+
+        (_, (loss, stats, non_trainable)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable, non_trainable)
+        trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
+        logs, metrics_vars = self._stateless_metrics(metrics_vars, lambda: self._train_metrics(loss, stats))
+        return logs, (trainable, non_trainable, optimizer_vars, metrics_vars)
+
+    def _jax_test_step(self, state: Any, data: Any) -> Any:
+        trainable, non_trainable, metrics_vars = state
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        mapping = self._variable_mapping(trainable, non_trainable)
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            stats = self.evaluation_stats(x, y)
+        non_trainable = [scope.get_current_value(v) for v in self.non_trainable_variables]
+        logs, metrics_vars = self._stateless_metrics(metrics_vars, lambda: self._test_metrics(stats))
+        return logs, (trainable, non_trainable, metrics_vars)
+
+    def _variable_mapping(self, trainable: Any, non_trainable: Any) -> list[tuple[Any, Any]]:
+        return [
+            *zip(self.trainable_variables, trainable, strict=True),
+            *zip(self.non_trainable_variables, non_trainable, strict=True),
+        ]
+
+    def _stateless_metrics(self, metrics_vars: Any, update: Callable[[], dict[str, Any]]) -> tuple[Any, list[Any]]:
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_vars, strict=True))) as scope:
+            logs = update()
+        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
+
+    # ---------------------------------------------------------------------------- decoding
+
+    def generate(
+        self,
+        source: Any,
+        max_length: Any,
+        strategy: str = "greedy",
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: Any = None,
+    ) -> tuple[Any, Any]:
+        """Free-running decoding: ``(token ids (B, max_length), attention (B, max_length, S))``."""
+        source = ops.cast(source, "int32")
+        memory, states = self.encode(source)
+        batch = ops.shape(source)[0]
+        target = ops.full((batch, max_length), BOS_ID, dtype="int32")  # (B, L), only column 0 is read
+        first = ops.expand_dims(ops.equal(ops.arange(max_length, dtype="int32"), 0), 0)
+        gold = ops.logical_and(ops.ones_like(target, dtype="bool"), first)
+        gumbel = None
+        if strategy == "sample":
+            gumbel = gumbel_noise(seed, (batch, max_length, len(self.tgt_vocab)))
+        feed = "sample" if strategy == "sample" else "argmax"
+        _, tokens, weights = self.decoder.loop(
+            target, gold, memory, states, feed=feed, temperature=temperature, gumbel=gumbel, top_k=top_k
+        )
+        return tokens, weights
+
+    def translate(
+        self,
+        sources: Sequence[str | Sequence[str]],
+        strategy: str = "greedy",
+        beam_width: int = 5,
+        length_penalty: float = 0.0,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        max_length: int | None = None,
+        return_attention: bool = False,
+        tokenizer: Tokenizer = "whitespace",
+        batch_size: int = 64,
+        seed: int | None = None,
+    ) -> Any:
+        """Decode ``sources`` (strings split by ``tokenizer``, or token lists) to target token lists.
+
+        Args:
+            sources: source sentences.
+            strategy: ``greedy``, ``sample`` (temperature, optional ``top_k``) or ``beam``.
+            beam_width: beams for ``beam`` (width 1 gives exactly the greedy output).
+            length_penalty: GNMT ``alpha`` ranking finished beams by ``log p / lp(|Y|)``.
+            temperature, top_k: for ``sample``.
+            max_length: longest output; ``None`` means ``2 * S + 10``.
+            return_attention: also return one ``(len(output) + 1, len(source))`` weight matrix per
+                source (rows include the ``<eos>`` step).
+            tokenizer: ``"whitespace"``, ``"char"`` or a callable, for string sources.
+            batch_size: sources decoded at once.
+            seed: seed of ``sample``.
+
+        Returns:
+            Token lists (specials dropped, cut at ``<eos>``), and the attention matrices if asked.
+
+        Example:
+            >>> model.translate(["tensorflow is very difficult"])  # doctest: +SKIP
+            [['텐서플로우는', '매우', '어렵다']]
+        """
+        encoded = [self.src_vocab.encode(split_tokens(s, tokenizer)) for s in sources]
+        outputs: list[list[str]] = []
+        attentions: list[np.ndarray] = []
+        sample_seed = keras.random.SeedGenerator(seed) if strategy == "sample" else None
+        for start in range(0, len(encoded), batch_size):
+            chunk = encoded[start : start + batch_size]
+            longest = max([len(ids) for ids in chunk] + [1])
+            source = np.full((len(chunk), longest), PAD_ID, dtype="int32")
+            for i, ids in enumerate(chunk):
+                source[i, : len(ids)] = ids
+            length = max_length if max_length is not None else 2 * longest + 10
+            check_decoding_args(strategy, beam_width, length_penalty, temperature, top_k, length)
+            if strategy == "beam":
+                ids_list, weights_list = beam_search(self, source, beam_width, length_penalty, length)
+            else:
+                tokens, weights = self.generate(source, length, strategy, temperature, top_k, sample_seed)
+                tokens_np = ops.convert_to_numpy(tokens)
+                weights_np = ops.convert_to_numpy(ops.cast(weights, "float32"))
+                ids_list = [list(row) for row in tokens_np]
+                weights_list = list(weights_np)
+            for ids, weights, src in zip(ids_list, weights_list, chunk, strict=True):
+                decoded = self.tgt_vocab.decode(ids)
+                outputs.append(decoded)
+                if return_attention:
+                    steps = min(len(decoded) + 1, len(ids))
+                    attentions.append(np.asarray(weights)[:steps, : len(src)])
+        return (outputs, attentions) if return_attention else outputs
+
+    # --------------------------------------------------------------------------- serialisation
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+        }
+        config.update(
+            {
+                "config": self.config.to_dict(),
+                "teacher_forcing": self.teacher_forcing.to_dict(),
+                "src_vocab": self.src_vocab.tokens,
+                "tgt_vocab": self.tgt_vocab.tokens,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Seq2SeqModel:
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
+        return cls(**config)
