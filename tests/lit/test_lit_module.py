@@ -1,0 +1,184 @@
+"""``LitSeq2Seq`` under ``Trainer``: hyper-parameters, logging, checkpoints, resume, evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from lit_helpers import StepRecorder, quiet_trainer
+
+from datamodules import Seq2SeqDataModule, Vocab
+from lit_seq2seq import LitSeq2Seq
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+
+TINY = {"embedding_dim": 12, "hidden_size": 16}
+
+
+def test_accepts_dataclasses_or_plain_data_and_stores_plain_data(toy_data: Seq2SeqDataModule) -> None:
+    a = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, Seq2SeqConfig(**TINY), TeacherForcing(start=0.5))
+    b = LitSeq2Seq(toy_data.src_vocab.tokens, toy_data.tgt_vocab.tokens, dict(TINY), {"start": 0.5})
+    assert dict(a.hparams) == dict(b.hparams)
+    assert json.loads(json.dumps(dict(a.hparams))) == dict(a.hparams), "only JSON-able primitives"
+    assert a.hparams["src_vocab"] == toy_data.src_vocab.tokens
+    assert a.config == Seq2SeqConfig(**TINY) and isinstance(a.tgt_vocab, Vocab)
+
+
+def test_parallel_with_bahdanau_is_refused_at_construction(toy_data: Seq2SeqDataModule) -> None:
+    with pytest.raises(ValueError, match=r"parallel.*bahdanau"):
+        LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, {**TINY, "attention": "bahdanau"}, {"mode": "parallel"})
+
+
+def test_bad_arguments_name_the_value(toy_data: Seq2SeqDataModule) -> None:
+    with pytest.raises(ValueError, match="'transformer'"):
+        LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, {"attention": "transformer"})
+    with pytest.raises(ValueError, match=r"warmup_steps.*-1"):
+        LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, TINY, warmup_steps=-1)
+
+
+def test_vocabulary_mismatch_with_the_data_fails_early(toy_data: Seq2SeqDataModule) -> None:
+    model = LitSeq2Seq(toy_data.src_vocab, [*toy_data.tgt_vocab.tokens, "extra"], TINY)
+    with pytest.raises(ValueError, match="target vocabulary mismatch"):
+        quiet_trainer(max_steps=1).fit(model, toy_data)
+
+
+def test_logs_the_scheduled_ratio_and_the_fed_fraction_each_step(toy_data: Seq2SeqDataModule) -> None:
+    tf = TeacherForcing(schedule="linear", start=1.0, end=0.0, decay_steps=6)
+    model = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, TINY, tf)
+    recorder = StepRecorder()
+    quiet_trainer(max_steps=8, callbacks=[recorder], limit_val_batches=0).fit(model, toy_data)
+    steps = [row[0] for row in recorder.rows]
+    assert steps == list(range(1, 9))
+    for step, ratio, fed, loss in recorder.rows:
+        assert ratio == pytest.approx(tf.ratio(step - 1))  # logged during the step before global_step advanced
+        assert 0.0 <= fed <= 1.0 and loss == loss
+    assert recorder.rows[0][2] == 0.0, "ratio 1 feeds only gold"
+    assert recorder.rows[-1][2] == 1.0, "ratio 0 feeds only model tokens"
+
+
+@pytest.mark.parametrize("granularity", ["token", "sequence", "batch"])
+def test_fed_fraction_in_training_tracks_one_minus_ratio(granularity: str) -> None:
+    dm = Seq2SeqDataModule("reverse", batch_size=64, corpus_options={"n_train": 640, "n_val": 8, "n_test": 8})
+    tf = TeacherForcing(start=0.3, granularity=granularity, mode="parallel")
+    model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {**TINY, "attention": "none"}, tf)
+    recorder = StepRecorder()
+    quiet_trainer(max_steps=30, callbacks=[recorder], limit_val_batches=0).fit(model, dm)
+    fed = torch.tensor([row[2] for row in recorder.rows])
+    # 30 batches of 64 x ~8 coins (token), 64 (sequence) or ~11 (batch): mean within 0.06 of 0.7,
+    # at least four standard errors for the noisiest (batch: sd 0.14 per step, 0.026 for the mean)
+    assert abs(fed.mean().item() - 0.7) < 0.06
+    assert fed.std() > 0, "the coins differ from step to step"
+
+
+def train_toy(model: LitSeq2Seq, dm: Seq2SeqDataModule, tmp_path: Path, steps: int) -> Path:
+    trainer = quiet_trainer(max_steps=steps, limit_val_batches=0, default_root_dir=tmp_path)
+    trainer.fit(model, dm)
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
+def test_checkpoint_round_trip_with_weights_only(tmp_path: Path) -> None:
+    dm = Seq2SeqDataModule("toy", batch_size=2)
+    config = {**TINY, "attention": "bahdanau", "cell": "lstm", "bidirectional": True}
+    model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, config, {"start": 0.5, "feed": "sample"}, lr=1e-2, seed=7)
+    path = train_toy(model, dm, tmp_path, steps=6)
+    raw = torch.load(path, weights_only=True)  # no pickled objects anywhere
+    assert raw["hyper_parameters"]["tgt_vocab"] == dm.tgt_vocab.tokens
+    assert raw["coin_rng_state"].dtype == torch.uint8
+    loaded = LitSeq2Seq.load_from_checkpoint(path)
+    assert loaded.config == model.config and loaded.teacher_forcing == model.teacher_forcing
+    assert loaded.src_vocab == dm.src_vocab and loaded.tgt_vocab == dm.tgt_vocab
+    sources = ["I feel hungry", "tensorflow is very difficult"]
+    for strategy in ("greedy", "beam"):
+        assert loaded.translate(sources, strategy=strategy) == model.translate(sources, strategy=strategy)
+    batch = next(iter(dm.val_dataloader()))
+    model.eval()
+    loaded.eval()
+    args = (batch["source"], batch["source_lengths"], batch["target_in"])
+    torch.testing.assert_close(loaded(*args), model(*args), rtol=0, atol=0)
+
+
+def resumable_run(tmp_path: Path, max_epochs: int, ckpt_path: str | None = None) -> tuple[StepRecorder, Path]:
+    dm = Seq2SeqDataModule("toy", batch_size=2)  # 2 steps per epoch
+    tf = TeacherForcing(schedule="linear", start=0.9, end=0.1, decay_steps=8, granularity="token")
+    torch.manual_seed(0)
+    model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, TINY, tf, lr=1e-2, seed=3)
+    recorder = StepRecorder()
+    trainer = quiet_trainer(max_epochs=max_epochs, limit_val_batches=0, callbacks=[recorder], default_root_dir=tmp_path)
+    trainer.fit(model, dm, ckpt_path=ckpt_path)
+    path = tmp_path / f"epoch{max_epochs}.ckpt"
+    trainer.save_checkpoint(path)
+    return recorder, path
+
+
+def test_resumed_run_continues_the_same_schedule_and_coins(tmp_path: Path) -> None:
+    full, _ = resumable_run(tmp_path / "full", max_epochs=4)
+    first, ckpt = resumable_run(tmp_path / "first", max_epochs=2)
+    resumed, _ = resumable_run(tmp_path / "resumed", max_epochs=4, ckpt_path=str(ckpt))
+    assert [r[0] for r in resumed.rows] == [5, 6, 7, 8]
+    assert first.rows == full.rows[:4]
+    for a, b in zip(full.rows[4:], resumed.rows, strict=True):
+        assert a[:3] == b[:3], "same step, ratio and fraction of model-fed tokens"
+        assert a[3] == pytest.approx(b[3], rel=1e-5, abs=1e-6), "same weights, optimiser and data: same loss"
+    # the check has teeth: without the saved generator state the coins differ
+    raw = torch.load(ckpt, weights_only=True)
+    del raw["coin_rng_state"]
+    torch.save(raw, tmp_path / "no_rng.ckpt")
+    fresh, _ = resumable_run(tmp_path / "fresh", max_epochs=4, ckpt_path=str(tmp_path / "no_rng.ckpt"))
+    assert [r[2] for r in fresh.rows] != [r[2] for r in full.rows[4:]]
+
+
+def test_validation_logs_teacher_forced_and_free_running_metrics(toy_data: Seq2SeqDataModule) -> None:
+    model = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, TINY)
+    metrics = quiet_trainer().validate(model, toy_data, verbose=False)[0]
+    expected = {"loss", "ppl", "token_acc", "exact_match", "bleu", "wer", "per"}
+    assert set(metrics) == {f"val/{k}" for k in expected}
+    assert metrics["val/ppl"] == pytest.approx(torch.tensor(metrics["val/loss"]).exp().item(), rel=1e-5)
+    assert metrics["val/exact_match"] == pytest.approx(1 - metrics["val/wer"] / 100)
+    test_metrics = quiet_trainer().test(model, toy_data, verbose=False)[0]
+    assert set(test_metrics) == {f"test/{k}" for k in expected}
+
+
+def test_free_running_scores_group_references_by_source() -> None:
+    records = [
+        ((5, 6), ["T", "OW", "M"], ["T", "AH", "M"]),  # a word with two pronunciations, in two records
+        ((5, 6), ["T", "OW", "M"], ["T", "OW", "M"]),
+        ((7,), ["B", "IY"], ["B", "IH"]),
+    ]
+    scores = LitSeq2Seq.free_running_scores(records)
+    assert scores["exact_match"] == 0.5 and scores["wer"] == 50.0
+    assert scores["per"] == pytest.approx(100 * 1 / 5)  # 0 errors vs "T OW M", 1 vs "B IH"
+    perfect = LitSeq2Seq.free_running_scores([((1,), ["a", "b", "c", "d"], ["a", "b", "c", "d"])])
+    assert perfect["bleu"] == pytest.approx(1.0)
+    assert LitSeq2Seq.free_running_scores([]) == {}
+
+
+def test_predict_returns_token_lists(toy_data: Seq2SeqDataModule) -> None:
+    model = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, TINY)
+    predictions = quiet_trainer().predict(model, toy_data)
+    assert predictions is not None
+    flat = [tokens for batch in predictions for tokens in batch]  # type: ignore[union-attr]
+    assert len(flat) == 4 and all(isinstance(t, str) for tokens in flat for t in tokens)
+
+
+def test_warmup_ramps_the_learning_rate(toy_data: Seq2SeqDataModule) -> None:
+    model = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, TINY, lr=0.01, warmup_steps=4)
+    lrs = []
+
+    class LrRecorder(StepRecorder):
+        def on_train_batch_start(self, trainer, pl_module, *args) -> None:  # type: ignore[no-untyped-def]
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    quiet_trainer(max_steps=6, callbacks=[LrRecorder()], limit_val_batches=0).fit(model, toy_data)
+    assert lrs == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+
+
+def test_memorises_the_toy_corpus() -> None:
+    dm = Seq2SeqDataModule("toy", batch_size=4)
+    model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {"embedding_dim": 32, "hidden_size": 32}, lr=0.02)
+    quiet_trainer(max_steps=60, limit_val_batches=0).fit(model, dm)
+    sources = [" ".join(s) for s, _ in dm.corpus.train]
+    assert model.translate(sources) == [t for _, t in dm.corpus.train]
+    assert model.translate(sources, strategy="beam", beam_width=3) == [t for _, t in dm.corpus.train]
