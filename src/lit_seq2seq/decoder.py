@@ -41,6 +41,20 @@ def select_state(state: State, index: torch.Tensor) -> State:
     return state.index_select(1, index)
 
 
+def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    """``rnn(x, state)`` with input and state in the autocast dtype when autocast is on.
+
+    Under CPU bf16 autocast, PyTorch's oneDNN LSTM fails on float32 inputs (the embedding's
+    output), so they are cast first; on CUDA this is the cast autocast would do anyway.
+    """
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        x = x.to(dtype)
+        state = (state[0].to(dtype), state[1].to(dtype)) if isinstance(state, tuple) else state.to(dtype)
+    return rnn(x, state)  # type: ignore[no-any-return]
+
+
 def top_hidden(state: State) -> torch.Tensor:
     """The top layer's hidden state (B, H)."""
     h = state[0] if isinstance(state, tuple) else state
@@ -133,7 +147,7 @@ class Decoder(nn.Module):
             weights = torch.stack([w for w in weight_steps if w is not None], 1) if weight_steps else None
             return torch.stack(logits_steps, 1), state, weights  # (B, T, V), (B, T, S)
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
-        h, state = self.rnn(x, state)  # (B, T, H)
+        h, state = run_rnn(self.rnn, x, state)  # (B, T, H)
         pre, weights = self._after_rnn(h, memory)
         return self.out(self.dropout(pre)), state, weights  # (B, T, V)
 
@@ -147,10 +161,10 @@ class Decoder(nn.Module):
             assert memory.keys is not None
             context, weights = self.attention(top_hidden(state), memory.enc, memory.keys, memory.mask)  # (B, H)
             x = torch.cat([x, context.to(x.dtype)], dim=-1)  # (B, E + H)
-            h, state = self.rnn(x.unsqueeze(1), state)  # (B, 1, H)
+            h, state = run_rnn(self.rnn, x.unsqueeze(1), state)  # (B, 1, H)
             pre = h[:, 0]  # (B, H)
         else:
-            h, state = self.rnn(x.unsqueeze(1), state)  # (B, 1, H)
+            h, state = run_rnn(self.rnn, x.unsqueeze(1), state)  # (B, 1, H)
             pre_seq, w = self._after_rnn(h, memory)
             pre = pre_seq[:, 0]  # (B, H)
             weights = None if w is None else w[:, 0]

@@ -12,13 +12,17 @@ from datamodules import Seq2SeqDataModule
 
 
 @pytest.fixture(autouse=True)
-def two_threads() -> Iterator[None]:
-    torch.set_num_threads(2)
+def one_thread() -> Iterator[None]:
+    """Tiny models gain nothing from intra-op threads, and on a shared 2-core box two OpenMP threads
+    competing with another process slow a step down many times over; the setting is restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", ".*LeafSpec.*")
         yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
