@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import lightning.pytorch as pl
 import pytest
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lit_helpers import StepRecorder, quiet_trainer
 
 from datamodules import Seq2SeqDataModule, Vocab
@@ -173,3 +175,29 @@ def test_warmup_ramps_the_learning_rate(toy_data: Seq2SeqDataModule) -> None:
 
     quiet_trainer(max_steps=6, callbacks=[LrRecorder()], limit_val_batches=0).fit(model, toy_data)
     assert lrs == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+
+
+def test_mid_epoch_resume_from_model_checkpoint_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    def run(max_steps: int, ckpt_path: str | None = None, save_every: int | None = None) -> StepRecorder:
+        dm = Seq2SeqDataModule("toy", batch_size=1)  # 4 steps per epoch: step 6 is mid-epoch
+        tf = TeacherForcing(schedule="exponential", start=1.0, end=0.0, k=0.8, granularity="sequence")
+        torch.manual_seed(0)
+        model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, TINY, tf, lr=1e-2, seed=11)
+        recorder = StepRecorder()
+        callbacks: list[pl.Callback] = [recorder]
+        if save_every:
+            callbacks.append(ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=save_every, save_top_k=-1))
+        trainer = quiet_trainer(
+            max_steps=max_steps, limit_val_batches=0, callbacks=callbacks, enable_checkpointing=bool(save_every)
+        )
+        trainer.fit(model, dm, ckpt_path=ckpt_path)
+        return recorder
+
+    full = run(10)
+    run(6, save_every=6)
+    (ckpt,) = tmp_path.glob("*step=6.ckpt")
+    resumed = run(10, ckpt_path=str(ckpt))
+    assert [r[0] for r in resumed.rows] == [7, 8, 9, 10]
+    for a, b in zip(full.rows[6:], resumed.rows, strict=True):
+        assert a[:3] == b[:3]
+        assert a[3] == pytest.approx(b[3], rel=1e-5, abs=1e-6)

@@ -12,10 +12,13 @@ from datamodules import Seq2SeqDataModule
 from lit_seq2seq import LitSeq2Seq
 
 
-@pytest.mark.parametrize("attention,mode", [("luong", "parallel"), ("bahdanau", "sequential")])
-def test_bf16_mixed_on_cpu_trains_without_nan(attention: str, mode: str) -> None:
+@pytest.mark.parametrize(
+    "cell,attention,mode",
+    [("lstm", "luong", "parallel"), ("lstm", "bahdanau", "sequential"), ("gru", "luong", "sequential")],
+)
+def test_bf16_mixed_on_cpu_trains_without_nan(cell: str, attention: str, mode: str) -> None:
     dm = Seq2SeqDataModule("toy", batch_size=4)
-    config = {"embedding_dim": 16, "hidden_size": 16, "attention": attention, "bidirectional": True, "cell": "lstm"}
+    config = {"embedding_dim": 16, "hidden_size": 16, "attention": attention, "bidirectional": True, "cell": cell}
     model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, config, {"start": 0.5, "mode": mode}, lr=1e-2)
     recorder = StepRecorder()
     trainer = quiet_trainer(max_steps=20, precision="bf16-mixed", callbacks=[recorder], check_val_every_n_epoch=20)
