@@ -1,7 +1,8 @@
 """Per-step CPU time of one training step: teacher forcing vs sequential vs parallel scheduled sampling.
 
 Same model, same batch, same optimiser for every row; the median over ``--steps`` steps after
-``--warmup`` steps. Run: ``python benchmarks/lit_step_times.py [--threads 2] [--hidden 64]``.
+``--warmup`` steps. Run: ``python benchmarks/lit_step_times.py [--threads 1] [--hidden 64]`` (on a shared machine,
+more threads than free cores makes OpenMP spin and the numbers meaningless).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--attention", default="luong", choices=["luong", "none"])
     parser.add_argument("--cell", default="gru", choices=["gru", "lstm"])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
