@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 demo: setup
-	$(BIN)/python -m datamodules cmudict
+	$(BIN)/python -m lit_seq2seq.demo
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,129 @@
+"""Shared pieces of the benchmarks: fixed batches for both frameworks, model FLOPs, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datamodules import PreparedData, Vocab, collate, pad_ratio
+from datamodules.corpus import Corpus
+from seq2seq_fit import Seq2SeqConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def gnmt_like_corpus(n: int = 4096, vocab: int = 8000, min_len: int = 20, max_len: int = 50, seed: int = 0) -> Corpus:
+    """Random token sequences with an 8k vocabulary and lengths 20-50 (the GNMT-like size)."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(vocab - 4)]
+    pairs = []
+    for _ in range(n):
+        s, t = rng.integers(min_len, max_len + 1, size=2)
+        pairs.append(
+            ([words[i] for i in rng.integers(0, len(words), s)], [words[i] for i in rng.integers(0, len(words), t)])
+        )
+    return Corpus("gnmt-like", train=pairs, val=pairs[:64], test=pairs[:64])
+
+
+@dataclass
+class BenchData:
+    """A fixed list of collated batches (epoch 0 of the shared sampler), identical for both frameworks."""
+
+    name: str
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    batches: list[dict[str, np.ndarray]]
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, corpus: str | Corpus, batch_size: int, n_batches: int, pad_to_multiple: int = 1) -> BenchData:
+        data = PreparedData(corpus, batch_size=batch_size, pad_to_multiple=pad_to_multiple)
+        data.setup()
+        assert data.src_vocab is not None and data.tgt_vocab is not None and data.corpus is not None
+        enc = data.encoded["train"]
+        index_batches = data.sampler("train").batches(0)
+        full = [b for b in index_batches if len(b) == batch_size][:n_batches]
+        if len(full) < n_batches:
+            raise ValueError(f"{data.corpus.name}: only {len(full)} full batches of {batch_size}, need {n_batches}")
+        batches = [collate([enc.sources[i] for i in b], [enc.targets[i] for i in b], pad_to_multiple) for b in full]
+        return cls(data.corpus.name, data.src_vocab, data.tgt_vocab, batches)
+
+    @property
+    def pad_ratio(self) -> float:
+        return pad_ratio(self.batches)
+
+    @property
+    def target_tokens_per_batch(self) -> float:
+        return float(np.mean([(b["target_out"] != 0).sum() for b in self.batches]))
+
+    @property
+    def mean_lengths(self) -> tuple[float, float]:
+        src = np.mean([(b["source"] != 0).sum(1).mean() for b in self.batches])
+        tgt = np.mean([(b["target_out"] != 0).sum(1).mean() for b in self.batches])
+        return float(src), float(tgt)
+
+    def torch_loader(self) -> Any:
+        import torch
+        from torch.utils.data import DataLoader
+
+        tensors = [{k: torch.from_numpy(v) for k, v in b.items()} for b in self.batches]
+        return DataLoader(tensors, batch_size=None, shuffle=False)  # type: ignore[arg-type]
+
+    def keras_batches(self) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+        from datamodules.keras import keras_batch
+
+        return [keras_batch(b) for b in self.batches]
+
+
+def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
+    """Forward model FLOPs per target token (REFERENCE.md section 5), encoder cost spread over targets."""
+    g = 3 if config.cell == "gru" else 4
+    e, h, layers = config.embedding_dim, config.hidden_size, config.num_layers
+    src_len, tgt_len = data.mean_lengths
+    dirs = 2 if config.bidirectional else 1
+    u = config.encoder_units
+    enc = 0.0
+    for layer in range(layers):
+        i = e if layer == 0 else h
+        enc += dirs * 2 * g * (i * u + u * u)
+    dec_in = e + (h if config.attention == "bahdanau" else 0)
+    dec = sum(2 * g * ((dec_in if layer == 0 else h) * h + h * h) for layer in range(layers))
+    att = 0.0
+    if config.attention == "luong":
+        att = (
+            4 * src_len * h + 2 * 2 * h * h + (2 * h * h * src_len / tgt_len if config.luong_score == "general" else 0)
+        )
+    elif config.attention == "bahdanau":
+        att = 2 * src_len * (h + h) + 2 * h * h + 2 * h * h * src_len / tgt_len
+    out = 2 * h * len(data.tgt_vocab)
+    return enc * src_len / tgt_len + dec + att + out
+
+
+def write_results(stem: str, rows: list[dict[str, Any]], meta: dict[str, Any], table: str) -> tuple[Path, Path]:
+    """``results/<stem>.json`` (every setting and version) and ``results/<stem>.md`` (the table)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    meta = {**meta, "written": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu_count": os.cpu_count()}
+    jpath, mpath = RESULTS / f"{stem}.json", RESULTS / f"{stem}.md"
+    tmp = jpath.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    os.replace(tmp, jpath)
+    mpath.write_text(table)
+    return jpath, mpath
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
+    """Rows as a Markdown table; ``columns`` are ``(key, header, format)``."""
+    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = []
+        for key, _, fmt in columns:
+            value = row.get(key)
+            cells.append("" if value is None else format(value, fmt) if fmt else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
