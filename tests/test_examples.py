@@ -1,0 +1,28 @@
+"""Every script in examples/ runs as a user would run it, so the examples never rot."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
+EXPECTED = {
+    "lightning_quickstart.py": "[['f', 'e', 'd', 'c', 'b', 'a']]",
+    "lightning_tsv.py": "train ",
+}
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+def test_example_runs(script, tmp_path):
+    if script.name.startswith("keras"):
+        pytest.importorskip("keras")
+    if script.name.startswith("lightning"):
+        pytest.importorskip("lightning")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert EXPECTED.get(script.name, "") in result.stdout
