@@ -10,6 +10,7 @@ from keras_seq2seq.bahdanau_attention import BahdanauAttention
 from keras_seq2seq.encoder import rnn_layer
 from keras_seq2seq.luong_attention import LuongAttention
 from keras_seq2seq.scheduled_sampling import model_tokens
+from keras_seq2seq.step_scan import scan_steps
 from seq2seq_fit.config import ATTENTIONS, CELLS, LUONG_SCORES, check_choice
 
 Memory = tuple[Any, Any, Any]  # (encoder outputs (B, S, H), attention keys (B, S, H), source mask (B, S))
@@ -233,7 +234,7 @@ class Decoder(keras.layers.Layer):
         """The exact step loop: the input at ``t`` is ``target_in[:, t]`` where ``gold[:, t]``, else
         the model's own token from step ``t - 1`` (argmax, or a sample using ``gumbel`` noise).
 
-        Runs as ``keras.ops.scan`` (``tf.while_loop`` / ``jax.lax.scan`` / a torch loop).
+        Runs as one loop (``tf.while_loop`` / ``jax.lax.scan`` / a torch loop, see :func:`scan_steps`).
 
         Args:
             target_in: ``(B, T)`` gold decoder inputs (``<bos>`` first).
@@ -265,14 +266,13 @@ class Decoder(keras.layers.Layer):
             "weights": ops.zeros(ops.shape(memory[2]), self.compute_dtype),
         }
 
-        def body(carry: dict[str, Any], x: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        def body(carry: dict[str, Any], x: dict[str, Any]) -> dict[str, Any]:
             token = ops.where(x["gold"], x["target"], carry["token"])  # (B,)
             logits, new_states, weights = self.step(token, carry["states"], memory, x.get("noise"), training)
             chosen = model_tokens(logits, feed, temperature, x.get("gumbel"), top_k)  # (B,)
-            new = {"token": chosen, "states": new_states, "logits": logits, "weights": weights}
-            return new, new
+            return {"token": chosen, "states": new_states, "logits": logits, "weights": weights}
 
-        _, ys = ops.scan(body, init, xs)
+        ys = scan_steps(body, init, xs)
         return time_major(ys["logits"]), time_major(ys["token"]), time_major(ys["weights"])
 
     def get_config(self) -> dict[str, Any]:

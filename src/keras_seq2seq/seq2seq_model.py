@@ -12,6 +12,7 @@ from datamodules.vocab import BOS_ID, PAD_ID, Vocab, as_vocab
 from keras import ops
 from keras_seq2seq.beam_search import beam_search
 from keras_seq2seq.decoder import Decoder
+from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.encoder import Encoder
 from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, gumbel_noise, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_decoding_args
@@ -213,6 +214,20 @@ class Seq2SeqModel(keras.Model):
         correct = ops.equal(tokens, target_out)
         exact = ops.all(ops.logical_or(correct, ops.logical_not(valid)), axis=1)  # (B,)
         return {"loss": loss, "exact": exact, "correct": correct, "valid": valid}
+
+    # ------------------------------------------------------------------------------- loops
+
+    def fit(self, x: Any = None, y: Any = None, *args: Any, validation_data: Any = None, **kwargs: Any) -> Any:
+        """``keras.Model.fit``; a ``PyDataset`` on TensorFlow goes through :func:`dynamic_dataset`."""
+        if dynamic_dataset(x) is not x:
+            kwargs.setdefault("shuffle", False)  # the PyDataset orders its own batches
+        return super().fit(dynamic_dataset(x), y, *args, validation_data=dynamic_dataset(validation_data), **kwargs)
+
+    def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return super().evaluate(dynamic_dataset(x), *args, **kwargs)
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().predict(dynamic_dataset(x), *args, **kwargs)
 
     # ------------------------------------------------------------------------------- steps
 
@@ -420,6 +435,26 @@ class Seq2SeqModel(keras.Model):
         return (outputs, attentions) if return_attention else outputs
 
     # --------------------------------------------------------------------------- serialisation
+
+    def seed_states(self) -> list[keras.Variable]:
+        """State variables of every ``SeedGenerator`` (coins and dropout), in a fixed order."""
+        return [v for v in self.non_trainable_variables if v.name == "seed_generator_state"]
+
+    def save_own_variables(self, store: Any) -> None:
+        # Keras does not save SeedGenerator states; store them so a resumed fit draws new coins.
+        super().save_own_variables(store)
+        for i, state in enumerate(self.seed_states()):
+            store[f"seed_state_{i}"] = state
+
+    def load_own_variables(self, store: Any) -> None:
+        states = self.seed_states()
+        saved = [key for key in store.keys() if key.startswith("seed_state_")]
+        if saved and len(saved) != len(states):
+            raise ValueError(
+                f"Seq2SeqModel: the file holds {len(saved)} random-generator states, this model has {len(states)}"
+            )
+        for i, state in enumerate(states[: len(saved)]):
+            state.assign(store[f"seed_state_{i}"])
 
     def get_config(self) -> dict[str, Any]:
         config = {

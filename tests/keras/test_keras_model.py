@@ -1,0 +1,170 @@
+"""Seq2SeqModel under plain ``fit``: it learns, logs, decodes, and trains in mixed precision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from keras_helpers import BACKEND, first_batch, reverse_data, tiny_model, to_numpy, toy_data
+
+import keras
+from keras_seq2seq import Seq2SeqModel
+from keras_seq2seq.seq2seq_model import masked_cross_entropy
+from seq2seq_fit import TeacherForcing, exact_match
+
+JIT_BACKENDS = ("tensorflow", "jax")
+
+
+def jit_for_backend() -> bool | str:
+    """``jit_compile=True`` where XLA runs (TF, JAX); torch stays eager."""
+    return True if BACKEND in JIT_BACKENDS else "auto"
+
+
+@pytest.fixture(scope="module")
+def toy_model() -> Seq2SeqModel:
+    """The toy corpus memorised with scheduled sampling (linear decay to ratio 0.5)."""
+    keras.utils.set_random_seed(0)
+    data = toy_data()
+    model = tiny_model(data, TeacherForcing(schedule="linear", start=1.0, end=0.5, decay_steps=60), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=jit_for_backend())
+    model.fit(data.train(), epochs=120, verbose=0)
+    return model
+
+
+def test_memorises_the_toy_corpus(toy_model: Seq2SeqModel) -> None:
+    sources, references = toy_data().references("test")
+    hypotheses = toy_model.translate(sources)
+    assert exact_match(hypotheses, [r[0] for r in references]) == 1.0, hypotheses
+
+
+def test_learns_reverse() -> None:
+    data = reverse_data(n_train=3000, batch_size=64, n_test=200)
+    model = tiny_model(data, hidden_size=64, embedding_dim=32, bidirectional=True, luong_score="dot")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2, clipnorm=1.0), jit_compile=jit_for_backend())
+    history = model.fit(data.train(), epochs=6, verbose=0, validation_data=data.val()).history
+    sources, references = data.references("test")
+    score = exact_match(model.translate(sources), [r[0] for r in references])
+    assert score >= 0.95, (score, history["val_exact_match"])
+    assert history["loss"][-1] < history["loss"][0]
+    assert 0.0 <= history["val_token_accuracy"][-1] <= 1.0
+
+
+def test_fit_and_evaluate_logs(toy_model: Seq2SeqModel) -> None:
+    data = toy_data()
+    history = toy_model.fit(data.train(), epochs=1, verbose=0, validation_data=data.val()).history
+    assert set(history) == {
+        "loss", "tf_ratio", "fed_from_model", "val_loss", "val_exact_match", "val_token_accuracy",
+    }  # fmt: skip
+    assert history["tf_ratio"] == [pytest.approx(0.5)]
+    logs = toy_model.evaluate(data.test(), verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "exact_match", "token_accuracy"}
+    assert logs["exact_match"] == 1.0 and logs["token_accuracy"] == 1.0
+
+
+def test_beam_width_one_equals_greedy(toy_model: Seq2SeqModel) -> None:
+    sources = ["I feel hungry", "tensorflow is very", "tensorflow", "deep learning is fast", ""]
+    greedy = toy_model.translate(sources)
+    for alpha in (0.0, 0.6):
+        assert toy_model.translate(sources, strategy="beam", beam_width=1, length_penalty=alpha) == greedy
+    assert toy_model.translate(sources[:1], strategy="beam", beam_width=3) == greedy[:1]
+
+
+def test_translate_options(toy_model: Seq2SeqModel) -> None:
+    sources = ["I feel hungry", ["tensorflow", "is", "very", "difficult"]]
+    greedy = toy_model.translate(sources)
+    assert greedy[0] == ["나는", "배가", "고프다"]
+    assert toy_model.translate(sources, strategy="sample", top_k=1, seed=1) == greedy
+    sampled = toy_model.translate(sources * 4, strategy="sample", temperature=5.0, seed=3)
+    assert sampled == toy_model.translate(sources * 4, strategy="sample", temperature=5.0, seed=3)
+    assert len(toy_model.translate(sources, max_length=2)[1]) <= 2
+    outputs, attention = toy_model.translate(sources, return_attention=True)
+    assert attention[0].shape == (len(outputs[0]) + 1, 3)
+    np.testing.assert_allclose(attention[0].sum(-1), 1.0, atol=1e-3)
+    _, beam_attention = toy_model.translate(sources, strategy="beam", beam_width=2, return_attention=True)
+    assert beam_attention[1].shape == (len(outputs[1]) + 1, 4)
+
+
+def test_translate_rejects_bad_arguments(toy_model: Seq2SeqModel) -> None:
+    with pytest.raises(ValueError, match=r"strategy: got 'nucleus', expected one of 'greedy', 'sample', 'beam'"):
+        toy_model.translate(["I feel hungry"], strategy="nucleus")
+    with pytest.raises(ValueError, match=r"beam_width: got 0"):
+        toy_model.translate(["I feel hungry"], strategy="beam", beam_width=0)
+    with pytest.raises(ValueError, match=r"tokenizer: got 'bpe'"):
+        toy_model.translate(["I feel hungry"], tokenizer="bpe")
+
+
+def test_predict_returns_greedy_ids(toy_model: Seq2SeqModel) -> None:
+    data = toy_data()
+    x, _ = first_batch(data, "test")
+    ids = toy_model.predict(data.test(), verbose=0)
+    assert ids.shape == (4, 2 * x["source"].shape[1] + 10)
+    assert [toy_model.tgt_vocab.decode(row) for row in ids] == toy_model.translate(
+        [[toy_model.src_vocab.tokens[i] for i in row if i] for row in x["source"]]
+    )
+
+
+def test_masked_cross_entropy_matches_numpy() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 5)).astype("float32")
+    target = np.array([[4, 2, 0], [3, 0, 0]], dtype="int32")
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(logp, target[..., None], -1)[..., 0]
+    smooth = -logp.mean(-1)
+    mask = target != 0
+    for eps in (0.0, 0.1):
+        expected = (((1 - eps) * nll + eps * smooth) * mask).sum() / mask.sum()
+        assert float(to_numpy(masked_cross_entropy(logits, target, eps))) == pytest.approx(expected, rel=1e-5)
+    assert float(to_numpy(masked_cross_entropy(logits, np.zeros_like(target)))) == 0.0
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong", "none"])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_every_weight_gets_a_finite_gradient_free_step(attention: str, cell: str) -> None:
+    """One training step with token coins changes every trainable weight and stays finite."""
+    data = toy_data()
+    tf = TeacherForcing(start=0.5, feed="sample", granularity="token")
+    model = tiny_model(data, tf, attention=attention, cell=cell, num_layers=2, bidirectional=True, dropout=0.1)
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    before = [to_numpy(w) for w in model.trainable_weights]
+    model.fit(data.train(), epochs=1, verbose=0)
+    after = [to_numpy(w) for w in model.trainable_weights]
+    for weight, old, new in zip(model.trainable_weights, before, after, strict=True):
+        assert np.isfinite(new).all(), weight.path
+        assert not np.array_equal(old, new), f"{weight.path} got no gradient"
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_without_nan(policy: str) -> None:
+    keras.config.set_dtype_policy(policy)
+    data = reverse_data(n_train=256, batch_size=32)
+    model = tiny_model(data, TeacherForcing(start=0.7), hidden_size=32)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3))
+    if policy == "mixed_float16":
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    losses = model.fit(data.train(), epochs=3, verbose=0).history["loss"]
+    assert np.isfinite(losses).all() and losses[-1] < 0.9 * losses[0], losses
+    assert model.decoder.compute_dtype == policy.split("_")[1]
+    assert all(w.dtype == "float32" for w in model.trainable_weights)
+
+
+def test_float16_loss_scaling_keeps_small_gradients_alive() -> None:
+    """Without loss scaling, float16 gradients of a tiny loss underflow; with it the step moves weights."""
+    keras.config.set_dtype_policy("mixed_float16")
+    data = toy_data()
+    model = tiny_model(data)
+    model.compile(optimizer=keras.optimizers.SGD(1.0))
+    scale = float(to_numpy(model.optimizer.dynamic_scale))
+    assert scale > 1.0
+    before = [to_numpy(w) for w in model.trainable_weights]
+    model.fit(data.train(), epochs=1, verbose=0)
+    moved = [not np.array_equal(b, to_numpy(w)) for b, w in zip(before, model.trainable_weights, strict=True)]
+    assert all(moved)
+
+
+@pytest.mark.skipif(BACKEND not in JIT_BACKENDS, reason="jit_compile=True means XLA: TensorFlow and JAX only")
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+def test_jit_compile(mode: str) -> None:
+    data = reverse_data(n_train=128, batch_size=32)
+    model = tiny_model(data, TeacherForcing(schedule="linear", decay_steps=4, mode=mode, feed="sample"))
+    model.compile(optimizer="adam", jit_compile=True)
+    history = model.fit(data.train(), epochs=2, verbose=0, validation_data=data.val()).history
+    assert np.isfinite(history["loss"]).all() and history["tf_ratio"][-1] == 0.0

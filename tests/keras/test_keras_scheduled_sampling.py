@@ -1,0 +1,138 @@
+"""Scheduled teacher forcing: coins, what is fed, what is logged, and the parallel/sequential equivalence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from keras_helpers import first_batch, reverse_data, tiny_model, to_numpy, toy_data
+
+import keras
+from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, mix_inputs, model_tokens
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+
+
+def coins(granularity: str, ratio: float, shape: tuple[int, int] = (64, 40)) -> np.ndarray:
+    return to_numpy(draw_coins(keras.random.SeedGenerator(1), ratio, *shape, granularity))
+
+
+@pytest.mark.parametrize("granularity", ["token", "sequence", "batch"])
+def test_coins_have_the_scheduled_rate_and_shape(granularity: str) -> None:
+    gold = coins(granularity, 0.3)
+    assert gold.shape == (64, 40) and gold.dtype == bool
+    assert gold[:, 0].all(), "position 0 always gets <bos>"
+    rate = gold[:, 1:].mean()
+    assert abs(rate - 0.3) < {"token": 0.03, "sequence": 0.12, "batch": 0.15}[granularity]
+    if granularity == "sequence":  # one coin per example
+        assert (gold[:, 1:] == gold[:, 1:2]).all()
+    if granularity == "batch":  # one coin per time step
+        assert (gold == gold[:1]).all()
+    if granularity == "token":
+        assert not (gold[:, 1:] == gold[:, 1:2]).all() and not (gold == gold[:1]).all()
+
+
+def test_ratio_bounds_give_all_gold_or_all_model() -> None:
+    assert coins("token", 1.0).all()
+    gold = coins("token", 0.0)
+    assert gold[:, 0].all() and not gold[:, 1:].any()
+
+
+def test_fed_from_model_counts_real_inputs_only() -> None:
+    target_in = np.array([[1, 5, 6, 0], [1, 7, 0, 0]], dtype="int32")
+    gold = np.array([[True, False, True, False], [True, False, False, False]])
+    # valid (non-pad, t >= 1): (0,1) (0,2) (1,1); from the model among them: (0,1) (1,1)
+    assert float(to_numpy(fed_from_model(gold, target_in))) == pytest.approx(2 / 3)
+
+
+def test_model_tokens_argmax_and_sampling() -> None:
+    logits = np.array([[0.0, 5.0, 1.0], [3.0, 0.0, 0.0]], dtype="float32")
+    assert to_numpy(model_tokens(logits, "argmax")).tolist() == [1, 0]
+    gumbel = np.array([[0.0, 0.0, 10.0], [0.0, 0.0, 0.0]], dtype="float32")
+    assert to_numpy(model_tokens(logits, "sample", 1.0, gumbel)).tolist() == [2, 0]
+    # top_k=1 keeps only the argmax whatever the noise says
+    assert to_numpy(model_tokens(logits, "sample", 1.0, gumbel, top_k=1)).tolist() == [1, 0]
+
+
+def test_parallel_pass_inputs_mix_gold_and_shifted_predictions() -> None:
+    target_in = np.array([[1, 5, 6, 7]], dtype="int32")
+    predictions = np.array([[8, 9, 10, 11]], dtype="int32")
+    gold = np.array([[True, False, True, False]])
+    assert to_numpy(mix_inputs(gold, target_in, predictions)).tolist() == [[1, 8, 6, 10]]
+
+
+def test_parallel_with_bahdanau_is_refused_at_construction() -> None:
+    data = toy_data()
+    with pytest.raises(ValueError, match=r"mode: got 'parallel' with Seq2SeqConfig.attention='bahdanau'"):
+        tiny_model(data, TeacherForcing(mode="parallel"), attention="bahdanau")
+
+
+@pytest.mark.parametrize("attention", ["luong", "none"])
+def test_parallel_at_ratio_one_equals_teacher_forced_sequential(attention: str) -> None:
+    """Ratio 1 that the host cannot see (a linear schedule at step 0) runs the real sampling code."""
+    data = toy_data()
+    x, _ = first_batch(data)
+    decaying = {"schedule": "linear", "start": 1.0, "end": 0.0, "decay_steps": 1000}
+    reference = tiny_model(data, TeacherForcing(), attention=attention, num_layers=2)
+    logits_tf = to_numpy(reference(x))
+    for tf in (TeacherForcing(mode="parallel", passes=2, **decaying), TeacherForcing(mode="sequential", **decaying)):
+        model = tiny_model(data, tf, attention=attention, num_layers=2)
+        model.set_weights(reference.get_weights())
+        assert not model.always_gold()
+        logits, gold, ratio = model.training_logits(x, training=False, step=0)
+        assert float(to_numpy(ratio)) == 1.0 and to_numpy(gold).all()
+        np.testing.assert_allclose(to_numpy(logits), logits_tf, atol=1e-5)
+
+
+def test_sequential_at_ratio_zero_feeds_the_models_own_argmax() -> None:
+    data = toy_data()
+    x, _ = first_batch(data)
+    model = tiny_model(data, TeacherForcing(start=0.0), attention="luong")
+    logits, gold, _ = model.training_logits(x, training=False, step=0)
+    fed = to_numpy(model.decoder.loop(x["target_in"], to_numpy(gold), *model.encode(x["source"]))[1])
+    # Feeding the model's tokens step by step equals a teacher-forced pass over [<bos>, argmax].
+    inputs = np.concatenate([x["target_in"][:, :1], fed[:, :-1]], axis=1)
+    np.testing.assert_allclose(
+        to_numpy(logits), to_numpy(model({"source": x["source"], "target_in": inputs})), atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(("granularity", "tolerance"), [("token", 0.05), ("sequence", 0.12), ("batch", 0.15)])
+def test_fed_from_model_tracks_one_minus_ratio_in_fit(granularity: str, tolerance: float) -> None:
+    data = reverse_data(n_train=256, batch_size=32)
+    model = tiny_model(data, TeacherForcing(start=0.3, granularity=granularity), seed=1)
+    model.compile(optimizer="adam")
+    history = model.fit(data.train(), epochs=1, verbose=0).history
+    assert history["tf_ratio"][0] == pytest.approx(0.3)
+    assert abs(history["fed_from_model"][0] - 0.7) < tolerance
+
+
+def test_logged_ratio_follows_the_schedule_of_optimizer_iterations() -> None:
+    data = reverse_data(n_train=128, batch_size=32)  # 4 steps per epoch
+    tf = TeacherForcing(schedule="linear", start=1.0, end=0.0, decay_steps=8, mode="parallel", feed="sample")
+    model = tiny_model(data, tf, attention="none")
+    model.compile(optimizer="adam")
+    history = model.fit(data.train(), epochs=3, verbose=0).history
+    steps_per_epoch = len(data.train())
+    for epoch, logged in enumerate(history["tf_ratio"]):
+        steps = range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch)
+        assert logged == pytest.approx(np.mean([tf.ratio(i) for i in steps]), abs=1e-6)
+    assert history["fed_from_model"][0] < history["fed_from_model"][-1]
+    assert history["fed_from_model"][-1] == 1.0  # ratio 0 from step 8 on
+
+
+def test_coins_come_from_the_models_seed_generator() -> None:
+    data = toy_data()
+    x, _ = first_batch(data)
+    tf = TeacherForcing(start=0.5)
+    a, b = tiny_model(data, tf, seed=5), tiny_model(data, tf, seed=5)
+    gold_a = [to_numpy(a.training_logits(x, step=0)[1]) for _ in range(2)]
+    gold_b = [to_numpy(b.training_logits(x, step=0)[1]) for _ in range(2)]
+    np.testing.assert_array_equal(gold_a[0], gold_b[0])
+    np.testing.assert_array_equal(gold_a[1], gold_b[1])
+    assert not np.array_equal(gold_a[0], gold_a[1]), "each batch draws new coins"
+
+
+def test_config_objects_round_trip() -> None:
+    data = toy_data()
+    model = tiny_model(data, TeacherForcing(schedule="exponential", k=0.9, granularity="batch"))
+    assert model.get_config()["teacher_forcing"]["granularity"] == "batch"
+    assert isinstance(model.config, Seq2SeqConfig)
