@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from datamodules.batching import BucketBatchSampler, EncodedPairs, collate
 from datamodules.corpus import Corpus
-from datamodules.prepared import PreparedData
+from datamodules.prepared import PreparedData, check_bool_arg, check_int_arg
 from datamodules.vocab import Vocab
 
 
@@ -132,8 +132,8 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         corpus_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers: got {num_workers!r}, expected an integer >= 0")
+        check_int_arg("num_workers", num_workers, 0)
+        check_bool_arg("pin_memory", pin_memory)
         self.save_hyperparameters(ignore=["src_vocab", "tgt_vocab"])
         self.data = PreparedData(
             corpus,
@@ -223,10 +223,33 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         return self.corpus.references(split)
 
     def state_dict(self) -> dict[str, Any]:
-        """Position in the training epoch, so a mid-epoch resume continues the same batch order."""
+        """Position in the training epoch, so a mid-epoch resume continues the same batch order.
+
+        The position is the number of batches the training loop has *trained on* this epoch, read
+        from the trainer's progress counters. The sampler's own count of batches handed out can be
+        ahead: ``DataLoader`` workers fetch ``prefetch_factor * num_workers`` batches in advance
+        (and Lightning prefetches one batch for loaders without a length), so resuming from it would
+        skip the batches that were fetched but never trained on. Without a trainer (plain
+        iteration, ``num_workers=0``) the sampler's count is exact and is used.
+        """
         if self._train_sampler is None:
             return {}
-        return {"train_sampler": self._train_sampler.state_dict()}
+        state = self._train_sampler.state_dict()
+        trained = self._batches_trained()
+        if trained is not None:
+            state["batches_done"] = trained
+        return {"train_sampler": state}
+
+    def _batches_trained(self) -> int | None:
+        """Training batches processed in the current epoch, per the fitting trainer (else ``None``)."""
+        trainer = getattr(self, "trainer", None)
+        try:
+            progress = trainer.fit_loop.epoch_loop.batch_progress.current  # type: ignore[union-attr]
+        except AttributeError:
+            return None
+        if not isinstance(progress.processed, int):
+            return None
+        return int(progress.processed)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if "train_sampler" in state_dict:

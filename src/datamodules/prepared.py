@@ -8,12 +8,46 @@ from collections.abc import Sequence
 from typing import Any
 
 from datamodules.batching import BucketBatchSampler, EncodedPairs, encode_pairs
-from datamodules.corpus import Corpus, load_corpus
+from datamodules.corpus import BUILTIN, LENGTH_POLICIES, Corpus, load_corpus
 from datamodules.vocab import Vocab, as_vocab
 
 logger = logging.getLogger("datamodules")
 
 SPLITS = ("train", "val", "test")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int_arg(name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer ``>= minimum`` (or ``None``)."""
+    if optional and value is None:
+        return
+    if not _is_int(value) or value < minimum:
+        allowed = f"an integer >= {minimum}" + (" or None" if optional else "")
+        raise ValueError(f"{name}: got {value!r}, expected {allowed}")
+
+
+def check_bool_arg(name: str, value: Any) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a bool."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: got {value!r}, expected True or False")
+
+
+def check_corpus_arg(corpus: Any) -> None:
+    """Refuse, at construction, a corpus that is neither built in, a :class:`Corpus`, nor a path."""
+    if isinstance(corpus, Corpus):
+        return
+    if not isinstance(corpus, (str, os.PathLike)):
+        raise ValueError(
+            f"corpus: got {corpus!r}, expected a built-in name ({', '.join(BUILTIN)}), a TSV path or a Corpus"
+        )
+    name = os.fspath(corpus)
+    if name not in BUILTIN and not os.path.exists(name) and os.sep not in name and "." not in name:
+        raise ValueError(
+            f"corpus: got {name!r}, which is neither a built-in corpus ({', '.join(BUILTIN)}) nor an existing file"
+        )
 
 
 def check_same_vocab(kind: str, expected: Vocab, given: Vocab) -> None:
@@ -63,10 +97,20 @@ class PreparedData:
         pad_to_multiple: int = 1,
         corpus_options: dict[str, Any] | None = None,
     ) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: got {batch_size!r}, expected an integer >= 1")
-        if not isinstance(pad_to_multiple, int) or pad_to_multiple < 1:
-            raise ValueError(f"pad_to_multiple: got {pad_to_multiple!r}, expected an integer >= 1")
+        check_corpus_arg(corpus)
+        check_int_arg("batch_size", batch_size, 1)
+        check_int_arg("max_length", max_length, 1, optional=True)
+        if length_policy not in LENGTH_POLICIES:
+            raise ValueError(
+                f"length_policy: got {length_policy!r}, expected one of {', '.join(map(repr, LENGTH_POLICIES))}"
+            )
+        check_bool_arg("bucket", bucket)
+        check_int_arg("seed", seed, 0)
+        check_int_arg("min_freq", min_freq, 1)
+        check_int_arg("max_vocab", max_vocab, 4, optional=True)
+        check_int_arg("pad_to_multiple", pad_to_multiple, 1)
+        if corpus_options is not None and not isinstance(corpus_options, dict):
+            raise ValueError(f"corpus_options: got {corpus_options!r}, expected a dict or None")
         self.corpus_spec = corpus
         self.batch_size = batch_size
         self.max_length = max_length

@@ -6,6 +6,7 @@ the model; :class:`LitSeq2Seq` is the thin ``LightningModule`` that trains it un
 """
 
 from lit_seq2seq.attention import BahdanauAttention, LuongAttention, masked_softmax
+from lit_seq2seq.checkpoint_io import SafeCheckpointIO, UnsafeCheckpointError
 from lit_seq2seq.decoder import Decoder, Memory
 from lit_seq2seq.encoder import Encoder
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
@@ -20,7 +21,9 @@ __all__ = [
     "LitSeq2Seq",
     "LuongAttention",
     "Memory",
+    "SafeCheckpointIO",
     "Seq2Seq",
+    "UnsafeCheckpointError",
     "beam_search",
     "masked_cross_entropy",
     "masked_softmax",

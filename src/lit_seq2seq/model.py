@@ -16,16 +16,21 @@ from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_d
 def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy over non-pad positions of ``target`` (B, T), computed in float32.
 
+    A target of padding only gives a loss of 0, not NaN.
+
     Example:
         >>> masked_cross_entropy(torch.zeros(1, 2, 4), torch.tensor([[2, 0]])).item() == torch.tensor(4.0).log().item()
         True
     """
-    return F.cross_entropy(
+    total = F.cross_entropy(
         logits.float().reshape(-1, logits.size(-1)),
         target.reshape(-1),
         ignore_index=PAD_ID,
         label_smoothing=label_smoothing,
+        reduction="sum",
     )
+    # a batch of padding only gives 0 (with a zero gradient), not 0 / 0 = NaN
+    return total / (target != PAD_ID).sum().clamp(min=1)
 
 
 class Seq2Seq(nn.Module):

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import math
+import pickle
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import IO, Any
 
 import lightning.pytorch as pl
 import torch
 import torch.distributed as dist
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.fabric.utilities.types import _MAP_LOCATION_TYPE, _PATH
 from torchmetrics import MeanMetric
 from torchmetrics.functional.text import bleu_score
 
 from datamodules.vocab import PAD_ID, Vocab, as_vocab
+from lit_seq2seq.checkpoint_io import SafeCheckpointIO, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.scheduled_sampling import draw_gold, fed_from_model
 from lit_seq2seq.translate import Source, translate
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, g2p_scores
+from seq2seq_fit.config import check_bool, check_float, check_int
 
 Batch = dict[str, torch.Tensor]
 
@@ -92,10 +98,11 @@ class LitSeq2Seq(pl.LightningModule):
         self.config = as_config(config)
         self.teacher_forcing = as_teacher_forcing(teacher_forcing)
         check_compatible(self.config, self.teacher_forcing)
-        if not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(f"LitSeq2Seq.warmup_steps: got {warmup_steps!r}, expected an integer >= 0")
-        if not lr > 0:
-            raise ValueError(f"LitSeq2Seq.lr: got {lr!r}, expected a number > 0")
+        check_float("LitSeq2Seq", "lr", lr, 0.0, math.inf, low_open=True, high_open=True)
+        check_float("LitSeq2Seq", "weight_decay", weight_decay, 0.0, math.inf, high_open=True)
+        check_int("LitSeq2Seq", "warmup_steps", warmup_steps, 0)
+        check_int("LitSeq2Seq", "seed", seed, 0)
+        check_bool("LitSeq2Seq", "compile", compile)
         self.save_hyperparameters(
             {
                 "src_vocab": self.src_vocab.tokens,
@@ -282,11 +289,51 @@ class LitSeq2Seq(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def setup(self, stage: str) -> None:
-        """Fail early, with a readable message, when the data's vocabularies differ from the model's."""
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        data = getattr(datamodule, "data", None)
+        """Fail early when the data's vocabularies differ from the model's; make checkpoints safe.
+
+        A trainer on Lightning's plain ``TorchCheckpointIO`` gets :class:`SafeCheckpointIO` instead
+        (atomic saves, ``weights_only=True`` loads); a checkpoint IO chosen by the user is kept.
+        """
+        if self._trainer is None:
+            return
+        strategy = self.trainer.strategy
+        if type(strategy.checkpoint_io) is TorchCheckpointIO:
+            strategy.checkpoint_io = SafeCheckpointIO()
+        data = getattr(getattr(self.trainer, "datamodule", None), "data", None)
         if data is not None and hasattr(data, "check_vocabs"):
             data.check_vocabs(self.src_vocab, self.tgt_vocab)
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: _PATH | IO[bytes],
+        map_location: _MAP_LOCATION_TYPE = None,
+        hparams_file: _PATH | None = None,
+        strict: bool | None = None,
+        weights_only: bool | None = True,
+        **kwargs: Any,
+    ) -> LitSeq2Seq:
+        """Load a model from a checkpoint, refusing pickled Python objects unless told otherwise.
+
+        Args:
+            checkpoint_path: the ``.ckpt`` file (path or file object).
+            map_location, hparams_file, strict: as in ``LightningModule.load_from_checkpoint``.
+            weights_only: ``True`` (default; ``None`` means the same): only tensors and plain data
+                are read, and a file holding pickled objects raises
+                :class:`~lit_seq2seq.checkpoint_io.UnsafeCheckpointError`. ``False``: unpickle
+                everything; only for files you trust.
+            **kwargs: override stored hyper-parameters.
+        """
+        safe = weights_only is not False
+        try:
+            model = super().load_from_checkpoint(
+                checkpoint_path, map_location, hparams_file, strict, weights_only=safe, **kwargs
+            )
+        except pickle.UnpicklingError as err:
+            if not safe:
+                raise
+            raise refusal(checkpoint_path, err) from err
+        return model  # type: ignore[no-any-return]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["coin_rng_state"] = self.coin_generator.get_state()

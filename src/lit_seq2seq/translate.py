@@ -8,6 +8,8 @@ import torch
 
 from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 from lit_seq2seq.model import Seq2Seq
+from seq2seq_fit import check_decoding_args
+from seq2seq_fit.config import check_bool, check_choice, check_int
 
 TOKENIZERS = ("whitespace", "chars")
 
@@ -56,6 +58,30 @@ def kept_positions(ids: Sequence[int]) -> list[int]:
     return kept
 
 
+def check_translate_args(
+    strategy: str,
+    beam_width: int,
+    length_penalty: float,
+    temperature: float,
+    top_k: int | None,
+    max_length: int | None,
+    return_attention: bool,
+    tokenizer: str | Callable[[str], list[str]],
+    batch_size: int,
+    seed: int | None,
+) -> None:
+    """Validate every argument of :func:`translate` before any work (even for no sources)."""
+    check_decoding_args(
+        strategy, beam_width, length_penalty, temperature, top_k, 1 if max_length is None else max_length
+    )
+    check_bool("translate", "return_attention", return_attention)
+    if not callable(tokenizer):
+        check_choice("translate", "tokenizer", tokenizer, TOKENIZERS)
+    check_int("translate", "batch_size", batch_size, 1)
+    if seed is not None:
+        check_int("translate", "seed", seed, 0)
+
+
 @torch.no_grad()
 def translate(
     model: Seq2Seq,
@@ -94,6 +120,18 @@ def translate(
         >>> translate(model, src_vocab, tgt_vocab, ["I feel hungry"])  # doctest: +SKIP
         [['나는', '배가', '고프다']]
     """
+    check_translate_args(
+        strategy,
+        beam_width,
+        length_penalty,
+        temperature,
+        top_k,
+        max_length,
+        return_attention,
+        tokenizer,
+        batch_size,
+        seed,
+    )
     if return_attention and model.config.attention == "none":
         raise ValueError("translate.return_attention: got True, but this model has attention='none'")
     tokens = [tokenize(s, tokenizer) for s in sources]

@@ -1,0 +1,147 @@
+"""``SafeCheckpointIO``: checkpoints written atomically and read without unpickling objects.
+
+Lightning's ``TorchCheckpointIO`` (2.6) serialises to memory, then writes through an ``fsspec``
+transaction whose local temporary file lives in the system temp directory (``tempfile.mkstemp()``)
+and is moved into place with ``shutil.move``. When the temp directory and the checkpoint directory
+are on different filesystems (a tmpfs ``/tmp``, a mounted volume), the move degrades to copying
+into the destination in place, so a crash during the copy truncates the previous checkpoint; the
+file is never ``fsync``-ed either. Loading passes ``weights_only=None`` down to ``torch.load``,
+whose default can be flipped by an environment variable.
+
+``SafeCheckpointIO`` writes to a temporary file next to the destination, ``fsync``-s it and
+``os.replace``-s it over the destination, so a reader sees the old file or the new one, never a
+mix. It loads with ``weights_only=True`` unless told otherwise, and a checkpoint that holds
+pickled Python objects is refused with :class:`UnsafeCheckpointError`. ``LitSeq2Seq`` installs it
+on the trainer's strategy when the trainer uses Lightning's plain ``TorchCheckpointIO``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
+from lightning.fabric.utilities.types import _PATH
+
+TEMP_MARKER = ".tmp-"
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
+    """A checkpoint holds pickled Python objects and loading it could run arbitrary code."""
+
+
+def temp_prefix(path: Path) -> str:
+    """Name prefix of the temporary files that become ``path`` (hidden, never ``*.ckpt``)."""
+    return f".{path.name}{TEMP_MARKER}"
+
+
+def atomic_torch_save(obj: Any, path: _PATH) -> None:
+    """``torch.save(obj, path)`` that leaves either the old file or the complete new one.
+
+    Writes to a hidden temporary file in the same directory, flushes and ``fsync``-s it, then
+    ``os.replace``-s it over ``path`` and ``fsync``-s the directory. On any error the temporary
+    file is removed and the error re-raised. Temporary files of earlier writers of ``path`` that
+    were killed (``SIGKILL`` leaves no chance to clean up) are removed first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefix = temp_prefix(path)
+    for stale in path.parent.glob(f"{prefix}*"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    fd, temp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    fsync_directory(path.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Persist a rename in ``directory`` (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def safe_torch_load(
+    path: _PATH | IO[bytes],
+    map_location: Any = None,
+    weights_only: bool | None = True,
+) -> Any:
+    """``torch.load`` with ``weights_only=True`` unless the caller opts out explicitly.
+
+    ``weights_only=None`` means ``True`` here (``torch.load`` would read an environment variable).
+
+    Raises:
+        UnsafeCheckpointError: the file holds pickled objects and ``weights_only`` is not ``False``.
+    """
+    strict = weights_only is not False
+    try:
+        return torch.load(path, map_location=map_location, weights_only=strict)
+    except pickle.UnpicklingError as err:
+        if not strict:
+            raise
+        raise refusal(path, err) from err
+
+
+def refusal(path: Any, err: BaseException) -> UnsafeCheckpointError:
+    """The error for a checkpoint that ``torch.load(weights_only=True)`` would not unpickle."""
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else type(err).__name__
+    return UnsafeCheckpointError(
+        f"{path}: refused to load: the checkpoint holds pickled Python objects, and unpickling "
+        f"them could run arbitrary code ({first}). Checkpoints written by LitSeq2Seq hold only "
+        "tensors and plain data. If you trust this file, opt in with weights_only=False "
+        "(LitSeq2Seq.load_from_checkpoint(path, weights_only=False) or "
+        "Trainer.fit(..., ckpt_path=path, weights_only=False))"
+    )
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` with atomic local saves and ``weights_only=True`` loads.
+
+    Example:
+        >>> trainer = pl.Trainer(plugins=[SafeCheckpointIO()])  # doctest: +SKIP
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
+        if storage_options is not None or not _is_local_file_protocol(path):
+            super().save_checkpoint(checkpoint, path, storage_options)  # remote: fsspec's transaction
+            return
+        atomic_torch_save(checkpoint, path)
+
+    def load_checkpoint(
+        self,
+        path: _PATH,
+        map_location: Callable[..., Any] | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        if not _is_local_file_protocol(path):
+            return super().load_checkpoint(path, map_location, True if weights_only is None else weights_only)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Checkpoint file not found: {path}")
+        return safe_torch_load(path, map_location, weights_only)  # type: ignore[no-any-return]
+
+
+__all__ = ["SafeCheckpointIO", "UnsafeCheckpointError", "atomic_torch_save", "refusal", "safe_torch_load"]
