@@ -1,0 +1,230 @@
+"""Weight layouts of the two implementations and the exact maps between them (numpy only).
+
+PyTorch (``lit_seq2seq.Seq2Seq.state_dict()``) and Keras (``keras_seq2seq.Seq2SeqModel``) hold the
+same model (docs/architecture.md) in different shapes:
+
+- GRU gates: PyTorch ``r, z, n``, Keras ``z, r, h``; ``reset_after=True`` keeps both biases, as
+  Keras ``bias`` of shape ``(2, 3H)`` = ``[b_ih; b_hh]`` (after reordering the gates).
+- LSTM gates: ``i, f, g, o`` on both sides; Keras has one bias ``b_ih + b_hh``.
+- Kernels are transposed: PyTorch ``weight_ih`` ``(gates * H, I)``, Keras ``kernel`` ``(I, gates * H)``;
+  ``nn.Linear.weight`` ``(out, in)``, ``Dense.kernel`` ``(in, out)``.
+- The bidirectional encoder's ``*_reverse`` tensors are the Keras ``backward_layers``.
+
+Keras weights are addressed by *slots*: the attribute path of a layer (or variable) inside
+``Seq2SeqModel`` (``"decoder.rnn_layers.1"``), holding the arrays of ``layer.get_weights()``.
+PyTorch tensors are addressed by their ``Seq2Seq.state_dict()`` key (no ``model.`` prefix).
+
+The LSTM bias is the one place where Keras keeps less than PyTorch: ``b_ih + b_hh`` does not tell
+the two terms apart. :func:`keras_to_torch` therefore takes an optional ``reference`` state (the
+PyTorch weights a Keras model came from): where the Keras sum still equals ``ref_ih + ref_hh``
+bit for bit, the reference split is restored exactly; elsewhere (the bias was trained in Keras)
+``b_hh`` keeps the reference value and ``b_ih`` takes the rest. Without a reference ``b_hh`` is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from seq2seq_fit.config import Seq2SeqConfig
+
+Arrays = Mapping[str, np.ndarray]
+Slots = dict[str, list[np.ndarray]]
+
+#: ``GRU_ORDER[i]`` is the PyTorch gate block that goes to Keras block ``i`` (and back: a swap).
+GRU_ORDER = (1, 0, 2)
+
+
+def reorder_gru_gates(x: np.ndarray) -> np.ndarray:
+    """Swap the first two gate blocks along axis 0 (``r, z, n`` <-> ``z, r, h``)."""
+    blocks = np.split(x, 3, axis=0)
+    return np.concatenate([blocks[i] for i in GRU_ORDER], axis=0)
+
+
+def torch_shapes(config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor of ``Seq2Seq(config, src_vocab_size, tgt_vocab_size).state_dict()`` and its shape."""
+    c = config
+    e, h, gates = c.embedding_dim, c.hidden_size, 3 if c.cell == "gru" else 4
+    shapes: dict[str, tuple[int, ...]] = {"encoder.embedding.weight": (src_vocab_size, e)}
+    units = c.encoder_units
+    for k in range(c.num_layers):
+        width = e if k == 0 else h
+        for suffix in ("", "_reverse") if c.bidirectional else ("",):
+            shapes.update(rnn_shapes("encoder.rnn", f"l{k}{suffix}", gates, width, units))
+    shapes["bridge.weight"] = (c.num_layers * h, h)
+    shapes["bridge.bias"] = (c.num_layers * h,)
+    shapes["decoder.embedding.weight"] = (tgt_vocab_size, e)
+    for k in range(c.num_layers):
+        width = (e + (h if c.attention == "bahdanau" else 0)) if k == 0 else h
+        shapes.update(rnn_shapes("decoder.rnn", f"l{k}", gates, width, h))
+    if c.attention == "luong":
+        if c.luong_score == "general":
+            shapes["decoder.attention.w_a.weight"] = (h, h)
+        shapes["decoder.attention.w_c.weight"] = (h, 2 * h)
+    elif c.attention == "bahdanau":
+        shapes["decoder.attention.w1.weight"] = (h, h)
+        shapes["decoder.attention.w2.weight"] = (h, h)
+        shapes["decoder.attention.w2.bias"] = (h,)
+        shapes["decoder.attention.v.weight"] = (1, h)
+    shapes["decoder.out.weight"] = (tgt_vocab_size, h)
+    shapes["decoder.out.bias"] = (tgt_vocab_size,)
+    return shapes
+
+
+def rnn_shapes(prefix: str, layer: str, gates: int, width: int, units: int) -> dict[str, tuple[int, ...]]:
+    """Shapes of one PyTorch RNN layer (direction) ``layer`` such as ``"l0"`` or ``"l1_reverse"``."""
+    return {
+        f"{prefix}.weight_ih_{layer}": (gates * units, width),
+        f"{prefix}.weight_hh_{layer}": (gates * units, units),
+        f"{prefix}.bias_ih_{layer}": (gates * units,),
+        f"{prefix}.bias_hh_{layer}": (gates * units,),
+    }
+
+
+def check_torch_state(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> None:
+    """Raise ``ValueError`` naming every missing, unexpected or mis-shaped tensor of ``state``."""
+    expected = torch_shapes(config, src_vocab_size, tgt_vocab_size)
+    problems = [f"missing {key} {shape}" for key, shape in expected.items() if key not in state]
+    problems += [f"unexpected {key}" for key in state if key not in expected]
+    problems += [
+        f"{key}: shape {tuple(state[key].shape)}, expected {shape}"
+        for key, shape in expected.items()
+        if key in state and tuple(state[key].shape) != shape
+    ]
+    if problems:
+        raise ValueError(
+            f"weights do not fit Seq2SeqConfig {config.to_dict()} with vocabulary sizes "
+            f"{src_vocab_size} (source) and {tgt_vocab_size} (target): " + "; ".join(problems)
+        )
+
+
+def rnn_slots(config: Seq2SeqConfig) -> list[tuple[str, str]]:
+    """``(keras slot, torch layer prefix)`` of every recurrent layer, e.g.
+    ``("encoder.backward_layers.0", "encoder.rnn.{}_l0_reverse")``."""
+    pairs = []
+    for k in range(config.num_layers):
+        pairs.append((f"encoder.forward_layers.{k}", f"encoder.rnn.{{}}_l{k}"))
+        if config.bidirectional:
+            pairs.append((f"encoder.backward_layers.{k}", f"encoder.rnn.{{}}_l{k}_reverse"))
+    pairs += [(f"decoder.rnn_layers.{k}", f"decoder.rnn.{{}}_l{k}") for k in range(config.num_layers)]
+    return pairs
+
+
+def dense_slots(config: Seq2SeqConfig) -> list[tuple[str, str, bool]]:
+    """``(keras slot, torch module, has bias)`` of every linear layer."""
+    slots = [("decoder.bridge", "bridge", True)]
+    if config.attention == "luong":
+        if config.luong_score == "general":
+            slots.append(("decoder.attention_layer.key_projection", "decoder.attention.w_a", False))
+        slots.append(("decoder.combine", "decoder.attention.w_c", False))
+    elif config.attention == "bahdanau":
+        slots.append(("decoder.attention_layer.key_projection", "decoder.attention.w1", False))
+        slots.append(("decoder.attention_layer.query_projection", "decoder.attention.w2", True))
+        slots.append(("decoder.attention_layer.energy", "decoder.attention.v", False))
+    if not config.tie_embeddings:
+        slots.append(("decoder.output_projection", "decoder.out", True))
+    return slots
+
+
+def keras_slot_names(config: Seq2SeqConfig) -> list[str]:
+    """Every Keras slot of a ``Seq2SeqModel`` with ``config``, in a fixed order."""
+    names = ["encoder.embedding", "decoder.embedding"]
+    names += [slot for slot, _ in rnn_slots(config)]
+    names += [slot for slot, _, _ in dense_slots(config)]
+    return names + (["decoder.output_bias"] if config.tie_embeddings else [])
+
+
+def torch_to_keras(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> Slots:
+    """Keras slot arrays (``get_weights()`` order) holding the PyTorch weights ``state``.
+
+    Args:
+        state: ``Seq2Seq.state_dict()`` as float32 numpy arrays (keys without ``model.``).
+        config: the architecture both sides share.
+        src_vocab_size, tgt_vocab_size: vocabulary sizes, checked against the embeddings.
+
+    Raises:
+        ValueError: a tensor is missing, unexpected or has the wrong shape, or tied output and
+            embedding weights differ.
+    """
+    check_torch_state(state, config, src_vocab_size, tgt_vocab_size)
+    s = {key: np.asarray(value, dtype=np.float32) for key, value in state.items()}
+    slots: Slots = {
+        "encoder.embedding": [s["encoder.embedding.weight"]],
+        "decoder.embedding": [s["decoder.embedding.weight"]],
+    }
+    for slot, layer in rnn_slots(config):
+        w_ih, w_hh = s[layer.format("weight_ih")], s[layer.format("weight_hh")]
+        b_ih, b_hh = s[layer.format("bias_ih")], s[layer.format("bias_hh")]
+        if config.cell == "gru":
+            w_ih, w_hh, b_ih, b_hh = (reorder_gru_gates(x) for x in (w_ih, w_hh, b_ih, b_hh))
+            bias = np.stack([b_ih, b_hh])  # (2, 3H)
+        else:
+            bias = b_ih + b_hh  # (4H,)
+        slots[slot] = [w_ih.T, w_hh.T, bias]  # (I, gH), (H, gH), bias
+    for slot, module, has_bias in dense_slots(config):
+        slots[slot] = [s[f"{module}.weight"].T] + ([s[f"{module}.bias"]] if has_bias else [])
+    if config.tie_embeddings:
+        if not np.array_equal(s["decoder.out.weight"], s["decoder.embedding.weight"]):
+            raise ValueError(
+                "tie_embeddings=True but decoder.out.weight differs from decoder.embedding.weight; "
+                "the weights do not come from a tied model"
+            )
+        slots["decoder.output_bias"] = [s["decoder.out.bias"]]
+    return {slot: [np.ascontiguousarray(a) for a in arrays] for slot, arrays in slots.items()}
+
+
+def keras_to_torch(
+    slots: Mapping[str, list[np.ndarray]], config: Seq2SeqConfig, reference: Arrays | None = None
+) -> dict[str, np.ndarray]:
+    """PyTorch ``Seq2Seq.state_dict()`` arrays holding the Keras slot arrays ``slots``.
+
+    Args:
+        slots: as returned by :func:`torch_to_keras` (or read from a Keras model).
+        config: the architecture both sides share.
+        reference: optional PyTorch state the Keras weights came from, used only to split LSTM
+            biases (see the module docstring); ``None`` puts the whole LSTM bias in ``b_ih``.
+    """
+    k = {slot: [np.asarray(a, dtype=np.float32) for a in arrays] for slot, arrays in slots.items()}
+    state: dict[str, np.ndarray] = {
+        "encoder.embedding.weight": k["encoder.embedding"][0],
+        "decoder.embedding.weight": k["decoder.embedding"][0],
+    }
+    for slot, layer in rnn_slots(config):
+        kernel, recurrent, bias = k[slot]
+        w_ih, w_hh = kernel.T, recurrent.T  # (gH, I), (gH, H)
+        if config.cell == "gru":
+            w_ih, w_hh = reorder_gru_gates(w_ih), reorder_gru_gates(w_hh)
+            b_ih, b_hh = reorder_gru_gates(bias[0]), reorder_gru_gates(bias[1])
+        else:
+            b_ih, b_hh = split_lstm_bias(bias, reference, layer)
+        state[layer.format("weight_ih")], state[layer.format("weight_hh")] = w_ih, w_hh
+        state[layer.format("bias_ih")], state[layer.format("bias_hh")] = b_ih, b_hh
+    for slot, module, has_bias in dense_slots(config):
+        state[f"{module}.weight"] = k[slot][0].T
+        if has_bias:
+            state[f"{module}.bias"] = k[slot][1]
+    if config.tie_embeddings:
+        state["decoder.out.weight"] = state["decoder.embedding.weight"]
+        state["decoder.out.bias"] = k["decoder.output_bias"][0]
+    return {key: np.ascontiguousarray(value) for key, value in state.items()}
+
+
+def split_lstm_bias(bias: np.ndarray, reference: Arrays | None, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(b_ih, b_hh)`` with ``b_ih + b_hh == bias``, restoring ``reference``'s split where it still holds."""
+    if reference is None:
+        return bias, np.zeros_like(bias)
+    ref_ih = np.asarray(reference[layer.format("bias_ih")], dtype=np.float32)
+    ref_hh = np.asarray(reference[layer.format("bias_hh")], dtype=np.float32)
+    unchanged = bias == ref_ih + ref_hh  # (4H,), bit for bit
+    return np.where(unchanged, ref_ih, bias - ref_hh).astype(np.float32), ref_hh.copy()
+
+
+__all__ = [
+    "check_torch_state",
+    "keras_slot_names",
+    "keras_to_torch",
+    "reorder_gru_gates",
+    "torch_shapes",
+    "torch_to_keras",
+]
