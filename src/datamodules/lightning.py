@@ -238,6 +238,12 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         trained = self._batches_trained()
         if trained is not None:
             state["batches_done"] = trained
+            total = getattr(self.trainer, "num_training_batches", None)
+            if isinstance(total, int) and trained >= total:
+                # A finished epoch is saved as the start of the next one. With workers, Lightning
+                # creates the resumed run's first iterator before it calls ``set_epoch``, so a
+                # position "end of epoch e" would make that iterator's epoch empty.
+                state["epoch"], state["batches_done"] = state["epoch"] + 1, 0
         return {"train_sampler": state}
 
     def _batches_trained(self) -> int | None:
