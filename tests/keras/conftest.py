@@ -22,3 +22,10 @@ def _fresh_keras_state() -> None:
     keras.utils.set_random_seed(0)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # keras.ops.convert_to_numpy on TF/torch tensors under NumPy 2 (upstream, harmless).
+    config.addinivalue_line(
+        "filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    )
