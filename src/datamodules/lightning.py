@@ -155,8 +155,9 @@ class Seq2SeqDataModule(pl.LightningDataModule):
     @classmethod
     def from_corpus(cls, corpus: Corpus, **kwargs: Any) -> Seq2SeqDataModule:
         """A data module over an already loaded :class:`Corpus`."""
-        dm = cls(corpus=corpus.name, **kwargs)
+        dm = cls(corpus="toy", **kwargs)  # a valid name for the argument checks; replaced before any loading
         dm.data.corpus_spec = corpus
+        dm.hparams["corpus"] = corpus.name
         return dm
 
     def prepare_data(self) -> None:
