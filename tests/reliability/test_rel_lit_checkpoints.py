@@ -174,3 +174,11 @@ def test_the_payload_is_live_so_the_refusals_above_mean_something(poisoned: tupl
     model = LitSeq2Seq.load_from_checkpoint(path, weights_only=False)  # explicit opt-in: unpickles
     assert marker.exists()
     assert isinstance(model, LitSeq2Seq)
+
+
+def test_resuming_from_a_trusted_file_opts_in_with_weights_only_false(poisoned: tuple[Path, Path]) -> None:
+    path, marker = poisoned
+    dm = small_data()
+    trainer = quiet_trainer(max_steps=4)
+    trainer.fit(small_model(dm), dm, ckpt_path=path, weights_only=False)
+    assert marker.exists() and trainer.global_step == 4
