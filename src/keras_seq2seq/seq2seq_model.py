@@ -448,7 +448,7 @@ class Seq2SeqModel(keras.Model):
 
     def load_own_variables(self, store: Any) -> None:
         states = self.seed_states()
-        saved = [key for key in store if key.startswith("seed_state_")]
+        saved = [key for key in store.keys() if key.startswith("seed_state_")]  # noqa: SIM118 (not a dict)
         if saved and len(saved) != len(states):
             raise ValueError(
                 f"Seq2SeqModel: the file holds {len(saved)} random-generator states, this model has {len(states)}"

@@ -1,0 +1,189 @@
+"""``keras-seq2seq``: train and use :class:`~keras_seq2seq.Seq2SeqModel` from the command line.
+
+Example:
+    keras-seq2seq fit --corpus cmudict --attention luong --epochs 3 --mixed-precision bf16 --backend jax
+    keras-seq2seq translate --model model.keras --tokenizer char hello world
+
+Option names follow ``lit-seq2seq`` where they mean the same thing: the config and teacher-forcing
+fields by name (``--hidden_size``, ``--attention``, ``--schedule``, ``--decay_steps``...), also
+accepted in the Lightning spelling (``--model.config.hidden_size``,
+``--model.teacher_forcing.schedule``, ``--data.corpus``, ``--trainer.max_epochs``). The backend is
+chosen before Keras is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import MISSING, fields
+from typing import Any
+
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+
+BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = {"32": "float32", "fp32": "float32", "fp16": "mixed_float16", "16-mixed": "mixed_float16",
+              "bf16": "mixed_bfloat16", "bf16-mixed": "mixed_bfloat16"}  # fmt: skip
+
+
+def parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"got {text!r}, expected true or false")
+
+
+def add_dataclass_options(group: Any, cls: type, lightning_prefix: str, skip: tuple[str, ...] = ()) -> None:
+    """One option per field of ``cls`` (``--name`` and ``--<lightning_prefix>.name``)."""
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default if f.default is not MISSING else None
+        kind = {bool: parse_bool, int: int, float: float}.get(type(default), str)
+        if f.name == "k":
+            kind = float
+        group.add_argument(
+            f"--{f.name}", f"--{lightning_prefix}.{f.name}", dest=f"{cls.__name__}.{f.name}", type=kind,
+            default=None, help=f"{cls.__name__}.{f.name} (default {default!r})",
+        )  # fmt: skip
+
+
+def dataclass_kwargs(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    prefix = f"{cls.__name__}."
+    return {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="keras-seq2seq", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fit = sub.add_parser("fit", help="train a model, evaluate it on the test split, save it")
+    fit.add_argument("--backend", choices=BACKENDS, default=None, help="Keras backend (default: KERAS_BACKEND)")
+    data = fit.add_argument_group("data")
+    data.add_argument("--corpus", "--data.corpus", default="toy", help="toy, cmudict, reverse, ... or a TSV path")
+    data.add_argument("--batch_size", "--batch-size", "--data.batch_size", type=int, default=64)
+    data.add_argument("--max_length", "--max-length", "--data.max_length", type=int, default=None)
+    data.add_argument("--seed", "--seed_everything", type=int, default=0)
+    add_dataclass_options(fit.add_argument_group("model (Seq2SeqConfig)"), Seq2SeqConfig, "model.config")
+    add_dataclass_options(
+        fit.add_argument_group("scheduled teacher forcing (TeacherForcing)"), TeacherForcing, "model.teacher_forcing"
+    )
+    train = fit.add_argument_group("training")
+    train.add_argument("--epochs", "--max_epochs", "--trainer.max_epochs", type=int, default=10)
+    train.add_argument("--learning_rate", "--lr", type=float, default=1e-3)
+    train.add_argument("--clipnorm", "--gradient_clip_val", "--trainer.gradient_clip_val", type=float, default=1.0)
+    train.add_argument(
+        "--mixed-precision", "--mixed_precision", "--precision", "--trainer.precision", dest="precision",
+        choices=sorted(PRECISIONS), default="32", help="fp16 (loss-scaled), bf16 or 32",
+    )  # fmt: skip
+    train.add_argument("--jit_compile", "--jit-compile", choices=("auto", "true", "false"), default="auto")
+    train.add_argument("--steps_per_epoch", type=int, default=None)
+    train.add_argument("--output", "--default_root_dir", default="keras_seq2seq_run", help="run directory")
+    train.add_argument("--verbose", type=int, default=2)
+
+    tr = sub.add_parser("translate", help="decode sentences with a saved .keras model")
+    tr.add_argument("--backend", choices=BACKENDS, default=None)
+    tr.add_argument("--model", required=True, help="path of a .keras file")
+    tr.add_argument("--strategy", choices=("greedy", "sample", "beam"), default="greedy")
+    tr.add_argument("--beam_width", type=int, default=5)
+    tr.add_argument("--length_penalty", type=float, default=0.0)
+    tr.add_argument("--temperature", type=float, default=1.0)
+    tr.add_argument("--top_k", type=int, default=None)
+    tr.add_argument("--max_length", type=int, default=None)
+    tr.add_argument("--tokenizer", choices=("whitespace", "char"), default="whitespace")
+    tr.add_argument("sentences", nargs="+")
+    return parser
+
+
+def select_backend(backend: str | None, argv: list[str] | None) -> None:
+    """Make Keras run on ``backend``; it must be chosen before Keras is imported.
+
+    Importing ``keras_seq2seq`` (which the console script does before calling :func:`main`)
+    imports Keras on ``KERAS_BACKEND``. When that is another backend, the command restarts itself
+    with ``KERAS_BACKEND=backend``; called with explicit ``argv`` (from Python) it raises instead.
+    """
+    if backend is None:
+        return
+    os.environ["KERAS_BACKEND"] = backend
+    if "keras" not in sys.modules:
+        return
+    import keras
+
+    if keras.backend.backend() == backend:
+        return
+    if argv is not None:
+        raise SystemExit(
+            f"keras-seq2seq: --backend {backend} but Keras is already running on {keras.backend.backend()!r}; "
+            f"set KERAS_BACKEND={backend} before starting Python"
+        )
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "keras_seq2seq.cli", *sys.argv[1:]])
+
+
+def run_fit(args: argparse.Namespace) -> dict[str, Any]:
+    import keras
+    from datamodules.keras import KerasData
+    from keras_seq2seq.seq2seq_model import Seq2SeqModel
+    from seq2seq_fit import exact_match, g2p_scores
+
+    keras.utils.set_random_seed(args.seed)
+    keras.config.set_dtype_policy(PRECISIONS[args.precision])
+    config = Seq2SeqConfig(**dataclass_kwargs(args, Seq2SeqConfig))
+    teacher_forcing = TeacherForcing(**dataclass_kwargs(args, TeacherForcing))
+    data = KerasData(args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed)
+    model = Seq2SeqModel(config, teacher_forcing, data.src_vocab, data.tgt_vocab, seed=args.seed)
+    jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm), jit_compile=jit)
+    os.makedirs(args.output, exist_ok=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(args.output, "backup")),
+        keras.callbacks.ModelCheckpoint(os.path.join(args.output, "model.keras")),
+        keras.callbacks.CSVLogger(os.path.join(args.output, "history.csv")),
+    ]
+    model.fit(
+        data.train(), epochs=args.epochs, validation_data=data.val(), callbacks=callbacks,
+        steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
+    )  # fmt: skip
+    sources, references = data.references("test")
+    hypotheses = model.translate(sources, batch_size=256)
+    scores = g2p_scores(hypotheses, references)
+    summary = {
+        "backend": keras.backend.backend(),
+        "corpus": data.corpus.name,
+        "test_words": scores.words,
+        "test_exact_match": exact_match(hypotheses, [r[0] for r in references]),
+        "test_wer": scores.wer,
+        "test_per": scores.per,
+        "model": os.path.join(args.output, "model.keras"),
+    }
+    model.save(summary["model"])
+    return summary
+
+
+def run_translate(args: argparse.Namespace) -> list[str]:
+    import keras
+    import keras_seq2seq  # noqa: F401  (registers the classes)
+
+    model = keras.models.load_model(args.model)
+    outputs = model.translate(
+        args.sentences, strategy=args.strategy, beam_width=args.beam_width, length_penalty=args.length_penalty,
+        temperature=args.temperature, top_k=args.top_k, max_length=args.max_length, tokenizer=args.tokenizer,
+    )  # fmt: skip
+    return [" ".join(tokens) for tokens in outputs]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``keras-seq2seq`` console script."""
+    args = build_parser().parse_args(argv)
+    select_backend(args.backend, argv)
+    if args.command == "fit":
+        print(json.dumps(run_fit(args), ensure_ascii=False))
+    else:
+        print("\n".join(run_translate(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""``keras-seq2seq`` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from keras_helpers import BACKEND, run_in_subprocess
+
+from keras_seq2seq.cli import build_parser, dataclass_kwargs
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+
+
+def test_option_names_follow_the_lightning_cli() -> None:
+    flat = build_parser().parse_args(["fit", "--corpus", "cmudict", "--attention", "bahdanau", "--hidden_size", "96",
+                                      "--schedule", "linear", "--epochs", "3", "--mixed-precision", "bf16"])  # fmt: skip
+    dotted = build_parser().parse_args(["fit", "--data.corpus", "cmudict", "--model.config.attention", "bahdanau",
+                                        "--model.config.hidden_size", "96", "--model.teacher_forcing.schedule",
+                                        "linear", "--trainer.max_epochs", "3", "--precision", "bf16"])  # fmt: skip
+    assert vars(flat) == vars(dotted)
+    assert dataclass_kwargs(flat, Seq2SeqConfig) == {"attention": "bahdanau", "hidden_size": 96}
+    assert dataclass_kwargs(flat, TeacherForcing) == {"schedule": "linear"}
+    assert flat.epochs == 3 and flat.precision == "bf16" and flat.corpus == "cmudict"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["fit", "--mixed-precision", "fp8"])
+
+
+def test_fit_then_translate(tmp_path: Path) -> None:
+    out = run_in_subprocess(f"""
+        from keras_seq2seq.cli import main
+        main(["fit", "--backend", {BACKEND!r}, "--corpus", "toy", "--batch_size", "4", "--epochs", "40",
+              "--hidden_size", "32", "--embedding_dim", "16", "--lr", "0.01", "--schedule", "linear",
+              "--decay_steps", "20", "--end", "0.5", "--output", {str(tmp_path)!r}, "--verbose", "0"])
+        main(["translate", "--model", {str(tmp_path / "model.keras")!r}, "I feel hungry"])
+    """)
+    lines = out.strip().splitlines()
+    summary = json.loads(lines[-2])
+    assert summary["backend"] == BACKEND and summary["test_exact_match"] == 1.0
+    assert lines[-1] == "나는 배가 고프다"
+    assert (tmp_path / "history.csv").exists()
