@@ -1,0 +1,113 @@
+"""Shared pieces of the parity tests: the configurations, a fixed batch, both twins of one model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import keras
+from datamodules.vocab import EOS_ID
+from keras_seq2seq.from_lightning import from_lightning
+from keras_seq2seq.seq2seq_model import Seq2SeqModel
+from lit_seq2seq import LitSeq2Seq
+
+BACKEND = keras.backend.backend()
+BACKENDS = ("tensorflow", "jax", "torch")
+REPO = Path(__file__).resolve().parents[2]
+#: Set in the child processes of :func:`run_on_backend`, so they do not launch children themselves.
+CHILD_FLAG = "SEQ2SEQ_PARITY_CHILD"
+
+#: 16 specials-plus-letters vocabulary (ids 0-3 are <pad>, <bos>, <eos>, <unk>).
+TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefghijklmnop"]
+ATTENTIONS = {
+    "bahdanau": {"attention": "bahdanau"},
+    "luong-dot": {"attention": "luong", "luong_score": "dot"},
+    "luong-general": {"attention": "luong", "luong_score": "general"},
+    "none": {"attention": "none"},
+}
+
+
+def case_config(cell: str, attention: str, bidirectional: bool) -> dict[str, Any]:
+    """A tiny config; two layers when exactly one of ``lstm`` / ``bidirectional`` holds, tied
+    embeddings for ``luong-dot`` (so every feature is covered somewhere)."""
+    layers = 2 if (cell == "lstm") != bidirectional else 1
+    tied = attention == "luong-dot"
+    return {
+        "cell": cell,
+        "bidirectional": bidirectional,
+        "num_layers": layers,
+        "hidden_size": 16,
+        "embedding_dim": 16 if tied else 8,
+        "tie_embeddings": tied,
+        **ATTENTIONS[attention],
+    }
+
+
+CASES = {
+    f"{cell}-{attention}-{'bi' if bidirectional else 'uni'}": case_config(cell, attention, bidirectional)
+    for cell in ("gru", "lstm")
+    for attention in ATTENTIONS
+    for bidirectional in (False, True)
+}
+
+
+def lit_model(config: dict[str, Any], seed: int = 0) -> LitSeq2Seq:
+    """A Lightning model in eval mode with every weight drawn from ``U(-0.8, 0.8)`` (LSTM ``b_hh``
+    included, so the bias split is tested): larger than the default initialisation, so untrained
+    greedy and beam outputs vary with the source instead of repeating one token. The ``<eos>``
+    bias is lowered by 1 so outputs are neither all empty nor all at the length limit."""
+    torch.manual_seed(seed)
+    lit = LitSeq2Seq(TOKENS, TOKENS, config, {"schedule": "linear", "decay_steps": 50}, seed=seed)
+    with torch.no_grad():
+        for p in lit.parameters():
+            p.uniform_(-0.8, 0.8)
+        lit.model.decoder.out.bias[EOS_ID] -= 1.0
+    return lit.eval()
+
+
+def twins(config: dict[str, Any], seed: int = 0) -> tuple[LitSeq2Seq, Seq2SeqModel]:
+    lit = lit_model(config, seed)
+    return lit, from_lightning(lit)
+
+
+#: Right-padded sources of lengths 5, 3, 1 and decoder inputs (``<bos>`` first), B = 3.
+SOURCE = np.array([[4, 5, 6, 7, 8], [9, 10, 11, 0, 0], [12, 0, 0, 0, 0]], dtype="int32")
+TARGET_IN = np.array([[1, 8, 7, 6, 5, 4], [1, 11, 10, 9, 0, 0], [1, 12, 0, 0, 0, 0]], dtype="int32")
+
+
+def lit_logits(lit: LitSeq2Seq) -> np.ndarray:
+    source = torch.from_numpy(SOURCE).long()
+    with torch.no_grad():
+        return lit(source, (source != 0).sum(1), torch.from_numpy(TARGET_IN).long()).numpy()
+
+
+def keras_logits(model: Seq2SeqModel) -> np.ndarray:
+    return to_numpy(model({"source": SOURCE, "target_in": TARGET_IN}))
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def source_tokens() -> list[list[str]]:
+    return [[TOKENS[i] for i in row if i] for row in SOURCE]
+
+
+def run_on_backend(backend: str, *pytest_args: str, timeout: int = 600) -> str:
+    """Run this directory's tests in a fresh interpreter on Keras backend ``backend``; return the output.
+
+    Fails with the child's output when it fails.
+    """
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", CHILD_FLAG: "1"}
+    command = [sys.executable, "-m", "pytest", str(Path(__file__).parent), "-q", "-p", "no:cacheprovider", *pytest_args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
+    assert result.returncode == 0, (
+        f"{backend}: pytest failed ({result.returncode}):\n{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
+    )
+    return result.stdout
