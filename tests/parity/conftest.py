@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
 import torch
+from parity_helpers import CHILD_FLAG, BackendRun
 
 import keras
 
@@ -28,6 +30,28 @@ def _fresh_keras_state() -> None:
 @pytest.fixture
 def logit_differences() -> dict[str, float]:
     return LOGIT_DIFFERENCES
+
+
+#: Child runs of this suite on the other Keras backends, by backend (see test_parity_backends.py).
+BACKEND_RUNS: dict[str, BackendRun] = {}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Start the other backends' runs now (they work while this process runs its own tests) and
+    check their results last."""
+    mine = [item for item in items if item.path.name == "test_parity_backends.py"]
+    if not mine or os.environ.get(CHILD_FLAG) == "1":
+        return
+    for item in mine:
+        backend = item.callspec.params["backend"]
+        if importlib.util.find_spec(backend) is not None and backend not in BACKEND_RUNS:
+            BACKEND_RUNS[backend] = BackendRun(backend, "-m", "not slow", "-W", "ignore::DeprecationWarning")
+    items[:] = [item for item in items if item not in mine] + mine
+
+
+@pytest.fixture
+def backend_runs() -> dict[str, BackendRun]:
+    return BACKEND_RUNS
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +100,30 @@ def source_tokens() -> list[list[str]]:
     return [[TOKENS[i] for i in row if i] for row in SOURCE]
 
 
-def run_on_backend(backend: str, *pytest_args: str, timeout: int = 600) -> str:
-    """Run this directory's tests in a fresh interpreter on Keras backend ``backend``; return the output.
+class BackendRun:
+    """This directory's tests running in a fresh interpreter on Keras backend ``backend``.
 
-    Fails with the child's output when it fails.
+    Started at once and left running, so the other backends' runs and this process's own tests
+    share the machine; :meth:`output` waits for it.
     """
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", CHILD_FLAG: "1"}
-    command = [sys.executable, "-m", "pytest", str(Path(__file__).parent), "-q", "-p", "no:cacheprovider", *pytest_args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
-    assert result.returncode == 0, (
-        f"{backend}: pytest failed ({result.returncode}):\n{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
-    )
-    return result.stdout
+
+    def __init__(self, backend: str, *pytest_args: str) -> None:
+        self.backend = backend
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", CHILD_FLAG: "1"}
+        command = [sys.executable, "-m", "pytest", str(Path(__file__).parent), "-q", "-p", "no:cacheprovider"]
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read back in output())
+        self.process = subprocess.Popen(
+            [*command, *pytest_args], stdout=self.log, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO
+        )
+
+    def output(self, timeout: float = 600) -> str:
+        """The child's output once it has finished; fails with that output when it failed."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        self.log.seek(0)
+        text = self.log.read()
+        assert code == 0, f"{self.backend}: pytest failed ({code}):\n{text[-10000:]}"
+        return text
