@@ -36,17 +36,26 @@ def logit_differences() -> dict[str, float]:
 BACKEND_RUNS: dict[str, BackendRun] = {}
 
 
+@pytest.hookimpl(trylast=True)  # after -m / -k deselection
 def pytest_collection_modifyitems(config, items) -> None:
     """Start the other backends' runs now (they work while this process runs its own tests) and
     check their results last."""
     mine = [item for item in items if item.path.name == "test_parity_backends.py"]
     if not mine or os.environ.get(CHILD_FLAG) == "1":
         return
+    markers = config.getoption("-m") or "not slow and not gpu"
     for item in mine:
         backend = item.callspec.params["backend"]
         if importlib.util.find_spec(backend) is not None and backend not in BACKEND_RUNS:
-            BACKEND_RUNS[backend] = BackendRun(backend, "-m", "not slow", "-W", "ignore::DeprecationWarning")
+            BACKEND_RUNS[backend] = BackendRun(backend, "-m", markers, "-W", "ignore::DeprecationWarning")
     items[:] = [item for item in items if item not in mine] + mine
+
+
+def pytest_unconfigure(config) -> None:
+    """Stop child runs still going (an interrupted session)."""
+    for run in BACKEND_RUNS.values():
+        if run.process.poll() is None:
+            run.process.kill()
 
 
 @pytest.fixture

@@ -21,8 +21,9 @@ from lit_seq2seq import LitSeq2Seq
 BACKEND = keras.backend.backend()
 BACKENDS = ("tensorflow", "jax", "torch")
 REPO = Path(__file__).resolve().parents[2]
-#: Set in the child processes of :func:`run_on_backend`, so they do not launch children themselves.
-CHILD_FLAG = "SEQ2SEQ_PARITY_CHILD"
+#: Set in per-backend child processes (the same flag as tests/keras/test_keras_backends.py), so
+#: they do not launch children themselves.
+CHILD_FLAG = "KERAS_SEQ2SEQ_CHILD"
 
 #: 16 specials-plus-letters vocabulary (ids 0-3 are <pad>, <bos>, <eos>, <unk>).
 TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefghijklmnop"]
@@ -109,7 +110,13 @@ class BackendRun:
 
     def __init__(self, backend: str, *pytest_args: str) -> None:
         self.backend = backend
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", CHILD_FLAG: "1"}
+        env = {
+            **os.environ,
+            "KERAS_BACKEND": backend,
+            CHILD_FLAG: "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "OMP_NUM_THREADS": "1",
+        }
         command = [sys.executable, "-m", "pytest", str(Path(__file__).parent), "-q", "-p", "no:cacheprovider"]
         self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read back in output())
         self.process = subprocess.Popen(
