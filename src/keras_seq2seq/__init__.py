@@ -8,7 +8,8 @@ saved models with the default ``safe_mode=True``.
 from keras_seq2seq.bahdanau_attention import BahdanauAttention
 from keras_seq2seq.decoder import Decoder
 from keras_seq2seq.encoder import Encoder
+from keras_seq2seq.from_lightning import from_lightning
 from keras_seq2seq.luong_attention import LuongAttention
 from keras_seq2seq.seq2seq_model import Seq2SeqModel
 
-__all__ = ["BahdanauAttention", "Decoder", "Encoder", "LuongAttention", "Seq2SeqModel"]
+__all__ = ["BahdanauAttention", "Decoder", "Encoder", "LuongAttention", "Seq2SeqModel", "from_lightning"]

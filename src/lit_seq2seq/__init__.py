@@ -9,6 +9,7 @@ from lit_seq2seq.attention import BahdanauAttention, LuongAttention, masked_soft
 from lit_seq2seq.checkpoint_io import SafeCheckpointIO, UnsafeCheckpointError
 from lit_seq2seq.decoder import Decoder, Memory
 from lit_seq2seq.encoder import Encoder
+from lit_seq2seq.from_keras import from_keras
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.module import LitSeq2Seq
 from lit_seq2seq.search import beam_search
@@ -25,6 +26,7 @@ __all__ = [
     "Seq2Seq",
     "UnsafeCheckpointError",
     "beam_search",
+    "from_keras",
     "masked_cross_entropy",
     "masked_softmax",
     "tokenize",
