@@ -11,9 +11,8 @@ import numpy as np
 import torch
 
 from datamodules import KerasData, Seq2SeqDataModule
-from keras_seq2seq.from_lightning import from_lightning
-from lit_seq2seq import LitSeq2Seq
-from lit_seq2seq.from_keras import from_keras
+from keras_seq2seq import from_lightning
+from lit_seq2seq import LitSeq2Seq, from_keras
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 
 torch.set_num_threads(1)

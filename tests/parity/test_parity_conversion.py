@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
-from parity_helpers import CASES, TOKENS, keras_logits, lit_logits, lit_model, twins
+from parity_helpers import CASES, CHILD_FLAG, TOKENS, keras_logits, lit_logits, lit_model, twins
 
 from keras_seq2seq.from_lightning import from_lightning, keras_slots, set_keras_slots
 from keras_seq2seq.seq2seq_model import Seq2SeqModel
@@ -111,3 +115,19 @@ def test_keras_slots_cover_every_trainable_weight():
     assert sum(len(v) for v in slots.values()) == len(model.trainable_weights)
     set_keras_slots(model, slots)  # writing back what was read changes nothing
     assert all(np.array_equal(a, b) for k in slots for a, b in zip(slots[k], keras_slots(model)[k], strict=True))
+
+
+@pytest.mark.skipif(os.environ.get(CHILD_FLAG) == "1", reason="backend-independent; runs once")
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [
+        ("keras_seq2seq", ["torch", "lightning"]),
+        ("lit_seq2seq", ["keras", "tensorflow", "jax"]),
+        ("seq2seq_fit.weight_layout", ["torch", "keras", "tensorflow", "jax"]),
+    ],
+)
+def test_converters_import_the_other_framework_lazily(module, absent):
+    code = f"import sys, {module}; assert not [m for m in {absent!r} if m in sys.modules]"
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
