@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Start the other backends' runs now (they work while this process runs its own tests) and
     check their results last."""
     mine = [item for item in items if item.path.name == "test_parity_backends.py"]
-    if not mine or os.environ.get(CHILD_FLAG) == "1":
+    if not mine or os.environ.get(CHILD_FLAG) == "1" or config.option.collectonly:
         return
     markers = config.getoption("-m") or "not slow and not gpu"
     for item in mine:
