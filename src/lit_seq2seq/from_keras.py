@@ -56,6 +56,8 @@ def from_keras(source: Any, module: LitSeq2Seq | None = None, reference: Any = N
         hparams.setdefault("seed", 0 if source.seed is None else int(source.seed))
         module = LitSeq2Seq(src_tokens, tgt_tokens, config, source.teacher_forcing, **hparams)
     else:
+        if hparams:
+            raise ValueError(f"from_keras: {sorted(hparams)} apply to a new module only, not to module=")
         check_same_module(module, source)
         reference = module if reference is None else reference
     ref_state = None if reference is None else numpy_state(reference)
