@@ -408,7 +408,7 @@ class Seq2SeqModel(keras.Model):
         """
         encoded = [self.src_vocab.encode(split_tokens(s, tokenizer)) for s in sources]
         outputs: list[list[str]] = []
-        attentions: list[np.ndarray] = []
+        attentions: list[Any] = []
         sample_seed = keras.random.SeedGenerator(seed) if strategy == "sample" else None
         for start in range(0, len(encoded), batch_size):
             chunk = encoded[start : start + batch_size]
@@ -420,6 +420,10 @@ class Seq2SeqModel(keras.Model):
             check_decoding_args(strategy, beam_width, length_penalty, temperature, top_k, length)
             if strategy == "beam":
                 ids_list, weights_list = beam_search(self, source, beam_width, length_penalty, length)
+            elif strategy == "greedy" and max_length is None and not return_attention:
+                # The compiled predict function (XLA on JAX/TF) instead of an eager loop.
+                ids_list = [list(row) for row in np.asarray(self.predict_on_batch(source))]
+                weights_list = [np.zeros((0, longest))] * len(chunk)  # not asked for
             else:
                 tokens, weights = self.generate(source, length, strategy, temperature, top_k, sample_seed)
                 tokens_np = ops.convert_to_numpy(tokens)

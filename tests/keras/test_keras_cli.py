@@ -13,8 +13,8 @@ from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 
 
 def test_option_names_follow_the_lightning_cli() -> None:
-    flat = build_parser().parse_args(["fit", "--corpus", "cmudict", "--attention", "bahdanau", "--hidden_size", "96",
-                                      "--schedule", "linear", "--epochs", "3", "--mixed-precision", "bf16"])  # fmt: skip
+    flat_args = "fit --corpus cmudict --attention bahdanau --hidden_size 96 --schedule linear --epochs 3"
+    flat = build_parser().parse_args([*flat_args.split(), "--mixed-precision", "bf16"])
     dotted = build_parser().parse_args(["fit", "--data.corpus", "cmudict", "--model.config.attention", "bahdanau",
                                         "--model.config.hidden_size", "96", "--model.teacher_forcing.schedule",
                                         "linear", "--trainer.max_epochs", "3", "--precision", "bf16"])  # fmt: skip

@@ -116,7 +116,14 @@ def test_masked_cross_entropy_matches_numpy() -> None:
     assert float(to_numpy(masked_cross_entropy(logits, np.zeros_like(target)))) == 0.0
 
 
-@pytest.mark.parametrize(("attention", "cell"), [("bahdanau", "lstm"), ("luong", "gru"), ("none", "lstm")])
+@pytest.mark.parametrize(
+    ("attention", "cell"),
+    [
+        ("bahdanau", "lstm"),
+        pytest.param("luong", "gru", marks=pytest.mark.slow),
+        pytest.param("none", "lstm", marks=pytest.mark.slow),
+    ],
+)
 def test_every_weight_gets_a_finite_gradient_free_step(attention: str, cell: str) -> None:
     """One training step with token coins changes every trainable weight and stays finite (Adam with a
     tiny epsilon moves a weight by about the learning rate whenever its gradient is non-zero)."""
@@ -168,7 +175,7 @@ def test_float16_loss_scaling_keeps_small_gradients_alive() -> None:
 
 
 @pytest.mark.skipif(BACKEND not in JIT_BACKENDS, reason="jit_compile=True means XLA: TensorFlow and JAX only")
-@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+@pytest.mark.parametrize("mode", [pytest.param("sequential", marks=pytest.mark.slow), "parallel"])
 def test_jit_compile(mode: str) -> None:
     data = reverse_data(n_train=128, batch_size=32)
     model = tiny_model(data, TeacherForcing(schedule="linear", decay_steps=4, mode=mode, feed="sample"))

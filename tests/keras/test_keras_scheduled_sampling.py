@@ -95,7 +95,14 @@ def test_sequential_at_ratio_zero_feeds_the_models_own_argmax() -> None:
     )
 
 
-@pytest.mark.parametrize(("granularity", "tolerance"), [("token", 0.05), ("sequence", 0.12), ("batch", 0.15)])
+@pytest.mark.parametrize(
+    ("granularity", "tolerance"),
+    [
+        ("token", 0.05),
+        pytest.param("sequence", 0.12, marks=pytest.mark.slow),
+        pytest.param("batch", 0.15, marks=pytest.mark.slow),
+    ],
+)
 def test_fed_from_model_tracks_one_minus_ratio_in_fit(granularity: str, tolerance: float) -> None:
     data = reverse_data(n_train=256, batch_size=32)
     model = tiny_model(data, TeacherForcing(start=0.3, granularity=granularity), seed=1)
