@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--top_k", type=int, default=None)
     tr.add_argument("--max_length", type=int, default=None)
     tr.add_argument("--tokenizer", choices=("whitespace", "char"), default="whitespace")
+    tr.add_argument(
+        "--show-attention",
+        "--show_attention",
+        metavar="PNG",
+        default=None,
+        help="write an attention heat map of the first sentence to this PNG file (needs matplotlib)",
+    )
     tr.add_argument("sentences", nargs="+")
     return parser
 
@@ -171,6 +178,19 @@ def run_translate(args: argparse.Namespace) -> list[str]:
         args.sentences, strategy=args.strategy, beam_width=args.beam_width, length_penalty=args.length_penalty,
         temperature=args.temperature, top_k=args.top_k, max_length=args.max_length, tokenizer=args.tokenizer,
     )  # fmt: skip
+    if args.show_attention:
+        import numpy as np
+
+        from keras_seq2seq.seq2seq_model import split_tokens
+        from seq2seq_fit.plots import plot_attention
+
+        greedy, attention = model.translate(args.sentences[:1], tokenizer=args.tokenizer, return_attention=True)
+        source = split_tokens(args.sentences[0], args.tokenizer)
+        plot_attention(
+            np.asarray(attention[0], dtype="float32"), source, greedy[0], path=args.show_attention,
+            title=f"{args.sentences[0]!r} -> {' '.join(greedy[0])}",
+        )  # fmt: skip
+        print(f"wrote {args.show_attention}", file=sys.stderr)
     return [" ".join(tokens) for tokens in outputs]
 
 

@@ -32,10 +32,12 @@ def test_fit_then_translate(tmp_path: Path) -> None:
         main(["fit", "--backend", {BACKEND!r}, "--corpus", "toy", "--batch_size", "4", "--epochs", "40",
               "--hidden_size", "32", "--embedding_dim", "16", "--lr", "0.01", "--schedule", "linear",
               "--decay_steps", "20", "--end", "0.5", "--output", {str(tmp_path)!r}, "--verbose", "0"])
-        main(["translate", "--model", {str(tmp_path / "model.keras")!r}, "I feel hungry"])
+        main(["translate", "--model", {str(tmp_path / "model.keras")!r}, "I feel hungry",
+              "--show-attention", {str(tmp_path / "attention.png")!r}])
     """)
     lines = out.strip().splitlines()
     summary = json.loads(lines[-2])
     assert summary["backend"] == BACKEND and summary["test_exact_match"] == 1.0
     assert lines[-1] == "나는 배가 고프다"
     assert (tmp_path / "history.csv").exists()
+    assert (tmp_path / "attention.png").stat().st_size > 2000  # the --show-attention heat map
