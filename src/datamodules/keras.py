@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import keras
 import numpy as np
 
+import keras
 from datamodules.batching import BucketBatchSampler, EncodedPairs, collate
 from datamodules.corpus import Corpus
 from datamodules.prepared import PreparedData
@@ -29,31 +29,63 @@ def keras_batch(batch: dict[str, np.ndarray]) -> Batch:
 
 class BatchSequence(keras.utils.PyDataset):  # type: ignore[misc]
     """One split as a ``keras.utils.PyDataset``; the batch order moves to the next epoch at each
-    epoch end, exactly as the Lightning side's :class:`~datamodules.lightning.BatchDataset`."""
+    epoch end, exactly as the Lightning side's :class:`~datamodules.lightning.BatchDataset`.
+
+    Training batches form one stream, batch ``k`` of it being batch ``k % len(self)`` of epoch
+    ``k // len(self)``. :meth:`seek` moves to any point of that stream, which is how
+    ``Seq2SeqModel.fit`` resumes mid-epoch: it seeks to ``optimizer.iterations`` (the steps really
+    trained, not the batches a prefetching adapter handed out). After ``seek(k)`` with
+    ``k % len(self) = b``, index ``i`` of a pass is stream batch ``epoch * len(self) + b + i``, so a
+    pass ends ``b`` batches into the next epoch's order.
+    """
 
     def __init__(
-        self, encoded: EncodedPairs, sampler: BucketBatchSampler, pad_to_multiple: int = 1, **kwargs: Any
+        self,
+        encoded: EncodedPairs,
+        sampler: BucketBatchSampler,
+        pad_to_multiple: int = 1,
+        src_vocab: Vocab | None = None,
+        tgt_vocab: Vocab | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.encoded = encoded
         self.sampler = sampler
         self.pad_to_multiple = pad_to_multiple
+        self.src_vocab = src_vocab
+        self.tgt_vocab = tgt_vocab
+        self.offset = 0  # stream batches of the current epoch already trained before this pass
         self._batches = sampler.batches()
+        self._next: list[list[int]] | None = None  # the next epoch's order, once an index needs it
 
     def __len__(self) -> int:
         return len(self._batches)
 
     def __getitem__(self, index: int) -> Batch:
-        ids = self._batches[index]
+        position = self.offset + index
+        if position < len(self._batches):
+            ids = self._batches[position]
+        else:
+            if self._next is None:
+                self._next = self.sampler.batches(self.sampler.epoch + 1)
+            ids = self._next[position - len(self._batches)]
         batch = collate(
             [self.encoded.sources[i] for i in ids], [self.encoded.targets[i] for i in ids], self.pad_to_multiple
         )
         return keras_batch(batch)
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the batch order of ``epoch``."""
+        """Select the batch order of ``epoch`` (keeping the :meth:`seek` offset)."""
         self.sampler.set_epoch(epoch)
         self._batches = self.sampler.batches()
+        self._next = None
+
+    def seek(self, step: int) -> None:
+        """Start the next pass at batch ``step`` of the stream (epoch ``step // len``, offset ``step % len``)."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"BatchSequence.seek: step: got {step!r}, expected an integer >= 0")
+        epoch, self.offset = divmod(step, len(self))
+        self.set_epoch(epoch)
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.sampler.epoch + 1)
@@ -104,7 +136,12 @@ class KerasData:
     def split(self, name: str, **pydataset_kwargs: Any) -> BatchSequence:
         """``PyDataset`` over split ``name`` (``train`` shuffled and bucketed)."""
         return BatchSequence(
-            self.data.encoded[name], self.data.sampler(name), self.data.pad_to_multiple, **pydataset_kwargs
+            self.data.encoded[name],
+            self.data.sampler(name),
+            self.data.pad_to_multiple,
+            self.src_vocab,
+            self.tgt_vocab,
+            **pydataset_kwargs,
         )
 
     def train(self, **kwargs: Any) -> BatchSequence:

@@ -5,11 +5,25 @@ keras). Importing this package registers every class, so ``keras.models.load_mod
 saved models with the default ``safe_mode=True``.
 """
 
+from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
 from keras_seq2seq.bahdanau_attention import BahdanauAttention
 from keras_seq2seq.decoder import Decoder
 from keras_seq2seq.encoder import Encoder
 from keras_seq2seq.from_lightning import from_lightning
 from keras_seq2seq.luong_attention import LuongAttention
+from keras_seq2seq.safe_loading import UnsafeModelFileError, load_model
 from keras_seq2seq.seq2seq_model import Seq2SeqModel
+from keras_seq2seq.stream_position import StreamPosition
 
-__all__ = ["BahdanauAttention", "Decoder", "Encoder", "LuongAttention", "Seq2SeqModel", "from_lightning"]
+__all__ = [
+    "AtomicModelCheckpoint",
+    "BahdanauAttention",
+    "Decoder",
+    "Encoder",
+    "LuongAttention",
+    "Seq2SeqModel",
+    "StreamPosition",
+    "UnsafeModelFileError",
+    "from_lightning",
+    "load_model",
+]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 import keras
+from datamodules.prepared import check_same_vocab
 from datamodules.vocab import BOS_ID, PAD_ID, Vocab, as_vocab
 from keras import ops
 from keras_seq2seq.beam_search import beam_search
@@ -15,7 +16,9 @@ from keras_seq2seq.decoder import Decoder
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.encoder import Encoder
 from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, gumbel_noise, mix_inputs, model_tokens
+from keras_seq2seq.stream_position import StreamPosition
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_decoding_args
+from seq2seq_fit.config import check_int
 
 Tokenizer = str | Callable[[str], list[str]]
 
@@ -105,6 +108,8 @@ class Seq2SeqModel(keras.Model):
         tf = teacher_forcing
         self.teacher_forcing = TeacherForcing.from_dict(tf) if isinstance(tf, dict) else (tf or TeacherForcing())
         check_compatible(self.config, self.teacher_forcing)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"Seq2SeqModel.seed: got {seed!r}, expected an integer >= 0 or None")
         self.src_vocab = as_vocab(src_vocab)
         self.tgt_vocab = as_vocab(tgt_vocab)
         self.seed = seed
@@ -217,8 +222,26 @@ class Seq2SeqModel(keras.Model):
 
     # ------------------------------------------------------------------------------- loops
 
+    def check_data(self, data: Any) -> None:
+        """Raise ``ValueError`` when ``data`` (a ``KerasData`` or ``BatchSequence``) was encoded with
+        other vocabularies than the model's: its ids would mean other tokens."""
+        for kind, side in (("source", "src_vocab"), ("target", "tgt_vocab")):
+            theirs = getattr(data, side, None)
+            if theirs is not None:
+                check_same_vocab(kind, getattr(self, side), theirs)
+
     def fit(self, x: Any = None, y: Any = None, *args: Any, validation_data: Any = None, **kwargs: Any) -> Any:
-        """``keras.Model.fit``; a ``PyDataset`` on TensorFlow goes through :func:`dynamic_dataset`."""
+        """``keras.Model.fit``; a ``PyDataset`` on TensorFlow goes through :func:`dynamic_dataset`.
+
+        A :class:`~datamodules.keras.BatchSequence` is checked against the model's vocabularies and
+        follows ``optimizer.iterations`` (:class:`StreamPosition`), so a run resumed by
+        ``BackupAndRestore`` mid-epoch trains on the batches an uninterrupted run would have.
+        """
+        for data in (x, validation_data):
+            if hasattr(data, "src_vocab"):
+                self.check_data(data)
+        if hasattr(x, "seek"):
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), StreamPosition(x)]
         if dynamic_dataset(x) is not x:
             kwargs.setdefault("shuffle", False)  # the PyDataset orders its own batches
         return super().fit(dynamic_dataset(x), y, *args, validation_data=dynamic_dataset(validation_data), **kwargs)
@@ -406,6 +429,16 @@ class Seq2SeqModel(keras.Model):
             >>> model.translate(["tensorflow is very difficult"])  # doctest: +SKIP
             [['텐서플로우는', '매우', '어렵다']]
         """
+        if isinstance(sources, str):
+            raise ValueError(f"translate.sources: got the string {sources!r}, expected a list of sources")
+        check_decoding_args(strategy, beam_width, length_penalty, temperature, top_k, max_length or 1)
+        check_int("translate", "batch_size", batch_size, 1)
+        if not isinstance(return_attention, bool):
+            raise ValueError(f"translate.return_attention: got {return_attention!r}, expected True or False")
+        if not callable(tokenizer) and tokenizer not in ("whitespace", "char", "chars", "characters"):
+            raise ValueError(f"translate.tokenizer: got {tokenizer!r}, expected 'whitespace', 'char' or a callable")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"translate.seed: got {seed!r}, expected an integer or None")
         encoded = [self.src_vocab.encode(split_tokens(s, tokenizer)) for s in sources]
         outputs: list[list[str]] = []
         attentions: list[Any] = []
