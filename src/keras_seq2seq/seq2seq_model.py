@@ -102,8 +102,15 @@ class Seq2SeqModel(keras.Model):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if src_vocab is None or tgt_vocab is None:
-            raise ValueError("Seq2SeqModel: src_vocab and tgt_vocab are required (a Vocab or its token list)")
+        for name, value in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+            if not isinstance(value, Vocab) and (isinstance(value, str) or not isinstance(value, Sequence)):
+                raise ValueError(f"Seq2SeqModel.{name}: got {value!r}, expected a Vocab or its token list")
+        if config is not None and not isinstance(config, (Seq2SeqConfig, dict)):
+            raise ValueError(f"Seq2SeqModel.config: got {config!r}, expected a Seq2SeqConfig, a dict or None")
+        if teacher_forcing is not None and not isinstance(teacher_forcing, (TeacherForcing, dict)):
+            raise ValueError(
+                f"Seq2SeqModel.teacher_forcing: got {teacher_forcing!r}, expected a TeacherForcing, a dict or None"
+            )
         self.config = Seq2SeqConfig.from_dict(config) if isinstance(config, dict) else (config or Seq2SeqConfig())
         tf = teacher_forcing
         self.teacher_forcing = TeacherForcing.from_dict(tf) if isinstance(tf, dict) else (tf or TeacherForcing())
@@ -431,7 +438,9 @@ class Seq2SeqModel(keras.Model):
         """
         if isinstance(sources, str):
             raise ValueError(f"translate.sources: got the string {sources!r}, expected a list of sources")
-        check_decoding_args(strategy, beam_width, length_penalty, temperature, top_k, max_length or 1)
+        check_decoding_args(
+            strategy, beam_width, length_penalty, temperature, top_k, 1 if max_length is None else max_length
+        )
         check_int("translate", "batch_size", batch_size, 1)
         if not isinstance(return_attention, bool):
             raise ValueError(f"translate.return_attention: got {return_attention!r}, expected True or False")
