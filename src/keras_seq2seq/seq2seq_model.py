@@ -117,6 +117,7 @@ class Seq2SeqModel(keras.Model):
         check_compatible(self.config, self.teacher_forcing)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ValueError(f"Seq2SeqModel.seed: got {seed!r}, expected an integer >= 0 or None")
+        assert src_vocab is not None and tgt_vocab is not None  # checked above
         self.src_vocab = as_vocab(src_vocab)
         self.tgt_vocab = as_vocab(tgt_vocab)
         self.seed = seed
