@@ -17,12 +17,9 @@ on the trainer's strategy when the trainer uses Lightning's plain ``TorchCheckpo
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 import torch
@@ -30,16 +27,11 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.fabric.utilities.types import _PATH
 
-TEMP_MARKER = ".tmp-"
+from seq2seq_fit.atomic_file import atomic_write_path
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
     """A checkpoint holds pickled Python objects and loading it could run arbitrary code."""
-
-
-def temp_prefix(path: Path) -> str:
-    """Name prefix of the temporary files that become ``path`` (hidden, never ``*.ckpt``)."""
-    return f".{path.name}{TEMP_MARKER}"
 
 
 def atomic_torch_save(obj: Any, path: _PATH) -> None:
@@ -50,38 +42,9 @@ def atomic_torch_save(obj: Any, path: _PATH) -> None:
     file is removed and the error re-raised. Temporary files of earlier writers of ``path`` that
     were killed (``SIGKILL`` leaves no chance to clean up) are removed first.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = temp_prefix(path)
-    for stale in path.parent.glob(f"{prefix}*"):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
-    fd, temp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    fsync_directory(path.parent)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Persist a rename in ``directory`` (best effort: not every platform can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_write_path(path) as temp, open(temp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
 
 
 def safe_torch_load(
