@@ -11,6 +11,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.
 EXPECTED = {
     "lightning_quickstart.py": "[['f', 'e', 'd', 'c', 'b', 'a']]",
     "lightning_tsv.py": "train ",
+    "keras_quickstart.py": "[['f', 'e', 'd', 'c', 'b', 'a']]",
 }
 
 
