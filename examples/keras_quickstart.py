@@ -4,7 +4,6 @@ KERAS_BACKEND=jax python examples/keras_quickstart.py     # or tensorflow, torch
 """
 
 import keras
-
 from datamodules import KerasData
 from keras_seq2seq import Seq2SeqModel
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
