@@ -63,10 +63,7 @@ def main() -> None:
     rows = []
     for backend in args.backends:
         for jit in (False, True):
-            if backend == "jax" and not jit:
-                label = "no (eager op-by-op)"
-            else:
-                label = "yes" if jit else "no"
+            label = "yes" if jit else ("no (eager op-by-op)" if backend == "jax" else "no")
             if backend == "torch" and jit:
                 continue  # jit_compile=True on torch means torch.compile, not measured here
             env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
