@@ -30,7 +30,12 @@ def atomic_save(model: keras.Model, filepath: str, weights_only: bool = False) -
     directory = os.path.dirname(os.path.abspath(filepath))
     os.makedirs(directory, exist_ok=True)
     suffix = ".weights.h5" if weights_only else ".keras"
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(filepath)}.", suffix=f".tmp{suffix}", dir=directory)
+    prefix, tail = f".{os.path.basename(filepath)}.", f".tmp{suffix}"
+    for stale in os.listdir(directory):  # left by a writer killed mid-save
+        if stale.startswith(prefix) and stale.endswith(tail):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(directory, stale))
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=tail, dir=directory)
     os.close(fd)
     try:
         if weights_only:
@@ -54,7 +59,8 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):  # type: ignore[mi
     ``SIGKILL`` during a save destroys the previous checkpoint of the same name. This callback
     writes to a temporary file in the same directory, fsyncs it and renames it over the target
     (``os.replace``); on an error the temporary file is removed and the previous checkpoint is
-    untouched. Arguments, ``monitor``/``save_best_only`` logic and file name formatting are those
+    untouched; a temporary file left by a writer killed mid-save is removed by the next save of the
+    same file. Arguments, ``monitor``/``save_best_only`` logic and file name formatting are those
     of ``ModelCheckpoint``.
 
     Example:

@@ -94,11 +94,13 @@ def test_keras_model_checkpoint_loses_the_previous_checkpoint_in_the_same_failur
         load_model(path)
 
 
-def test_a_successful_save_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+def test_a_successful_save_replaces_the_file_and_removes_stale_temporaries(tmp_path: Path) -> None:
     data = KerasData("toy", batch_size=4)
     model = Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab, seed=0)
     model.compile(optimizer="adam", run_eagerly=True)
     path = tmp_path / "ckpt" / "epoch{epoch}.keras"
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / ".epoch2.keras.abc123.tmp.keras").write_bytes(b"PK")  # left by a killed writer
     model.fit(data.train(), epochs=2, verbose=0, callbacks=[AtomicModelCheckpoint(str(path))])
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch1.keras", "epoch2.keras"]
     assert int(keras.ops.convert_to_numpy(load_model(tmp_path / "ckpt" / "epoch2.keras").optimizer.iterations)) > 0
