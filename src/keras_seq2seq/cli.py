@@ -132,6 +132,7 @@ def select_backend(backend: str | None, argv: list[str] | None) -> None:
 def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     import keras
     from datamodules.keras import KerasData
+    from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
     from keras_seq2seq.seq2seq_model import Seq2SeqModel
     from seq2seq_fit import exact_match, g2p_scores
 
@@ -145,8 +146,8 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm), jit_compile=jit)
     os.makedirs(args.output, exist_ok=True)
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(args.output, "backup")),
-        keras.callbacks.ModelCheckpoint(os.path.join(args.output, "model.keras")),
+        keras.callbacks.BackupAndRestore(os.path.join(args.output, "backup"), double_checkpoint=True),
+        AtomicModelCheckpoint(os.path.join(args.output, "model.keras")),
         keras.callbacks.CSVLogger(os.path.join(args.output, "history.csv")),
     ]
     model.fit(
@@ -170,10 +171,9 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_translate(args: argparse.Namespace) -> list[str]:
-    import keras
-    import keras_seq2seq  # noqa: F401  (registers the classes)
+    from keras_seq2seq import load_model
 
-    model = keras.models.load_model(args.model)
+    model = load_model(args.model)
     outputs = model.translate(
         args.sentences, strategy=args.strategy, beam_width=args.beam_width, length_penalty=args.length_penalty,
         temperature=args.temperature, top_k=args.top_k, max_length=args.max_length, tokenizer=args.tokenizer,

@@ -18,7 +18,7 @@ class StreamPosition(keras.callbacks.Callback):  # type: ignore[misc]
     ``on_train_begin``, after ``BackupAndRestore`` has loaded its backup, this callback seeks the
     sequence to stream batch ``optimizer.iterations`` (steps trained, not batches a prefetching
     adapter fetched ahead), and when a backup was restored it stops the run at step
-    ``epochs * len(sequence)``, where the uninterrupted run ends.
+    ``epochs * steps_per_epoch``, where the uninterrupted run ends.
 
     Assumptions, which hold for a run trained from scratch with ``model.fit(data.train(), epochs=E)``:
     the interrupted ``fit`` started at step 0 and trained one batch per step (any
@@ -38,7 +38,8 @@ class StreamPosition(keras.callbacks.Callback):  # type: ignore[misc]
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.sequence.seek(self.trained_steps())
         restored = getattr(self.model, "_initial_epoch", None) is not None  # set only by BackupAndRestore
-        self.stop_at = int(self.params.get("epochs", 1)) * len(self.sequence) if restored else None
+        steps_per_epoch = int(self.params.get("steps") or len(self.sequence))  # fit's steps_per_epoch
+        self.stop_at = int(self.params.get("epochs", 1)) * steps_per_epoch if restored else None
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.stop_at is not None and self.trained_steps() >= self.stop_at:
