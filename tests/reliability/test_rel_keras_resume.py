@@ -21,7 +21,7 @@ import pytest
 
 import keras
 from datamodules.keras import KerasData
-from keras_seq2seq import Seq2SeqModel
+from keras_seq2seq import AtomicModelCheckpoint, Seq2SeqModel, load_model
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 
 pytestmark = [
@@ -59,7 +59,12 @@ def recording_model(data: KerasData, steps: list[dict[str, Any]]) -> Seq2SeqMode
     config = Seq2SeqConfig(hidden_size=16, embedding_dim=8, dropout=0.1)
     schedule = TeacherForcing(schedule="linear", start=0.9, end=0.1, decay_steps=8)
     model = Seq2SeqModel(config, schedule, data.src_vocab, data.tgt_vocab, seed=3)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)  # eager: the recorder sees values
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return record(model, steps)
+
+
+def record(model: Seq2SeqModel, steps: list[dict[str, Any]]) -> Seq2SeqModel:
+    model.run_eagerly = True  # the recorder sees values
     training_logits = model.training_logits
 
     def recorded(x: dict[str, Any], training: bool = True, step: Any = None) -> Any:
@@ -123,6 +128,23 @@ def test_an_interrupted_run_resumed_by_backup_and_restore_is_bitwise_the_straigh
     assert [s["step"] for s in after] == list(range(stop, 8))
     assert before + after == expected_steps  # same batches, same coins, step by step
     for got, want in zip(weights(resumed), expected_weights, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_run_resumed_from_an_atomic_checkpoint_at_an_epoch_boundary_is_bitwise_the_straight_run(
+    tmp_path: Path, straight: tuple[list[dict[str, Any]], list[np.ndarray]]
+) -> None:
+    """The ``.keras`` file holds the optimizer and the random streams; the data seeks to the epoch."""
+    before: list[dict[str, Any]] = []
+    model = recording_model(small_data(), before)
+    checkpoint = AtomicModelCheckpoint(tmp_path / "last.keras")
+    with pytest.raises(Interrupted):
+        model.fit(small_data().train(), epochs=EPOCHS, verbose=0, callbacks=[checkpoint, InterruptAfter(4)])
+    after: list[dict[str, Any]] = []
+    resumed = record(load_model(tmp_path / "last.keras"), after)
+    resumed.fit(small_data().train(), epochs=EPOCHS, initial_epoch=1, verbose=0)
+    assert before + after == straight[0]
+    for got, want in zip(weights(resumed), straight[1], strict=True):
         np.testing.assert_array_equal(got, want)
 
 
