@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--accelerator", default="auto")
     parser.add_argument("--test-words", type=int, default=None, help="score only the first N test words")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: one per core)")
     args = parser.parse_args(argv)
     if args.minutes <= 0:
         parser.error(f"--minutes: got {args.minutes}, expected a positive number")
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(args.seed, verbose=False)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
     print(f"[1/4] loading CMUdict (train / dev / test words: 106,063 / 6,315 / 12,533) into {out}/")
     dm = Seq2SeqDataModule("cmudict", batch_size=args.batch_size, seed=args.seed)
     dm.setup("fit")
