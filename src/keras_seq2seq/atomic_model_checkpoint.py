@@ -2,54 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from typing import Any
 
 import keras
-
-
-def fsync_directory(directory: str) -> None:
-    """Make a rename in ``directory`` durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+from seq2seq_fit.atomic_file import atomic_write_path
 
 
 def atomic_save(model: keras.Model, filepath: str, weights_only: bool = False) -> None:
     """Save ``model`` (or its weights) to a temporary file next to ``filepath``, fsync it and
     ``os.replace`` it into place: readers see the old file or the new one, never a partial one."""
-    directory = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
     suffix = ".weights.h5" if weights_only else ".keras"
-    prefix, tail = f".{os.path.basename(filepath)}.", f".tmp{suffix}"
-    for stale in os.listdir(directory):  # left by a writer killed mid-save
-        if stale.startswith(prefix) and stale.endswith(tail):
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(directory, stale))
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=tail, dir=directory)
-    os.close(fd)
-    try:
+    with atomic_write_path(filepath, suffix=suffix) as tmp:
         if weights_only:
-            model.save_weights(tmp, overwrite=True)
+            model.save_weights(str(tmp), overwrite=True)
         else:
-            model.save(tmp, overwrite=True)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    fsync_directory(directory)
+            model.save(str(tmp), overwrite=True)
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):  # type: ignore[misc]

@@ -100,7 +100,7 @@ def test_a_successful_save_replaces_the_file_and_removes_stale_temporaries(tmp_p
     model.compile(optimizer="adam", run_eagerly=True)
     path = tmp_path / "ckpt" / "epoch{epoch}.keras"
     (tmp_path / "ckpt").mkdir()
-    (tmp_path / "ckpt" / ".epoch2.keras.abc123.tmp.keras").write_bytes(b"PK")  # left by a killed writer
+    (tmp_path / "ckpt" / ".epoch2.keras.tmp-abc123.keras").write_bytes(b"PK")  # left by a killed writer
     model.fit(data.train(), epochs=2, verbose=0, callbacks=[AtomicModelCheckpoint(str(path))])
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch1.keras", "epoch2.keras"]
     assert int(keras.ops.convert_to_numpy(load_model(tmp_path / "ckpt" / "epoch2.keras").optimizer.iterations)) > 0
