@@ -6,7 +6,7 @@ WER and closest-reference PER. Writes ``results/g2p_<tag>.json`` / ``.md`` and a
 PNG, and prints the published numbers beside ours (they use a different split).
 
     python benchmarks/g2p.py --framework lightning --minutes 10 --seeds 0 1 2      # on a GPU
-    python benchmarks/g2p.py --framework lightning --minutes 3 --seeds 0 --tag cpu-smoke
+    python benchmarks/g2p.py --framework lightning --preset cpu --minutes 15 --seeds 0 --threads 1
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ G2P_CONFIG = Seq2SeqConfig(
     dropout=0.3,
     label_smoothing=0.1,
 )
+
+#: The smaller model the 2-core CPU runs (the demo's config): a bi-GRU of 256 with Luong attention.
+CPU_CONFIG = Seq2SeqConfig(
+    cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
+)
+CONFIGS = {"gpu": G2P_CONFIG, "cpu": CPU_CONFIG}
 
 VARIANTS: dict[str, TeacherForcing] = {
     "teacher-forcing": TeacherForcing(),
@@ -73,7 +79,7 @@ def train_lightning(
     dm = Seq2SeqDataModule("cmudict", batch_size=args.batch_size, seed=seed, num_workers=args.workers)
     dm.setup("fit")
     module = LitSeq2Seq(
-        dm.src_vocab, dm.tgt_vocab, G2P_CONFIG, VARIANTS[variant], lr=args.lr, warmup_steps=200, seed=seed
+        dm.src_vocab, dm.tgt_vocab, CONFIGS[args.preset], VARIANTS[variant], lr=args.lr, warmup_steps=200, seed=seed
     )
     best = ModelCheckpoint(dirpath=out / "ckpt", monitor="val/wer", mode="min", save_top_k=1, filename="best")
     logger = CSVLogger(out, name="logs")
@@ -149,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--framework", default="lightning", choices=["lightning"])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--preset", default="gpu", choices=list(CONFIGS), help="model: gpu (LSTM 2x512) or cpu")
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per run")
     parser.add_argument("--max-epochs", type=int, default=40)
     parser.add_argument("--patience", type=int, default=4)
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() and args.accelerator != "cpu" else "cpu"
-    tag = args.tag or ("gpu" if device != "cpu" else "cpu")
+    tag = args.tag or f"{args.framework}-{'gpu' if device != 'cpu' else 'cpu'}"
     workdir = RESULTS / f"g2p_{tag}_runs"
     runs: list[dict[str, Any]] = []
     for variant in args.variants:
@@ -208,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         ("train_minutes", "train min", ".1f"),
     ]
     table = f"# CMUdict G2P on {device} ({tag})\n\nSplit: REFERENCE.md section 4 (12,533 test words"
-    table += f"{', first ' + str(args.test_words) if args.test_words else ''}). Config: `{G2P_CONFIG}`.\n\n"
+    table += f"{', first ' + str(args.test_words) if args.test_words else ''}). Config: `{CONFIGS[args.preset]}`.\n\n"
     table += markdown_table(summary, cols)
     table += "\nPublished (older standard split, 12,000 test words: compare loosely)\n\n"
     table += "| system | WER % | PER % |\n|---|---|---|\n"
@@ -217,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = {
         "device": device,
         "args": vars(args),
-        "config": G2P_CONFIG.to_dict(),
+        "config": CONFIGS[args.preset].to_dict(),
         "variants": {k: VARIANTS[k].to_dict() for k in args.variants},
         "torch": torch.__version__,
     }
