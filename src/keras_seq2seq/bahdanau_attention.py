@@ -45,6 +45,8 @@ class BahdanauAttention(keras.layers.Layer):
 
     def keys(self, encoder_outputs: Any) -> Any:
         """``W1 enc``.  # (B, S, H)"""
+        if not self.built:  # called before the layer itself: build once, here
+            self.build()
         return self.key_projection(encoder_outputs)
 
     def call(self, query: Any, keys: Any, encoder_outputs: Any, source_mask: Any) -> tuple[Any, Any]:

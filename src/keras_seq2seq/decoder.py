@@ -120,11 +120,15 @@ class Decoder(keras.layers.Layer):
 
     def memory(self, encoder_outputs: Any, source_mask: Any) -> Memory:
         """What attention needs, computed once per source batch: ``(enc, keys, mask)``."""
+        if not self.built:  # called before the layer itself: build once, here
+            self.build()
         keys = encoder_outputs if self.attention_layer is None else self.attention_layer.keys(encoder_outputs)
         return encoder_outputs, keys, source_mask
 
     def initial_states(self, summary: Any) -> list[list[Any]]:
         """``h0 = tanh(W summary + b)`` split per layer; LSTM cell states start at zero."""
+        if not self.built:
+            self.build()
         h0 = self.bridge(summary)  # (B, L * H)
         states = []
         for i in range(self.num_layers):

@@ -50,6 +50,8 @@ class LuongAttention(keras.layers.Layer):
 
     def keys(self, encoder_outputs: Any) -> Any:
         """``W_a enc`` (general) or ``enc`` (dot).  # (B, S, H)"""
+        if not self.built:  # called before the layer itself: build once, here
+            self.build()
         if self.key_projection is None:
             return encoder_outputs
         return self.key_projection(encoder_outputs)
