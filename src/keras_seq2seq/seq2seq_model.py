@@ -19,8 +19,7 @@ from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, gumbel_
 from keras_seq2seq.stream_position import StreamPosition
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_decoding_args
 from seq2seq_fit.config import check_int
-
-Tokenizer = str | Callable[[str], list[str]]
+from seq2seq_fit.tokenizer import Tokenizer, split_tokens
 
 
 def masked_cross_entropy(logits: Any, target_out: Any, label_smoothing: float = 0.0) -> Any:
@@ -45,19 +44,6 @@ def num_replicas() -> int:
 
     context = tf.distribute.get_replica_context()
     return int(context.num_replicas_in_sync) if context is not None else 1
-
-
-def split_tokens(text: str | Sequence[str], tokenizer: Tokenizer) -> list[str]:
-    """Tokens of one source: a token list as is, a string split by ``tokenizer``."""
-    if not isinstance(text, str):
-        return list(text)
-    if callable(tokenizer):
-        return list(tokenizer(text))
-    if tokenizer == "whitespace":
-        return text.split()
-    if tokenizer in ("char", "chars", "characters"):
-        return list(text)
-    raise ValueError(f"translate.tokenizer: got {tokenizer!r}, expected 'whitespace', 'char' or a callable")
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")

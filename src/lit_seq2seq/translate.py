@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 from lit_seq2seq.model import Seq2Seq
 from seq2seq_fit import check_decoding_args
-from seq2seq_fit.config import check_bool, check_choice, check_int
-
-TOKENIZERS = ("whitespace", "chars")
+from seq2seq_fit.config import check_bool, check_int
+from seq2seq_fit.tokenizer import Tokenizer, check_tokenizer, split_tokens
 
 Source = str | Sequence[str]
 
-
-def tokenize(source: Source, tokenizer: str | Callable[[str], list[str]] = "whitespace") -> list[str]:
-    """Split a string like the training data (``whitespace`` or ``chars``); token lists pass through.
-
-    Example:
-        >>> tokenize("abc", "chars"), tokenize("a b"), tokenize(["x", "y"])
-        (['a', 'b', 'c'], ['a', 'b'], ['x', 'y'])
-    """
-    if not isinstance(source, str):
-        return list(source)
-    if callable(tokenizer):
-        return list(tokenizer(source))
-    if tokenizer == "whitespace":
-        return source.split()
-    if tokenizer == "chars":
-        return list(source)
-    raise ValueError(f"translate.tokenizer: got {tokenizer!r}, expected one of {', '.join(map(repr, TOKENIZERS))}")
+#: Split a source like the training data (the core's ``split_tokens``; token lists pass through).
+tokenize = split_tokens
 
 
 def encode_sources(
@@ -66,7 +50,7 @@ def check_translate_args(
     top_k: int | None,
     max_length: int | None,
     return_attention: bool,
-    tokenizer: str | Callable[[str], list[str]],
+    tokenizer: Tokenizer,
     batch_size: int,
     seed: int | None,
 ) -> None:
@@ -75,8 +59,7 @@ def check_translate_args(
         strategy, beam_width, length_penalty, temperature, top_k, 1 if max_length is None else max_length
     )
     check_bool("translate", "return_attention", return_attention)
-    if not callable(tokenizer):
-        check_choice("translate", "tokenizer", tokenizer, TOKENIZERS)
+    check_tokenizer(tokenizer)
     check_int("translate", "batch_size", batch_size, 1)
     if seed is not None:
         check_int("translate", "seed", seed, 0)
@@ -96,7 +79,7 @@ def translate(
     top_k: int | None = None,
     max_length: int | None = None,
     return_attention: bool = False,
-    tokenizer: str | Callable[[str], list[str]] = "whitespace",
+    tokenizer: Tokenizer = "whitespace",
     batch_size: int = 128,
     seed: int | None = None,
 ) -> list[list[str]] | tuple[list[list[str]], list[torch.Tensor]]:
@@ -112,7 +95,7 @@ def translate(
         temperature, top_k: sampling options.
         max_length: longest output; ``None`` means ``2 * S + 10`` for a batch of padded length ``S``.
         return_attention: also return, per source, its attention weights (len(tokens), S_i).
-        tokenizer: ``whitespace``, ``chars`` or a callable, for string sources.
+        tokenizer: ``whitespace``, ``chars`` (or ``char``) or a callable, for string sources.
         batch_size: sources decoded together.
         seed: seeds sampling (``None``: the global RNG).
 
@@ -134,7 +117,7 @@ def translate(
     )
     if return_attention and model.config.attention == "none":
         raise ValueError("translate.return_attention: got True, but this model has attention='none'")
-    tokens = [tokenize(s, tokenizer) for s in sources]
+    tokens = [split_tokens(s, tokenizer) for s in sources]
     device = next(model.parameters()).device
     generator = None
     if seed is not None:

@@ -1,4 +1,5 @@
-"""Framework-free core of seq2seq-fit: config, teacher-forcing schedules, metrics, decoding maths.
+"""Framework-free core of seq2seq-fit: config, teacher-forcing schedules, metrics, decoding maths,
+source tokenizers.
 
 Imports neither torch nor TensorFlow, so both ``lit_seq2seq`` and ``keras_seq2seq`` build on it.
 """
@@ -14,6 +15,7 @@ from seq2seq_fit.metrics import (
     word_error_rate,
 )
 from seq2seq_fit.teacher_forcing import TeacherForcing, check_compatible
+from seq2seq_fit.tokenizer import check_tokenizer, split_tokens
 
 __all__ = [
     "G2PScores",
@@ -21,11 +23,13 @@ __all__ = [
     "TeacherForcing",
     "check_compatible",
     "check_decoding_args",
+    "check_tokenizer",
     "edit_distance",
     "exact_match",
     "g2p_scores",
     "length_penalty",
     "phone_error_rate",
+    "split_tokens",
     "word_error_rate",
 ]
 
