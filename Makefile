@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= lightning,keras,tf,jax,plot,dev
 
-.PHONY: setup demo test test-slow test-gpu lint typecheck bench clean
+.PHONY: setup demo test test-slow test-gpu lint typecheck bench docs clean
 
 setup: $(VENV)/.installed
 
@@ -36,5 +36,8 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/throughput.py --device cpu
 
+docs: setup
+	$(BIN)/python docs/build_api.py
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info docs/api

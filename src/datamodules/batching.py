@@ -63,6 +63,14 @@ def collate(
         ``source`` (B, S), ``source_lengths`` (B,), ``target_in`` (B, T) = ``<bos>`` + target,
         ``target_out`` (B, T) = target + ``<eos>``. ``S``/``T`` are rounded up to
         ``pad_to_multiple`` (fewer distinct shapes for compiled Keras steps).
+
+    Example:
+        >>> import numpy as np
+        >>> batch = collate([np.array([5, 6, 7]), np.array([8])], [np.array([9]), np.array([10, 11])])
+        >>> batch["source"].tolist(), batch["source_lengths"].tolist()
+        ([[5, 6, 7], [8, 0, 0]], [3, 1])
+        >>> batch["target_in"].tolist(), batch["target_out"].tolist()  # <bos> = 1, <eos> = 2
+        ([[1, 9, 0], [1, 10, 11]], [[9, 2, 0], [10, 11, 2]])
     """
     if not sources:
         raise ValueError("collate: got an empty batch")
@@ -83,7 +91,13 @@ def collate(
 
 
 def pad_ratio(batches: Sequence[dict[str, np.ndarray]]) -> float:
-    """Fraction of padding among all source and target-output positions of ``batches``."""
+    """Fraction of padding among all source and target-output positions of ``batches``.
+
+    Example:
+        >>> import numpy as np
+        >>> pad_ratio([collate([np.array([5, 6, 7]), np.array([8])], [np.array([9]), np.array([9])])])
+        0.2
+    """
     total = pad = 0
     for batch in batches:
         for key in ("source", "target_out"):

@@ -15,7 +15,12 @@ Tokens = Sequence[str]
 
 
 def edit_distance(hypothesis: Tokens, reference: Tokens) -> int:
-    """Levenshtein distance between two token sequences (unit costs)."""
+    """Levenshtein distance between two token sequences (unit costs).
+
+    Example:
+        >>> edit_distance("K AE T".split(), "K AE T S".split())
+        1
+    """
     return int(Levenshtein.distance(list(hypothesis), list(reference)))
 
 
@@ -76,17 +81,35 @@ def g2p_scores(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Token
 
 
 def word_error_rate(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> float:
-    """Percent of words whose hypothesis matches none of its references."""
+    """Percent of words whose hypothesis matches none of its references.
+
+    Example:
+        >>> hyps = [["R IY D"], ["L EH D"]]  # one token per phone in real use
+        >>> word_error_rate(hyps, [[["R IY D"], ["R EH D"]], [["L IY D"]]])
+        50.0
+    """
     return g2p_scores(hypotheses, references).wer
 
 
 def phone_error_rate(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> float:
-    """Edit distance to the closest reference, summed, over that reference's length, in percent."""
+    """Edit distance to the closest reference, summed, over that reference's length, in percent.
+
+    Example:
+        >>> phone_error_rate([["R", "EH", "D"]], [[["R", "IY", "D"], ["R", "EH", "D"]]])
+        0.0
+        >>> round(phone_error_rate([["R", "AH", "D"]], [[["R", "IY", "D"], ["R", "EH", "D", "Z"]]]), 2)
+        33.33
+    """
     return g2p_scores(hypotheses, references).per
 
 
 def exact_match(hypotheses: Sequence[Tokens], references: Sequence[Tokens]) -> float:
-    """Fraction of hypotheses identical to their single reference (0.0 for empty input)."""
+    """Fraction of hypotheses identical to their single reference (0.0 for empty input).
+
+    Example:
+        >>> exact_match([["a", "b"], ["c"]], [["a", "b"], ["d"]])
+        0.5
+    """
     if len(hypotheses) != len(references):
         raise ValueError(f"exact_match: got {len(hypotheses)} hypotheses and {len(references)} references")
     if not hypotheses:
