@@ -1,4 +1,4 @@
-"""Helpers of the Lightning tests: tiny models, random padded batches, quiet trainers."""
+"""Helpers of the Lightning tests: tiny models, random padded batches, quiet trainers (shared)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import torch
 
 from lit_seq2seq import Seq2Seq
 from seq2seq_fit import Seq2SeqConfig
+from trainer_helpers import quiet_trainer
+
+__all__ = ["ATTENTIONS", "CELLS", "StepRecorder", "quiet_trainer", "random_batch", "tiny_config", "tiny_model"]
 
 CELLS = ("gru", "lstm")
 ATTENTIONS = ("bahdanau", "luong", "none")
@@ -43,21 +46,6 @@ def random_batch(
     target_out[torch.arange(t) >= tgt_len[:, None]] = 0
     target_out[torch.arange(b), tgt_len] = 2
     return {"source": source, "source_lengths": src_len, "target_in": target_in, "target_out": target_out}
-
-
-def quiet_trainer(**kwargs: Any) -> pl.Trainer:
-    """A CPU ``Trainer`` without logger, progress bar, summary or checkpoints unless asked."""
-    options: dict[str, Any] = {
-        "accelerator": "cpu",
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-    }
-    options.update(kwargs)
-    return pl.Trainer(**options)
 
 
 class StepRecorder(pl.Callback):

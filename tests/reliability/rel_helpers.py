@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,10 @@ import torch
 
 from datamodules import Seq2SeqDataModule
 from lit_seq2seq import LitSeq2Seq
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # crash_worker.py runs outside pytest
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from trainer_helpers import quiet_trainer as shared_quiet_trainer
 
 TINY = {"embedding_dim": 12, "hidden_size": 16}
 
@@ -33,20 +39,8 @@ def small_model(dm: Seq2SeqDataModule, **kwargs: Any) -> LitSeq2Seq:
     return LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, **options)
 
 
-def quiet_trainer(**kwargs: Any) -> pl.Trainer:
-    """A CPU ``Trainer`` without logger, progress bar, summary, validation or checkpoints unless asked."""
-    options: dict[str, Any] = {
-        "accelerator": "cpu",
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-        "limit_val_batches": 0,
-    }
-    options.update(kwargs)
-    return pl.Trainer(**options)
+#: The shared ``quiet_trainer``, without validation unless asked (``limit_val_batches=...``).
+quiet_trainer = partial(shared_quiet_trainer, validate=False)
 
 
 def train_and_save(tmp_path: Path, steps: int = 2) -> Path:
