@@ -1,0 +1,129 @@
+"""``lit-seq2seq translate``: decode with a checkpoint from the command line, like ``keras-seq2seq translate``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from lit_helpers import quiet_trainer
+
+from datamodules import Seq2SeqDataModule
+from datamodules.toy import TOY_PAIRS
+from lit_seq2seq import LitSeq2Seq
+from lit_seq2seq.cli import main
+
+SMALL = {"embedding_dim": 16, "hidden_size": 32}
+
+
+def train_and_save(path: Path, attention: str, steps: int) -> Path:
+    """A small model trained ``steps`` steps on the four toy pairs (30 steps memorise them), saved to ``path``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        dm = Seq2SeqDataModule("toy", batch_size=4)
+        torch.manual_seed(0)
+        model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {**SMALL, "attention": attention}, lr=0.02)
+        trainer = quiet_trainer(max_steps=steps, validate=False, default_root_dir=path.parent)
+        trainer.fit(model, dm)
+        trainer.save_checkpoint(path)
+    finally:
+        torch.set_num_threads(threads)
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_and_save(tmp_path_factory.mktemp("luong") / "toy.ckpt", "luong", steps=40)
+
+
+def test_translates_sentences_and_a_file(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text(f"{TOY_PAIRS[1][0]}\n{TOY_PAIRS[2][0]}\n", encoding="utf-8")
+    lines = main(["translate", "--ckpt_path", str(checkpoint), TOY_PAIRS[0][0], "--file", str(sentences)])
+    assert lines == [target for _, target in TOY_PAIRS[:3]], "the memorised pairs, in input order"
+    assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_decoding_options_reach_translate(checkpoint: Path) -> None:
+    sources = [source for source, _ in TOY_PAIRS]
+    model = LitSeq2Seq.load_from_checkpoint(checkpoint, map_location="cpu")
+    expected = model.translate(sources, strategy="beam", beam_width=3, length_penalty=0.6, max_length=3)
+    args = ["translate", "--model", str(checkpoint), "--strategy", "beam", "--beam-width", "3"]
+    lines = main([*args, "--length-penalty", "0.6", "--max_length", "3", *sources])
+    assert lines == [" ".join(tokens) for tokens in expected]
+    assert all(len(line.split()) <= 3 for line in lines), "--max_length cut the outputs"
+    sampled = main(["translate", "--ckpt-path", str(checkpoint), "--strategy", "sample", "--temperature", "5",
+                    "--seed", "3", *sources * 3])  # fmt: skip
+    assert sampled == main(["translate", "--ckpt-path", str(checkpoint), "--strategy", "sample", "--temperature", "5",
+                            "--seed", "3", *sources * 3]), "seeded sampling repeats"  # fmt: skip
+    chars = main(["translate", "--ckpt_path", str(checkpoint), "--tokenizer", "char", "I feel"])
+    expected_chars = model.translate([list("I feel")])
+    assert chars == [" ".join(expected_chars[0])]
+
+
+@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # Hangul labels in the default font
+def test_show_attention_writes_a_png_of_the_first_sentence(checkpoint: Path, tmp_path: Path) -> None:
+    png = tmp_path / "attention.png"
+    lines = main(["translate", "--ckpt_path", str(checkpoint), "--show-attention", str(png), *TOY_PAIRS[0][:1]])
+    assert lines == [TOY_PAIRS[0][1]]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plt = pytest.importorskip("matplotlib.pyplot")
+    height, width, _ = plt.imread(png).shape
+    assert height > 100 and width > 100
+
+
+def test_show_attention_is_refused_without_attention(tmp_path: Path) -> None:
+    checkpoint = train_and_save(tmp_path / "none.ckpt", "none", steps=1)
+    png = tmp_path / "attention.png"
+    with pytest.raises(SystemExit, match=r"none\.ckpt has attention='none'"):
+        main(["translate", "--ckpt_path", str(checkpoint), "--show-attention", str(png), "I feel hungry"])
+    assert not png.exists()
+    assert len(main(["translate", "--ckpt_path", str(checkpoint), "I feel hungry"])) == 1, "fine without the map"
+
+
+def test_errors_name_the_file_and_the_fix(checkpoint: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "model.ckpt"
+    with pytest.raises(SystemExit, match=rf"--ckpt_path {missing}: no such checkpoint file"):
+        main(["translate", "--ckpt_path", str(missing), "hello"])
+    pickled = tmp_path / "pickled.ckpt"
+    torch.save({**torch.load(checkpoint, weights_only=True), "extra": Path("x")}, pickled)
+    with pytest.raises(SystemExit, match=r"pickled\.ckpt: refused to load.*--weights_only false"):
+        main(["translate", "--ckpt_path", str(pickled), "hello"])
+    assert len(main(["translate", "--ckpt_path", str(pickled), "--weights_only", "false", "hello"])) == 1
+    with pytest.raises(SystemExit, match=r"translate\.beam_width: got 0"):
+        main(["translate", "--ckpt_path", str(checkpoint), "--strategy", "beam", "--beam-width", "0", "hello"])
+    with pytest.raises(SystemExit, match="nothing to translate"):
+        main(["translate", "--ckpt_path", str(checkpoint)])
+    with pytest.raises(SystemExit, match=r"--file .*absent\.txt"):
+        main(["translate", "--ckpt_path", str(checkpoint), "--file", str(tmp_path / "absent.txt")])
+
+
+@pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
+def test_help_mentions_translate(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "{fit,validate,test,predict}" in out and "lit-seq2seq translate --ckpt_path" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["translate", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--ckpt_path", "--file", "--strategy", "--beam-width", "--length-penalty", "--tokenizer"):
+        assert option in out
+
+
+def test_the_console_script_exits_with_status_zero(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ``lit-seq2seq`` script runs ``sys.exit(main())``: anything but ``None``/0 would be a failure."""
+    monkeypatch.setattr(sys, "argv", ["lit-seq2seq", "translate", "--ckpt_path", str(checkpoint), TOY_PAIRS[0][0]])
+    assert main() is None
+    assert capsys.readouterr().out == TOY_PAIRS[0][1] + "\n"
+    fit = ["fit", "--trainer.max_steps=1", "--trainer.limit_val_batches=0", "--trainer.logger=false",
+           "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+           "--trainer.accelerator=cpu", f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["lit-seq2seq", *fit])
+    assert main() is None
