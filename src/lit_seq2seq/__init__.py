@@ -6,6 +6,7 @@ the model; :class:`LitSeq2Seq` is the thin ``LightningModule`` that trains it un
 """
 
 from lit_seq2seq.attention import BahdanauAttention, LuongAttention, masked_softmax
+from lit_seq2seq.callbacks import TrainingThroughput
 from lit_seq2seq.checkpoint_io import SafeCheckpointIO, UnsafeCheckpointError
 from lit_seq2seq.decoder import Decoder, Memory
 from lit_seq2seq.encoder import Encoder
@@ -24,6 +25,7 @@ __all__ = [
     "Memory",
     "SafeCheckpointIO",
     "Seq2Seq",
+    "TrainingThroughput",
     "UnsafeCheckpointError",
     "beam_search",
     "from_keras",

@@ -3,7 +3,8 @@
 Trains for a fixed wall-clock budget on whatever accelerator is there (CPU by default here), then
 prints test WER/PER on the held-out CMUdict words (REFERENCE.md section 4 split, any-reference
 scoring), shows a handful of words with predicted and reference pronunciations, and writes a
-checkpoint, a CSV log and an attention heat map.
+checkpoint, CSV and TensorBoard logs (loss, ``tf_ratio``, ``fed_from_model``, ``tokens_per_s``,
+validation ``ppl``/``wer``/``per``...) and an attention heat map.
 
 Run: ``python -m lit_seq2seq.demo [--minutes 5] [--out runs/demo]``.
 """
@@ -11,6 +12,7 @@ Run: ``python -m lit_seq2seq.demo [--minutes 5] [--out runs/demo]``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
 from datetime import timedelta
@@ -19,9 +21,10 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from datamodules import Seq2SeqDataModule
+from lit_seq2seq.callbacks import TrainingThroughput
 from lit_seq2seq.module import LitSeq2Seq
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, g2p_scores
 
@@ -62,6 +65,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"[2/4] training {n_params / 1e6:.2f}M parameters for {args.minutes:g} minutes ({DEMO_CONFIG})")
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="g2p-{step}", save_last=True, save_top_k=0)
+    throughput = TrainingThroughput()
+    loggers: list[Logger] = [CSVLogger(out, name="logs")]
+    if importlib.util.find_spec("tensorboard") is not None:
+        board = TensorBoardLogger(out, name="tensorboard")
+        _ = board.experiment  # open the writer (it imports TensorFlow when installed) before the clock starts
+        loggers.append(board)
     trainer = pl.Trainer(
         accelerator=args.accelerator,
         devices=1,
@@ -69,8 +78,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         max_epochs=100,
         limit_val_batches=8,
         num_sanity_val_steps=0,
-        callbacks=[checkpoint, TQDMProgressBar(refresh_rate=20)],
-        logger=CSVLogger(out, name="logs"),
+        callbacks=[checkpoint, throughput, TQDMProgressBar(refresh_rate=20)],
+        logger=loggers,
         log_every_n_steps=20,
         enable_model_summary=False,
     )
@@ -79,7 +88,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     trained_s = time.perf_counter() - start
     trainer.save_checkpoint(out / "checkpoints" / "last.ckpt", weights_only=False)
 
+    tokens_per_s = throughput.tokens / trained_s
     print(f"[3/4] scoring the test words (greedy decoding) after {trained_s / 60:.1f} min of training")
+    print(f"      {trainer.global_step:,} steps, {tokens_per_s:,.0f} target tokens/s (whole fit, validation included)")
     sources, references = dm.references("test")
     if args.test_words:
         sources, references = sources[: args.test_words], references[: args.test_words]
@@ -114,8 +125,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(f"      wrote {out / 'attention.png'}")
     except ImportError:
         print("      (install matplotlib for the attention heat map)")
-    print(f"      checkpoint: {out / 'checkpoints' / 'last.ckpt'}  logs: {trainer.logger.log_dir}")  # type: ignore[union-attr]
-    return {"wer": scores.wer, "per": scores.per, "train_minutes": trained_s / 60}
+    log_dirs = "  ".join(str(logger.log_dir) for logger in loggers)
+    print(f"      checkpoint: {out / 'checkpoints' / 'last.ckpt'}  logs: {log_dirs}")
+    return {"wer": scores.wer, "per": scores.per, "train_minutes": trained_s / 60, "tokens_per_s": tokens_per_s}
 
 
 if __name__ == "__main__":

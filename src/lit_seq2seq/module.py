@@ -16,6 +16,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.functional.text import bleu_score
 
 from datamodules.vocab import PAD_ID, Vocab, as_vocab
+from lit_seq2seq.callbacks import TrainingThroughput
 from lit_seq2seq.checkpoint_io import SafeCheckpointIO, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.scheduled_sampling import draw_gold, fed_from_model
@@ -55,10 +56,12 @@ class LitSeq2Seq(pl.LightningModule):
     resumed run makes the same decisions. Hyper-parameters are stored as plain data (dicts and
     token lists), so ``LitSeq2Seq.load_from_checkpoint(path)`` works with ``weights_only=True``.
 
-    Logged: ``train/loss``, ``train/tf_ratio`` (scheduled) and ``train/fed_from_model`` (actual)
-    every step; for validation and test, teacher-forced ``loss`` and ``ppl``, and free-running
-    greedy ``token_acc``, ``exact_match`` (a source is right if it matches any of its references),
-    ``bleu``, ``wer`` and ``per`` (percent, multi-reference).
+    Logged: ``train/loss``, ``train/tf_ratio`` (scheduled), ``train/fed_from_model`` (actual) and
+    ``train/tokens_per_s`` (target tokens per second, from the :class:`TrainingThroughput` callback
+    the module adds unless the trainer has one) every step; for validation and test,
+    teacher-forced ``loss`` and ``ppl``, and free-running greedy ``token_acc``, ``exact_match`` (a
+    source is right if it matches any of its references), ``bleu``, ``wer`` and ``per`` (percent,
+    multi-reference).
 
     Args:
         src_vocab: source vocabulary (``Vocab`` or its token list).
@@ -277,7 +280,7 @@ class LitSeq2Seq(pl.LightningModule):
             seed=seed,
         )
 
-    # -- optimisation and checkpoints -----------------------------------------------------------
+    # -- optimisation, callbacks and checkpoints ------------------------------------------------
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams
@@ -287,6 +290,13 @@ class LitSeq2Seq(pl.LightningModule):
             return optimizer
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        """:class:`TrainingThroughput` (``train/tokens_per_s``), unless the trainer has one (which is kept)."""
+        callbacks = getattr(self._trainer, "callbacks", [])
+        if any(isinstance(c, TrainingThroughput) for c in callbacks):
+            return []
+        return [TrainingThroughput()]
 
     def setup(self, stage: str) -> None:
         """Fail early when the data's vocabularies differ from the model's; make checkpoints safe.

@@ -1,0 +1,132 @@
+"""What ``LitSeq2Seq`` logs, read back from the CSV and TensorBoard files of a one-epoch run."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.trainer.states import TrainerFn
+from lit_helpers import quiet_trainer
+
+from datamodules import Seq2SeqDataModule
+from datamodules.vocab import PAD_ID
+from lit_seq2seq import LitSeq2Seq, TrainingThroughput
+from lit_seq2seq import callbacks as lit_callbacks
+
+TRAIN_TAGS = ("train/loss", "train/tf_ratio", "train/fed_from_model", "train/tokens_per_s")
+VAL_TAGS = ("val/loss", "val/ppl", "val/token_acc", "val/exact_match", "val/bleu", "val/wer", "val/per")
+
+
+class StepClock(pl.Callback):
+    """Target tokens and wall time of every training step, and the span of the epoch's training."""
+
+    def __init__(self) -> None:
+        self.tokens: list[int] = []
+        self.seconds: list[float] = []
+        self.span = [0.0, 0.0]  # (epoch start, validation start)
+        self._start = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.span[0] = time.perf_counter()
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, *_: Any) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, _: Any, batch: Any, *__: Any
+    ) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+        self.tokens.append(int((batch["target_out"] != PAD_ID).sum()))
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.span[1] = time.perf_counter()
+
+
+def small_reverse() -> Seq2SeqDataModule:
+    return Seq2SeqDataModule("reverse", batch_size=8, corpus_options={"n_train": 48, "n_val": 8, "n_test": 8})
+
+
+def test_one_epoch_logs_loss_ppl_schedule_wer_and_tokens_per_s_to_csv_and_tensorboard(tmp_path: Path) -> None:
+    dm = small_reverse()
+    torch.manual_seed(0)
+    model = LitSeq2Seq(
+        dm.src_vocab, dm.tgt_vocab, {"embedding_dim": 12, "hidden_size": 16},
+        {"schedule": "linear", "start": 1.0, "end": 0.5, "decay_steps": 6}, lr=0.01,
+    )  # fmt: skip
+    clock = StepClock()
+    loggers = [CSVLogger(tmp_path, name="csv"), TensorBoardLogger(tmp_path, name="tb")]
+    trainer = quiet_trainer(max_epochs=1, logger=loggers, log_every_n_steps=1, callbacks=[clock])
+    trainer.fit(model, dm)  # no TrainingThroughput given: the module adds its own
+    assert trainer.global_step == 6
+
+    (metrics_csv,) = (tmp_path / "csv").rglob("metrics.csv")
+    rows = list(csv.DictReader(metrics_csv.open()))
+    assert set(TRAIN_TAGS + VAL_TAGS) <= set(rows[0])
+    train = [r for r in rows if r["train/tokens_per_s"]]
+    assert [int(r["step"]) for r in train] == list(range(6)), "one row per step with log_every_n_steps=1"
+    rates = [float(r["train/tokens_per_s"]) for r in train]
+    # With log_every_n_steps=1 each rate covers one step: its tokens over the time from the end of the step
+    # before (the epoch start for the first) to the end of this one. Each such interval holds its step, and
+    # together they tile the epoch's training up to validation, less the logging of the last step.
+    implied = [n / rate for n, rate in zip(clock.tokens, rates, strict=True)]
+    assert all(math.isfinite(r) and r > 0 for r in rates)
+    assert all(t >= s for t, s in zip(implied, clock.seconds, strict=True)), (implied, clock.seconds)
+    training = clock.span[1] - clock.span[0]
+    assert 0.75 * training <= sum(implied) <= training, (implied, training)
+    assert [float(r["train/tf_ratio"]) for r in train] == pytest.approx([1.0 - 0.5 * s / 6 for s in range(6)])
+    assert all(0.0 <= float(r["train/fed_from_model"]) <= 1.0 for r in train)
+    (val,) = [r for r in rows if r["val/loss"]]
+    assert float(val["val/ppl"]) == pytest.approx(math.exp(float(val["val/loss"])), rel=1e-5)
+    assert 0.0 <= float(val["val/wer"]) <= 100.0 and float(val["val/per"]) >= 0.0  # PER counts insertions too
+
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    (events,) = {p.parent for p in (tmp_path / "tb").rglob("events.out.tfevents.*")}
+    accumulator = event_accumulator.EventAccumulator(str(events))
+    accumulator.Reload()
+    assert set(TRAIN_TAGS + VAL_TAGS) <= set(accumulator.Tags()["scalars"])
+    board = [e.value for e in accumulator.Scalars("train/tokens_per_s")]
+    assert board == pytest.approx(rates, rel=1e-6), "the same numbers in both logs"
+
+
+def test_a_throughput_callback_of_the_trainer_is_kept() -> None:
+    dm = small_reverse()
+    mine = TrainingThroughput(window=3)
+    trainer = quiet_trainer(max_steps=4, limit_val_batches=0, callbacks=[mine])
+    trainer.fit(LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {"embedding_dim": 12, "hidden_size": 16}), dm)
+    assert [c for c in trainer.callbacks if isinstance(c, TrainingThroughput)] == [mine]
+    assert mine.tokens > 0 and float(trainer.callback_metrics["train/tokens_per_s"]) > 0
+    with pytest.raises(ValueError, match=r"TrainingThroughput\.window: got 0"):
+        TrainingThroughput(window=0)
+
+
+def test_the_rate_covers_the_last_window_steps_and_skips_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(lit_callbacks.time, "perf_counter", lambda: now[0])
+    logged: list[float] = []
+    module = SimpleNamespace(log=lambda name, value, **kwargs: logged.append(value))
+    trainer = SimpleNamespace(log_every_n_steps=2, state=SimpleNamespace(fn=TrainerFn.FITTING))
+    throughput = TrainingThroughput()  # window = log_every_n_steps = 2
+
+    def step(seconds: float, tokens: int) -> None:
+        now[0] += seconds
+        target_out = torch.tensor([[5] * tokens + [PAD_ID] * 3])  # (1, tokens + 3): padding never counts
+        throughput.on_train_batch_end(trainer, module, None, {"target_out": target_out}, 0)  # type: ignore[arg-type]
+
+    throughput.on_train_epoch_start(trainer, module)  # type: ignore[arg-type]
+    step(1.0, 10)
+    step(1.0, 30)
+    step(2.0, 10)
+    assert logged == [10 / 1, 40 / 2, 40 / 3]
+    now[0] += 100.0  # validation
+    throughput.on_validation_end(trainer, module)  # type: ignore[arg-type]
+    step(0.5, 20)
+    assert logged[-1] == 20 / 0.5, "the pause is not training time"
+    assert throughput.tokens == 70
