@@ -85,6 +85,7 @@ keras.utils.set_random_seed(0)
 data = KerasData("reverse", batch_size=64, corpus_options={"n_train": 3000})
 model = MyTranslator(len(data.src_vocab), len(data.tgt_vocab))
 model.compile(optimizer=keras.optimizers.Adam(1e-2, clipnorm=1.0))
+# Batches differ in length: dynamic_dataset gives TensorFlow an all-dynamic signature (Seq2SeqModel.fit does it itself).
 history = model.fit(dynamic_dataset(data.train()), epochs=4, verbose=2)
 
 right = total = 0
