@@ -5,14 +5,24 @@ WER, then scores the test words with greedy decoding and beam search (width 5), 
 WER and closest-reference PER. Writes ``results/g2p_<tag>.json`` / ``.md`` and a learning-curve
 PNG, and prints the published numbers beside ours (they use a different split).
 
+Both frameworks train the same way: AdamW (weight decay 0, LitSeq2Seq's default) at ``--lr`` with
+a linear warm-up over the first 200 steps, gradients clipped to global norm 1, early stopping on
+the greedy dev WER of the first ``--val-batches`` dev batches (patience ``--patience``), the best
+epoch's weights restored for testing, and a wall-clock budget of ``--minutes`` per run.
+
     python benchmarks/g2p.py --framework lightning --minutes 10 --seeds 0 1 2      # on a GPU
     python benchmarks/g2p.py --framework lightning --preset cpu --minutes 15 --seeds 0 --threads 1
+    python benchmarks/g2p.py --framework keras --backend jax --minutes 10 --seeds 0 1 2   # on a GPU
+    python benchmarks/g2p.py --framework keras --preset cpu --minutes 15 --seeds 0 --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
+import os
+import shutil
 import statistics
 import sys
 import time
@@ -50,6 +60,12 @@ VARIANTS: dict[str, TeacherForcing] = {
     "ss-parallel": TeacherForcing(schedule="linear", start=1.0, end=0.75, decay_steps=8000, mode="parallel"),
 }
 
+#: Linear learning-rate warm-up steps (both frameworks).
+WARMUP_STEPS = 200
+
+#: Lightning ``--precision`` values and the Keras dtype policies that mean the same.
+KERAS_PRECISIONS = {"32-true": "float32", "32": "float32", "bf16-mixed": "mixed_bfloat16", "16-mixed": "mixed_float16"}
+
 PUBLISHED = [
     ("Sequitur G2P (joint n-gram)", "24.5", "5.9"),
     ("Phonetisaurus (WFST)", "24.4", "-"),
@@ -79,8 +95,9 @@ def train_lightning(
     dm = Seq2SeqDataModule("cmudict", batch_size=args.batch_size, seed=seed, num_workers=args.workers)
     dm.setup("fit")
     module = LitSeq2Seq(
-        dm.src_vocab, dm.tgt_vocab, CONFIGS[args.preset], VARIANTS[variant], lr=args.lr, warmup_steps=200, seed=seed
-    )
+        dm.src_vocab, dm.tgt_vocab, CONFIGS[args.preset], VARIANTS[variant], lr=args.lr, warmup_steps=WARMUP_STEPS,
+        seed=seed,
+    )  # fmt: skip
     best = ModelCheckpoint(dirpath=out / "ckpt", monitor="val/wer", mode="min", save_top_k=1, filename="best")
     logger = CSVLogger(out, name="logs")
     trainer = pl.Trainer(
@@ -110,6 +127,197 @@ def train_lightning(
                     {"step": float(row["step"]), "epoch": float(row["epoch"]), "val_wer": float(row["val/wer"])}
                 )
     return module, curve, seconds
+
+
+def warmup_factor(step: Any, warmup_steps: int, minimum: Any = min) -> Any:
+    """Learning-rate factor of optimizer step ``step`` (0-based): ``min(1, (step + 1) / warmup_steps)``.
+
+    LitSeq2Seq's ``LambdaLR`` gives its step ``k`` this factor (the scheduler steps after each
+    optimizer step); Keras asks its schedule with ``optimizer.iterations``, the steps done before.
+    """
+    return minimum(1.0, (step + 1.0) / warmup_steps)
+
+
+def val_batch_count(total: int, limit: float) -> int:
+    """Dev batches used under Lightning's ``limit_val_batches`` rule: a value in ``(0, 1]`` is a
+    fraction (``int(total * limit)``), a whole number above 1 a count (at most ``total``)."""
+    if 0.0 < limit <= 1.0:
+        count = int(total * limit)
+    elif limit > 1.0 and limit % 1.0 == 0.0:
+        count = min(total, int(limit))
+    else:
+        raise SystemExit(f"g2p.py: --val-batches: got {limit}, expected a fraction in (0, 1] or a whole number > 1")
+    if count == 0:
+        raise SystemExit(f"g2p.py: --val-batches {limit} of {total} dev batches is none; use at least {1 / total:.4f}")
+    return count
+
+
+def default_backend(accelerator: str) -> str:
+    """TensorFlow on a CPU machine; on a GPU machine TensorFlow if it is a CUDA build, else JAX."""
+    installed = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b) is not None]
+    if not installed:
+        raise SystemExit("g2p.py: --framework keras needs TensorFlow, JAX or torch installed")
+    gpu = accelerator != "cpu" and shutil.which("nvidia-smi") is not None
+    if "tensorflow" in installed and gpu:
+        import tensorflow as tf
+
+        if not tf.test.is_built_with_cuda():
+            installed.remove("tensorflow")
+    return installed[0]
+
+
+def configure_keras(args: argparse.Namespace) -> tuple[str, str]:
+    """Pick the Keras backend and its threads before Keras is imported; returns ``(backend, device)``."""
+    backend = args.backend or default_backend(args.accelerator)
+    if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != backend:
+        raise SystemExit(f"g2p.py: Keras was imported before --backend {backend} could take effect")
+    os.environ["KERAS_BACKEND"] = backend
+    if args.accelerator == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        os.environ["JAX_PLATFORMS"] = "cpu"
+    if args.threads and backend == "jax":
+        flags = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={args.threads}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+    import keras
+
+    device = "cpu"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if args.threads:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    elif backend == "jax":
+        import jax
+
+        if jax.default_backend() != "cpu":
+            device = jax.devices()[0].device_kind
+    else:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        if torch.cuda.is_available():
+            device = torch.cuda.get_device_name(0)
+    assert keras.backend.backend() == backend
+    return backend, device
+
+
+def keras_jit_compile(option: str, accelerator: str) -> bool | str:
+    """``jit_compile`` for ``model.compile``. ``auto``: off for TensorFlow on the CPU (seen with the
+    cpu preset, 1 thread: the same 0.2 s per step, but an XLA compile of 20-28 s per new batch shape
+    against 3-5 s of tracing), Keras' own choice otherwise (XLA on JAX, where it is needed)."""
+    if option != "auto":
+        return option == "true"
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if accelerator == "cpu" or not tf.config.list_physical_devices("GPU"):
+            return False
+    return "auto"
+
+
+def train_keras(
+    variant: str, seed: int, args: argparse.Namespace, out: Path
+) -> tuple[Any, list[dict[str, float]], float]:
+    """Train with ``model.fit``; returns the best-on-dev model, the dev curve and training seconds.
+
+    The Keras counterpart of :func:`train_lightning`: ``ValidationScores`` adds ``val_wer`` (greedy,
+    on the words of the first ``--val-batches`` dev batches, which are also the batches of
+    ``val_loss``) to the epoch logs, where ``EarlyStopping`` and ``ModelCheckpoint`` find it, and
+    ``CSVLogger`` writes the curve.
+    """
+    import keras
+    from datamodules.keras import KerasData
+    from keras import ops
+    from keras_seq2seq import AtomicModelCheckpoint, Seq2SeqModel, TrainingThroughput, ValidationScores
+
+    class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
+        def __init__(self, learning_rate: float, warmup_steps: int) -> None:
+            self.learning_rate, self.warmup_steps = learning_rate, warmup_steps
+
+        def __call__(self, step: Any) -> Any:
+            return self.learning_rate * warmup_factor(ops.cast(step, "float32"), self.warmup_steps, ops.minimum)
+
+        def get_config(self) -> dict[str, Any]:
+            return {"learning_rate": self.learning_rate, "warmup_steps": self.warmup_steps}
+
+    class FirstBatches(keras.utils.PyDataset):  # type: ignore[misc]
+        """The first ``count`` batches of a sequence, the same ones every epoch (``validation_steps``
+        would continue where the previous validation stopped)."""
+
+        def __init__(self, sequence: Any, count: int) -> None:
+            super().__init__()
+            self.sequence, self.count = sequence, count
+
+        def __len__(self) -> int:
+            return self.count
+
+        def __getitem__(self, index: int) -> Any:
+            return self.sequence[index]
+
+    class TimeBudget(keras.callbacks.Callback):  # type: ignore[misc]
+        """Stops training once ``minutes`` have passed since ``fit`` began (Lightning's ``max_time``);
+        the epoch in progress is still validated. Also logs ``step`` (optimizer steps so far)."""
+
+        def __init__(self, minutes: float) -> None:
+            super().__init__()
+            self.seconds = 60.0 * minutes
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if time.perf_counter() - self.start > self.seconds:
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.on_train_batch_end(0)
+            if logs is not None:
+                logs["step"] = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    keras.utils.set_random_seed(seed)
+    keras.config.set_dtype_policy(KERAS_PRECISIONS[args.precision])
+    data = KerasData("cmudict", batch_size=args.batch_size, seed=seed)
+    model = Seq2SeqModel(CONFIGS[args.preset], VARIANTS[variant], data.src_vocab, data.tgt_vocab, seed=seed)
+    # torch.optim.AdamW's eps; global_clipnorm is torch's clip_grad_norm_ over all parameters.
+    optimizer = keras.optimizers.AdamW(
+        LinearWarmup(args.lr, WARMUP_STEPS), weight_decay=0.0, epsilon=1e-8, global_clipnorm=1.0
+    )
+    model.compile(optimizer=optimizer, jit_compile=keras_jit_compile(args.jit_compile, args.accelerator))
+    val = data.val()
+    n_val = val_batch_count(len(val), args.val_batches)
+    out.mkdir(parents=True, exist_ok=True)
+    best_path, log_path = out / "best.weights.h5", out / "history.csv"
+    callbacks = [  # the ones that add to the epoch logs first
+        ValidationScores.from_data(data, "val", batches=n_val, batch_size=512),
+        TrainingThroughput(),
+        TimeBudget(args.minutes),
+        keras.callbacks.EarlyStopping(monitor="val_wer", mode="min", patience=args.patience),
+        AtomicModelCheckpoint(
+            str(best_path), monitor="val_wer", mode="min", save_best_only=True, save_weights_only=True
+        ),
+        keras.callbacks.CSVLogger(str(log_path)),
+    ]
+    start = time.perf_counter()
+    model.fit(
+        data.train(), validation_data=FirstBatches(val, n_val), epochs=args.max_epochs, callbacks=callbacks, verbose=2
+    )
+    seconds = time.perf_counter() - start
+    if best_path.exists():
+        model.load_weights(str(best_path))
+    with open(log_path) as f:
+        curve = [
+            {"step": float(row["step"]), "epoch": float(row["epoch"]), "val_wer": float(row["val_wer"])}
+            for row in csv.DictReader(f)
+            if row.get("val_wer") not in (None, "", "NA")
+        ]
+    return model, curve, seconds
 
 
 def evaluate(model: Any, args: argparse.Namespace) -> dict[str, float]:
@@ -152,7 +360,11 @@ def plot_curves(runs: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--framework", default="lightning", choices=["lightning"])
+    parser.add_argument("--framework", default="lightning", choices=["lightning", "keras"])
+    parser.add_argument(
+        "--backend", choices=["tensorflow", "jax", "torch"], default=None,
+        help="Keras backend (default: tensorflow on a CPU machine; jax on a GPU one without a CUDA TensorFlow)",
+    )  # fmt: skip
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--preset", default="gpu", choices=list(CONFIGS), help="model: gpu (LSTM 2x512) or cpu")
@@ -163,27 +375,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--accelerator", default="auto")
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"], help="Keras only")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (torch, TF intra/inter-op, XLA)")
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--val-batches", type=float, default=1.0)
+    parser.add_argument(
+        "--val-batches", type=float, default=1.0,
+        help="dev batches for dev loss/WER, as Lightning's limit_val_batches: fraction in (0, 1] or a count",
+    )  # fmt: skip
     parser.add_argument("--test-words", type=int, default=0, help="score only the first N test words (0: all)")
     parser.add_argument("--tag", default="")
     args = parser.parse_args(argv)
+    if args.precision not in KERAS_PRECISIONS and args.framework == "keras":
+        parser.error(f"--precision: got {args.precision!r}, expected one of {', '.join(KERAS_PRECISIONS)} for keras")
 
-    import torch
+    if args.framework == "keras":
+        backend, device = configure_keras(args)
+        import keras
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() and args.accelerator != "cpu" else "cpu"
+        framework, train, versions = f"keras-{backend}", train_keras, {"keras": keras.__version__, "backend": backend}
+    else:
+        import torch
+
+        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() and args.accelerator != "cpu" else "cpu"
+        framework, train, versions = "lightning", train_lightning, {"torch": torch.__version__}
     tag = args.tag or f"{args.framework}-{'gpu' if device != 'cpu' else 'cpu'}"
     workdir = RESULTS / f"g2p_{tag}_runs"
     runs: list[dict[str, Any]] = []
     for variant in args.variants:
         for seed in args.seeds:
-            print(f"== {args.framework} {variant} seed {seed} on {device}", flush=True)
-            model, curve, seconds = train_lightning(variant, seed, args, workdir / f"{variant}_s{seed}")
+            print(f"== {framework} {variant} seed {seed} on {device}", flush=True)
+            model, curve, seconds = train(variant, seed, args, workdir / f"{variant}_s{seed}")
             scores = evaluate(model, args)
             runs.append(
                 {
-                    "framework": args.framework,
+                    "framework": framework,
                     "variant": variant,
                     "seed": seed,
                     "train_minutes": seconds / 60,
@@ -197,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = []
     for variant in args.variants:
         rs = [r for r in runs if r["variant"] == variant]
-        row: dict[str, Any] = {"framework": args.framework, "variant": variant, "seeds": len(rs)}
+        row: dict[str, Any] = {"framework": framework, "variant": variant, "seeds": len(rs)}
         for key in ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per", "train_minutes"):
             values = [r[key] for r in rs]
             row[key] = statistics.mean(values)
@@ -226,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
         "args": vars(args),
         "config": CONFIGS[args.preset].to_dict(),
         "variants": {k: VARIANTS[k].to_dict() for k in args.variants},
-        "torch": torch.__version__,
+        **versions,
     }
     write_results(f"g2p_{tag}", runs + summary, meta, table)
     plot_curves(runs, RESULTS / f"g2p_{tag}_curves.png")

@@ -7,6 +7,7 @@ saved models with the default ``safe_mode=True``.
 
 from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
 from keras_seq2seq.bahdanau_attention import BahdanauAttention
+from keras_seq2seq.callbacks import TrainingThroughput, ValidationScores
 from keras_seq2seq.decoder import Decoder
 from keras_seq2seq.encoder import Encoder
 from keras_seq2seq.from_lightning import from_lightning
@@ -23,7 +24,9 @@ __all__ = [
     "LuongAttention",
     "Seq2SeqModel",
     "StreamPosition",
+    "TrainingThroughput",
     "UnsafeModelFileError",
+    "ValidationScores",
     "from_lightning",
     "load_model",
 ]

@@ -8,12 +8,15 @@ Option names follow ``lit-seq2seq`` where they mean the same thing: the config a
 fields by name (``--hidden_size``, ``--attention``, ``--schedule``, ``--decay_steps``...), also
 accepted in the Lightning spelling (``--model.config.hidden_size``,
 ``--model.teacher_forcing.schedule``, ``--data.corpus``, ``--trainer.max_epochs``). The backend is
-chosen before Keras is imported.
+chosen before Keras is imported. ``fit`` logs ``loss``, ``tf_ratio``, ``fed_from_model``,
+``tokens_per_s`` and ``val_loss``, ``val_ppl``, ``val_wer``, ``val_per``... to ``OUTPUT/history.csv``
+and to TensorBoard under ``--log-dir`` (default ``OUTPUT/logs``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -81,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--jit_compile", "--jit-compile", choices=("auto", "true", "false"), default="auto")
     train.add_argument("--steps_per_epoch", type=int, default=None)
     train.add_argument("--output", "--default_root_dir", default="keras_seq2seq_run", help="run directory")
+    train.add_argument(
+        "--log-dir", "--log_dir", default=None,
+        help="TensorBoard event files (default OUTPUT/logs; 'none': no TensorBoard); the CSV log is OUTPUT/history.csv",
+    )  # fmt: skip
+    train.add_argument(
+        "--scores-every", "--scores_every", type=int, default=1,
+        help="greedy-decode the validation split every N epochs for val_wer / val_per (0: never)",
+    )  # fmt: skip
     train.add_argument("--verbose", type=int, default=2)
 
     tr = sub.add_parser("translate", help="decode sentences with a saved .keras model")
@@ -133,6 +144,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     import keras
     from datamodules.keras import KerasData
     from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
+    from keras_seq2seq.callbacks import TrainingThroughput, ValidationScores
     from keras_seq2seq.seq2seq_model import Seq2SeqModel
     from seq2seq_fit import exact_match, g2p_scores
 
@@ -145,11 +157,21 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm), jit_compile=jit)
     os.makedirs(args.output, exist_ok=True)
-    callbacks = [
+    # The callbacks that add to the epoch logs come before the ones that read them.
+    callbacks: list[Any] = [TrainingThroughput()]
+    if args.scores_every > 0:
+        callbacks.insert(0, ValidationScores.from_data(data, "val", every=args.scores_every))
+    callbacks += [
         keras.callbacks.BackupAndRestore(os.path.join(args.output, "backup"), double_checkpoint=True),
         AtomicModelCheckpoint(os.path.join(args.output, "model.keras")),
         keras.callbacks.CSVLogger(os.path.join(args.output, "history.csv")),
     ]
+    log_dir = args.log_dir or os.path.join(args.output, "logs")
+    if log_dir.lower() != "none":
+        if importlib.util.find_spec("tensorflow") is None:
+            print("keras-seq2seq: TensorFlow is not installed; no TensorBoard logs", file=sys.stderr)
+        else:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir))
     model.fit(
         data.train(), epochs=args.epochs, validation_data=data.val(), callbacks=callbacks,
         steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
@@ -199,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     select_backend(args.backend, argv)
     if args.command == "fit":
+        if args.scores_every < 0:
+            raise SystemExit(f"keras-seq2seq: --scores-every: got {args.scores_every}, expected an integer >= 0")
         print(json.dumps(run_fit(args), ensure_ascii=False))
     else:
         print("\n".join(run_translate(args)))

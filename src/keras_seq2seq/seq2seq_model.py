@@ -53,8 +53,11 @@ class Seq2SeqModel(keras.Model):
     ``train_step`` runs the scheduled sampling of ``teacher_forcing`` at step
     ``optimizer.iterations`` on TensorFlow, JAX (stateless) and torch; ``fit`` logs ``loss``,
     ``tf_ratio`` (the scheduled ratio) and ``fed_from_model`` (share of real decoder inputs that
-    came from the model). ``evaluate`` / validation log the teacher-forced ``loss`` and the
-    free-running greedy ``exact_match`` and ``token_accuracy``. The config, teacher forcing,
+    came from the model). ``evaluate`` / validation log the teacher-forced ``loss`` (mean NLL per
+    target token over the whole split, no label smoothing, so ``exp(val_loss)`` is the perplexity)
+    and the free-running greedy ``exact_match`` and ``token_accuracy``. The ``target_tokens``
+    tracker counts the non-pad target tokens trained in the epoch without logging them (for
+    :class:`~keras_seq2seq.callbacks.TrainingThroughput`). The config, teacher forcing,
     vocabularies and seed are plain data in ``get_config``, so ``.keras`` files load with
     ``safe_mode=True``.
 
@@ -123,6 +126,7 @@ class Seq2SeqModel(keras.Model):
         self.fed_tracker = keras.metrics.Mean(name="fed_from_model")
         self.exact_match_tracker = keras.metrics.Mean(name="exact_match")
         self.token_accuracy_tracker = keras.metrics.Mean(name="token_accuracy")
+        self.target_tokens_tracker = keras.metrics.Sum(name="target_tokens")
         self.build()
 
     def build(self, input_shape: Any = None) -> None:
@@ -138,6 +142,7 @@ class Seq2SeqModel(keras.Model):
             self.fed_tracker,
             self.exact_match_tracker,
             self.token_accuracy_tracker,
+            self.target_tokens_tracker,
         ]
 
     # ------------------------------------------------------------------------------ forward
@@ -194,10 +199,14 @@ class Seq2SeqModel(keras.Model):
         return logits, gold, ratio
 
     def training_loss(self, x: dict[str, Any], y: Any) -> tuple[Any, dict[str, Any]]:
-        """Training loss (label smoothing on) and the teacher-forcing statistics."""
+        """Training loss (label smoothing on), the teacher-forcing statistics and the target token count."""
         logits, gold, ratio = self.training_logits(x, training=True)
         loss = masked_cross_entropy(logits, y, self.config.label_smoothing)
-        return loss, {"tf_ratio": ratio, "fed_from_model": fed_from_model(gold, ops.cast(x["target_in"], "int32"))}
+        return loss, {
+            "tf_ratio": ratio,
+            "fed_from_model": fed_from_model(gold, ops.cast(x["target_in"], "int32")),
+            "target_tokens": ops.sum(ops.cast(ops.not_equal(y, PAD_ID), "float32")),
+        }
 
     def evaluation_stats(self, x: dict[str, Any], y: Any) -> dict[str, Any]:
         """Teacher-forced loss and free-running greedy exact match / token accuracy terms."""
@@ -252,10 +261,13 @@ class Seq2SeqModel(keras.Model):
         self.loss_tracker.update_state(loss)
         self.ratio_tracker.update_state(stats["tf_ratio"])
         self.fed_tracker.update_state(stats["fed_from_model"])
+        self.target_tokens_tracker.update_state(stats["target_tokens"])  # read by TrainingThroughput, not logged
         return {m.name: m.result() for m in (self.loss_tracker, self.ratio_tracker, self.fed_tracker)}
 
     def _test_metrics(self, stats: dict[str, Any]) -> dict[str, Any]:
-        self.loss_tracker.update_state(stats["loss"])
+        # Weighted by the batch's target tokens: the split's mean NLL per token, as LitSeq2Seq logs it.
+        tokens = ops.sum(ops.cast(stats["valid"], "float32"))
+        self.loss_tracker.update_state(stats["loss"], sample_weight=tokens)
         self.exact_match_tracker.update_state(ops.cast(stats["exact"], "float32"))
         self.token_accuracy_tracker.update_state(
             ops.cast(stats["correct"], "float32"), sample_weight=ops.cast(stats["valid"], "float32")
