@@ -19,7 +19,7 @@ model = Seq2SeqModel(
     data.tgt_vocab,
     seed=0,
 )
-model.compile(optimizer=keras.optimizers.Adam(1e-2, clipnorm=1.0))
+model.compile(optimizer=keras.optimizers.Adam(1e-2, global_clipnorm=1.0))
 history = model.fit(data.train(), validation_data=data.val(), epochs=6, verbose=2)
 print("tf_ratio per epoch:", [round(r, 3) for r in history.history["tf_ratio"]])
 print("val exact match:", round(history.history["val_exact_match"][-1], 3))

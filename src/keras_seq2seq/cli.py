@@ -76,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = fit.add_argument_group("training")
     train.add_argument("--epochs", "--max_epochs", "--trainer.max_epochs", type=int, default=10)
     train.add_argument("--learning_rate", "--lr", type=float, default=1e-3)
-    train.add_argument("--clipnorm", "--gradient_clip_val", "--trainer.gradient_clip_val", type=float, default=1.0)
+    train.add_argument(
+        "--gradient_clip_val", "--global_clipnorm", "--clipnorm", "--trainer.gradient_clip_val", dest="clipnorm",
+        type=float, default=1.0, help="clip the global gradient norm (Keras global_clipnorm, as Lightning clips)",
+    )  # fmt: skip
     train.add_argument(
         "--mixed-precision", "--mixed_precision", "--precision", "--trainer.precision", dest="precision",
         choices=sorted(PRECISIONS), default="32", help="fp16 (loss-scaled), bf16 or 32",
@@ -155,7 +158,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     data = KerasData(args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed)
     model = Seq2SeqModel(config, teacher_forcing, data.src_vocab, data.tgt_vocab, seed=args.seed)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm), jit_compile=jit)
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, global_clipnorm=args.clipnorm), jit_compile=jit)
     os.makedirs(args.output, exist_ok=True)
     # The callbacks that add to the epoch logs come before the ones that read them.
     callbacks: list[Any] = [TrainingThroughput()]

@@ -19,7 +19,7 @@ from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, gumbel_
 from keras_seq2seq.stream_position import StreamPosition
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_decoding_args
 from seq2seq_fit.config import check_int
-from seq2seq_fit.tokenizer import Tokenizer, split_tokens
+from seq2seq_fit.tokenizer import Tokenizer, check_tokenizer, split_tokens
 
 
 def masked_cross_entropy(logits: Any, target_out: Any, label_smoothing: float = 0.0) -> Any:
@@ -443,8 +443,7 @@ class Seq2SeqModel(keras.Model):
         check_int("translate", "batch_size", batch_size, 1)
         if not isinstance(return_attention, bool):
             raise ValueError(f"translate.return_attention: got {return_attention!r}, expected True or False")
-        if not callable(tokenizer) and tokenizer not in ("whitespace", "char", "chars", "characters"):
-            raise ValueError(f"translate.tokenizer: got {tokenizer!r}, expected 'whitespace', 'char' or a callable")
+        check_tokenizer(tokenizer)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"translate.seed: got {seed!r}, expected an integer or None")
         encoded = [self.src_vocab.encode(split_tokens(s, tokenizer)) for s in sources]
