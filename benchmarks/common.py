@@ -1,9 +1,15 @@
-"""Shared pieces of the benchmarks: fixed batches for both frameworks, model FLOPs, result files."""
+"""Shared pieces of the benchmarks: fixed batches for both frameworks, model FLOPs, result files.
+
+Imports neither torch, TensorFlow, JAX nor Keras at module level (each is imported where used), so
+a driver can run without the frameworks it was not asked to measure.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,17 +74,79 @@ class BenchData:
         tgt = np.mean([(b["target_out"] != 0).sum(1).mean() for b in self.batches])
         return float(src), float(tgt)
 
-    def torch_loader(self) -> Any:
+    @property
+    def digest(self) -> str:
+        """Short hash of every batch array: equal digests mean both frameworks saw the same data."""
+        h = hashlib.sha1()
+        for b in self.batches:
+            for key in sorted(b):
+                h.update(key.encode())
+                h.update(np.ascontiguousarray(b[key]).tobytes())
+        return h.hexdigest()[:12]
+
+    def order(self, warmup: int, steps: int) -> list[int]:
+        """Batch indices of one measured run, cycling through the batches: ``warmup`` steps, ``steps``
+        timed steps (rounded up to whole passes), then one more batch whose start closes the last
+        timed interval.
+
+        ``warmup >= len(self.batches)`` compiles every padded shape (XLA, ``jax.jit``,
+        ``torch.compile``) before the clock runs; few distinct batches keep that cheap.
+        """
+        n = len(self.batches)
+        return [i % n for i in range(warmup)] + [i % n for i in range(self.timed_steps(steps))] + [0]
+
+    def timed_steps(self, steps: int) -> int:
+        """``steps`` rounded up to whole passes over the batches (so tokens/s uses the right mean)."""
+        n = len(self.batches)
+        return -(-steps // n) * n
+
+    def torch_loader(self, order: list[int] | None = None) -> Any:
         import torch
         from torch.utils.data import DataLoader
 
         tensors = [{k: torch.from_numpy(v) for k, v in b.items()} for b in self.batches]
+        if order is not None:
+            tensors = [tensors[i] for i in order]
         return DataLoader(tensors, batch_size=None, shuffle=False)  # type: ignore[arg-type]
 
-    def keras_batches(self) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+    def keras_batches(self, order: list[int] | None = None) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
         from datamodules.keras import keras_batch
 
-        return [keras_batch(b) for b in self.batches]
+        batches = [keras_batch(b) for b in self.batches]
+        return batches if order is None else [batches[i] for i in order]
+
+
+def bench_data(size: str, batch_size: int, n_batches: int) -> BenchData:
+    """The benchmark batches by size name: ``g2p`` (CMUdict, character-level) or ``gnmt-like``."""
+    if size == "g2p":
+        return BenchData.build("cmudict", batch_size, n_batches)
+    if size == "gnmt-like":
+        return BenchData.build(gnmt_like_corpus(n=batch_size * max(40, n_batches + 8)), batch_size, n_batches)
+    raise ValueError(f"bench_data.size: got {size!r}, expected 'g2p' or 'gnmt-like'")
+
+
+def step_fields(config: Seq2SeqConfig, data: BenchData, hand: list[float], trainer: list[float]) -> dict[str, Any]:
+    """Row fields from per-step times in seconds: medians, trainer overhead, tokens/s, model TFLOP/s.
+
+    Throughput and utilisation come from the hand-loop median (the model's own speed); the
+    trainer's cost shows in ``trainer_overhead = trainer / hand - 1``.
+    """
+    hand_s = statistics.median(hand)
+    row: dict[str, Any] = {
+        "hand_step_ms": 1000 * hand_s,
+        "hand_steps_per_s": 1 / hand_s,
+        "target_tokens_per_s": data.target_tokens_per_batch / hand_s,
+        "pad_ratio": data.pad_ratio,
+        "model_tflops_per_s": 3 * flops_per_target_token(config, data) * data.target_tokens_per_batch / hand_s / 1e12,
+        "n_steps": len(hand),
+        "batch_size": int(data.batches[0]["source"].shape[0]),
+        "data": data.name,
+        "data_digest": data.digest,
+    }
+    if trainer:
+        fit_s = statistics.median(trainer)
+        row.update({"trainer_step_ms": 1000 * fit_s, "trainer_overhead": fit_s / hand_s - 1})
+    return row
 
 
 def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
@@ -103,6 +171,17 @@ def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
         att = 2 * src_len * (h + h) + 2 * h * h + 2 * h * h * src_len / tgt_len
     out = 2 * h * len(data.tgt_vocab)
     return enc * src_len / tgt_len + dec + att + out
+
+
+def cudnn_rnn_ran(step: Any) -> bool:
+    """Whether ``step()`` dispatched a cuDNN RNN op (``aten::_cudnn_rnn``), seen by the torch profiler."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+        torch.cuda.synchronize()
+    return any("cudnn_rnn" in event.key for event in prof.key_averages())
 
 
 def write_results(stem: str, rows: list[dict[str, Any]], meta: dict[str, Any], table: str) -> tuple[Path, Path]:

@@ -1,9 +1,11 @@
 """Lightning side of the throughput benchmark: ``Trainer.fit`` vs a hand-written loop, decoder modes.
 
 Measures per-step wall time as the interval between consecutive training-batch starts (so data
-loading, the optimiser, logging and the trainer's own bookkeeping all count), the median after
-warm-up, synchronised on CUDA. The trainer and the hand-written loop train the same ``nn.Module``
-(a fresh copy from the same seed) on the same batches, in alternating rounds.
+loading, the optimiser, logging and the trainer's own bookkeeping all count), the median over one
+timed pass of the batches after warm-up, synchronised on CUDA. The trainer and the hand-written
+loop train the same ``nn.Module`` (a fresh copy from the same seed) with the same optimiser (AdamW,
+lr 1e-3, no weight decay) on the same batches, in alternating rounds. With ``torch.compile`` the
+warm-up is a whole pass over the batches, so every padded shape is compiled before timing.
 
 Used by ``benchmarks/throughput.py``; run that.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import platform
 import resource
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from benchmarks.common import BenchData, flops_per_target_token
+from benchmarks.common import BenchData, cudnn_rnn_ran, step_fields
 from lit_seq2seq.model import masked_cross_entropy
 from lit_seq2seq.module import LitSeq2Seq
 from lit_seq2seq.scheduled_sampling import draw_gold
@@ -33,6 +34,7 @@ AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def versions() -> dict[str, str]:
     info = {
+        "framework": "lightning",
         "python": platform.python_version(),
         "torch": torch.__version__,
         "lightning": pl.__version__,
@@ -80,6 +82,10 @@ class Variant:
     precision: str = "fp32"
     compile: bool = False
 
+    def warmup_steps(self, data: BenchData, warmup: int) -> int:
+        """``warmup``, or a whole pass over the batches when compiling (every shape compiled once)."""
+        return max(warmup, len(data.batches)) if self.compile else warmup
+
 
 def _module(variant: Variant, data: BenchData, seed: int = 0) -> LitSeq2Seq:
     torch.manual_seed(seed)
@@ -95,14 +101,15 @@ def _module(variant: Variant, data: BenchData, seed: int = 0) -> LitSeq2Seq:
 
 
 def run_trainer(variant: Variant, data: BenchData, device: str, warmup: int, steps: int) -> list[float]:
-    """Per-step times of ``Trainer.fit`` over ``warmup + steps`` steps (the first ``warmup`` dropped)."""
+    """Per-step times of ``Trainer.fit`` over ``data.order(warmup, steps)``, warm-up included."""
+    order = data.order(warmup, steps)
     module = _module(variant, data)
     timer = _StepTimer(device)
     trainer = pl.Trainer(
         accelerator="gpu" if device == "cuda" else "cpu",
         devices=1,
         precision=PRECISIONS[variant.precision],  # type: ignore[arg-type]
-        max_steps=warmup + steps + 1,
+        max_steps=len(order),
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -111,30 +118,26 @@ def run_trainer(variant: Variant, data: BenchData, device: str, warmup: int, ste
         num_sanity_val_steps=0,
         callbacks=[timer],
     )
-    trainer.fit(module, train_dataloaders=data.torch_loader())
-    return timer.times[warmup:]
+    trainer.fit(module, train_dataloaders=data.torch_loader(order))
+    return timer.times
 
 
-def run_hand_loop(variant: Variant, data: BenchData, device: str, warmup: int, steps: int) -> list[float]:
-    """Per-step times of a plain PyTorch loop over the same ``nn.Module``, data and optimiser."""
+def run_hand_loop(variant: Variant, data: BenchData, device: str, warmup: int, steps: int) -> tuple[list[float], bool]:
+    """Per-step times (warm-up included) of a plain PyTorch loop over the same ``nn.Module``, data
+    and optimiser, and whether a cuDNN RNN kernel ran (one extra step under the profiler, CUDA only).
+
+    With ``variant.compile`` the module's decoder is compiled in place (``LitSeq2Seq(compile=True)``),
+    exactly what the trainer runs.
+    """
     module = _module(variant, data).to(device)
-    model = torch.compile(module.model) if variant.compile else module.model
+    model = module.model
     tf = variant.teacher_forcing
-    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3, weight_decay=module.hparams["weight_decay"])
     scaler = torch.amp.GradScaler(device, enabled=variant.precision == "fp16")
     generator = torch.Generator(device=device).manual_seed(0)
     dtype = AUTOCAST[variant.precision]
-    times: list[float] = []
-    last: float | None = None
-    module.train()
-    for step, batch in enumerate(data.torch_loader()):
-        _sync(device)
-        now = time.perf_counter()
-        if last is not None:
-            times.append(now - last)
-        last = now
-        if step > warmup + steps:
-            break
+
+    def train_step(step: int, batch: dict[str, torch.Tensor]) -> None:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         ratio = float(tf.ratio(step))
         gold = draw_gold(batch["target_in"], ratio, tf.granularity, generator)
@@ -148,7 +151,24 @@ def run_hand_loop(variant: Variant, data: BenchData, device: str, warmup: int, s
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-    return times[warmup : warmup + steps]
+
+    times: list[float] = []
+    last: float | None = None
+    module.train()
+    order = data.order(warmup, steps)
+    for step, batch in enumerate(data.torch_loader(order)):
+        _sync(device)
+        now = time.perf_counter()
+        if last is not None:
+            times.append(now - last)
+        last = now
+        if step == len(order) - 1:
+            break  # this batch's start closed the last timed interval
+        train_step(step, batch)
+    cudnn = False
+    if device == "cuda":
+        cudnn = cudnn_rnn_ran(lambda: train_step(len(order), next(iter(data.torch_loader()))))
+    return times, cudnn
 
 
 def measure(
@@ -157,35 +177,36 @@ def measure(
     """Alternate hand loop and trainer ``rounds`` times; medians, ratios, tokens/s, memory."""
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    warmup = variant.warmup_steps(data, warmup)
     hand: list[float] = []
     fit: list[float] = []
-    for _ in range(rounds):
-        hand += run_hand_loop(variant, data, device, warmup, steps)
+    warm: dict[str, list[float]] = {"hand": [], "trainer": []}
+    cudnn = False
+    for i in range(rounds):
+        times, cudnn = run_hand_loop(variant, data, device, warmup, steps)
+        hand += times[warmup:]
+        warm["hand"] += times[:warmup] if i == 0 else []
         if trainer_too:
-            fit += run_trainer(variant, data, device, warmup, steps)
-    hand_s = statistics.median(hand)
+            times = run_trainer(variant, data, device, warmup, steps)
+            fit += times[warmup:]
+            warm["trainer"] += times[:warmup] if i == 0 else []
     row: dict[str, Any] = {
         "framework": "lightning",
+        "backend": "torch",
         "variant": variant.name,
         "config": variant.config.to_dict(),
         "teacher_forcing": variant.teacher_forcing.to_dict(),
         "precision": variant.precision,
         "compile": variant.compile,
+        "compiler": "torch.compile" if variant.compile else None,
         "device": device,
-        "hand_step_ms": 1000 * hand_s,
-        "hand_steps_per_s": 1 / hand_s,
-        "target_tokens_per_s": data.target_tokens_per_batch / hand_s,
-        "pad_ratio": data.pad_ratio,
         "peak_memory_mb": _peak_memory_mb(device),
-        "model_tflops_per_s": 3
-        * flops_per_target_token(variant.config, data)
-        * data.target_tokens_per_batch
-        / hand_s
-        / 1e12,
-        "cudnn_fused_rnn": device == "cuda" and torch.backends.cudnn.enabled,
-        "n_steps": len(hand),
+        "peak_memory_kind": "torch.cuda.max_memory_allocated" if device == "cuda" else "process max RSS so far",
+        "cudnn_rnn": cudnn,
+        "warmup": warmup,
+        "rounds": rounds,
+        "times_ms": {"hand": [1000 * t for t in hand], "trainer": [1000 * t for t in fit]},
+        "warmup_ms": {k: [1000 * t for t in v] for k, v in warm.items()},
+        **step_fields(variant.config, data, hand, fit),
     }
-    if trainer_too:
-        fit_s = statistics.median(fit)
-        row.update({"trainer_step_ms": 1000 * fit_s, "trainer_overhead": fit_s / hand_s - 1})
     return row

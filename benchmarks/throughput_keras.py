@@ -1,0 +1,436 @@
+"""Keras side of the throughput benchmark: ``Seq2SeqModel.fit`` vs a hand-written loop, decoder modes.
+
+A Keras backend is fixed at import, so ``benchmarks/throughput.py`` runs this file once per backend
+in a subprocess with ``KERAS_BACKEND`` set, writes a JSON job list to its stdin and reads one
+``ROW {json}`` line per job from its stdout. For each job it measures:
+
+- ``Seq2SeqModel.fit`` on a ``PyDataset`` of the fixed batches, per-step wall time taken as the
+  interval between consecutive ``on_train_batch_begin`` calls (data adapter, ``train_step``,
+  metrics and callbacks all count);
+- a hand-written loop over the same layers, the same optimiser (Adam, lr 1e-3; a
+  ``LossScaleOptimizer`` around it under ``mixed_float16``, as ``compile`` does) and the same batches,
+  calling the model's ``training_loss``: a ``tf.function`` with ``tf.GradientTape`` and
+  ``apply_gradients`` on TensorFlow, a ``jax.jit``-ted stateless step (``StatelessScope`` +
+  ``optimizer.stateless_apply``) on JAX, plain ``loss.backward()`` on torch.
+
+Both run in alternating rounds (hand, fit, hand, fit, ...) on models built from the same seed,
+synchronised before each clock reading (``jax.block_until_ready`` on the training state,
+``torch.cuda.synchronize``, reading ``optimizer.iterations`` on TensorFlow). ``jit`` is
+``compile(jit_compile=...)``: XLA on TensorFlow and JAX (JAX without it runs op by op),
+``torch.compile`` on torch. With ``jit`` the warm-up is a whole pass over the batches, so every
+padded shape is compiled before the clock runs.
+
+    KERAS_BACKEND=jax python benchmarks/throughput_keras.py < jobs.json   # what the driver does
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def setup_threads(backend: str, threads: int) -> None:
+    """CPU threads of the backend (0: its default). JAX reads ``XLA_FLAGS``, which the driver sets."""
+    if threads <= 0:
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def versions(backend: str, device: str) -> dict[str, str]:
+    import keras
+
+    info = {
+        "framework": "keras",
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "keras": keras.__version__,
+        "backend": backend,
+    }
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        build = tf.sysconfig.get_build_info()
+        info["cuda"], info["cudnn"] = str(build.get("cuda_version")), str(build.get("cudnn_version"))
+        info["gpu"] = str([d.name for d in tf.config.list_physical_devices("GPU")])
+    elif backend == "jax":
+        import jax
+        import jaxlib
+
+        info.update({"jax": jax.__version__, "jaxlib": jaxlib.__version__, "jax_platform": jax.default_backend()})
+        if device == "cuda":
+            info["gpu"] = jax.devices()[0].device_kind
+    elif backend == "torch":
+        import torch
+
+        info.update(
+            {"torch": torch.__version__, "cuda": str(torch.version.cuda), "cpu_threads": str(torch.get_num_threads())}
+        )
+        info["cudnn"] = str(torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None)
+        if device == "cuda":
+            info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def check_device(backend: str, device: str) -> None:
+    """Fail early when ``--device cuda`` was asked but the backend sees no GPU."""
+    if device != "cuda":
+        return
+    if backend == "jax":
+        import jax
+
+        ok = jax.default_backend() == "gpu"
+    elif backend == "torch":
+        import torch
+
+        ok = torch.cuda.is_available()
+    else:
+        import tensorflow as tf
+
+        ok = bool(tf.config.list_physical_devices("GPU"))
+    if not ok:
+        raise RuntimeError(f"--device cuda: the Keras {backend} backend sees no GPU")
+
+
+def peak_memory(backend: str, device: str) -> tuple[float, str]:
+    if device == "cuda" and backend == "torch":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20, "torch.cuda.max_memory_allocated"
+    if device == "cuda" and backend == "jax":
+        import jax
+
+        stats = jax.local_devices()[0].memory_stats() or {}
+        return stats.get("peak_bytes_in_use", 0) / 2**20, "jax peak_bytes_in_use (process)"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process max RSS so far"
+
+
+class TensorFlowHandLoop:
+    """``tf.function`` step: ``GradientTape`` over ``training_loss``, then ``apply_gradients``."""
+
+    def __init__(self, model: Any, jit: bool) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        weights = model.trainable_variables
+        optimizer = model.optimizer
+        optimizer.build(weights)
+        ids = tf.TensorSpec([None, None], tf.int32)  # (B, S) / (B, T), every length dynamic
+
+        @tf.function(input_signature=[{"source": ids, "target_in": ids}, ids], jit_compile=jit)
+        def step(x: Any, y: Any) -> Any:
+            with tf.GradientTape() as tape:
+                loss, _ = model.training_loss(x, y)
+                scaled = optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, weights)
+            optimizer.apply_gradients(zip(grads, weights, strict=True))
+            return loss
+
+        self.step = step
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, x: dict[str, np.ndarray], y: np.ndarray) -> None:
+        self.step(x, y)
+
+    def sync(self) -> None:
+        self.model.optimizer.iterations.numpy()
+
+    def cudnn_rnn(self, x: Any, y: Any) -> bool | None:
+        return None  # not probed on TensorFlow
+
+
+class JaxHandLoop:
+    """Stateless step ``(trainable, non_trainable, optimizer) -> new state`` under ``jax.jit``
+    (state donated, as ``fit`` does), or op by op without ``jit``."""
+
+    def __init__(self, model: Any, jit: bool) -> None:
+        import jax
+
+        import keras
+
+        self.model = model
+        optimizer = model.optimizer
+        optimizer.build(model.trainable_variables)
+
+        def loss_fn(trainable: Any, non_trainable: Any, optimizer_vars: Any, x: Any, y: Any) -> Any:
+            mapping = [
+                *zip(model.trainable_variables, trainable, strict=True),
+                *zip(model.non_trainable_variables, non_trainable, strict=True),
+                *zip(optimizer.variables, optimizer_vars, strict=True),
+            ]
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                loss, _ = model.training_loss(x, y)
+                scaled = optimizer.scale_loss(loss)
+            return scaled, (loss, [scope.get_current_value(v) for v in model.non_trainable_variables])
+
+        def step(state: Any, x: Any, y: Any) -> Any:
+            trainable, non_trainable, optimizer_vars = state
+            grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+            (_, (loss, non_trainable)), grads = grad_fn(trainable, non_trainable, optimizer_vars, x, y)
+            trainable, optimizer_vars = optimizer.stateless_apply(optimizer_vars, grads, trainable)
+            return loss, (trainable, non_trainable, optimizer_vars)
+
+        self._step = step
+        self.step = jax.jit(step, donate_argnums=0) if jit else step
+        self.state: Any = None
+
+    def reset(self) -> None:
+        """Start from the model's variables (copied: the jitted step donates its state)."""
+        import jax.numpy as jnp
+
+        def copy(variables: list[Any]) -> list[Any]:
+            return [jnp.array(v.value, copy=True) for v in variables]
+
+        m = self.model
+        self.state = (copy(m.trainable_variables), copy(m.non_trainable_variables), copy(m.optimizer.variables))
+
+    def __call__(self, x: dict[str, np.ndarray], y: np.ndarray) -> None:
+        _, self.state = self.step(self.state, x, y)
+
+    def sync(self) -> None:
+        import jax
+
+        jax.block_until_ready(self.state)
+
+    def cudnn_rnn(self, x: Any, y: Any) -> bool | None:
+        """Whether the lowered step calls a cuDNN RNN (``jax.experimental.rnn``, Keras' LSTM path)."""
+        import jax
+
+        return "cudnn_rnn" in jax.jit(self._step).lower(self.state, x, y).as_text()
+
+
+class TorchHandLoop:
+    """Plain PyTorch loop over the Keras layers: ``training_loss``, ``backward``, ``optimizer.apply``."""
+
+    def __init__(self, model: Any, jit: bool) -> None:
+        import torch
+
+        self.model = model
+        weights = model.trainable_variables
+        optimizer = model.optimizer
+        optimizer.build(weights)
+
+        def step(x: Any, y: Any) -> Any:
+            model.zero_grad()
+            loss, _ = model.training_loss(x, y)
+            optimizer.scale_loss(loss).backward()
+            grads = [v.value.grad for v in weights]
+            with torch.no_grad():
+                optimizer.apply(grads, weights)
+            return loss
+
+        self.step = torch.compile(step) if jit else step
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, x: dict[str, np.ndarray], y: np.ndarray) -> None:
+        from keras import ops
+
+        self.step({k: ops.convert_to_tensor(v) for k, v in x.items()}, ops.convert_to_tensor(y))
+
+    def sync(self) -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    def cudnn_rnn(self, x: Any, y: Any) -> bool | None:
+        import torch
+
+        if not torch.cuda.is_available():
+            return False
+        from benchmarks.common import cudnn_rnn_ran
+
+        return cudnn_rnn_ran(lambda: self(x, y))
+
+
+HAND_LOOPS = {"tensorflow": TensorFlowHandLoop, "jax": JaxHandLoop, "torch": TorchHandLoop}
+
+
+def sync_fit(model: Any, backend: str) -> None:
+    """Wait for the step ``fit`` dispatched last (the same waits as the hand loops)."""
+    if backend == "jax":
+        import jax
+
+        state = getattr(model, "_jax_state", None) or {}  # a TrackedDict of TrackedLists: not a pytree
+        jax.block_until_ready([list(values) for values in state.values()])
+    elif backend == "tensorflow":
+        model.optimizer.iterations.numpy()
+    else:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+
+def build_model(job: dict[str, Any], data: Any) -> Any:
+    """A compiled ``Seq2SeqModel`` from seed 0 under the job's dtype policy."""
+    import keras
+    from keras_seq2seq import Seq2SeqModel
+    from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+
+    keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy(POLICIES[job["precision"]])
+    try:
+        model = Seq2SeqModel(
+            Seq2SeqConfig.from_dict(job["config"]),
+            TeacherForcing.from_dict(job["teacher_forcing"]),
+            data.src_vocab,
+            data.tgt_vocab,
+            seed=0,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), jit_compile=job["jit"])
+    finally:
+        keras.config.set_dtype_policy("float32")
+    return model
+
+
+def run_fit(model: Any, backend: str, batches: list[Any]) -> list[float]:
+    """Per-step times of ``model.fit`` over ``batches`` (warm-up included)."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):  # type: ignore[misc]
+        def __len__(self) -> int:
+            return len(batches)
+
+        def __getitem__(self, index: int) -> Any:
+            return batches[index]
+
+    class StepTimer(keras.callbacks.Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.times: list[float] = []
+            self.last: float | None = None
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            sync_fit(self.model, backend)
+            now = time.perf_counter()
+            if self.last is not None:
+                self.times.append(now - self.last)
+            self.last = now
+
+    timer = StepTimer()
+    model.fit(Batches(), epochs=1, verbose=0, callbacks=[timer], shuffle=False)
+    return timer.times
+
+
+def run_hand(loop: Any, batches: list[Any]) -> list[float]:
+    """Per-step times of the hand-written loop over ``batches`` (warm-up included)."""
+    loop.reset()
+    times: list[float] = []
+    last: float | None = None
+    for i, (x, y) in enumerate(batches):
+        loop.sync()
+        now = time.perf_counter()
+        if last is not None:
+            times.append(now - last)
+        last = now
+        if i == len(batches) - 1:
+            break  # this batch's start closed the last timed interval
+        loop(x, y)
+    return times
+
+
+def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[str, Any]:
+    """One row: alternate hand loop and ``fit`` ``rounds`` times on the job's model and batches."""
+    from benchmarks.common import step_fields
+
+    if device == "cuda" and backend == "torch":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+    jit = bool(job["jit"])
+    warmup = max(job["warmup"], len(data.batches)) if jit else job["warmup"]
+    batches = data.keras_batches(data.order(warmup, job["steps"]))
+    hand_model = build_model(job, data)
+    loop = HAND_LOOPS[backend](hand_model, jit)
+    fit_model = build_model(job, data) if job["trainer_too"] else None
+    hand: list[float] = []
+    fit: list[float] = []
+    warm: dict[str, list[float]] = {"hand": [], "trainer": []}
+    for i in range(job["rounds"]):
+        times = run_hand(loop, batches)
+        hand += times[warmup:]
+        warm["hand"] += times[:warmup] if i == 0 else []
+        if fit_model is not None:
+            times = run_fit(fit_model, backend, batches)
+            fit += times[warmup:]
+            warm["trainer"] += times[:warmup] if i == 0 else []
+    cudnn = loop.cudnn_rnn(*batches[0]) if device == "cuda" else False
+    memory, memory_kind = peak_memory(backend, device)
+    return {
+        "framework": "keras",
+        "backend": backend,
+        "variant": job["name"],
+        "config": job["config"],
+        "teacher_forcing": job["teacher_forcing"],
+        "precision": job["precision"],
+        "dtype_policy": POLICIES[job["precision"]],
+        "compile": jit,
+        "compiler": ({"torch": "torch.compile"}.get(backend, "XLA")) if jit else None,
+        "jit_compile_effective": None if fit_model is None else bool(fit_model.jit_compile),
+        "loss_scale_optimizer": type(hand_model.optimizer).__name__ == "LossScaleOptimizer",
+        "device": device,
+        "peak_memory_mb": memory,
+        "peak_memory_kind": memory_kind,
+        "cudnn_rnn": cudnn,
+        "warmup": warmup,
+        "rounds": job["rounds"],
+        "times_ms": {"hand": [1000 * t for t in hand], "trainer": [1000 * t for t in fit]},
+        "warmup_ms": {k: [1000 * t for t in v] for k, v in warm.items()},
+        **step_fields(hand_model.config, data, hand, fit),
+    }
+
+
+def main() -> None:
+    spec = json.load(sys.stdin)
+    backend, device = os.environ.get("KERAS_BACKEND", "tensorflow"), spec["device"]
+    setup_threads(backend, spec.get("threads", 0))
+    import keras
+    from benchmarks.common import bench_data
+
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"KERAS_BACKEND={backend} but keras runs {keras.backend.backend()}")
+    check_device(backend, device)
+    info = versions(backend, device)
+    cache: dict[tuple[str, int, int], Any] = {}
+    for job in spec["jobs"]:
+        key = (job["size"], job["batch_size"], job["n_batches"])
+        try:
+            if key not in cache:
+                cache[key] = bench_data(*key)
+            row = measure(job, backend, device, cache[key])
+        except Exception as e:  # one failing setting (say fp16 on a CPU) must not lose the others
+            traceback.print_exc()
+            row = {"framework": "keras", "backend": backend, "variant": job["name"], "precision": job["precision"],
+                   "compile": job["jit"], "device": device, "error": f"{type(e).__name__}: {str(e)[:400]}"}  # fmt: skip
+        row["versions"] = {**info, "tensorflow_imported": str("tensorflow" in sys.modules)}
+        print("ROW " + json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
