@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python benchmarks/throughput.py --device cpu
+	$(BIN)/python benchmarks/throughput.py --device cpu --compile
 
 docs: setup
 	$(BIN)/python docs/build_api.py

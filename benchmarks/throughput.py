@@ -9,7 +9,7 @@ model, the decoder modes (hand loops only) with their cost relative to teacher f
 GNMT-like size. Writes ``results/throughput_<device>.json`` (every row, setting and version),
 ``.md`` and ``.png``.
 
-    python benchmarks/throughput.py --device cpu --compile          # make bench (about 15-25 min, 2 cores)
+    python benchmarks/throughput.py --device cpu --compile          # make bench (about 15 min on 2 cores)
     python benchmarks/throughput.py --device cuda --framework lightning keras --backends jax torch \\
         --precision fp32 bf16 fp16
     python benchmarks/throughput.py --quick                         # a smoke run of every code path
@@ -69,16 +69,16 @@ def settings(device: str, quick: bool) -> dict[str, dict[str, int]]:
         return {"overhead": tiny, "eager": tiny, "modes": tiny, "gnmt": {**tiny, "batch_size": 8}}
     if device == "cuda":
         return {
-            "overhead": {"batch_size": 128, "n_batches": 8, "steps": 96, "warmup": 8, "rounds": 3},
-            "eager": {"batch_size": 128, "n_batches": 8, "steps": 8, "warmup": 2, "rounds": 1},
-            "modes": {"batch_size": 128, "n_batches": 8, "steps": 48, "warmup": 8, "rounds": 1},
+            "overhead": {"batch_size": 128, "n_batches": 6, "steps": 96, "warmup": 8, "rounds": 3},
+            "eager": {"batch_size": 128, "n_batches": 6, "steps": 6, "warmup": 2, "rounds": 1},
+            "modes": {"batch_size": 128, "n_batches": 2, "steps": 48, "warmup": 4, "rounds": 1},
             "gnmt": {"batch_size": 128, "n_batches": 4, "steps": 32, "warmup": 4, "rounds": 2},
         }
     return {
-        "overhead": {"batch_size": 128, "n_batches": 4, "steps": 24, "warmup": 4, "rounds": 3},
+        "overhead": {"batch_size": 128, "n_batches": 4, "steps": 40, "warmup": 4, "rounds": 5},
         "eager": {"batch_size": 128, "n_batches": 4, "steps": 4, "warmup": 1, "rounds": 1},
-        "modes": {"batch_size": 128, "n_batches": 4, "steps": 12, "warmup": 2, "rounds": 1},
-        "gnmt": {"batch_size": 16, "n_batches": 2, "steps": 6, "warmup": 2, "rounds": 2},
+        "modes": {"batch_size": 128, "n_batches": 4, "steps": 24, "warmup": 2, "rounds": 1},
+        "gnmt": {"batch_size": 16, "n_batches": 2, "steps": 8, "warmup": 2, "rounds": 2},
     }
 
 
@@ -281,7 +281,10 @@ def add_costs(rows: list[dict[str, Any]]) -> None:
             r["parallel_goal_met"] = "yes" if r["cost_vs_tf"] <= PARALLEL_GOAL else "no"
         c = r.get("config", {})
         r["cell"], r["attention"] = c.get("cell"), c.get("attention")
-        r["compiled"] = r.get("compiler") or "no"
+        r["compiled"] = r.get("compiler") or {
+            "keras/tensorflow": "tf.function, no XLA",
+            "keras/jax": "no (op by op)",
+        }.get(r["label"], "no")
 
 
 OVERHEAD_COLUMNS = [
@@ -344,7 +347,10 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, argv: list[str]
         "Median per-step wall time over the timed window after warm-up, the same batches for every row "
         "(digest in the JSON), trainer and hand loop alternating. Tokens/s and model TFLOP/s come from the "
         "hand loop; `trainer overhead` = fit / hand loop - 1 (goal: at most 5%). Peak memory: "
-        f"{'GPU allocator peak' if args.device == 'cuda' else 'process max RSS so far (includes earlier rows)'}.",
+        f"{'GPU allocator peak' if args.device == 'cuda' else 'process max RSS so far (includes earlier rows)'}. "
+        "Keras `compiled`: `jit_compile` (XLA on TensorFlow and JAX, torch.compile on torch); TensorFlow "
+        f"without it still runs a `tf.function` graph, JAX without it runs op by op (seconds per step, so "
+        f"timed on {s['eager']['steps']} steps, one round).",
         "",
         f"## Trainer overhead, G2P model (bi-GRU 256, Luong; batch {s['overhead']['batch_size']}, "
         f"{s['overhead']['n_batches']} distinct batch(es) cycled)",

@@ -175,6 +175,9 @@ def measure(
     variant: Variant, data: BenchData, device: str, warmup: int, steps: int, rounds: int, trainer_too: bool
 ) -> dict[str, Any]:
     """Alternate hand loop and trainer ``rounds`` times; medians, ratios, tokens/s, memory."""
+    if device == "cpu" and variant.precision == "fp16":
+        # Lightning would silently train in bf16 while the hand loop autocasts to fp16.
+        raise ValueError("fp16 on CPU: Lightning does not support 16-mixed there (it falls back to bf16-mixed)")
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     warmup = variant.warmup_steps(data, warmup)
