@@ -383,8 +383,8 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     over = [r for r in rows if r["section"] == "overhead" and "trainer_overhead" in r]
     modes = [r for r in rows if r["section"] == "modes" and "cost_vs_tf" in r]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
-    labels = [f"{r['label']} {r['precision']}{' ' + r['compiler'] if r.get('compiler') else ''}" for r in over]
-    colours = {label: f"C{i}" for i, label in enumerate(sorted({r["label"] for r in over}))}
+    labels = [f"{r['label']} {r['precision']}{'' if r['compiled'] == 'no' else ', ' + r['compiled']}" for r in over]
+    colours = {label: f"C{i}" for i, label in enumerate(sorted({r["label"] for r in rows}))}
     left.barh(range(len(over)), [100 * r["trainer_overhead"] for r in over], color=[colours[r["label"]] for r in over])
     left.set_yticks(range(len(over)), labels, fontsize=8)
     left.axvline(0.0, color="black", linewidth=0.8)
@@ -401,8 +401,8 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
             if not costs:
                 continue
             x = m + (i - (len(frameworks) - 1) / 2) * width
-            right.bar(x, statistics.median(costs), width, color=f"C{i}", alpha=0.5, label=fw if m == 0 else None)
-            right.scatter([x] * len(costs), costs, color=f"C{i}", s=10)
+            right.bar(x, statistics.median(costs), width, color=colours[fw], alpha=0.5, label=fw if m == 0 else None)
+            right.scatter([x] * len(costs), costs, color=colours[fw], s=10)
     right.axhline(PARALLEL_GOAL, color="tab:red", linestyle="--", label="goal for parallel SS K=1: 1.5x")
     right.set_xticks(range(len(MODES)), [m.replace(", ", ",\n") for m in MODES], fontsize=8)
     right.set_ylabel("step time / teacher forcing (fused)")
