@@ -173,6 +173,20 @@ def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
     return enc * src_len / tgt_len + dec + att + out
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB (``VmHWM``: unlike ``ru_maxrss`` it is not
+    inherited from the parent across ``fork``/``exec``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def cudnn_rnn_ran(step: Any) -> bool:
     """Whether ``step()`` dispatched a cuDNN RNN op (``aten::_cudnn_rnn``), seen by the torch profiler."""
     import torch

@@ -152,7 +152,7 @@ def lightning_jobs(args: argparse.Namespace, s: dict[str, dict[str, int]]) -> li
 def keras_jit_options(backend: str, device: str, compile: bool) -> list[bool]:
     """``jit_compile`` settings measured per backend: XLA on/off on TensorFlow and JAX (JAX off is
     op by op, measured on few steps); torch.compile on the torch backend only with ``--compile``
-    on CUDA (on this 2-core CPU it did not finish compiling one step in 9 minutes)."""
+    on CUDA (on a busy 2-core CPU a first try had not finished one row after 9 minutes)."""
     if backend == "torch":
         return [False, True] if compile and device == "cuda" else [False]
     return [True, False]
@@ -344,10 +344,10 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, argv: list[str]
         "",
         f"# Training throughput, {args.device}",
         "",
-        "Median per-step wall time over the timed window after warm-up, the same batches for every row "
-        "(digest in the JSON), trainer and hand loop alternating. Tokens/s and model TFLOP/s come from the "
-        "hand loop; `trainer overhead` = fit / hand loop - 1 (goal: at most 5%). Peak memory: "
-        f"{'GPU allocator peak' if args.device == 'cuda' else 'process max RSS so far (includes earlier rows)'}. "
+        "Median per-step wall time over the timed window after warm-up; within a section every row trains "
+        "on the same batches (digest in the JSON), trainer and hand loop alternating. Tokens/s and model "
+        "TFLOP/s come from the hand loop; `trainer overhead` = fit / hand loop - 1 (goal: at most 5%). Peak memory: "
+        f"{'GPU allocator peak' if args.device == 'cuda' else 'process peak RSS so far (earlier rows included)'}. "
         "Keras `compiled`: `jit_compile` (XLA on TensorFlow and JAX, torch.compile on torch); TensorFlow "
         f"without it still runs a `tf.function` graph, JAX without it runs op by op (seconds per step, so "
         f"timed on {s['eager']['steps']} steps, one round).",
@@ -358,6 +358,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, argv: list[str]
         markdown_table([r for r in done if r["section"] == "overhead"], OVERHEAD_COLUMNS),
         "## Decoder modes, G2P size (hand loops; goal: parallel SS K=1 at most 1.5x teacher forcing)",
         "",
+        f"Keras backends here: {', '.join(args.mode_backends) if 'keras' in args.framework else 'none'} "
+        "(`--mode-backends`). "
         "`teacher forcing` is the fused one-call decoder where the attention allows it; "
         "`teacher forcing, step loop` forces the step-by-step loop with a ratio of 1 - 1e-9 (every coin "
         "still gold); scheduled sampling at ratio 0.75.",

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import sys
 import time
 import traceback
@@ -123,7 +122,9 @@ def peak_memory(backend: str, device: str) -> tuple[float, str]:
 
         stats = jax.local_devices()[0].memory_stats() or {}
         return stats.get("peak_bytes_in_use", 0) / 2**20, "jax peak_bytes_in_use (process)"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process max RSS so far"
+    from benchmarks.common import peak_rss_mb
+
+    return peak_rss_mb(), "process peak RSS so far"
 
 
 class TensorFlowHandLoop:

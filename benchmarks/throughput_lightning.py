@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import platform
-import resource
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from benchmarks.common import BenchData, cudnn_rnn_ran, step_fields
+from benchmarks.common import BenchData, cudnn_rnn_ran, peak_rss_mb, step_fields
 from lit_seq2seq.model import masked_cross_entropy
 from lit_seq2seq.module import LitSeq2Seq
 from lit_seq2seq.scheduled_sampling import draw_gold
@@ -69,7 +68,7 @@ class _StepTimer(pl.Callback):
 def _peak_memory_mb(device: str) -> float:
     if device == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 @dataclass
@@ -204,7 +203,7 @@ def measure(
         "compiler": "torch.compile" if variant.compile else None,
         "device": device,
         "peak_memory_mb": _peak_memory_mb(device),
-        "peak_memory_kind": "torch.cuda.max_memory_allocated" if device == "cuda" else "process max RSS so far",
+        "peak_memory_kind": "torch.cuda.max_memory_allocated" if device == "cuda" else "process peak RSS so far",
         "cudnn_rnn": cudnn,
         "warmup": warmup,
         "rounds": rounds,
