@@ -8,7 +8,8 @@ import lightning.pytorch as pl
 
 
 def quiet_trainer(validate: bool = True, **kwargs: Any) -> pl.Trainer:
-    """A CPU ``Trainer`` without logger, progress bar, summary, sanity check or checkpoints unless asked.
+    """A CPU ``Trainer`` without logger, progress bar, summary, sanity check or checkpoints unless asked,
+    logging every step.
 
     ``validate=False`` also skips validation (``limit_val_batches=0``); ``kwargs`` override everything.
     """
@@ -20,6 +21,7 @@ def quiet_trainer(validate: bool = True, **kwargs: Any) -> pl.Trainer:
         "enable_progress_bar": False,
         "enable_model_summary": False,
         "num_sanity_val_steps": 0,
+        "log_every_n_steps": 1,  # per-step train/tf_ratio, train/fed_from_model in callback_metrics
     }
     if not validate:
         options["limit_val_batches"] = 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import Any
 
 import lightning.pytorch as pl
@@ -13,16 +12,28 @@ from datamodules.vocab import PAD_ID
 from seq2seq_fit.config import check_int
 
 
+def is_logging_step(trainer: pl.Trainer) -> bool:
+    """Whether the loggers write the current training step (every ``log_every_n_steps``).
+
+    Lightning's own test (``LearningRateMonitor`` uses it too); ``True`` when it is not there.
+    Values logged on the other steps would only be overwritten before a logger sees them, and each
+    ``self.log`` call costs the trainer about a millisecond of CPU time on a small model.
+    """
+    return bool(getattr(getattr(trainer, "_logger_connector", None), "should_update_logs", True))
+
+
 class TrainingThroughput(pl.Callback):
     """Logs ``train/tokens_per_s``: non-pad target tokens trained per second of wall-clock time.
 
-    The value logged after a training step is the rate over the last ``window`` steps (fewer at the
-    start of an epoch): tokens of those batches (``batch["target_out"] != <pad>``) over the time
-    from the end of the step before them to the end of this one, so data loading, the optimiser
-    step and logging count, while validation and the work between epochs do not (the clock
-    restarts at each training epoch and after each validation run). It is measured on this
-    device: under DDP each rank counts its own batches and rank 0's value is logged. Reading the
-    token count waits for the step to finish on the accelerator, so the time covers the work.
+    The value logged is the rate since the previous logged value: tokens of those batches
+    (``batch["target_out"] != <pad>``) over the time from the end of the step before them to the
+    end of this one, so data loading, the optimiser step and logging count, while validation and
+    the work between epochs do not (the clock restarts at each training epoch and after each
+    validation run). It is logged on the steps the loggers write (every ``log_every_n_steps``), or
+    every ``window`` steps when given. Tokens are summed on the device and read only when a value
+    is logged, so the callback adds no per-step host synchronisation; reading them waits for the
+    step to finish, so the time covers the work. It is measured on this device: under DDP each rank
+    counts its own batches and rank 0's value is logged.
 
     :class:`~lit_seq2seq.LitSeq2Seq` adds this callback itself (``configure_callbacks``) unless
     the trainer already has one, so ``Trainer.fit``, ``lit-seq2seq fit`` and the demo log it; it
@@ -30,8 +41,7 @@ class TrainingThroughput(pl.Callback):
     logs the same quantity per epoch for ``model.fit``.
 
     Args:
-        window: steps averaged over; ``None``: the trainer's ``log_every_n_steps``, so each logged
-            value covers the steps since the previous one.
+        window: log every ``window`` training steps; ``None``: on the trainer's logging steps.
         prog_bar: also show the value in the progress bar.
 
     Example:
@@ -44,13 +54,22 @@ class TrainingThroughput(pl.Callback):
             check_int("TrainingThroughput", "window", window, 1)
         self.window = window
         self.prog_bar = prog_bar
-        self.tokens = 0
-        self._marks: deque[tuple[float, int]] = deque()  # (time, tokens so far) after recent steps
+        self._counted = 0  # tokens already read back to the host
+        self._pending: Any = 0  # tokens of the steps since the last read (a device tensor once counting)
+        self._mark: tuple[float, int] | None = None  # (time, tokens) at the start of the current interval
+        self._steps = 0  # steps since the clock restarted
+
+    @property
+    def tokens(self) -> int:
+        """Target tokens trained so far (reads the device count)."""
+        self._counted += int(self._pending)
+        self._pending = 0
+        return self._counted
 
     def restart_clock(self, trainer: pl.Trainer) -> None:
         """Measure from now on (after validation, at an epoch start): pauses do not count."""
-        window = self.window if self.window is not None else max(1, int(getattr(trainer, "log_every_n_steps", 50)))
-        self._marks = deque([(time.perf_counter(), self.tokens)], maxlen=window + 1)
+        self._mark = (time.perf_counter(), self.tokens)
+        self._steps = 0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.restart_clock(trainer)
@@ -68,16 +87,21 @@ class TrainingThroughput(pl.Callback):
                 f"datamodules.Seq2SeqDataModule), got {type(batch).__name__}"
             )
         target_out = batch["target_out"]  # (B, T)
-        self.tokens += int((target_out != PAD_ID).sum())  # waits for the device: the step is done
-        if not self._marks:  # no epoch start seen: start measuring from here
+        self._pending = self._pending + (target_out != PAD_ID).sum()  # stays on the device
+        if self._mark is None:  # no epoch start seen: start measuring after this step
             self.restart_clock(trainer)
             return
-        self._marks.append((time.perf_counter(), self.tokens))
-        (t0, n0), (t1, n1) = self._marks[0], self._marks[-1]
-        rate = (n1 - n0) / max(t1 - t0, 1e-9)
+        self._steps += 1
+        due = self._steps % self.window == 0 if self.window is not None else is_logging_step(trainer)
+        if not due:
+            return
+        tokens = self.tokens  # waits for the device: the steps are done
+        now = time.perf_counter()
+        (t0, n0), self._mark = self._mark, (now, tokens)
+        rate = (tokens - n0) / max(now - t0, 1e-9)
         pl_module.log(
             "train/tokens_per_s", rate, on_step=True, on_epoch=False, prog_bar=self.prog_bar, batch_size=len(target_out)
         )
 
 
-__all__ = ["TrainingThroughput"]
+__all__ = ["TrainingThroughput", "is_logging_step"]

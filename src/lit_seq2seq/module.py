@@ -16,7 +16,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.functional.text import bleu_score
 
 from datamodules.vocab import PAD_ID, Vocab, as_vocab
-from lit_seq2seq.callbacks import TrainingThroughput
+from lit_seq2seq.callbacks import TrainingThroughput, is_logging_step
 from lit_seq2seq.checkpoint_io import SafeCheckpointIO, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.scheduled_sampling import draw_gold, fed_from_model
@@ -56,9 +56,11 @@ class LitSeq2Seq(pl.LightningModule):
     resumed run makes the same decisions. Hyper-parameters are stored as plain data (dicts and
     token lists), so ``LitSeq2Seq.load_from_checkpoint(path)`` works with ``weights_only=True``.
 
-    Logged: ``train/loss``, ``train/tf_ratio`` (scheduled), ``train/fed_from_model`` (actual) and
-    ``train/tokens_per_s`` (target tokens per second, from the :class:`TrainingThroughput` callback
-    the module adds unless the trainer has one) every step; for validation and test,
+    Logged: ``train/loss`` every step; ``train/tf_ratio`` (scheduled), ``train/fed_from_model``
+    (actual) and ``train/tokens_per_s`` (target tokens per second, from the
+    :class:`TrainingThroughput` callback the module adds unless the trainer has one) on the steps
+    the loggers write (every ``log_every_n_steps``: each ``self.log`` costs the trainer CPU time,
+    and values of other steps never reach a logger); for validation and test,
     teacher-forced ``loss`` and ``ppl``, and free-running greedy ``token_acc``, ``exact_match`` (a
     source is right if it matches any of its references), ``bleu``, ``wer`` and ``per`` (percent,
     multi-reference).
@@ -158,8 +160,9 @@ class LitSeq2Seq(pl.LightningModule):
         loss = masked_cross_entropy(logits, batch["target_out"], self.config.label_smoothing)
         b = target_in.size(0)
         self.log("train/loss", loss, prog_bar=True, batch_size=b)
-        self.log("train/tf_ratio", ratio, batch_size=b)
-        self.log("train/fed_from_model", fed_from_model(gold, target_in), batch_size=b)
+        if is_logging_step(self.trainer):  # the loggers see no other step; each self.log costs ~1 ms of CPU
+            self.log("train/tf_ratio", ratio, batch_size=b)
+            self.log("train/fed_from_model", fed_from_model(gold, target_in), batch_size=b)
         return loss
 
     # -- validation and test --------------------------------------------------------------------

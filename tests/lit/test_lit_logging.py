@@ -107,13 +107,13 @@ def test_a_throughput_callback_of_the_trainer_is_kept() -> None:
         TrainingThroughput(window=0)
 
 
-def test_the_rate_covers_the_last_window_steps_and_skips_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_rate_covers_the_steps_since_the_last_value_and_skips_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [0.0]
     monkeypatch.setattr(lit_callbacks.time, "perf_counter", lambda: now[0])
     logged: list[float] = []
     module = SimpleNamespace(log=lambda name, value, **kwargs: logged.append(value))
-    trainer = SimpleNamespace(log_every_n_steps=2, state=SimpleNamespace(fn=TrainerFn.FITTING))
-    throughput = TrainingThroughput()  # window = log_every_n_steps = 2
+    trainer = SimpleNamespace(state=SimpleNamespace(fn=TrainerFn.FITTING))
+    throughput = TrainingThroughput(window=2)
 
     def step(seconds: float, tokens: int) -> None:
         now[0] += seconds
@@ -122,11 +122,34 @@ def test_the_rate_covers_the_last_window_steps_and_skips_validation(monkeypatch:
 
     throughput.on_train_epoch_start(trainer, module)  # type: ignore[arg-type]
     step(1.0, 10)
+    assert logged == [], "logged every window = 2 steps"
     step(1.0, 30)
     step(2.0, 10)
-    assert logged == [10 / 1, 40 / 2, 40 / 3]
-    now[0] += 100.0  # validation
+    step(2.0, 30)
+    assert logged == [40 / 2, 40 / 4]
+    step(1.0, 10)  # an unfinished window, then validation
+    now[0] += 100.0
     throughput.on_validation_end(trainer, module)  # type: ignore[arg-type]
     step(0.5, 20)
-    assert logged[-1] == 20 / 0.5, "the pause is not training time"
-    assert throughput.tokens == 70
+    step(0.5, 20)
+    assert logged[-1] == 40 / 1.0, "the pause is not training time"
+    assert throughput.tokens == 130
+
+
+def test_tokens_stay_on_the_device_between_logged_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[int] = []
+    module = SimpleNamespace(log=lambda name, value, **kwargs: None)
+    trainer = SimpleNamespace(state=SimpleNamespace(fn=TrainerFn.FITTING))
+    throughput = TrainingThroughput(window=3)
+    throughput.on_train_epoch_start(trainer, module)  # type: ignore[arg-type]
+
+    class CountedTensor(torch.Tensor):
+        def __int__(self) -> int:  # a host read of the device count
+            reads.append(1)
+            return super().__int__()
+
+    for _ in range(6):
+        target_out = torch.tensor([[5, 5, PAD_ID]]).as_subclass(CountedTensor)
+        throughput.on_train_batch_end(trainer, module, None, {"target_out": target_out}, 0)  # type: ignore[arg-type]
+    assert len(reads) == 2, "one read per logged value, none on the other steps"
+    assert throughput.tokens == 12
