@@ -24,18 +24,11 @@ from dataclasses import MISSING, fields
 from typing import Any
 
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from seq2seq_fit.config import parse_bool
 
 BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = {"32": "float32", "fp32": "float32", "fp16": "mixed_float16", "16-mixed": "mixed_float16",
               "bf16": "mixed_bfloat16", "bf16-mixed": "mixed_bfloat16"}  # fmt: skip
-
-
-def parse_bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"got {text!r}, expected true or false")
 
 
 def add_dataclass_options(group: Any, cls: type, lightning_prefix: str, skip: tuple[str, ...] = ()) -> None:

@@ -17,9 +17,9 @@ from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.encoder import Encoder
 from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, gumbel_noise, mix_inputs, model_tokens
 from keras_seq2seq.stream_position import StreamPosition
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_decoding_args
-from seq2seq_fit.config import check_int
-from seq2seq_fit.tokenizer import Tokenizer, check_tokenizer, split_tokens
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
+from seq2seq_fit.decoding import check_translate_args
+from seq2seq_fit.tokenizer import Tokenizer, split_tokens
 
 
 def masked_cross_entropy(logits: Any, target_out: Any, label_smoothing: float = 0.0) -> Any:
@@ -435,17 +435,10 @@ class Seq2SeqModel(keras.Model):
             >>> model.translate(["tensorflow is very difficult"])  # doctest: +SKIP
             [['텐서플로우는', '매우', '어렵다']]
         """
-        if isinstance(sources, str):
-            raise ValueError(f"translate.sources: got the string {sources!r}, expected a list of sources")
-        check_decoding_args(
-            strategy, beam_width, length_penalty, temperature, top_k, 1 if max_length is None else max_length
-        )
-        check_int("translate", "batch_size", batch_size, 1)
-        if not isinstance(return_attention, bool):
-            raise ValueError(f"translate.return_attention: got {return_attention!r}, expected True or False")
-        check_tokenizer(tokenizer)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"translate.seed: got {seed!r}, expected an integer or None")
+        check_translate_args(
+            sources, strategy, beam_width, length_penalty, temperature, top_k, max_length, return_attention,
+            tokenizer, batch_size, seed,
+        )  # fmt: skip
         encoded = [self.src_vocab.encode(split_tokens(s, tokenizer)) for s in sources]
         outputs: list[list[str]] = []
         attentions: list[Any] = []
@@ -457,7 +450,6 @@ class Seq2SeqModel(keras.Model):
             for i, ids in enumerate(chunk):
                 source[i, : len(ids)] = ids
             length = max_length if max_length is not None else 2 * longest + 10
-            check_decoding_args(strategy, beam_width, length_penalty, temperature, top_k, length)
             if strategy == "beam":
                 ids_list, weights_list = beam_search(self, source, beam_width, length_penalty, length)
             elif strategy == "greedy" and max_length is None and not return_attention:

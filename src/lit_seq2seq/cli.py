@@ -25,6 +25,7 @@ from datamodules.lightning import Seq2SeqDataModule
 from datamodules.vocab import Vocab
 from lit_seq2seq.checkpoint_io import UnsafeCheckpointError
 from lit_seq2seq.module import LitSeq2Seq
+from seq2seq_fit.config import parse_bool
 from seq2seq_fit.decoding import STRATEGIES
 from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS
 
@@ -49,14 +50,6 @@ class Seq2SeqCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         for side in ("src_vocab", "tgt_vocab"):
             parser.link_arguments(f"data.{side}", f"model.{side}", compute_fn=vocab_tokens, apply_on="instantiate")
-
-
-def parse_bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"got {text!r}, expected true or false")
 
 
 def build_translate_parser() -> argparse.ArgumentParser:

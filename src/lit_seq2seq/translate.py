@@ -8,9 +8,8 @@ import torch
 
 from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 from lit_seq2seq.model import Seq2Seq
-from seq2seq_fit import check_decoding_args
-from seq2seq_fit.config import check_bool, check_int
-from seq2seq_fit.tokenizer import Tokenizer, check_tokenizer, split_tokens
+from seq2seq_fit.decoding import check_translate_args
+from seq2seq_fit.tokenizer import Tokenizer, split_tokens
 
 Source = str | Sequence[str]
 
@@ -40,29 +39,6 @@ def kept_positions(ids: Sequence[int]) -> list[int]:
         if token not in (PAD_ID, BOS_ID):
             kept.append(i)
     return kept
-
-
-def check_translate_args(
-    strategy: str,
-    beam_width: int,
-    length_penalty: float,
-    temperature: float,
-    top_k: int | None,
-    max_length: int | None,
-    return_attention: bool,
-    tokenizer: Tokenizer,
-    batch_size: int,
-    seed: int | None,
-) -> None:
-    """Validate every argument of :func:`translate` before any work (even for no sources)."""
-    check_decoding_args(
-        strategy, beam_width, length_penalty, temperature, top_k, 1 if max_length is None else max_length
-    )
-    check_bool("translate", "return_attention", return_attention)
-    check_tokenizer(tokenizer)
-    check_int("translate", "batch_size", batch_size, 1)
-    if seed is not None:
-        check_int("translate", "seed", seed, 0)
 
 
 @torch.no_grad()
@@ -104,6 +80,7 @@ def translate(
         [['나는', '배가', '고프다']]
     """
     check_translate_args(
+        sources,
         strategy,
         beam_width,
         length_penalty,

@@ -5,7 +5,7 @@ Imports neither torch nor TensorFlow, so both ``lit_seq2seq`` and ``keras_seq2se
 """
 
 from seq2seq_fit.config import Seq2SeqConfig
-from seq2seq_fit.decoding import check_decoding_args, length_penalty
+from seq2seq_fit.decoding import check_decoding_args, check_translate_args, length_penalty
 from seq2seq_fit.metrics import (
     G2PScores,
     edit_distance,
@@ -24,6 +24,7 @@ __all__ = [
     "check_compatible",
     "check_decoding_args",
     "check_tokenizer",
+    "check_translate_args",
     "edit_distance",
     "exact_match",
     "g2p_scores",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -47,6 +48,20 @@ def check_bool(owner: str, name: str, value: Any) -> None:
     """Raise ``ValueError`` unless ``value`` is a bool."""
     if not isinstance(value, bool):
         raise ValueError(f"{owner}.{name}: got {value!r}, expected True or False")
+
+
+def parse_bool(text: str) -> bool:
+    """A command-line boolean (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``).
+
+    Example:
+        >>> parse_bool("Yes"), parse_bool("0")
+        (True, False)
+    """
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"got {text!r}, expected true or false")
 
 
 def from_plain_dict(cls: Any, data: dict[str, Any]) -> Any:

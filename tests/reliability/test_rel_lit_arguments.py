@@ -104,6 +104,12 @@ def test_translate_arguments_are_checked_before_any_decoding(
     assert_names(err, f"translate.{name}", value, allowed)
 
 
+def test_translate_refuses_a_string_where_a_list_of_sources_belongs(model: LitSeq2Seq) -> None:
+    with pytest.raises(ValueError) as err:
+        model.translate("a b")  # would otherwise decode each character as a source
+    assert_names(err, "translate.sources", "a b", "a list of sources")
+
+
 def test_valid_translate_arguments_pass(model: LitSeq2Seq) -> None:
     out = model.translate(["a b"], strategy="beam", beam_width=2, length_penalty=0.6, max_length=3, batch_size=1)
     assert isinstance(out, list) and len(out) == 1
