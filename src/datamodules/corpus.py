@@ -18,6 +18,27 @@ SYNTHETIC_TASKS = ("reverse", "copy", "sort", "addition")
 BUILTIN = ("toy", "cmudict", *SYNTHETIC_TASKS)
 
 
+def group_references(pairs: Sequence[Pair]) -> tuple[list[Tokens], list[list[Tokens]]]:
+    """Unique sources of ``pairs`` in order, each with all of its distinct targets.
+
+    Example:
+        >>> group_references([(["a"], ["A"]), (["a"], ["E"]), (["b"], ["B"]), (["a"], ["A"])])
+        ([['a'], ['b']], [[['A'], ['E']], [['B']]])
+    """
+    sources: list[Tokens] = []
+    refs: list[list[Tokens]] = []
+    index: dict[tuple[str, ...], int] = {}
+    for src, tgt in pairs:
+        key = tuple(src)
+        if key not in index:
+            index[key] = len(sources)
+            sources.append(list(src))
+            refs.append([])
+        if list(tgt) not in refs[index[key]]:
+            refs[index[key]].append(list(tgt))
+    return sources, refs
+
+
 @dataclass
 class Corpus:
     """Token-level parallel data split three ways.
@@ -50,18 +71,7 @@ class Corpus:
             >>> c.references("test")
             ([['a'], ['b']], [[['A'], ['E']], [['B']]])
         """
-        sources: list[Tokens] = []
-        refs: list[list[Tokens]] = []
-        index: dict[tuple[str, ...], int] = {}
-        for src, tgt in self.split(split):
-            key = tuple(src)
-            if key not in index:
-                index[key] = len(sources)
-                sources.append(list(src))
-                refs.append([])
-            if list(tgt) not in refs[index[key]]:
-                refs[index[key]].append(list(tgt))
-        return sources, refs
+        return group_references(self.split(split))
 
     def summary(self) -> str:
         """One line per split: pairs, unique sources and mean lengths."""

@@ -33,13 +33,13 @@ def first_batches_references(
 ) -> tuple[list[list[str]], list[list[list[str]]]]:
     """Unique sources of the first ``batches`` batches of ``split`` (all when ``None``) with every
     reference found in those batches: the words ``LitSeq2Seq`` scores under ``limit_val_batches``."""
-    from datamodules.corpus import Corpus
+    from datamodules.corpus import group_references
 
     pairs = data.corpus.split(split)
     if batches is not None:
         order = data.data.sampler(split).batches()[:batches]
         pairs = [pairs[i] for batch in order for i in batch]
-    return Corpus(data.corpus.name, [], [], pairs).references("test")
+    return group_references(pairs)
 
 
 class ValidationScores(keras.callbacks.Callback):  # type: ignore[misc]
