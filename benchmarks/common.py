@@ -11,6 +11,7 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,66 @@ from datamodules.corpus import Corpus
 from seq2seq_fit import Seq2SeqConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def keras_env(backend: str, cpu_only: bool, threads: int) -> dict[str, str]:
+    """Environment for a Keras process, to set before Keras is imported: the backend, no GPU on CPU
+    runs, and ``threads`` CPU threads for XLA (JAX, TensorFlow with ``jit_compile``; 0: default)."""
+    env = {"KERAS_BACKEND": backend}
+    if cpu_only:
+        env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
+    if threads:
+        flags = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
+        env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags} intra_op_parallelism_threads={threads}".strip()
+    return env
+
+
+def set_backend_threads(backend: str, threads: int) -> None:
+    """CPU threads of TensorFlow / torch (0: their default); JAX takes them from :func:`keras_env`."""
+    if threads <= 0:
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+class StepClock:
+    """Wall time between consecutive :meth:`tick` calls, each after ``sync()`` (wait for the device).
+
+    Ticking at every batch start times whole steps: data, forward, backward, optimiser and the
+    trainer's own bookkeeping. Used by the trainers' timing callbacks and the hand-written loops.
+    """
+
+    def __init__(self, sync: Callable[[], Any] = lambda: None) -> None:
+        self.sync = sync
+        self.times: list[float] = []
+        self._last: float | None = None
+
+    def tick(self) -> None:
+        self.sync()
+        now = time.perf_counter()
+        if self._last is not None:
+            self.times.append(now - self._last)
+        self._last = now
+
+
+def timed_steps(batches: Sequence[Any], step: Callable[[int, Any], Any], sync: Callable[[], Any]) -> list[float]:
+    """Per-step times of ``step(i, batch)`` over ``batches`` (a list or a ``DataLoader``): the clock
+    ticks at each batch start, and the last batch's start only closes the last interval (it is not
+    trained on)."""
+    clock = StepClock(sync)
+    for i, batch in enumerate(batches):
+        clock.tick()
+        if i == len(batches) - 1:
+            break
+        step(i, batch)
+    return clock.times
 
 
 def gnmt_like_corpus(n: int = 4096, vocab: int = 8000, min_len: int = 20, max_len: int = 50, seed: int = 0) -> Corpus:

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, markdown_table, write_results
+from benchmarks.common import RESULTS, keras_env, markdown_table, set_backend_threads, write_results
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, g2p_scores
 
 #: The G2P model of the quality benchmark (both frameworks).
@@ -171,22 +171,15 @@ def configure_keras(args: argparse.Namespace) -> tuple[str, str]:
     backend = args.backend or default_backend(args.accelerator)
     if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != backend:
         raise SystemExit(f"g2p.py: Keras was imported before --backend {backend} could take effect")
-    os.environ["KERAS_BACKEND"] = backend
-    if args.accelerator == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-        os.environ["JAX_PLATFORMS"] = "cpu"
-    if args.threads and backend == "jax":
-        flags = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={args.threads}"
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+    os.environ.update(keras_env(backend, args.accelerator == "cpu", args.threads))
     import keras
+
+    set_backend_threads(backend, args.threads)
 
     device = "cpu"
     if backend == "tensorflow":
         import tensorflow as tf
 
-        if args.threads:
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
@@ -198,8 +191,6 @@ def configure_keras(args: argparse.Namespace) -> tuple[str, str]:
     else:
         import torch
 
-        if args.threads:
-            torch.set_num_threads(args.threads)
         if torch.cuda.is_available():
             device = torch.cuda.get_device_name(0)
     assert keras.backend.backend() == backend

@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, bench_data, markdown_table, write_results
+from benchmarks.common import RESULTS, bench_data, keras_env, markdown_table, write_results
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 
 HERE = Path(__file__).resolve().parent
@@ -216,12 +216,7 @@ def run_lightning(jobs: list[dict[str, Any]], args: argparse.Namespace) -> list[
 
 def run_keras(backend: str, jobs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
     """Run ``throughput_keras.py`` under ``KERAS_BACKEND=backend``; one row per job, streamed."""
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    if args.device == "cpu":
-        env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
-    if args.threads:
-        flags = f"--xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
-        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {flags} intra_op_parallelism_threads={args.threads}".strip()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **keras_env(backend, args.device == "cpu", args.threads)}
     spec = {"device": args.device, "threads": args.threads, "jobs": jobs}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryFile("w+") as log:

@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -39,21 +38,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-
-
-def setup_threads(backend: str, threads: int) -> None:
-    """CPU threads of the backend (0: its default). JAX reads ``XLA_FLAGS``, which the driver sets."""
-    if threads <= 0:
-        return
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    elif backend == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 def versions(backend: str, device: str) -> dict[str, str]:
@@ -313,6 +297,7 @@ def build_model(job: dict[str, Any], data: Any) -> Any:
 def run_fit(model: Any, backend: str, batches: list[Any]) -> list[float]:
     """Per-step times of ``model.fit`` over ``batches`` (warm-up included)."""
     import keras
+    from benchmarks.common import StepClock
 
     class Batches(keras.utils.PyDataset):  # type: ignore[misc]
         def __len__(self) -> int:
@@ -324,36 +309,22 @@ def run_fit(model: Any, backend: str, batches: list[Any]) -> list[float]:
     class StepTimer(keras.callbacks.Callback):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
-            self.times: list[float] = []
-            self.last: float | None = None
+            self.clock = StepClock(lambda: sync_fit(self.model, backend))
 
         def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-            sync_fit(self.model, backend)
-            now = time.perf_counter()
-            if self.last is not None:
-                self.times.append(now - self.last)
-            self.last = now
+            self.clock.tick()
 
     timer = StepTimer()
     model.fit(Batches(), epochs=1, verbose=0, callbacks=[timer], shuffle=False)
-    return timer.times
+    return timer.clock.times
 
 
 def run_hand(loop: Any, batches: list[Any]) -> list[float]:
     """Per-step times of the hand-written loop over ``batches`` (warm-up included)."""
+    from benchmarks.common import timed_steps
+
     loop.reset()
-    times: list[float] = []
-    last: float | None = None
-    for i, (x, y) in enumerate(batches):
-        loop.sync()
-        now = time.perf_counter()
-        if last is not None:
-            times.append(now - last)
-        last = now
-        if i == len(batches) - 1:
-            break  # this batch's start closed the last timed interval
-        loop(x, y)
-    return times
+    return timed_steps(batches, lambda i, batch: loop(*batch), loop.sync)
 
 
 def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[str, Any]:
@@ -410,7 +381,9 @@ def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[s
 def main() -> None:
     spec = json.load(sys.stdin)
     backend, device = os.environ.get("KERAS_BACKEND", "tensorflow"), spec["device"]
-    setup_threads(backend, spec.get("threads", 0))
+    from benchmarks.common import set_backend_threads
+
+    set_backend_threads(backend, spec.get("threads", 0))
     import keras
     from benchmarks.common import bench_data
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import platform
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 
-from benchmarks.common import BenchData, cudnn_rnn_ran, peak_rss_mb, step_fields
+from benchmarks.common import BenchData, StepClock, cudnn_rnn_ran, peak_rss_mb, step_fields, timed_steps
 from lit_seq2seq.model import masked_cross_entropy
 from lit_seq2seq.module import LitSeq2Seq
 from lit_seq2seq.scheduled_sampling import draw_gold
@@ -53,16 +52,10 @@ def _sync(device: str) -> None:
 
 class _StepTimer(pl.Callback):
     def __init__(self, device: str) -> None:
-        self.device = device
-        self.times: list[float] = []
-        self._last: float | None = None
+        self.clock = StepClock(lambda: _sync(device))
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, idx: int) -> None:
-        _sync(self.device)
-        now = time.perf_counter()
-        if self._last is not None:
-            self.times.append(now - self._last)
-        self._last = now
+        self.clock.tick()
 
 
 def _peak_memory_mb(device: str) -> float:
@@ -118,7 +111,7 @@ def run_trainer(variant: Variant, data: BenchData, device: str, warmup: int, ste
         callbacks=[timer],
     )
     trainer.fit(module, train_dataloaders=data.torch_loader(order))
-    return timer.times
+    return timer.clock.times
 
 
 def run_hand_loop(variant: Variant, data: BenchData, device: str, warmup: int, steps: int) -> tuple[list[float], bool]:
@@ -151,19 +144,9 @@ def run_hand_loop(variant: Variant, data: BenchData, device: str, warmup: int, s
         scaler.step(optimizer)
         scaler.update()
 
-    times: list[float] = []
-    last: float | None = None
     module.train()
     order = data.order(warmup, steps)
-    for step, batch in enumerate(data.torch_loader(order)):
-        _sync(device)
-        now = time.perf_counter()
-        if last is not None:
-            times.append(now - last)
-        last = now
-        if step == len(order) - 1:
-            break  # this batch's start closed the last timed interval
-        train_step(step, batch)
+    times = timed_steps(data.torch_loader(order), train_step, lambda: _sync(device))
     cudnn = False
     if device == "cuda":
         cudnn = cudnn_rnn_ran(lambda: train_step(len(order), next(iter(data.torch_loader()))))
