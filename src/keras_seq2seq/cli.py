@@ -68,7 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train = fit.add_argument_group("training")
     train.add_argument("--epochs", "--max_epochs", "--trainer.max_epochs", type=int, default=10)
-    train.add_argument("--learning_rate", "--lr", type=float, default=1e-3)
+    train.add_argument("--learning_rate", "--lr", "--model.lr", type=float, default=1e-3)
+    train.add_argument(
+        "--warmup_steps", "--model.warmup_steps", type=int, default=0, help="linear learning-rate warm-up steps"
+    )
+    train.add_argument(
+        "--lr_decay_steps", "--model.lr_decay_steps", type=int, default=0,
+        help="cosine learning-rate decay over this many steps after the warm-up (0: constant)",
+    )  # fmt: skip
+    train.add_argument(
+        "--min_lr_ratio", "--model.min_lr_ratio", type=float, default=0.0,
+        help="learning rate at the end of the decay, as a fraction of --learning_rate",
+    )  # fmt: skip
     train.add_argument(
         "--gradient_clip_val", "--global_clipnorm", "--clipnorm", "--trainer.gradient_clip_val", dest="clipnorm",
         type=float, default=1.0, help="clip the global gradient norm (Keras global_clipnorm, as Lightning clips)",
@@ -141,6 +152,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     from datamodules.keras import KerasData
     from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
     from keras_seq2seq.callbacks import TrainingThroughput, ValidationScores
+    from keras_seq2seq.learning_rate import WarmupCosineDecay
     from keras_seq2seq.seq2seq_model import Seq2SeqModel
     from seq2seq_fit import exact_match, g2p_scores
 
@@ -151,7 +163,10 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     data = KerasData(args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed)
     model = Seq2SeqModel(config, teacher_forcing, data.src_vocab, data.tgt_vocab, seed=args.seed)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, global_clipnorm=args.clipnorm), jit_compile=jit)
+    # LitSeq2Seq's optimizer: torch.optim.AdamW (weight decay 0, eps 1e-8) under the same schedule.
+    schedule = WarmupCosineDecay(args.learning_rate, args.warmup_steps, args.lr_decay_steps, args.min_lr_ratio)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.0, epsilon=1e-8, global_clipnorm=args.clipnorm)
+    model.compile(optimizer=optimizer, jit_compile=jit)
     os.makedirs(args.output, exist_ok=True)
     # The callbacks that add to the epoch logs come before the ones that read them.
     callbacks: list[Any] = [TrainingThroughput()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ from lit_seq2seq.checkpoint_io import SafeCheckpointIO, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.scheduled_sampling import draw_gold, fed_from_model
 from lit_seq2seq.translate import Source, translate
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, g2p_scores
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_lr_schedule, g2p_scores, lr_factor
 from seq2seq_fit.config import check_bool, check_float, check_int
 
 Batch = dict[str, torch.Tensor]
@@ -73,6 +74,10 @@ class LitSeq2Seq(pl.LightningModule):
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         warmup_steps: linear learning-rate warm-up over this many steps (0: none).
+        lr_decay_steps: after the warm-up, cosine-decay the learning rate over this many steps
+            (0: keep it constant); ``seq2seq_fit.lr_factor`` gives the schedule, the same as
+            ``keras_seq2seq.WarmupCosineDecay``.
+        min_lr_ratio: learning rate at the end of the decay, as a fraction of ``lr``.
         seed: seed of the teacher-forcing coins.
         compile: ``torch.compile`` the whole-sequence decoder (``luong``/``none`` only, where the
             teacher-forced and parallel passes are single RNN calls).
@@ -94,6 +99,8 @@ class LitSeq2Seq(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         warmup_steps: int = 0,
+        lr_decay_steps: int = 0,
+        min_lr_ratio: float = 0.0,
         seed: int = 0,
         compile: bool = False,
     ) -> None:
@@ -105,7 +112,7 @@ class LitSeq2Seq(pl.LightningModule):
         check_compatible(self.config, self.teacher_forcing)
         check_float("LitSeq2Seq", "lr", lr, 0.0, math.inf, low_open=True, high_open=True)
         check_float("LitSeq2Seq", "weight_decay", weight_decay, 0.0, math.inf, high_open=True)
-        check_int("LitSeq2Seq", "warmup_steps", warmup_steps, 0)
+        check_lr_schedule("LitSeq2Seq", warmup_steps, lr_decay_steps, min_lr_ratio)
         check_int("LitSeq2Seq", "seed", seed, 0)
         check_bool("LitSeq2Seq", "compile", compile)
         self.save_hyperparameters(
@@ -117,6 +124,8 @@ class LitSeq2Seq(pl.LightningModule):
                 "lr": float(lr),
                 "weight_decay": float(weight_decay),
                 "warmup_steps": int(warmup_steps),
+                "lr_decay_steps": int(lr_decay_steps),
+                "min_lr_ratio": float(min_lr_ratio),
                 "seed": int(seed),
                 "compile": bool(compile),
             }
@@ -288,10 +297,16 @@ class LitSeq2Seq(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         hp = self.hparams
         optimizer = torch.optim.AdamW(self.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
-        warmup = int(hp["warmup_steps"])
-        if warmup == 0:
+        # Checkpoints written before lr_decay_steps existed have no such hyperparameters.
+        schedule = functools.partial(
+            lr_factor,
+            warmup_steps=int(hp["warmup_steps"]),
+            decay_steps=int(hp.get("lr_decay_steps", 0)),
+            min_lr_ratio=float(hp.get("min_lr_ratio", 0.0)),
+        )
+        if schedule.keywords["warmup_steps"] == 0 and schedule.keywords["decay_steps"] == 0:
             return optimizer
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def configure_callbacks(self) -> list[pl.Callback]:

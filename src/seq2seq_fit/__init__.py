@@ -1,11 +1,12 @@
-"""Framework-free core of seq2seq-fit: config, teacher-forcing schedules, metrics, decoding maths,
-source tokenizers.
+"""Framework-free core of seq2seq-fit: config, teacher-forcing and learning-rate schedules, metrics,
+decoding maths, source tokenizers.
 
 Imports neither torch nor TensorFlow, so both ``lit_seq2seq`` and ``keras_seq2seq`` build on it.
 """
 
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.decoding import check_decoding_args, check_translate_args, length_penalty
+from seq2seq_fit.learning_rate import check_lr_schedule, lr_factor
 from seq2seq_fit.metrics import (
     G2PScores,
     edit_distance,
@@ -23,12 +24,14 @@ __all__ = [
     "TeacherForcing",
     "check_compatible",
     "check_decoding_args",
+    "check_lr_schedule",
     "check_tokenizer",
     "check_translate_args",
     "edit_distance",
     "exact_match",
     "g2p_scores",
     "length_penalty",
+    "lr_factor",
     "phone_error_rate",
     "split_tokens",
     "word_error_rate",

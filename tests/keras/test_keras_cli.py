@@ -9,19 +9,20 @@ import pytest
 from keras_helpers import BACKEND, run_in_subprocess
 
 from keras_seq2seq.cli import build_parser, dataclass_kwargs
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, lr_factor
 
 
 def test_option_names_follow_the_lightning_cli() -> None:
     flat_args = "fit --corpus cmudict --attention bahdanau --hidden_size 96 --schedule linear --epochs 3"
-    flat = build_parser().parse_args([*flat_args.split(), "--mixed-precision", "bf16"])
+    flat = build_parser().parse_args([*flat_args.split(), "--mixed-precision", "bf16", "--lr_decay_steps", "100"])
     dotted = build_parser().parse_args(["fit", "--data.corpus", "cmudict", "--model.config.attention", "bahdanau",
                                         "--model.config.hidden_size", "96", "--model.teacher_forcing.schedule",
-                                        "linear", "--trainer.max_epochs", "3", "--precision", "bf16"])  # fmt: skip
+                                        "linear", "--trainer.max_epochs", "3", "--precision", "bf16",
+                                        "--model.lr_decay_steps", "100"])  # fmt: skip
     assert vars(flat) == vars(dotted)
     assert dataclass_kwargs(flat, Seq2SeqConfig) == {"attention": "bahdanau", "hidden_size": 96}
     assert dataclass_kwargs(flat, TeacherForcing) == {"schedule": "linear"}
-    assert flat.epochs == 3 and flat.precision == "bf16" and flat.corpus == "cmudict"
+    assert flat.epochs == 3 and flat.precision == "bf16" and flat.corpus == "cmudict" and flat.lr_decay_steps == 100
     with pytest.raises(SystemExit):
         build_parser().parse_args(["fit", "--mixed-precision", "fp8"])
 
@@ -31,11 +32,19 @@ def test_fit_then_translate(tmp_path: Path) -> None:
         from keras_seq2seq.cli import main
         main(["fit", "--backend", {BACKEND!r}, "--corpus", "toy", "--batch_size", "4", "--epochs", "40",
               "--hidden_size", "32", "--embedding_dim", "16", "--lr", "0.01", "--schedule", "linear",
-              "--decay_steps", "20", "--end", "0.5", "--output", {str(tmp_path)!r}, "--verbose", "0"])
+              "--decay_steps", "20", "--end", "0.5", "--output", {str(tmp_path)!r}, "--verbose", "0",
+              "--warmup_steps", "4", "--lr_decay_steps", "200", "--min_lr_ratio", "0.1"])
         main(["translate", "--model", {str(tmp_path / "model.keras")!r}, "I feel hungry",
               "--show-attention", {str(tmp_path / "attention.png")!r}])
+        import keras
+        saved = keras.models.load_model({str(tmp_path / "model.keras")!r})
+        print(int(saved.optimizer.iterations), float(saved.optimizer.learning_rate))
     """)
     lines = out.strip().splitlines()
+    # The saved optimizer carries LitSeq2Seq's schedule: AdamW at 0.01 * lr_factor(step).
+    steps, lr = lines[-1].split()
+    assert int(steps) == 40 and float(lr) == pytest.approx(0.01 * lr_factor(40, 4, 200, 0.1), rel=1e-6)
+    lines = lines[:-1]
     summary = json.loads(lines[-2])
     assert summary["backend"] == BACKEND and summary["test_exact_match"] == 1.0
     assert lines[-1] == "나는 배가 고프다"

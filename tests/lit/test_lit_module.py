@@ -13,7 +13,7 @@ from lit_helpers import StepRecorder, quiet_trainer
 
 from datamodules import Seq2SeqDataModule, Vocab
 from lit_seq2seq import LitSeq2Seq
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, lr_factor
 
 TINY = {"embedding_dim": 12, "hidden_size": 16}
 
@@ -175,6 +175,37 @@ def test_warmup_ramps_the_learning_rate(toy_data: Seq2SeqDataModule) -> None:
 
     quiet_trainer(max_steps=6, callbacks=[LrRecorder()], limit_val_batches=0).fit(model, toy_data)
     assert lrs == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+
+
+def test_cosine_decay_after_the_warmup_reaches_the_floor_and_survives_a_resume(tmp_path: Path) -> None:
+    """``Trainer.fit`` steps the schedule once per optimizer step; a run resumed from a mid-decay
+    checkpoint continues the schedule where it stopped."""
+    kwargs = {"lr": 0.01, "warmup_steps": 2, "lr_decay_steps": 4, "min_lr_ratio": 0.1}
+
+    def run(max_steps: int, ckpt_path: str | None = None, save: bool = False) -> list[float]:
+        lrs: list[float] = []
+
+        class LrRecorder(pl.Callback):
+            def on_train_batch_start(self, trainer, pl_module, *args) -> None:  # type: ignore[no-untyped-def]
+                lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+        callbacks: list[pl.Callback] = [LrRecorder()]
+        if save:
+            callbacks.append(ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=3, save_top_k=-1))
+        dm = Seq2SeqDataModule("toy", batch_size=1)  # 4 steps per epoch
+        model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, TINY, **kwargs)
+        trainer = quiet_trainer(
+            max_steps=max_steps, callbacks=callbacks, limit_val_batches=0, enable_checkpointing=save
+        )
+        trainer.fit(model, dm, ckpt_path=ckpt_path)
+        return lrs
+
+    full = run(8, save=True)
+    expected = [0.01 * lr_factor(s, 2, 4, 0.1) for s in range(8)]
+    assert full == pytest.approx(expected)
+    assert full[-1] == pytest.approx(0.001) and full[2] < 0.01
+    resumed = run(8, ckpt_path=str(tmp_path / "epoch=0-step=3.ckpt"))
+    assert resumed == pytest.approx(expected[3:])
 
 
 def test_mid_epoch_resume_from_model_checkpoint_matches_an_uninterrupted_run(tmp_path: Path) -> None:

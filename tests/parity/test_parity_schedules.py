@@ -39,3 +39,30 @@ def test_keras_and_lightning_ratios_match_step_for_step(schedule):
     print(f"{schedule}: max |ratio difference| {diff.max():.3e} over {STEPS} steps")
     np.testing.assert_allclose(graph, host, rtol=0, atol=RATIO_TOLERANCE)
     assert (host[-1] < host[0]) == (schedule != "constant")  # the schedule really moves
+
+
+#: warm-up, cosine decay and the floor after it all fall inside the steps compared.
+LR_SCHEDULE = {"warmup_steps": 20, "lr_decay_steps": 150, "min_lr_ratio": 0.05}
+
+
+def test_keras_and_lightning_learning_rates_match_step_for_step():
+    """``LitSeq2Seq``'s ``LambdaLR`` (stepped after every optimizer step, as Lightning steps it) and
+    ``WarmupCosineDecay`` at ``optimizer.iterations`` give step ``k`` the same learning rate."""
+    from keras_seq2seq import WarmupCosineDecay
+
+    config = {"hidden_size": 8, "embedding_dim": 8}
+    lit = LitSeq2Seq(TOKENS, TOKENS, config, lr=3e-3, **LR_SCHEDULE)
+    configured = lit.configure_optimizers()
+    optimizer, scheduler = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
+    model = Seq2SeqModel(config, lit.teacher_forcing, TOKENS, TOKENS)
+    model.compile(optimizer=keras.optimizers.AdamW(WarmupCosineDecay(3e-3, **LR_SCHEDULE), weight_decay=0.0))
+    host, graph = [], []
+    for step in range(STEPS):
+        host.append(optimizer.param_groups[0]["lr"])
+        model.optimizer.iterations.assign(step)
+        graph.append(float(to_numpy(model.optimizer.learning_rate)))
+        optimizer.step()
+        scheduler.step()
+    np.testing.assert_allclose(graph, host, rtol=1e-6, atol=0)
+    assert host[0] == pytest.approx(3e-3 / 20) and host[19] == pytest.approx(3e-3)
+    assert host[-1] == pytest.approx(3e-3 * 0.05)
