@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
+import json
 import os
 import shutil
 import statistics
@@ -332,6 +333,51 @@ def evaluate(model: Any, args: argparse.Namespace) -> dict[str, float]:
     return scores
 
 
+#: Summarised per (framework, variant): mean and sample standard deviation over the seeds.
+SUMMARY_KEYS = ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per", "train_minutes", "steps")
+
+
+def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation over the seeds of each (framework, variant)."""
+    summary = []
+    for framework, variant in dict.fromkeys((r["framework"], r["variant"]) for r in runs):
+        rs = [r for r in runs if r["framework"] == framework and r["variant"] == variant]
+        row: dict[str, Any] = {"framework": framework, "variant": variant, "seeds": len(rs)}
+        for key in SUMMARY_KEYS:
+            values = [float(r.get(key, r["curve"][-1]["step"] if key == "steps" and r["curve"] else 0)) for r in rs]
+            row[key] = statistics.mean(values)
+            row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        row["wer_greedy"] = f"{row['greedy_wer']:.2f} ± {row['greedy_wer_sd']:.2f}"
+        row["per_greedy"] = f"{row['greedy_per']:.2f} ± {row['greedy_per_sd']:.2f}"
+        row["wer_beam5"] = f"{row['beam5_wer']:.2f} ± {row['beam5_wer_sd']:.2f}"
+        row["per_beam5"] = f"{row['beam5_per']:.2f} ± {row['beam5_per_sd']:.2f}"
+        summary.append(row)
+    return summary
+
+
+def results_table(title: str, summary: list[dict[str, Any]], config: Seq2SeqConfig, test_words: int) -> str:
+    """The Markdown results: ours (mean ± sd over seeds), then the published numbers."""
+    cols = [
+        ("framework", "framework", ""),
+        ("variant", "teacher forcing", ""),
+        ("seeds", "seeds", "d"),
+        ("wer_greedy", "WER greedy %", ""),
+        ("per_greedy", "PER greedy %", ""),
+        ("wer_beam5", "WER beam5 %", ""),
+        ("per_beam5", "PER beam5 %", ""),
+        ("steps", "steps", ".0f"),
+        ("train_minutes", "train min", ".1f"),
+    ]
+    table = f"# {title}\n\nSplit: REFERENCE.md section 4 (12,533 test words"
+    table += f"{', first ' + str(test_words) if test_words else ''}). Config: `{config}`.\n"
+    table += "Mean ± sample standard deviation over the seeds; train min is wall time, machine load included.\n\n"
+    table += markdown_table(summary, cols)
+    table += "\nPublished (older standard split, 12,000 test words: compare loosely)\n\n"
+    table += "| system | WER % | PER % |\n|---|---|---|\n"
+    table += "".join(f"| {n} | {w} | {p} |\n" for n, w, p in PUBLISHED)
+    return table
+
+
 def plot_curves(runs: list[dict[str, Any]], path: Path) -> None:
     try:
         from seq2seq_fit.plots import _pyplot
@@ -339,11 +385,19 @@ def plot_curves(runs: list[dict[str, Any]], path: Path) -> None:
         plt = _pyplot()
     except ImportError:
         return
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
-    for run in runs:
-        xs = [p["epoch"] + 1 for p in run["curve"]]
-        ax.plot(xs, [p["val_wer"] for p in run["curve"]], marker="o", ms=3, label=f"{run['variant']} s{run['seed']}")
-    ax.set_xlabel("epoch")
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=120)
+    for framework, variant in dict.fromkeys((r["framework"], r["variant"]) for r in runs):
+        curves = [r["curve"] for r in runs if r["framework"] == framework and r["variant"] == variant and r["curve"]]
+        if not curves:
+            continue
+        n = min(len(c) for c in curves)  # early stopping may end a seed sooner
+        steps = [statistics.mean(c[i]["step"] for c in curves) for i in range(n)]
+        wers = [[c[i]["val_wer"] for c in curves] for i in range(n)]
+        label = f"{framework} {variant} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
+        (line,) = ax.plot(steps, [statistics.mean(w) for w in wers], marker="o", ms=3, label=label)
+        if len(curves) > 1:
+            ax.fill_between(steps, [min(w) for w in wers], [max(w) for w in wers], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("optimizer step")
     ax.set_ylabel("dev WER % (greedy)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -384,7 +438,16 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--test-words", type=int, default=0, help="score only the first N test words (0: all)")
     parser.add_argument("--tag", default="")
+    parser.add_argument(
+        "--combine", nargs="+", metavar="TAG", default=None,
+        help="train nothing: merge the runs of results/g2p_TAG.json files into results/g2p_<--tag>.*",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.combine:
+        if not args.tag:
+            parser.error("--combine needs --tag, the name of the merged results")
+        combine(args.combine, args.tag)
+        return
     if args.precision not in KERAS_PRECISIONS and args.framework == "keras":
         parser.error(f"--precision: got {args.precision!r}, expected one of {', '.join(KERAS_PRECISIONS)} for keras")
 
@@ -413,38 +476,15 @@ def main(argv: list[str] | None = None) -> None:
                     "seed": seed,
                     "train_minutes": seconds / 60,
                     "epochs": len(curve),
+                    "steps": int(curve[-1]["step"]) if curve else 0,
                     "curve": curve,
                     **scores,
                 }
             )
             print({k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
 
-    summary = []
-    for variant in args.variants:
-        rs = [r for r in runs if r["variant"] == variant]
-        row: dict[str, Any] = {"framework": framework, "variant": variant, "seeds": len(rs)}
-        for key in ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per", "train_minutes"):
-            values = [r[key] for r in rs]
-            row[key] = statistics.mean(values)
-            row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        summary.append(row)
-    cols = [
-        ("framework", "framework", ""),
-        ("variant", "teacher forcing", ""),
-        ("seeds", "seeds", "d"),
-        ("greedy_wer", "WER greedy %", ".2f"),
-        ("greedy_wer_sd", "sd", ".2f"),
-        ("greedy_per", "PER greedy %", ".2f"),
-        ("beam5_wer", "WER beam5 %", ".2f"),
-        ("beam5_per", "PER beam5 %", ".2f"),
-        ("train_minutes", "train min", ".1f"),
-    ]
-    table = f"# CMUdict G2P on {device} ({tag})\n\nSplit: REFERENCE.md section 4 (12,533 test words"
-    table += f"{', first ' + str(args.test_words) if args.test_words else ''}). Config: `{CONFIGS[args.preset]}`.\n\n"
-    table += markdown_table(summary, cols)
-    table += "\nPublished (older standard split, 12,000 test words: compare loosely)\n\n"
-    table += "| system | WER % | PER % |\n|---|---|---|\n"
-    table += "".join(f"| {n} | {w} | {p} |\n" for n, w, p in PUBLISHED)
+    summary = summarise(runs)
+    table = results_table(f"CMUdict G2P on {device} ({tag})", summary, CONFIGS[args.preset], args.test_words)
     print(table)
     meta = {
         "device": device,
@@ -455,6 +495,33 @@ def main(argv: list[str] | None = None) -> None:
     }
     write_results(f"g2p_{tag}", runs + summary, meta, table)
     plot_curves(runs, RESULTS / f"g2p_{tag}_curves.png")
+
+
+def combine(tags: list[str], out: str) -> None:
+    """One table and one plot from the runs of several result files (``g2p_<tag>.json``), e.g. one
+    file per variant or per framework, run at different times or on several machines."""
+    runs: list[dict[str, Any]] = []
+    metas: list[dict[str, Any]] = []
+    for tag in tags:
+        path = RESULTS / f"g2p_{tag}.json"
+        if not path.exists():
+            raise SystemExit(f"g2p.py --combine: {path} does not exist")
+        data = json.loads(path.read_text())
+        runs += [row for row in data["rows"] if "seed" in row]
+        metas.append(data["meta"])
+    configs = {json.dumps(m["config"], sort_keys=True) for m in metas}
+    if len(configs) != 1:
+        raise SystemExit(f"g2p.py --combine: the files hold different model configs: {sorted(configs)}")
+    devices = sorted({m["device"] for m in metas})
+    config = Seq2SeqConfig(**metas[0]["config"])
+    test_words = metas[0]["args"]["test_words"]
+    summary = summarise(runs)
+    table = results_table(f"CMUdict G2P on {', '.join(devices)} ({out})", summary, config, test_words)
+    table += "\nCombined from " + ", ".join(f"`g2p_{t}.json`" for t in tags) + ".\n"
+    print(table)
+    meta = {"device": devices, "combined": tags, "config": metas[0]["config"], "sources": metas}
+    write_results(f"g2p_{out}", runs + summary, meta, table)
+    plot_curves(runs, RESULTS / f"g2p_{out}_curves.png")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from typing import Any
 
 import keras
 from keras import ops
+from keras_seq2seq.initializers import dense
 from keras_seq2seq.masked_softmax import masked_softmax
 
 
@@ -33,9 +34,9 @@ class BahdanauAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         policy = self.dtype_policy
-        self.key_projection = keras.layers.Dense(hidden_size, use_bias=False, dtype=policy, name="key_projection")
-        self.query_projection = keras.layers.Dense(hidden_size, use_bias=True, dtype=policy, name="query_projection")
-        self.energy = keras.layers.Dense(1, use_bias=False, dtype=policy, name="energy")
+        self.key_projection = dense(hidden_size, hidden_size, use_bias=False, dtype=policy, name="key_projection")
+        self.query_projection = dense(hidden_size, hidden_size, dtype=policy, name="query_projection")
+        self.energy = dense(1, hidden_size, use_bias=False, dtype=policy, name="energy")
 
     def build(self, input_shape: Any = None) -> None:
         self.key_projection.build((None, None, self.hidden_size))

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 from keras_seq2seq.bahdanau_attention import BahdanauAttention
 from keras_seq2seq.encoder import rnn_layer
+from keras_seq2seq.initializers import dense, embedding, torch_uniform
 from keras_seq2seq.luong_attention import LuongAttention
 from keras_seq2seq.scheduled_sampling import model_tokens
 from keras_seq2seq.step_scan import scan_steps
@@ -82,8 +83,8 @@ class Decoder(keras.layers.Layer):
         self.tie_embeddings = tie_embeddings
         self.seed = seed
         policy = self.dtype_policy
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, dtype=policy, name="embedding")
-        self.bridge = keras.layers.Dense(num_layers * hidden_size, activation="tanh", dtype=policy, name="bridge")
+        self.embedding = embedding(vocab_size, embedding_dim, dtype=policy, name="embedding")
+        self.bridge = dense(num_layers * hidden_size, hidden_size, activation="tanh", dtype=policy, name="bridge")
         self.rnn_layers = [rnn_layer(cell, hidden_size, f"rnn_{i}", policy) for i in range(num_layers)]
         self.attention_layer: LuongAttention | BahdanauAttention | None = None
         if attention == "luong":
@@ -91,12 +92,12 @@ class Decoder(keras.layers.Layer):
         elif attention == "bahdanau":
             self.attention_layer = BahdanauAttention(hidden_size, dtype=policy, name="attention")
         self.combine = (
-            keras.layers.Dense(hidden_size, use_bias=False, activation="tanh", dtype=policy, name="combine")
+            dense(hidden_size, 2 * hidden_size, use_bias=False, activation="tanh", dtype=policy, name="combine")
             if attention == "luong"
             else None
         )
         self.output_projection = (
-            None if tie_embeddings else keras.layers.Dense(vocab_size, dtype=policy, name="output_projection")
+            None if tie_embeddings else dense(vocab_size, hidden_size, dtype=policy, name="output_projection")
         )
         self.seed_generator = keras.random.SeedGenerator(seed, name="dropout_seed")
 
@@ -113,7 +114,9 @@ class Decoder(keras.layers.Layer):
         if self.output_projection is not None:
             self.output_projection.build((None, None, self.hidden_size))
         else:
-            self.output_bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="output_bias")
+            self.output_bias = self.add_weight(
+                shape=(self.vocab_size,), initializer=torch_uniform(self.hidden_size), name="output_bias"
+            )
         self.built = True
 
     # ----------------------------------------------------------------------------------- pieces

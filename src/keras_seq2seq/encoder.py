@@ -6,14 +6,17 @@ from typing import Any
 
 import keras
 from keras import ops
+from keras_seq2seq.initializers import embedding, rnn_initializers
 from seq2seq_fit.config import CELLS, check_choice
 
 
 def rnn_layer(cell: str, units: int, name: str, dtype: Any) -> keras.layers.Layer:
-    """A whole-sequence GRU (``reset_after=True``, the PyTorch formula) or LSTM layer."""
+    """A whole-sequence GRU (``reset_after=True``, the PyTorch formula) or LSTM layer, initialised as
+    PyTorch initialises its own."""
     check_choice("rnn_layer", "cell", cell, CELLS)
     layer_cls = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
     kwargs = {"reset_after": True} if cell == "gru" else {}
+    kwargs.update(rnn_initializers(units, cell))
     return layer_cls(units, return_sequences=True, return_state=True, name=name, dtype=dtype, **kwargs)
 
 
@@ -95,7 +98,7 @@ class Encoder(keras.layers.Layer):
         policy = self.dtype_policy
         units = hidden_size // 2 if bidirectional else hidden_size
         self.units = units
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, dtype=policy, name="embedding")
+        self.embedding = embedding(vocab_size, embedding_dim, dtype=policy, name="embedding")
         self.embedding_dropout = keras.layers.Dropout(dropout, dtype=policy, name="embedding_dropout")
         self.forward_layers = [rnn_layer(cell, units, f"forward_{i}", policy) for i in range(num_layers)]
         self.backward_layers = (

@@ -6,6 +6,7 @@ from typing import Any
 
 import keras
 from keras import ops
+from keras_seq2seq.initializers import dense
 from keras_seq2seq.masked_softmax import masked_softmax
 from seq2seq_fit.config import LUONG_SCORES, check_choice
 
@@ -38,7 +39,7 @@ class LuongAttention(keras.layers.Layer):
         self.hidden_size = hidden_size
         self.score = score
         self.key_projection = (
-            keras.layers.Dense(hidden_size, use_bias=False, dtype=self.dtype_policy, name="key_projection")
+            dense(hidden_size, hidden_size, use_bias=False, dtype=self.dtype_policy, name="key_projection")
             if score == "general"
             else None
         )

@@ -1,0 +1,44 @@
+"""A config starts from the same weight distributions in both frameworks: the Keras layers use
+PyTorch's default initialisation (``keras_seq2seq.initializers``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from parity_helpers import TOKENS
+
+from keras_seq2seq import Seq2SeqModel
+from keras_seq2seq.from_lightning import keras_slots
+from lit_seq2seq import LitSeq2Seq
+from seq2seq_fit import Seq2SeqConfig
+from seq2seq_fit.weight_layout import torch_to_keras
+
+CONFIGS = {
+    "gru-luong-bi": {"cell": "gru", "attention": "luong", "bidirectional": True, "num_layers": 2},
+    "lstm-bahdanau-uni": {"cell": "lstm", "attention": "bahdanau"},
+    "lstm-dot-tied": {"cell": "lstm", "attention": "luong", "luong_score": "dot", "tie_embeddings": True},
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIGS))
+def test_every_keras_weight_is_drawn_like_its_pytorch_counterpart(case):
+    """Same spread (standard deviations within 10%) and, for the uniform ones, the same bound (the
+    largest |w| within a few percent of PyTorch's), for every weight of 200 values or more."""
+    config = Seq2SeqConfig(embedding_dim=64, hidden_size=64, **CONFIGS[case])
+    lit = LitSeq2Seq(TOKENS, TOKENS, config)
+    model = Seq2SeqModel(config, None, TOKENS, TOKENS)
+    state = {k: v.detach().numpy() for k, v in lit.model.state_dict().items()}
+    expected = torch_to_keras(state, config, len(TOKENS), len(TOKENS))
+    compared = 0
+    for slot, arrays in keras_slots(model).items():
+        for i, (ours, theirs) in enumerate(zip(arrays, expected[slot], strict=True)):
+            assert ours.shape == theirs.shape, slot
+            recurrent = "_layers." in slot  # encoder.forward_layers.0, decoder.rnn_layers.1, ...
+            if (config.cell == "lstm" and recurrent and ours.ndim == 1) or ours.size < 200:
+                continue  # an LSTM's one Keras bias holds torch's b_ih + b_hh; tiny tensors: too few draws
+            name = f"{slot}[{i}] {ours.shape}"
+            if "embedding" not in slot:  # uniform: the same bound (embeddings are N(0, 1))
+                assert np.abs(theirs).max() * 0.9 <= np.abs(ours).max() <= np.abs(theirs).max() * 1.05, name
+            assert ours.std() == pytest.approx(theirs.std(), rel=0.1), name
+            compared += 1
+    assert compared >= 8
