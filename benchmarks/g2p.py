@@ -12,12 +12,15 @@ decay to ``--min-lr-ratio`` of it at the end of epoch ``--max-epochs`` (``seq2se
 global norm 1, early stopping on the greedy dev WER of the first ``--val-batches`` dev batches
 (patience ``--patience``), the best epoch's weights restored for testing. The budget is
 ``--max-epochs`` epochs (the same optimizer steps in both frameworks, whatever the machine's load),
-capped by a wall-clock ``--minutes`` per run.
+capped by a wall-clock ``--minutes`` per run. Pick ``--max-epochs`` so that a run ends inside
+``--minutes``: a run the clock stops never reaches the end of its learning-rate decay.
 
-    python benchmarks/g2p.py --framework lightning --minutes 10 --seeds 0 1 2      # on a GPU
+``make bench-g2p`` runs the CPU set (both frameworks, 3 seeds) and merges it with ``--combine``.
+
+    python benchmarks/g2p.py --framework lightning --max-epochs 30 --minutes 10 --seeds 0 1 2   # on a GPU
     python benchmarks/g2p.py --framework lightning --preset cpu --max-epochs 7 --minutes 60 --threads 1 \
         --val-batches 0.25
-    python benchmarks/g2p.py --framework keras --backend jax --minutes 10 --seeds 0 1 2   # on a GPU
+    python benchmarks/g2p.py --framework keras --backend jax --max-epochs 30 --minutes 10 --seeds 0 1 2   # on a GPU
     python benchmarks/g2p.py --framework keras --backend torch --preset cpu --max-epochs 7 --minutes 60 --threads 1 \
         --val-batches 0.25
 """
