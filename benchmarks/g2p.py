@@ -337,7 +337,7 @@ def evaluate(model: Any, args: argparse.Namespace) -> dict[str, float]:
 
 
 #: Summarised per (framework, variant): mean and sample standard deviation over the seeds.
-SUMMARY_KEYS = ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per", "train_minutes", "steps")
+SUMMARY_KEYS = ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per", "train_minutes", "epochs")
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -347,7 +347,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rs = [r for r in runs if r["framework"] == framework and r["variant"] == variant]
         row: dict[str, Any] = {"framework": framework, "variant": variant, "seeds": len(rs)}
         for key in SUMMARY_KEYS:
-            values = [float(r.get(key, r["curve"][-1]["step"] if key == "steps" and r["curve"] else 0)) for r in rs]
+            values = [float(r[key]) for r in rs]
             row[key] = statistics.mean(values)
             row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
         row["wer_greedy"] = f"{row['greedy_wer']:.2f} ± {row['greedy_wer_sd']:.2f}"
@@ -368,7 +368,7 @@ def results_table(title: str, summary: list[dict[str, Any]], config: Seq2SeqConf
         ("per_greedy", "PER greedy %", ""),
         ("wer_beam5", "WER beam5 %", ""),
         ("per_beam5", "PER beam5 %", ""),
-        ("steps", "steps", ".0f"),
+        ("epochs", "epochs", ".1f"),
         ("train_minutes", "train min", ".1f"),
     ]
     table = f"# {title}\n\nSplit: REFERENCE.md section 4 (12,533 test words"
