@@ -37,7 +37,7 @@ bench: setup
 	$(BIN)/python benchmarks/throughput.py --device cpu --compile
 
 # CMUdict G2P quality on the CPU, 3 seeds: Lightning (3 teacher-forcing variants) on one core and
-# Keras on torch (2 variants) on the other, then one table. About 2.5 hours on 2 cores.
+# Keras on torch (2 variants) on the other, then one table. About 2 hours on 2 cores.
 G2P_CPU := --preset cpu --max-epochs 7 --minutes 60 --seeds 0 1 2 --threads 1 --val-batches 0.25
 bench-g2p: setup
 	$(BIN)/python benchmarks/g2p.py --framework lightning $(G2P_CPU) --tag lightning-cpu & lightning=$$!; \
