@@ -431,6 +431,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads of every framework (0: their default)")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (results written with a -quick tag)")
+    parser.add_argument(
+        "--tag", default="", help="results/throughput_<tag>.* (default: the device, e.g. cpu; cpu-quick with --quick)"
+    )
     args = parser.parse_args(argv)
     if args.mode_backends is None:
         args.mode_backends = (
@@ -462,7 +465,7 @@ def main(argv: list[str] | None = None) -> None:
         "not_measured": not_measured,
         "seconds": time.perf_counter() - started,
     }
-    tag = f"{args.device}{'-quick' if args.quick else ''}"
+    tag = args.tag or f"{args.device}{'-quick' if args.quick else ''}"
     json_path, md_path = write_results(f"throughput_{tag}", rows, meta, report(rows, args, argv, meta))
     png_path = RESULTS / f"throughput_{tag}.png"
     chart(rows, png_path)
