@@ -350,10 +350,8 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             values = [float(r[key]) for r in rs]
             row[key] = statistics.mean(values)
             row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        row["wer_greedy"] = f"{row['greedy_wer']:.2f} ± {row['greedy_wer_sd']:.2f}"
-        row["per_greedy"] = f"{row['greedy_per']:.2f} ± {row['greedy_per_sd']:.2f}"
-        row["wer_beam5"] = f"{row['beam5_wer']:.2f} ± {row['beam5_wer_sd']:.2f}"
-        row["per_beam5"] = f"{row['beam5_per']:.2f} ± {row['beam5_per_sd']:.2f}"
+        for key in ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per"):
+            row[key + "_text"] = f"{row[key]:.2f} ± {row[key + '_sd']:.2f}"
         summary.append(row)
     return summary
 
@@ -364,10 +362,10 @@ def results_table(title: str, summary: list[dict[str, Any]], config: Seq2SeqConf
         ("framework", "framework", ""),
         ("variant", "teacher forcing", ""),
         ("seeds", "seeds", "d"),
-        ("wer_greedy", "WER greedy %", ""),
-        ("per_greedy", "PER greedy %", ""),
-        ("wer_beam5", "WER beam5 %", ""),
-        ("per_beam5", "PER beam5 %", ""),
+        ("greedy_wer_text", "WER greedy %", ""),
+        ("greedy_per_text", "PER greedy %", ""),
+        ("beam5_wer_text", "WER beam5 %", ""),
+        ("beam5_per_text", "PER beam5 %", ""),
         ("epochs", "epochs", ".1f"),
         ("train_minutes", "train min", ".1f"),
     ]
@@ -479,7 +477,6 @@ def main(argv: list[str] | None = None) -> None:
                     "seed": seed,
                     "train_minutes": seconds / 60,
                     "epochs": len(curve),
-                    "steps": int(curve[-1]["step"]) if curve else 0,
                     "curve": curve,
                     **scores,
                 }
@@ -512,9 +509,12 @@ def combine(tags: list[str], out: str) -> None:
         data = json.loads(path.read_text())
         runs += [row for row in data["rows"] if "seed" in row]
         metas.append(data["meta"])
-    configs = {json.dumps(m["config"], sort_keys=True) for m in metas}
-    if len(configs) != 1:
-        raise SystemExit(f"g2p.py --combine: the files hold different model configs: {sorted(configs)}")
+    for what, values in (
+        ("model configs", {json.dumps(m["config"], sort_keys=True) for m in metas}),
+        ("--test-words", {m["args"]["test_words"] for m in metas}),
+    ):
+        if len(values) != 1:
+            raise SystemExit(f"g2p.py --combine: the files hold different {what}: {sorted(values)}")
     devices = sorted({m["device"] for m in metas})
     config = Seq2SeqConfig(**metas[0]["config"])
     test_words = metas[0]["args"]["test_words"]

@@ -22,9 +22,9 @@ def run(framework: str, variant: str, seed: int, wer: float) -> dict:
             "beam5_per": wer / 4 - 0.1, "test_words": 12533}  # fmt: skip
 
 
-def write(tmp: Path, tag: str, runs: list[dict], hidden_size: int = 256) -> None:
+def write(tmp: Path, tag: str, runs: list[dict], hidden_size: int = 256, test_words: int = 0) -> None:
     meta = {"device": "cpu", "config": {**g2p.CPU_CONFIG.to_dict(), "hidden_size": hidden_size},
-            "args": {"test_words": 0}}  # fmt: skip
+            "args": {"test_words": test_words}}  # fmt: skip
     (tmp / f"g2p_{tag}.json").write_text(json.dumps({"meta": meta, "rows": runs}))
 
 
@@ -44,7 +44,7 @@ def test_summary_is_the_mean_and_sample_sd_over_seeds_per_framework_and_variant(
     assert (lit["framework"], lit["seeds"], keras["seeds"]) == ("lightning", 3, 1)
     assert lit["greedy_wer"] == pytest.approx(statistics.mean(wers))
     assert lit["greedy_wer_sd"] == pytest.approx(statistics.stdev(wers))
-    assert lit["wer_greedy"] == f"{statistics.mean(wers):.2f} ± {statistics.stdev(wers):.2f}"
+    assert lit["greedy_wer_text"] == f"{statistics.mean(wers):.2f} ± {statistics.stdev(wers):.2f}"
     assert keras["greedy_wer_sd"] == 0.0 and keras["epochs"] == 3
 
 
@@ -65,5 +65,8 @@ def test_combine_refuses_files_of_different_models(results: Path) -> None:
     write(results, "b", [run("lightning", "teacher-forcing", 1, 32.0)], hidden_size=512)
     with pytest.raises(SystemExit, match="different model configs"):
         g2p.main(["--combine", "a", "b", "--tag", "both"])
+    write(results, "c", [run("lightning", "teacher-forcing", 2, 32.0)], test_words=500)
+    with pytest.raises(SystemExit, match="different --test-words"):
+        g2p.main(["--combine", "a", "c", "--tag", "both"])
     with pytest.raises(SystemExit, match=r"g2p_missing\.json does not exist"):
         g2p.main(["--combine", "a", "missing", "--tag", "both"])

@@ -297,15 +297,13 @@ class LitSeq2Seq(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         hp = self.hparams
         optimizer = torch.optim.AdamW(self.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
-        # Checkpoints written before lr_decay_steps existed have no such hyperparameters.
-        schedule = functools.partial(
-            lr_factor,
-            warmup_steps=int(hp["warmup_steps"]),
-            decay_steps=int(hp.get("lr_decay_steps", 0)),
-            min_lr_ratio=float(hp.get("min_lr_ratio", 0.0)),
-        )
-        if schedule.keywords["warmup_steps"] == 0 and schedule.keywords["decay_steps"] == 0:
+        warmup = int(hp["warmup_steps"])
+        decay = int(hp.get("lr_decay_steps", 0))  # checkpoints from before lr_decay_steps lack it
+        if warmup == 0 and decay == 0:
             return optimizer
+        schedule = functools.partial(
+            lr_factor, warmup_steps=warmup, decay_steps=decay, min_lr_ratio=float(hp.get("min_lr_ratio", 0.0))
+        )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 

@@ -20,14 +20,6 @@ from typing import Any
 from seq2seq_fit.config import check_float, check_int
 
 
-def _py_min(a: Any, b: Any) -> Any:
-    return min(a, b)
-
-
-def _py_max(a: Any, b: Any) -> Any:
-    return max(a, b)
-
-
 def check_lr_schedule(owner: str, warmup_steps: Any, decay_steps: Any, min_lr_ratio: Any) -> None:
     """Raise ``ValueError`` naming ``owner`` unless the schedule's arguments are valid."""
     check_int(owner, "warmup_steps", warmup_steps, 0)
@@ -41,8 +33,8 @@ def lr_factor(
     decay_steps: int = 0,
     min_lr_ratio: float = 0.0,
     *,
-    minimum: Callable[[Any, Any], Any] = _py_min,
-    maximum: Callable[[Any, Any], Any] = _py_max,
+    minimum: Callable[[Any, Any], Any] = min,
+    maximum: Callable[[Any, Any], Any] = max,
     cos: Callable[[Any], Any] = math.cos,
 ) -> Any:
     """Factor of the base learning rate for optimizer step ``step`` (0-based: the step about to run).

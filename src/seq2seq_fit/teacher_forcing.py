@@ -30,10 +30,6 @@ MODES = ("sequential", "parallel")
 DEFAULT_K = {"constant": 1.0, "linear": 1.0, "exponential": 0.999, "inverse_sigmoid": 500.0}
 
 
-def _py_max(a: Any, b: Any) -> Any:
-    return max(a, b)
-
-
 @dataclass(frozen=True)
 class TeacherForcing:
     """How much ground truth the decoder sees during training, and how the rest is chosen.
@@ -103,7 +99,7 @@ class TeacherForcing:
         step: Any,
         *,
         exp: Callable[[Any], Any] = math.exp,
-        maximum: Callable[[Any, Any], Any] = _py_max,
+        maximum: Callable[[Any, Any], Any] = max,
     ) -> Any:
         """Probability of feeding the ground-truth token at global step ``step``.
 

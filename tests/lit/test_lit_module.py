@@ -165,16 +165,21 @@ def test_predict_returns_token_lists(toy_data: Seq2SeqDataModule) -> None:
     assert len(flat) == 4 and all(isinstance(t, str) for tokens in flat for t in tokens)
 
 
+class LrRecorder(pl.Callback):
+    """The learning rate each training step runs with."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, *args) -> None:  # type: ignore[no-untyped-def]
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
 def test_warmup_ramps_the_learning_rate(toy_data: Seq2SeqDataModule) -> None:
     model = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, TINY, lr=0.01, warmup_steps=4)
-    lrs = []
-
-    class LrRecorder(StepRecorder):
-        def on_train_batch_start(self, trainer, pl_module, *args) -> None:  # type: ignore[no-untyped-def]
-            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
-
-    quiet_trainer(max_steps=6, callbacks=[LrRecorder()], limit_val_batches=0).fit(model, toy_data)
-    assert lrs == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+    recorder = LrRecorder()
+    quiet_trainer(max_steps=6, callbacks=[recorder], limit_val_batches=0).fit(model, toy_data)
+    assert recorder.lrs == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
 
 
 def test_cosine_decay_after_the_warmup_reaches_the_floor_and_survives_a_resume(tmp_path: Path) -> None:
@@ -183,13 +188,8 @@ def test_cosine_decay_after_the_warmup_reaches_the_floor_and_survives_a_resume(t
     kwargs = {"lr": 0.01, "warmup_steps": 2, "lr_decay_steps": 4, "min_lr_ratio": 0.1}
 
     def run(max_steps: int, ckpt_path: str | None = None, save: bool = False) -> list[float]:
-        lrs: list[float] = []
-
-        class LrRecorder(pl.Callback):
-            def on_train_batch_start(self, trainer, pl_module, *args) -> None:  # type: ignore[no-untyped-def]
-                lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
-
-        callbacks: list[pl.Callback] = [LrRecorder()]
+        recorder = LrRecorder()
+        callbacks: list[pl.Callback] = [recorder]
         if save:
             callbacks.append(ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=3, save_top_k=-1))
         dm = Seq2SeqDataModule("toy", batch_size=1)  # 4 steps per epoch
@@ -198,7 +198,7 @@ def test_cosine_decay_after_the_warmup_reaches_the_floor_and_survives_a_resume(t
             max_steps=max_steps, callbacks=callbacks, limit_val_batches=0, enable_checkpointing=save
         )
         trainer.fit(model, dm, ckpt_path=ckpt_path)
-        return lrs
+        return recorder.lrs
 
     full = run(8, save=True)
     expected = [0.01 * lr_factor(s, 2, 4, 0.1) for s in range(8)]
