@@ -341,7 +341,8 @@ SUMMARY_KEYS = ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per", "train_min
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and sample standard deviation over the seeds of each (framework, variant)."""
+    """Mean and sample standard deviation over the seeds of each (framework, variant); with one
+    seed the deviation is ``None`` and the table shows the value alone."""
     summary = []
     for framework, variant in dict.fromkeys((r["framework"], r["variant"]) for r in runs):
         rs = [r for r in runs if r["framework"] == framework and r["variant"] == variant]
@@ -349,9 +350,10 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in SUMMARY_KEYS:
             values = [float(r[key]) for r in rs]
             row[key] = statistics.mean(values)
-            row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else None  # undefined for one seed
         for key in ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per"):
-            row[key + "_text"] = f"{row[key]:.2f} ± {row[key + '_sd']:.2f}"
+            sd = row[key + "_sd"]
+            row[key + "_text"] = f"{row[key]:.2f}" if sd is None else f"{row[key]:.2f} ± {sd:.2f}"
         summary.append(row)
     return summary
 
