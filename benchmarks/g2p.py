@@ -499,6 +499,11 @@ def main(argv: list[str] | None = None) -> None:
     plot_curves(runs, RESULTS / f"g2p_{tag}_curves.png")
 
 
+#: Arguments that change what a run's scores mean: ``--combine`` refuses to average across them.
+PROTOCOL_ARGS = ("max_epochs", "lr", "lr_schedule", "min_lr_ratio", "batch_size", "patience", "val_batches",
+                 "limit_train_batches", "precision")  # fmt: skip
+
+
 def combine(tags: list[str], out: str) -> None:
     """One table and one plot from the runs of several result files (``g2p_<tag>.json``), e.g. one
     file per variant or per framework, run at different times or on several machines."""
@@ -511,9 +516,11 @@ def combine(tags: list[str], out: str) -> None:
         data = json.loads(path.read_text())
         runs += [row for row in data["rows"] if "seed" in row]
         metas.append(data["meta"])
+    protocols = {json.dumps({k: m["args"].get(k) for k in PROTOCOL_ARGS}, sort_keys=True) for m in metas}
     for what, values in (
         ("model configs", {json.dumps(m["config"], sort_keys=True) for m in metas}),
         ("--test-words", {m["args"]["test_words"] for m in metas}),
+        ("training budgets or protocols", protocols),
     ):
         if len(values) != 1:
             raise SystemExit(f"g2p.py --combine: the files hold different {what}: {sorted(values)}")

@@ -22,9 +22,10 @@ def run(framework: str, variant: str, seed: int, wer: float) -> dict:
             "beam5_per": wer / 4 - 0.1, "test_words": 12533}  # fmt: skip
 
 
-def write(tmp: Path, tag: str, runs: list[dict], hidden_size: int = 256, test_words: int = 0) -> None:
+def write(tmp: Path, tag: str, runs: list[dict], hidden_size: int = 256, test_words: int = 0,
+          max_epochs: int = 7) -> None:
     meta = {"device": "cpu", "config": {**g2p.CPU_CONFIG.to_dict(), "hidden_size": hidden_size},
-            "args": {"test_words": test_words}}  # fmt: skip
+            "args": {"test_words": test_words, "max_epochs": max_epochs, "lr": 2e-3, "lr_schedule": "cosine"}}  # fmt: skip
     (tmp / f"g2p_{tag}.json").write_text(json.dumps({"meta": meta, "rows": runs}))
 
 
@@ -69,5 +70,8 @@ def test_combine_refuses_files_of_different_models(results: Path) -> None:
     write(results, "c", [run("lightning", "teacher-forcing", 2, 32.0)], test_words=500)
     with pytest.raises(SystemExit, match="different --test-words"):
         g2p.main(["--combine", "a", "c", "--tag", "both"])
+    write(results, "d", [run("lightning", "teacher-forcing", 1, 29.0)], max_epochs=20)  # a longer budget
+    with pytest.raises(SystemExit, match="different training budgets or protocols"):
+        g2p.main(["--combine", "a", "d", "--tag", "both"])
     with pytest.raises(SystemExit, match=r"g2p_missing\.json does not exist"):
         g2p.main(["--combine", "a", "missing", "--tag", "both"])
