@@ -22,10 +22,11 @@ def run(framework: str, variant: str, seed: int, wer: float) -> dict:
             "beam5_per": wer / 4 - 0.1, "test_words": 12533}  # fmt: skip
 
 
-def write(tmp: Path, tag: str, runs: list[dict], hidden_size: int = 256, test_words: int = 0,
-          max_epochs: int = 7) -> None:
-    meta = {"device": "cpu", "config": {**g2p.CPU_CONFIG.to_dict(), "hidden_size": hidden_size},
-            "args": {"test_words": test_words, "max_epochs": max_epochs, "lr": 2e-3, "lr_schedule": "cosine"}}  # fmt: skip
+def write(
+    tmp: Path, tag: str, runs: list[dict], hidden_size: int = 256, test_words: int = 0, max_epochs: int = 7
+) -> None:
+    args = {"test_words": test_words, "max_epochs": max_epochs, "lr": 2e-3, "lr_schedule": "cosine"}
+    meta = {"device": "cpu", "config": {**g2p.CPU_CONFIG.to_dict(), "hidden_size": hidden_size}, "args": args}
     (tmp / f"g2p_{tag}.json").write_text(json.dumps({"meta": meta, "rows": runs}))
 
 
