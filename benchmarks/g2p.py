@@ -336,8 +336,10 @@ def evaluate(model: Any, args: argparse.Namespace) -> dict[str, float]:
     return scores
 
 
+#: Test scores of a run, shown in the table as "mean ± sd".
+SCORE_KEYS = ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per")
 #: Summarised per (framework, variant): mean and sample standard deviation over the seeds.
-SUMMARY_KEYS = ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per", "train_minutes", "epochs")
+SUMMARY_KEYS = (*SCORE_KEYS, "train_minutes", "epochs")
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -351,7 +353,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             values = [float(r[key]) for r in rs]
             row[key] = statistics.mean(values)
             row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else None  # undefined for one seed
-        for key in ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per"):
+        for key in SCORE_KEYS:
             sd = row[key + "_sd"]
             row[key + "_text"] = f"{row[key]:.2f}" if sd is None else f"{row[key]:.2f} ± {sd:.2f}"
         summary.append(row)
@@ -499,9 +501,10 @@ def main(argv: list[str] | None = None) -> None:
     plot_curves(runs, RESULTS / f"g2p_{tag}_curves.png")
 
 
-#: Arguments that change what a run's scores mean: ``--combine`` refuses to average across them.
-PROTOCOL_ARGS = ("max_epochs", "lr", "lr_schedule", "min_lr_ratio", "batch_size", "patience", "val_batches",
-                 "limit_train_batches", "precision")  # fmt: skip
+#: Arguments that change what a run's scores mean (how it was trained or scored): ``--combine``
+#: refuses to average runs that differ in any of them.
+PROTOCOL_ARGS = ("test_words", "max_epochs", "lr", "lr_schedule", "min_lr_ratio", "batch_size", "patience",
+                 "val_batches", "limit_train_batches", "precision")  # fmt: skip
 
 
 def combine(tags: list[str], out: str) -> None:
@@ -516,14 +519,16 @@ def combine(tags: list[str], out: str) -> None:
         data = json.loads(path.read_text())
         runs += [row for row in data["rows"] if "seed" in row]
         metas.append(data["meta"])
-    protocols = {json.dumps({k: m["args"].get(k) for k in PROTOCOL_ARGS}, sort_keys=True) for m in metas}
-    for what, values in (
-        ("model configs", {json.dumps(m["config"], sort_keys=True) for m in metas}),
-        ("--test-words", {m["args"]["test_words"] for m in metas}),
-        ("training budgets or protocols", protocols),
-    ):
+    configs = {json.dumps(m["config"], sort_keys=True) for m in metas}
+    if len(configs) != 1:
+        raise SystemExit(f"g2p.py --combine: the files hold different model configs: {sorted(configs)}")
+    for key in PROTOCOL_ARGS:
+        values = {json.dumps(m["args"].get(key)) for m in metas}
         if len(values) != 1:
-            raise SystemExit(f"g2p.py --combine: the files hold different {what}: {sorted(values)}")
+            raise SystemExit(
+                f"g2p.py --combine: the files hold different --{key.replace('_', '-')}: {sorted(values)} "
+                "(runs of different training budgets or protocols are not seeds of one result)"
+            )
     devices = sorted({m["device"] for m in metas})
     config = Seq2SeqConfig(**metas[0]["config"])
     test_words = metas[0]["args"]["test_words"]
