@@ -29,12 +29,12 @@ test-gpu: setup
 	$(BIN)/python -m pytest -q -m gpu
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check seq2seq_fit lit_seq2seq keras_seq2seq datamodules tests benchmarks examples
+	$(BIN)/ruff format --check seq2seq_fit lit_seq2seq keras_seq2seq datamodules tests benchmarks examples
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python benchmarks/throughput.py --device cpu --compile
+	$(BIN)/python -m benchmarks.throughput --device cpu --compile
 
 # CMUdict G2P quality on the CPU, 3 seeds: Lightning on one core and Keras on torch on the other,
 # then one table. bench-g2p: 7 epochs, Lightning with 3 teacher-forcing variants and Keras with 2,
@@ -51,12 +51,12 @@ bench-g2p-20ep: G2P_LIT_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_KERAS_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_TAG = cpu-20ep
 bench-g2p bench-g2p-20ep: setup
-	$(BIN)/python benchmarks/g2p.py --framework lightning $(G2P_CPU) --variants $(G2P_LIT_VARIANTS) \
+	$(BIN)/python -m benchmarks.g2p --framework lightning $(G2P_CPU) --variants $(G2P_LIT_VARIANTS) \
 		--tag lightning-$(G2P_TAG) & lightning=$$!; \
-	$(BIN)/python benchmarks/g2p.py --framework keras --backend torch $(G2P_CPU) \
+	$(BIN)/python -m benchmarks.g2p --framework keras --backend torch $(G2P_CPU) \
 		--variants $(G2P_KERAS_VARIANTS) --tag keras-$(G2P_TAG); keras=$$?; \
 	wait $$lightning && test $$keras -eq 0
-	$(BIN)/python benchmarks/g2p.py --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
+	$(BIN)/python -m benchmarks.g2p --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
 
 docs: setup
 	$(BIN)/python docs/build_api.py

@@ -17,11 +17,11 @@ capped by a wall-clock ``--minutes`` per run. Pick ``--max-epochs`` so that a ru
 
 ``make bench-g2p`` runs the CPU set (both frameworks, 3 seeds) and merges it with ``--combine``.
 
-    python benchmarks/g2p.py --framework lightning --max-epochs 30 --minutes 10 --seeds 0 1 2   # on a GPU
-    python benchmarks/g2p.py --framework lightning --preset cpu --max-epochs 7 --minutes 60 --threads 1 \
+    python -m benchmarks.g2p --framework lightning --max-epochs 30 --minutes 10 --seeds 0 1 2   # on a GPU
+    python -m benchmarks.g2p --framework lightning --preset cpu --max-epochs 7 --minutes 60 --threads 1 \
         --val-batches 0.25
-    python benchmarks/g2p.py --framework keras --backend jax --max-epochs 30 --minutes 10 --seeds 0 1 2   # on a GPU
-    python benchmarks/g2p.py --framework keras --backend torch --preset cpu --max-epochs 7 --minutes 60 --threads 1 \
+    python -m benchmarks.g2p --framework keras --backend jax --max-epochs 30 --minutes 10 --seeds 0 1 2   # on a GPU
+    python -m benchmarks.g2p --framework keras --backend torch --preset cpu --max-epochs 7 --minutes 60 --threads 1 \
         --val-batches 0.25
 """
 
@@ -39,8 +39,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import RESULTS, keras_env, markdown_table, set_backend_threads, write_results
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, g2p_scores
@@ -281,7 +279,7 @@ def train_keras(
     keras.utils.set_random_seed(seed)
     keras.config.set_dtype_policy(KERAS_PRECISIONS[args.precision])
     data = KerasData("cmudict", batch_size=args.batch_size, seed=seed)
-    model = Seq2SeqModel(CONFIGS[args.preset], VARIANTS[variant], data.src_vocab, data.tgt_vocab, seed=seed)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, CONFIGS[args.preset], VARIANTS[variant], seed=seed)
     # torch.optim.AdamW's eps; global_clipnorm is torch's clip_grad_norm_ over all parameters.
     train = data.train()
     schedule = WarmupCosineDecay(args.lr, WARMUP_STEPS, lr_decay_steps(args, len(train)), args.min_lr_ratio)

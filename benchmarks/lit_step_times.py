@@ -1,7 +1,7 @@
 """Per-step CPU time of one training step: teacher forcing vs sequential vs parallel scheduled sampling.
 
 Same model, same batch, same optimiser for every row; the median over ``--steps`` steps after
-``--warmup`` steps. Run: ``python benchmarks/lit_step_times.py [--threads 1] [--hidden 64]`` (on a shared machine,
+``--warmup`` steps. Run: ``python -m benchmarks.lit_step_times [--threads 1] [--hidden 64]`` (on a shared machine,
 more threads than free cores makes OpenMP spin and the numbers meaningless).
 """
 

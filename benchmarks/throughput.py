@@ -9,10 +9,10 @@ model, the decoder modes (hand loops only) with their cost relative to teacher f
 GNMT-like size. Writes ``results/throughput_<device>.json`` (every row, setting and version),
 ``.md`` and ``.png``.
 
-    python benchmarks/throughput.py --device cpu --compile          # make bench (about 15 min on 2 cores)
-    python benchmarks/throughput.py --device cuda --framework lightning keras --backends jax torch \\
+    python -m benchmarks.throughput --device cpu --compile          # make bench (about 15 min on 2 cores)
+    python -m benchmarks.throughput --device cuda --framework lightning keras --backends jax torch \\
         --precision fp32 bf16 fp16
-    python benchmarks/throughput.py --quick                         # a smoke run of every code path
+    python -m benchmarks.throughput --quick                         # a smoke run of every code path
 
 Nothing here imports TensorFlow unless the ``tensorflow`` backend is asked for, nor torch/Lightning
 unless ``lightning`` is.
@@ -31,8 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import RESULTS, bench_data, keras_env, markdown_table, write_results
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
@@ -220,8 +218,10 @@ def run_keras(backend: str, jobs: list[dict[str, Any]], args: argparse.Namespace
     spec = {"device": args.device, "threads": args.threads, "jobs": jobs}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryFile("w+") as log:
-        worker = [sys.executable, str(HERE / "throughput_keras.py")]
-        proc = subprocess.Popen(worker, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+        worker = [sys.executable, "-m", "benchmarks.throughput_keras"]
+        proc = subprocess.Popen(
+            worker, env=env, cwd=HERE.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
+        )
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(spec))
         proc.stdin.close()
@@ -331,7 +331,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, argv: list[str]
     done = [r for r in rows if "error" not in r]
     s = meta["settings"]
     lines = [
-        f"Reproduce: `python benchmarks/throughput.py {shlex.join(argv)}`"
+        f"Reproduce: `python -m benchmarks.throughput {shlex.join(argv)}`"
         f" (written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs); versions: "
         + "; ".join(
             f"{label}: " + ", ".join(f"{k} {v}" for k, v in info.items()) for label, info in meta["versions"].items()

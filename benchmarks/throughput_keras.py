@@ -20,7 +20,7 @@ synchronised before each clock reading (``jax.block_until_ready`` on the trainin
 ``torch.compile`` on torch. With ``jit`` the warm-up is a whole pass over the batches, so every
 padded shape is compiled before the clock runs.
 
-    KERAS_BACKEND=jax python benchmarks/throughput_keras.py < jobs.json   # what the driver does
+    KERAS_BACKEND=jax python -m benchmarks.throughput_keras < jobs.json   # what the driver does
 """
 
 from __future__ import annotations
@@ -30,12 +30,9 @@ import os
 import platform
 import sys
 import traceback
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
@@ -282,10 +279,10 @@ def build_model(job: dict[str, Any], data: Any) -> Any:
     keras.config.set_dtype_policy(POLICIES[job["precision"]])
     try:
         model = Seq2SeqModel(
-            Seq2SeqConfig.from_dict(job["config"]),
-            TeacherForcing.from_dict(job["teacher_forcing"]),
             data.src_vocab,
             data.tgt_vocab,
+            Seq2SeqConfig.from_dict(job["config"]),
+            TeacherForcing.from_dict(job["teacher_forcing"]),
             seed=0,
         )
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), jit_compile=job["jit"])

@@ -11,12 +11,12 @@ from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 keras.utils.set_random_seed(0)
 data = KerasData("reverse", batch_size=64, corpus_options={"n_train": 3000})
 model = Seq2SeqModel(
+    data.src_vocab,
+    data.tgt_vocab,
     Seq2SeqConfig(
         cell="gru", embedding_dim=32, hidden_size=64, bidirectional=True, attention="luong", luong_score="dot"
     ),
     TeacherForcing(schedule="linear", start=1.0, end=0.7, decay_steps=300, mode="parallel"),
-    data.src_vocab,
-    data.tgt_vocab,
     seed=0,
 )
 model.compile(optimizer=keras.optimizers.Adam(1e-2, global_clipnorm=1.0))

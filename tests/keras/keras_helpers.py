@@ -46,7 +46,7 @@ def tiny_model(
     """A small model over ``data``'s vocabularies (hidden 32 unless ``config`` says otherwise)."""
     options = {"hidden_size": 32, "embedding_dim": 16}
     options.update(config)
-    return Seq2SeqModel(Seq2SeqConfig(**options), teacher_forcing, data.src_vocab, data.tgt_vocab, seed=seed)
+    return Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(**options), teacher_forcing, seed=seed)
 
 
 def first_batch(data: KerasData, split: str = "train") -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -16,8 +16,8 @@ TRAIN = """
     def train(epochs=3):
         data = KerasData("reverse", batch_size=32, corpus_options={"n_train": 256, "n_val": 32, "n_test": 32,
                                                                   "min_len": 3, "max_len": 6, "num_symbols": 6})
-        model = Seq2SeqModel(Seq2SeqConfig(hidden_size=32, embedding_dim=16), TeacherForcing(start=0.75),
-                             data.src_vocab, data.tgt_vocab, seed=0)
+        model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=32, embedding_dim=16),
+                             TeacherForcing(start=0.75), seed=0)
         model.compile(optimizer=keras.optimizers.Adam(5e-3))
         history = model.fit(data.train(), epochs=epochs, verbose=0, validation_data=data.val()).history
         return model, history

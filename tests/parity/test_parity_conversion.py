@@ -79,7 +79,7 @@ def test_checkpoint_and_keras_files(tmp_path):
 
 def test_converting_into_existing_models():
     lit, model = twins(CASES["gru-luong-dot-uni"])
-    other = Seq2SeqModel(lit.config, None, TOKENS, TOKENS)
+    other = Seq2SeqModel(TOKENS, TOKENS, lit.config)
     assert from_lightning(lit, model=other) is other
     np.testing.assert_array_equal(keras_logits(other), keras_logits(model))
     target = lit_model(CASES["gru-luong-dot-uni"], seed=1)
@@ -89,10 +89,10 @@ def test_converting_into_existing_models():
 
 def test_mismatched_config_is_refused():
     lit = lit_model(CASES["gru-luong-general-uni"])
-    wider = Seq2SeqModel({**lit.config.to_dict(), "hidden_size": 32}, None, TOKENS, TOKENS)
+    wider = Seq2SeqModel(TOKENS, TOKENS, {**lit.config.to_dict(), "hidden_size": 32})
     with pytest.raises(ValueError, match="hidden_size: 32 in the target model, 16 in the Lightning model"):
         from_lightning(lit, model=wider)
-    other_vocab = Seq2SeqModel(lit.config, None, TOKENS, TOKENS[:-1])
+    other_vocab = Seq2SeqModel(TOKENS, TOKENS[:-1], lit.config)
     with pytest.raises(ValueError, match="tgt_vocab: 19 tokens in the target model, 20"):
         from_lightning(lit, model=other_vocab)
     lstm = lit_model(CASES["lstm-luong-general-uni"])

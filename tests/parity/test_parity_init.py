@@ -26,7 +26,7 @@ def test_every_keras_weight_is_drawn_like_its_pytorch_counterpart(case):
     largest |w| within a few percent of PyTorch's), for every weight of 200 values or more."""
     config = Seq2SeqConfig(embedding_dim=64, hidden_size=64, **CONFIGS[case])
     lit = LitSeq2Seq(TOKENS, TOKENS, config)
-    model = Seq2SeqModel(config, None, TOKENS, TOKENS)
+    model = Seq2SeqModel(TOKENS, TOKENS, config)
     state = {k: v.detach().numpy() for k, v in lit.model.state_dict().items()}
     expected = torch_to_keras(state, config, len(TOKENS), len(TOKENS))
     compared = 0

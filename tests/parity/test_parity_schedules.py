@@ -26,7 +26,7 @@ RATIO_TOLERANCE = 5e-7
 def test_keras_and_lightning_ratios_match_step_for_step(schedule):
     config = {"hidden_size": 8, "embedding_dim": 8}
     lit = LitSeq2Seq(TOKENS, TOKENS, config, SCHEDULES[schedule])
-    model = Seq2SeqModel(config, lit.teacher_forcing, TOKENS, TOKENS)
+    model = Seq2SeqModel(TOKENS, TOKENS, config, lit.teacher_forcing)
     model.compile(optimizer=keras.optimizers.SGD())
     host, graph = [], []
     for step in range(STEPS):
@@ -54,7 +54,7 @@ def test_keras_and_lightning_learning_rates_match_step_for_step():
     lit = LitSeq2Seq(TOKENS, TOKENS, config, lr=3e-3, **LR_SCHEDULE)
     configured = lit.configure_optimizers()
     optimizer, scheduler = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
-    model = Seq2SeqModel(config, lit.teacher_forcing, TOKENS, TOKENS)
+    model = Seq2SeqModel(TOKENS, TOKENS, config, lit.teacher_forcing)
     model.compile(optimizer=keras.optimizers.AdamW(WarmupCosineDecay(3e-3, **LR_SCHEDULE), weight_decay=0.0))
     host, graph = [], []
     for step in range(STEPS):

@@ -22,7 +22,7 @@ def data() -> KerasData:
 
 @pytest.fixture(scope="module")
 def model(data: KerasData) -> Seq2SeqModel:
-    return Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab, seed=0)
+    return Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=16, embedding_dim=8), seed=0)
 
 
 MODEL_CASES = [

@@ -53,7 +53,7 @@ def fail_on_save(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
 
 def train_with(checkpoint: keras.callbacks.Callback) -> WeightsAtEpochEnd:
     data = KerasData("toy", batch_size=4)
-    model = Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab, seed=0)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=16, embedding_dim=8), seed=0)
     model.compile(optimizer="adam", run_eagerly=True)
     recorder = WeightsAtEpochEnd()
     with pytest.raises(InjectedFailure):
@@ -74,7 +74,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint_and_no_partial_file(
         model = load_model(path)
     else:
         data = KerasData("toy", batch_size=4)
-        model = Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab)
+        model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=16, embedding_dim=8))
         model.compile(optimizer="adam", run_eagerly=True)
         model.optimizer.build(model.trainable_variables)
         model.load_weights(path)
@@ -96,7 +96,7 @@ def test_keras_model_checkpoint_loses_the_previous_checkpoint_in_the_same_failur
 
 def test_a_successful_save_replaces_the_file_and_removes_stale_temporaries(tmp_path: Path) -> None:
     data = KerasData("toy", batch_size=4)
-    model = Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab, seed=0)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=16, embedding_dim=8), seed=0)
     model.compile(optimizer="adam", run_eagerly=True)
     path = tmp_path / "ckpt" / "epoch{epoch}.keras"
     (tmp_path / "ckpt").mkdir()

@@ -40,9 +40,10 @@ WORKER = textwrap.dedent(
     keras.utils.set_random_seed(0)
     data = KerasData("reverse", batch_size=4, corpus_options={{"n_train": {4 * BATCHES}, "n_val": 4, "n_test": 4}})
     model = Seq2SeqModel(
+        data.src_vocab, data.tgt_vocab,
         Seq2SeqConfig(hidden_size=16, embedding_dim=8, dropout=0.1),
         TeacherForcing(schedule="linear", start=0.9, end=0.1, decay_steps=16),
-        data.src_vocab, data.tgt_vocab, seed=3,
+        seed=3,
     )
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     backup = keras.callbacks.BackupAndRestore(out + "/backup", save_freq={INTERVAL}, double_checkpoint=True)

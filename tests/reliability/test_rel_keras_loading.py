@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = KerasData("toy", batch_size=4)
-    model = Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab, seed=0)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=16, embedding_dim=8), seed=0)
     model.compile(optimizer="adam")
     model.fit(data.train(), epochs=1, verbose=0)
     path = tmp_path_factory.mktemp("saved") / "model.keras"

@@ -43,7 +43,7 @@ def numpy(values: list[Any]) -> list[np.ndarray]:
 @pytest.mark.parametrize("policy", ["mixed_float16"], indirect=True)
 def test_an_inf_gradient_skips_the_step_and_halves_the_loss_scale(policy: str) -> None:
     data = KerasData("toy", batch_size=4)
-    model = Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab, seed=0)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=16, embedding_dim=8), seed=0)
     model.compile(optimizer="adam", run_eagerly=True)  # eager, so the Python switch below is read each step
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     inject = {"on": False}
@@ -101,7 +101,7 @@ def test_padded_rows_and_length_one_sequences_stay_finite(policy: str, attention
     data = KerasData("toy", batch_size=4)
     config = Seq2SeqConfig(hidden_size=16, embedding_dim=8, attention=attention, cell=cell, label_smoothing=0.1)
     schedule = TeacherForcing(schedule="constant", start=0.5)  # half the inputs come from the model
-    model = Seq2SeqModel(config, schedule, data.src_vocab, data.tgt_vocab, seed=0)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, config, schedule, seed=0)
     x, y = edge_batch(len(data.src_vocab), len(data.tgt_vocab))
     with tf.GradientTape() as tape:
         logits, _, _ = model.training_logits(x, training=True, step=0)

@@ -58,7 +58,7 @@ def recording_model(data: KerasData, steps: list[dict[str, Any]]) -> Seq2SeqMode
     keras.utils.set_random_seed(0)  # the initial weights
     config = Seq2SeqConfig(hidden_size=16, embedding_dim=8, dropout=0.1)
     schedule = TeacherForcing(schedule="linear", start=0.9, end=0.1, decay_steps=8)
-    model = Seq2SeqModel(config, schedule, data.src_vocab, data.tgt_vocab, seed=3)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, config, schedule, seed=3)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     return record(model, steps)
 

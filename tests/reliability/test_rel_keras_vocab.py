@@ -18,7 +18,7 @@ def reverse(num_symbols: int) -> KerasData:
 
 def test_fit_refuses_data_with_another_vocabulary_before_training() -> None:
     data, other = reverse(8), reverse(6)
-    model = Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=16, embedding_dim=8))
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match=r"source vocabulary mismatch \(.*\).*src_vocab=") as error:
         model.fit(other.train(), epochs=1, verbose=0)
@@ -32,7 +32,7 @@ def test_fit_refuses_data_with_another_vocabulary_before_training() -> None:
 
 def test_data_built_with_the_models_vocabularies_is_accepted() -> None:
     data = reverse(8)
-    model = Seq2SeqModel(Seq2SeqConfig(hidden_size=16, embedding_dim=8), None, data.src_vocab, data.tgt_vocab)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=16, embedding_dim=8))
     same = KerasData(
         "reverse",
         batch_size=4,

@@ -62,19 +62,18 @@ class Seq2SeqModel(keras.Model):
     ``safe_mode=True``.
 
     Args:
-        config: a :class:`~seq2seq_fit.Seq2SeqConfig` or its dict.
-        teacher_forcing: a :class:`~seq2seq_fit.TeacherForcing` or its dict (default: always gold).
-        src_vocab: source :class:`~datamodules.Vocab` or its token list.
-        tgt_vocab: target vocabulary.
+        src_vocab: source vocabulary (``Vocab`` or its token list).
+        tgt_vocab: target vocabulary (``Vocab`` or its token list).
+        config: architecture (``Seq2SeqConfig`` or its dict; ``None`` for the defaults).
+        teacher_forcing: schedule and mode (``TeacherForcing`` or its dict; ``None``: ratio 1).
         seed: seed of the coin and dropout ``SeedGenerator`` s (saved with the model).
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``...).
 
     Example:
         >>> from datamodules import KerasData
         >>> data = KerasData("toy", batch_size=4)
-        >>> model = Seq2SeqModel(Seq2SeqConfig(hidden_size=32, embedding_dim=16),
-        ...                      TeacherForcing(schedule="linear", decay_steps=100),
-        ...                      data.src_vocab, data.tgt_vocab, seed=0)
+        >>> model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, Seq2SeqConfig(hidden_size=32, embedding_dim=16),
+        ...                      TeacherForcing(schedule="linear", decay_steps=100), seed=0)
         >>> model.compile(optimizer="adam")
         >>> history = model.fit(data.train(), epochs=2, verbose=0)
         >>> sorted(history.history)
@@ -83,11 +82,12 @@ class Seq2SeqModel(keras.Model):
 
     def __init__(
         self,
+        src_vocab: Vocab | Sequence[str],
+        tgt_vocab: Vocab | Sequence[str],
         config: Seq2SeqConfig | dict[str, Any] | None = None,
         teacher_forcing: TeacherForcing | dict[str, Any] | None = None,
-        src_vocab: Vocab | Sequence[str] | None = None,
-        tgt_vocab: Vocab | Sequence[str] | None = None,
-        seed: int | None = None,
+        *,
+        seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -104,9 +104,8 @@ class Seq2SeqModel(keras.Model):
         tf = teacher_forcing
         self.teacher_forcing = TeacherForcing.from_dict(tf) if isinstance(tf, dict) else (tf or TeacherForcing())
         check_compatible(self.config, self.teacher_forcing)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"Seq2SeqModel.seed: got {seed!r}, expected an integer >= 0 or None")
-        assert src_vocab is not None and tgt_vocab is not None  # checked above
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"Seq2SeqModel.seed: got {seed!r}, expected an integer >= 0")
         self.src_vocab = as_vocab(src_vocab)
         self.tgt_vocab = as_vocab(tgt_vocab)
         self.seed = seed
@@ -117,7 +116,7 @@ class Seq2SeqModel(keras.Model):
         )  # fmt: skip
         self.decoder = Decoder(
             len(self.tgt_vocab), c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.attention,
-            c.luong_score, c.dropout, c.tie_embeddings, seed=None if seed is None else seed + 1,
+            c.luong_score, c.dropout, c.tie_embeddings, seed=seed + 1,
             dtype=policy, name="decoder",
         )  # fmt: skip
         self.coin_seed = keras.random.SeedGenerator(seed, name="coin_seed")

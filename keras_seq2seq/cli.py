@@ -161,7 +161,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     config = Seq2SeqConfig(**dataclass_kwargs(args, Seq2SeqConfig))
     teacher_forcing = TeacherForcing(**dataclass_kwargs(args, TeacherForcing))
     data = KerasData(args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed)
-    model = Seq2SeqModel(config, teacher_forcing, data.src_vocab, data.tgt_vocab, seed=args.seed)
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, config, teacher_forcing, seed=args.seed)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     # LitSeq2Seq's optimizer: torch.optim.AdamW (weight decay 0, eps 1e-8) under the same schedule.
     schedule = WarmupCosineDecay(args.learning_rate, args.warmup_steps, args.lr_decay_steps, args.min_lr_ratio)

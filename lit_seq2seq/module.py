@@ -96,6 +96,7 @@ class LitSeq2Seq(pl.LightningModule):
         tgt_vocab: Vocab | list[str],
         config: Seq2SeqConfig | dict[str, Any] | None = None,
         teacher_forcing: TeacherForcing | dict[str, Any] | None = None,
+        *,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         warmup_steps: int = 0,

@@ -49,7 +49,7 @@ def from_lightning(source: Any, model: Seq2SeqModel | None = None) -> Seq2SeqMod
     src_vocab, tgt_vocab = as_vocab(list(hparams["src_vocab"])), as_vocab(list(hparams["tgt_vocab"]))
     slots = torch_to_keras(state, config, len(src_vocab), len(tgt_vocab))
     if model is None:
-        model = Seq2SeqModel(config, teacher_forcing, src_vocab, tgt_vocab, seed=int(hparams.get("seed", 0)))
+        model = Seq2SeqModel(src_vocab, tgt_vocab, config, teacher_forcing, seed=int(hparams.get("seed", 0)))
     else:
         check_same_model(model, config, src_vocab.tokens, tgt_vocab.tokens, "the Lightning model")
     set_keras_slots(model, slots)
