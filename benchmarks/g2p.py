@@ -42,25 +42,8 @@ from typing import Any
 
 from benchmarks.common import RESULTS, keras_env, markdown_table, set_backend_threads, write_results
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, g2p_scores
-
-#: The G2P model of the quality benchmark (both frameworks).
-G2P_CONFIG = Seq2SeqConfig(
-    cell="lstm",
-    embedding_dim=128,
-    hidden_size=512,
-    num_layers=2,
-    bidirectional=True,
-    attention="luong",
-    luong_score="general",
-    dropout=0.3,
-    label_smoothing=0.1,
-)
-
-#: The smaller model the 2-core CPU runs (the demo's config): a bi-GRU of 256 with Luong attention.
-CPU_CONFIG = Seq2SeqConfig(
-    cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
-)
-CONFIGS = {"gpu": G2P_CONFIG, "cpu": CPU_CONFIG}
+from seq2seq_fit.precision import PRECISIONS, keras_dtype_policy, lightning_precision
+from seq2seq_fit.presets import PRESETS
 
 VARIANTS: dict[str, TeacherForcing] = {
     "teacher-forcing": TeacherForcing(),
@@ -78,9 +61,6 @@ def lr_decay_steps(args: argparse.Namespace, steps_per_epoch: int) -> int:
         return 0
     return max(1, args.max_epochs * min(steps_per_epoch, args.limit_train_batches or steps_per_epoch) - WARMUP_STEPS)
 
-
-#: Lightning ``--precision`` values and the Keras dtype policies that mean the same.
-KERAS_PRECISIONS = {"32-true": "float32", "32": "float32", "bf16-mixed": "mixed_bfloat16", "16-mixed": "mixed_float16"}
 
 PUBLISHED = [
     ("Sequitur G2P (joint n-gram)", "24.5", "5.9"),
@@ -111,7 +91,7 @@ def train_lightning(
     dm = Seq2SeqDataModule("cmudict", batch_size=args.batch_size, seed=seed, num_workers=args.workers)
     dm.setup("fit")
     module = LitSeq2Seq(
-        dm.src_vocab, dm.tgt_vocab, CONFIGS[args.preset], VARIANTS[variant], lr=args.lr, warmup_steps=WARMUP_STEPS,
+        dm.src_vocab, dm.tgt_vocab, PRESETS[args.preset], VARIANTS[variant], lr=args.lr, warmup_steps=WARMUP_STEPS,
         lr_decay_steps=lr_decay_steps(args, len(dm.train_dataloader())), min_lr_ratio=args.min_lr_ratio, seed=seed,
     )  # fmt: skip
     best = ModelCheckpoint(dirpath=out / "ckpt", monitor="val/wer", mode="min", save_top_k=1, filename="best")
@@ -119,7 +99,7 @@ def train_lightning(
     trainer = pl.Trainer(
         accelerator=args.accelerator,
         devices=1,
-        precision=args.precision,
+        precision=lightning_precision(args.precision),
         max_epochs=args.max_epochs,
         max_time=timedelta(minutes=args.minutes),
         gradient_clip_val=1.0,
@@ -226,10 +206,9 @@ def train_keras(
 ) -> tuple[Any, list[dict[str, float]], float]:
     """Train with ``model.fit``; returns the best-on-dev model, the dev curve and training seconds.
 
-    The Keras counterpart of :func:`train_lightning`: ``ValidationScores`` adds ``val_wer`` (greedy,
-    on the words of the first ``--val-batches`` dev batches, which are also the batches of
-    ``val_loss``) to the epoch logs, where ``EarlyStopping`` and ``ModelCheckpoint`` find it, and
-    ``CSVLogger`` writes the curve.
+    The Keras counterpart of :func:`train_lightning`: validation logs ``val_wer`` (greedy, on the
+    first ``--val-batches`` dev batches, the batches of ``val_loss``) to the epoch logs, where
+    ``EarlyStopping`` and ``ModelCheckpoint`` find it, and ``CSVLogger`` writes the curve.
     """
     import keras
     from datamodules.keras import KerasData
@@ -238,8 +217,7 @@ def train_keras(
         AtomicModelCheckpoint,
         Seq2SeqModel,
         TrainingThroughput,
-        ValidationScores,
-        WarmupCosineDecay,
+        make_optimizer,
     )
 
     class FirstBatches(keras.utils.PyDataset):  # type: ignore[misc]
@@ -277,20 +255,18 @@ def train_keras(
                 logs["step"] = int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
     keras.utils.set_random_seed(seed)
-    keras.config.set_dtype_policy(KERAS_PRECISIONS[args.precision])
+    keras.config.set_dtype_policy(keras_dtype_policy(args.precision))
     data = KerasData("cmudict", batch_size=args.batch_size, seed=seed)
-    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, CONFIGS[args.preset], VARIANTS[variant], seed=seed)
-    # torch.optim.AdamW's eps; global_clipnorm is torch's clip_grad_norm_ over all parameters.
+    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, PRESETS[args.preset], VARIANTS[variant], seed=seed)
+    # LitSeq2Seq's optimizer (torch.optim.AdamW, eps 1e-8) with Lightning's gradient_clip_val=1.0.
     train = data.train()
-    schedule = WarmupCosineDecay(args.lr, WARMUP_STEPS, lr_decay_steps(args, len(train)), args.min_lr_ratio)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.0, epsilon=1e-8, global_clipnorm=1.0)
+    optimizer = make_optimizer(args.lr, WARMUP_STEPS, lr_decay_steps(args, len(train)), args.min_lr_ratio, 1.0)
     model.compile(optimizer=optimizer, jit_compile=keras_jit_compile(args.jit_compile, args.accelerator))
     val = data.val()
     n_val = val_batch_count(len(val), args.val_batches)
     out.mkdir(parents=True, exist_ok=True)
     best_path, log_path = out / "best.weights.h5", out / "history.csv"
-    callbacks = [  # the ones that add to the epoch logs first
-        ValidationScores.from_data(data, "val", batches=n_val, batch_size=512),
+    callbacks = [  # the ones that add to the epoch logs first (val_wer comes from evaluate itself)
         TrainingThroughput(),
         TimeBudget(args.minutes),
         keras.callbacks.EarlyStopping(monitor="val_wer", mode="min", patience=args.patience),
@@ -418,7 +394,9 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--preset", default="gpu", choices=list(CONFIGS), help="model: gpu (LSTM 2x512) or cpu")
+    parser.add_argument(
+        "--preset", default="gpu", choices=list(PRESETS), help="model (seq2seq_fit.presets): gpu (LSTM 2x512) or cpu"
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock cap on the training of each run")
     parser.add_argument("--max-epochs", type=int, default=40, help="training budget per run, in epochs")
     parser.add_argument(
@@ -430,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--precision", default="32-true")
+    parser.add_argument("--precision", default="32-true", choices=list(PRECISIONS), help="seq2seq_fit.precision name")
     parser.add_argument("--accelerator", default="auto")
     parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"], help="Keras only")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (torch, TF intra/inter-op, XLA)")
@@ -451,8 +429,6 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("--combine needs --tag, the name of the merged results")
         combine(args.combine, args.tag)
         return
-    if args.precision not in KERAS_PRECISIONS and args.framework == "keras":
-        parser.error(f"--precision: got {args.precision!r}, expected one of {', '.join(KERAS_PRECISIONS)} for keras")
 
     if args.framework == "keras":
         backend, device = configure_keras(args)
@@ -486,12 +462,12 @@ def main(argv: list[str] | None = None) -> None:
             print({k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
 
     summary = summarise(runs)
-    table = results_table(f"CMUdict G2P on {device} ({tag})", summary, CONFIGS[args.preset], args.test_words)
+    table = results_table(f"CMUdict G2P on {device} ({tag})", summary, PRESETS[args.preset], args.test_words)
     print(table)
     meta = {
         "device": device,
         "args": vars(args),
-        "config": CONFIGS[args.preset].to_dict(),
+        "config": PRESETS[args.preset].to_dict(),
         "variants": {k: VARIANTS[k].to_dict() for k in args.variants},
         **versions,
     }

@@ -14,9 +14,7 @@ import time
 import torch
 
 from datamodules import Seq2SeqDataModule
-from lit_seq2seq.model import masked_cross_entropy
 from lit_seq2seq.module import LitSeq2Seq
-from lit_seq2seq.scheduled_sampling import draw_gold
 from seq2seq_fit import TeacherForcing
 
 ROWS = [
@@ -36,11 +34,9 @@ def step_times(
     for i in range(warmup + steps):
         start = time.perf_counter()
         ratio = float(tf.ratio(i))
-        gold = draw_gold(batch["target_in"], ratio, tf.granularity, generator)
-        logits = model.model.scheduled_forward(
-            batch["source"], batch["source_lengths"], batch["target_in"], gold, tf, ratio, generator
+        loss, _ = model.model.loss(
+            batch["source"], batch["source_lengths"], batch["target_in"], batch["target_out"], tf, ratio, generator
         )
-        loss = masked_cross_entropy(logits, batch["target_out"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+from seq2seq_fit.precision import keras_dtype_policy
 
 
 def versions(backend: str, device: str) -> dict[str, str]:
@@ -276,7 +276,7 @@ def build_model(job: dict[str, Any], data: Any) -> Any:
     from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 
     keras.utils.set_random_seed(0)
-    keras.config.set_dtype_policy(POLICIES[job["precision"]])
+    keras.config.set_dtype_policy(keras_dtype_policy(job["precision"]))
     try:
         model = Seq2SeqModel(
             data.src_vocab,
@@ -358,7 +358,7 @@ def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[s
         "config": job["config"],
         "teacher_forcing": job["teacher_forcing"],
         "precision": job["precision"],
-        "dtype_policy": POLICIES[job["precision"]],
+        "dtype_policy": keras_dtype_policy(job["precision"]),
         "compile": jit,
         "compiler": ({"torch": "torch.compile"}.get(backend, "XLA")) if jit else None,
         "jit_compile_effective": None if fit_model is None else bool(fit_model.jit_compile),

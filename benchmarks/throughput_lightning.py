@@ -21,12 +21,10 @@ import lightning.pytorch as pl
 import torch
 
 from benchmarks.common import BenchData, StepClock, cudnn_rnn_ran, peak_rss_mb, step_fields, timed_steps
-from lit_seq2seq.model import masked_cross_entropy
 from lit_seq2seq.module import LitSeq2Seq
-from lit_seq2seq.scheduled_sampling import draw_gold
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from seq2seq_fit.precision import lightning_precision
 
-PRECISIONS = {"fp32": "32-true", "bf16": "bf16-mixed", "fp16": "16-mixed"}
 AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -100,7 +98,7 @@ def run_trainer(variant: Variant, data: BenchData, device: str, warmup: int, ste
     trainer = pl.Trainer(
         accelerator="gpu" if device == "cuda" else "cpu",
         devices=1,
-        precision=PRECISIONS[variant.precision],  # type: ignore[arg-type]
+        precision=lightning_precision(variant.precision),  # type: ignore[arg-type]
         max_steps=len(order),
         logger=False,
         enable_checkpointing=False,
@@ -132,13 +130,11 @@ def run_hand_loop(variant: Variant, data: BenchData, device: str, warmup: int, s
     def train_step(step: int, batch: dict[str, torch.Tensor]) -> None:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         ratio = float(tf.ratio(step))
-        gold = draw_gold(batch["target_in"], ratio, tf.granularity, generator)
         autocast = torch.autocast(device, dtype=dtype) if dtype is not None else contextlib.nullcontext()
         with autocast:
-            logits = model.scheduled_forward(
-                batch["source"], batch["source_lengths"], batch["target_in"], gold, tf, ratio, generator
+            loss, _ = model.loss(
+                batch["source"], batch["source_lengths"], batch["target_in"], batch["target_out"], tf, ratio, generator
             )
-            loss = masked_cross_entropy(logits, batch["target_out"], variant.config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)

@@ -12,7 +12,7 @@ from datamodules.batching import BucketBatchSampler, EncodedPairs, collate, enco
 from datamodules.corpus import Corpus, load_corpus
 from datamodules.errors import DataError
 from datamodules.prepared import PreparedData
-from datamodules.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Vocab
+from seq2seq_fit.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Vocab
 
 if TYPE_CHECKING:
     from datamodules.keras import KerasData

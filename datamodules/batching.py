@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from datamodules.corpus import Pair
-from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
+from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 
 logger = logging.getLogger("datamodules")
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from seq2seq_fit import scores
+
 Tokens = list[str]
 Pair = tuple[Tokens, Tokens]
 
@@ -25,18 +27,8 @@ def group_references(pairs: Sequence[Pair]) -> tuple[list[Tokens], list[list[Tok
         >>> group_references([(["a"], ["A"]), (["a"], ["E"]), (["b"], ["B"]), (["a"], ["A"])])
         ([['a'], ['b']], [[['A'], ['E']], [['B']]])
     """
-    sources: list[Tokens] = []
-    refs: list[list[Tokens]] = []
-    index: dict[tuple[str, ...], int] = {}
-    for src, tgt in pairs:
-        key = tuple(src)
-        if key not in index:
-            index[key] = len(sources)
-            sources.append(list(src))
-            refs.append([])
-        if list(tgt) not in refs[index[key]]:
-            refs[index[key]].append(list(tgt))
-    return sources, refs
+    keys, _, refs = scores.group_references((tuple(src), None, list(tgt)) for src, tgt in pairs)
+    return [list(k) for k in keys], refs
 
 
 @dataclass

@@ -16,7 +16,7 @@ import keras
 from datamodules.batching import BucketBatchSampler, EncodedPairs, collate
 from datamodules.corpus import Corpus
 from datamodules.prepared import PreparedData
-from datamodules.vocab import Vocab
+from seq2seq_fit.vocab import Vocab
 
 Batch = tuple[dict[str, np.ndarray], np.ndarray]
 

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from datamodules.batching import BucketBatchSampler, EncodedPairs, collate
 from datamodules.corpus import Corpus
 from datamodules.prepared import PreparedData, check_bool_arg, check_int_arg
-from datamodules.vocab import Vocab
+from seq2seq_fit.vocab import Vocab
 
 
 class BatchDataset(Dataset[dict[str, torch.Tensor]]):

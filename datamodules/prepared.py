@@ -9,7 +9,7 @@ from typing import Any
 
 from datamodules.batching import BucketBatchSampler, EncodedPairs, encode_pairs
 from datamodules.corpus import BUILTIN, LENGTH_POLICIES, Corpus, load_corpus
-from datamodules.vocab import Vocab, as_vocab
+from seq2seq_fit.vocab import Vocab, as_vocab
 
 logger = logging.getLogger("datamodules")
 

@@ -5,26 +5,19 @@ from __future__ import annotations
 import logging
 import os
 
-from datamodules.corpus import Corpus, Pair, Tokens
+from datamodules.corpus import Corpus, Pair
 from datamodules.errors import DataError
 from datamodules.splits import split_of
+from seq2seq_fit.tokenizer import ALIASES, Tokenizer, check_tokenizer, split_tokens
 
 logger = logging.getLogger("datamodules")
 
-TOKENIZERS = ("char", "space")
 ON_ERROR = ("error", "skip")
 
 
-def tokenize(text: str, how: str) -> Tokens:
-    """``char``: one token per character (spaces kept as tokens); ``space``: whitespace split."""
-    if how == "char":
-        return list(text)
-    if how == "space":
-        return text.split()
-    raise ValueError(f"tokenize: got {how!r}, expected one of {', '.join(TOKENIZERS)}")
-
-
-def read_tsv(path: str | os.PathLike[str], tokenizer: str = "space", on_error: str = "error") -> tuple[list[Pair], int]:
+def read_tsv(
+    path: str | os.PathLike[str], tokenizer: Tokenizer = "whitespace", on_error: str = "error"
+) -> tuple[list[Pair], int]:
     """Pairs from a UTF-8 TSV file; columns after the second are ignored.
 
     A UTF-8 byte-order mark and CRLF line endings are accepted; blank lines are ignored. Lines with
@@ -34,8 +27,7 @@ def read_tsv(path: str | os.PathLike[str], tokenizer: str = "space", on_error: s
     Returns:
         The pairs and the number of skipped lines.
     """
-    if tokenizer not in TOKENIZERS:
-        raise ValueError(f"tokenizer: got {tokenizer!r}, expected one of {', '.join(TOKENIZERS)}")
+    check_tokenizer(tokenizer, owner="read_tsv")
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error: got {on_error!r}, expected one of {', '.join(ON_ERROR)}")
     name = os.fspath(path)
@@ -65,13 +57,13 @@ def read_tsv(path: str | os.PathLike[str], tokenizer: str = "space", on_error: s
             if len(fields) < 2:
                 problem = f"expected 2 tab-separated fields, found 1: {text[:60]!r}"
             else:
-                src, tgt = tokenize(fields[0], tokenizer), tokenize(fields[1], tokenizer)
+                src, tgt = split_tokens(fields[0], tokenizer), split_tokens(fields[1], tokenizer)
                 if not src or not tgt:
                     side = "source" if not src else "target"
                     problem = f"empty {side} side: {text[:60]!r}"
         if problem is not None:
             if on_error == "error":
-                raise DataError(name, lineno, problem + " (use on_error='skip' to drop such lines)")
+                raise DataError(name, lineno, problem, option="on_error", value="skip", purpose="to drop such lines")
             skipped += 1
             continue
         pairs.append((src, tgt))
@@ -84,7 +76,7 @@ def read_tsv(path: str | os.PathLike[str], tokenizer: str = "space", on_error: s
 
 def read_tsv_corpus(
     path: str | os.PathLike[str],
-    tokenizer: str = "space",
+    tokenizer: Tokenizer = "whitespace",
     on_error: str = "error",
     val_percent: int = 5,
     test_percent: int = 10,
@@ -96,7 +88,8 @@ def read_tsv_corpus(
 
     Args:
         path: the file.
-        tokenizer: ``space`` (words) or ``char`` (characters).
+        tokenizer: ``whitespace`` (words), ``chars`` (characters, spaces kept as tokens; also ``char``)
+            or a callable from a string to its tokens, as in :func:`seq2seq_fit.tokenizer.split_tokens`.
         on_error: ``error`` (default) or ``skip`` malformed lines.
         val_percent, test_percent: share of sources in the validation and test splits.
         salt: changes the split without changing the file.
@@ -106,10 +99,12 @@ def read_tsv_corpus(
             raise ValueError(f"{label}: got {value!r}, expected an integer in [0, 100]")
     if val_percent + test_percent > 100:
         raise ValueError(f"val_percent + test_percent: got {val_percent + test_percent}, expected <= 100")
+    check_tokenizer(tokenizer, owner="read_tsv_corpus")
     pairs, skipped = read_tsv(path, tokenizer, on_error)
+    joiner = "" if isinstance(tokenizer, str) and ALIASES.get(tokenizer, tokenizer) == "chars" else " "
     splits: dict[str, list[Pair]] = {"train": [], "val": [], "test": []}
     for src, tgt in pairs:
-        key = " ".join(src) if tokenizer == "space" else "".join(src)
+        key = joiner.join(src)
         splits[split_of(key, salt, test_percent, val_percent)].append((src, tgt))
     corpus = Corpus(os.fspath(path), splits["train"], splits["val"], splits["test"])
     if skipped:

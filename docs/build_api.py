@@ -34,6 +34,8 @@ def build(output: Path) -> list[Path]:
     with warnings.catch_warnings():
         # pdoc warns about names in datamodules.__all__ that resolve lazily (module __getattr__)
         warnings.filterwarnings("ignore", message=".*does not resolve.*")
+        for package in ("lit_seq2seq", "keras_seq2seq"):  # lazy packages (seq2seq_fit.lazy_package): bind every name
+            __import__(package).load_all()
         pdoc.pdoc(*MODULES, output_directory=output)
     return sorted(output.rglob("*.html"))
 

@@ -17,13 +17,13 @@ import tensorflow as tf
 
 import keras
 from datamodules import KerasData
-from datamodules.vocab import BOS_ID
 from keras import ops
 from keras_seq2seq import Decoder, Encoder
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, mix_inputs, model_tokens
 from keras_seq2seq.seq2seq_model import masked_cross_entropy
 from seq2seq_fit import TeacherForcing
+from seq2seq_fit.vocab import BOS_ID
 
 
 class MyTranslator(keras.Model):

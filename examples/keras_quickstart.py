@@ -22,5 +22,5 @@ model = Seq2SeqModel(
 model.compile(optimizer=keras.optimizers.Adam(1e-2, global_clipnorm=1.0))
 history = model.fit(data.train(), validation_data=data.val(), epochs=6, verbose=2)
 print("tf_ratio per epoch:", [round(r, 3) for r in history.history["tf_ratio"]])
-print("val exact match:", round(history.history["val_exact_match"][-1], 3))
+print(f"val exact match: {history.history['val_exact_match'][-1]:.1f}%")
 print(model.translate(["a b c d e f"], strategy="beam", beam_width=3))  # -> [['f', 'e', 'd', 'c', 'b', 'a']]

@@ -21,7 +21,7 @@ else:  # a stand-in for a Tatoeba/Anki export: number words to digits
     path.write_text("".join(f"{words[i // 10]} {words[i % 10]}\t{i // 10} {i % 10}\tCC-BY\n" for i in range(100)))
 
 pl.seed_everything(0)
-dm = Seq2SeqDataModule(str(path), batch_size=16, corpus_options={"tokenizer": "space", "on_error": "skip"})
+dm = Seq2SeqDataModule(str(path), batch_size=16, corpus_options={"tokenizer": "whitespace", "on_error": "skip"})
 model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, Seq2SeqConfig(hidden_size=64, embedding_dim=32), lr=1e-2)
 pl.Trainer(max_epochs=15, logger=False, enable_checkpointing=False, enable_progress_bar=False).fit(model, datamodule=dm)
 print(dm.corpus.summary())

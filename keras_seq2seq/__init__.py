@@ -1,21 +1,48 @@
 """Keras 3 side of seq2seq-fit: registered layers and ``Seq2SeqModel`` with a custom ``train_step``.
 
 Works on the TensorFlow, JAX and torch backends (select with ``KERAS_BACKEND`` before importing
-keras). Importing this package registers every class, so ``keras.models.load_model`` restores
-saved models with the default ``safe_mode=True``.
+keras). Importing this package is light (``keras-seq2seq --help`` starts no framework): the public
+names load Keras on first use, and the first use registers every class, so
+``keras.models.load_model`` restores saved models with the default ``safe_mode=True``. When Keras is
+already imported, ``import keras_seq2seq`` registers everything at once, so
+``import keras; import keras_seq2seq; keras.models.load_model("model.keras")`` works.
 """
 
-from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
-from keras_seq2seq.bahdanau_attention import BahdanauAttention
-from keras_seq2seq.callbacks import TrainingThroughput, ValidationScores
-from keras_seq2seq.decoder import Decoder
-from keras_seq2seq.encoder import Encoder
-from keras_seq2seq.from_lightning import from_lightning
-from keras_seq2seq.learning_rate import WarmupCosineDecay
-from keras_seq2seq.luong_attention import LuongAttention
-from keras_seq2seq.safe_loading import UnsafeModelFileError, load_model
-from keras_seq2seq.seq2seq_model import Seq2SeqModel
-from keras_seq2seq.stream_position import StreamPosition
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from seq2seq_fit.lazy_package import make_lazy
+
+if TYPE_CHECKING:
+    from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
+    from keras_seq2seq.bahdanau_attention import BahdanauAttention
+    from keras_seq2seq.callbacks import TrainingThroughput
+    from keras_seq2seq.decoder import Decoder
+    from keras_seq2seq.encoder import Encoder
+    from keras_seq2seq.learning_rate import WarmupCosineDecay, make_optimizer
+    from keras_seq2seq.luong_attention import LuongAttention
+    from keras_seq2seq.safe_loading import load_model
+    from keras_seq2seq.seq2seq_model import Seq2SeqModel
+    from keras_seq2seq.stream_position import StreamPosition
+    from seq2seq_fit.errors import UnsafeFileError
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "AtomicModelCheckpoint": "keras_seq2seq.atomic_model_checkpoint",
+    "BahdanauAttention": "keras_seq2seq.bahdanau_attention",
+    "Decoder": "keras_seq2seq.decoder",
+    "Encoder": "keras_seq2seq.encoder",
+    "LuongAttention": "keras_seq2seq.luong_attention",
+    "Seq2SeqModel": "keras_seq2seq.seq2seq_model",
+    "StreamPosition": "keras_seq2seq.stream_position",
+    "TrainingThroughput": "keras_seq2seq.callbacks",
+    "UnsafeFileError": "seq2seq_fit.errors",
+    "WarmupCosineDecay": "keras_seq2seq.learning_rate",
+    "make_optimizer": "keras_seq2seq.learning_rate",
+    "load_model": "keras_seq2seq.safe_loading",
+}
 
 __all__ = [
     "AtomicModelCheckpoint",
@@ -26,9 +53,11 @@ __all__ = [
     "Seq2SeqModel",
     "StreamPosition",
     "TrainingThroughput",
-    "UnsafeModelFileError",
-    "ValidationScores",
+    "UnsafeFileError",
     "WarmupCosineDecay",
-    "from_lightning",
     "load_model",
+    "make_optimizer",
 ]
+
+
+make_lazy(__name__, _EXPORTS, eager="keras" in sys.modules)

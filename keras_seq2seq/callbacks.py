@@ -1,11 +1,12 @@
-"""Callbacks that add decoding scores and training throughput to the epoch ``logs`` of ``model.fit``.
+"""Callbacks that add training throughput to the epoch ``logs`` of ``model.fit``.
 
-Keras hands one ``logs`` dict to the callbacks of an epoch in list order, so a value added here is
-seen by every callback after it. Put these callbacks **before** ``CSVLogger``, ``TensorBoard``,
-``EarlyStopping`` and ``ModelCheckpoint`` (``History`` and the progress bar come last anyway)::
+The validation scores (``val_ppl``, ``val_token_acc``, ``val_exact_match``, ``val_bleu``,
+``val_wer``, ``val_per``) need no callback: ``Seq2SeqModel.evaluate`` computes them from the greedy
+decode of its ``test_step``. Keras hands one ``logs`` dict to the callbacks of an epoch in list
+order, so a value added here is seen by every callback after it. Put :class:`TrainingThroughput`
+**before** ``CSVLogger`` and ``TensorBoard``::
 
     callbacks = [
-        ValidationScores.from_data(data, "val"),  # val_ppl, val_wer, val_per
         TrainingThroughput(),  # tokens_per_s
         keras.callbacks.CSVLogger("history.csv"),
         keras.callbacks.TensorBoard("logs"),
@@ -16,117 +17,10 @@ seen by every callback after it. Put these callbacks **before** ``CSVLogger``, `
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import keras
-from seq2seq_fit import G2PScores, g2p_scores
-from seq2seq_fit.config import check_int
-
-Tokens = Sequence[str]
-
-
-def first_batches_references(
-    data: Any, split: str, batches: int | None
-) -> tuple[list[list[str]], list[list[list[str]]]]:
-    """Unique sources of the first ``batches`` batches of ``split`` (all when ``None``) with every
-    reference found in those batches: the words ``LitSeq2Seq`` scores under ``limit_val_batches``."""
-    from datamodules.corpus import group_references
-
-    pairs = data.corpus.split(split)
-    if batches is not None:
-        order = data.data.sampler(split).batches()[:batches]
-        pairs = [pairs[i] for batch in order for i in batch]
-    return group_references(pairs)
-
-
-class ValidationScores(keras.callbacks.Callback):  # type: ignore[misc]
-    """Greedy-decodes ``sources`` at the end of an epoch and adds word and phone error rates to ``logs``.
-
-    Adds, for ``prefix="val_"``:
-
-    - ``val_wer``, ``val_per``: percent, multi-reference (a source is right when the greedy output
-      equals any of its references; phone errors count against the closest reference), from
-      :func:`seq2seq_fit.g2p_scores`, as ``LitSeq2Seq`` logs ``val/wer`` and ``val/per``. For
-      corpora that are not G2P they are the sentence error rate and the token error rate.
-      Computed at epochs ``0, every, 2 * every, ...``: ``CSVLogger`` fixes its columns at the
-      first epoch, and on other epochs the keys are absent, which ``EarlyStopping`` and
-      ``ModelCheckpoint`` skip (a NaN would count as "no improvement").
-    - ``val_ppl``: ``exp(val_loss)`` whenever ``val_loss`` is in ``logs``. ``Seq2SeqModel``'s
-      validation loss is the mean NLL per target token over the split without label smoothing,
-      so this is the per-token perplexity (``LitSeq2Seq``'s ``val/ppl``).
-
-    Must come before the callbacks that read these values (``CSVLogger``, ``TensorBoard``,
-    ``EarlyStopping``, ``ModelCheckpoint``) in the ``callbacks`` list.
-
-    Args:
-        sources: token lists (or strings split by ``tokenizer``) to decode.
-        references: for each source, its acceptable target token lists.
-        every: decode every ``every`` epochs.
-        prefix: prefix of the added keys.
-        batch_size: sources decoded at once.
-        tokenizer: how string sources are split (see ``Seq2SeqModel.translate``).
-
-    Example:
-        >>> scores = ValidationScores.from_data(data, "val")  # doctest: +SKIP
-        >>> model.fit(data.train(), validation_data=data.val(), epochs=5,
-        ...           callbacks=[scores, keras.callbacks.EarlyStopping("val_wer")])  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        sources: Sequence[str | Tokens],
-        references: Sequence[Sequence[Tokens]],
-        every: int = 1,
-        prefix: str = "val_",
-        batch_size: int = 256,
-        tokenizer: Any = "whitespace",
-    ) -> None:
-        super().__init__()
-        if isinstance(sources, str) or len(sources) != len(references):
-            raise ValueError(
-                f"ValidationScores: got {len(sources)} sources and {len(references)} reference lists; "
-                "expected a list of sources and one list of references per source"
-            )
-        if not sources:
-            raise ValueError("ValidationScores.sources: got no sources; give at least one")
-        check_int("ValidationScores", "every", every, 1)
-        check_int("ValidationScores", "batch_size", batch_size, 1)
-        self.sources = list(sources)
-        self.references = [list(r) for r in references]
-        self.every = every
-        self.prefix = prefix
-        self.batch_size = batch_size
-        self.tokenizer = tokenizer
-        self.last_scores: G2PScores | None = None
-
-    @classmethod
-    def from_data(cls, data: Any, split: str = "val", batches: int | None = None, **kwargs: Any) -> ValidationScores:
-        """Scores for the sources of ``data.split(split)`` (a ``KerasData``), all of them or those of
-        its first ``batches`` batches (the ones ``fit(validation_steps=...)`` over a fresh sequence
-        evaluates; ``limit_val_batches`` on the Lightning side)."""
-        if batches is not None:
-            check_int("ValidationScores.from_data", "batches", batches, 1)
-        sources, references = first_batches_references(data, split, batches)
-        return cls(sources, references, **kwargs)
-
-    def score(self) -> G2PScores:
-        """Greedy-decode the sources with the current weights and score them."""
-        hypotheses = self.model.translate(self.sources, batch_size=self.batch_size, tokenizer=self.tokenizer)
-        return g2p_scores(hypotheses, self.references)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if logs is None:
-            return
-        loss = logs.get(f"{self.prefix}loss")
-        if loss is not None:
-            logs[f"{self.prefix}ppl"] = math.exp(loss) if loss < 700.0 else math.inf
-        if epoch % self.every == 0:
-            self.last_scores = self.score()
-            logs[f"{self.prefix}wer"] = self.last_scores.wer
-            logs[f"{self.prefix}per"] = self.last_scores.per
 
 
 class TrainingThroughput(keras.callbacks.Callback):  # type: ignore[misc]
@@ -188,4 +82,4 @@ class TrainingThroughput(keras.callbacks.Callback):  # type: ignore[misc]
         self._measured = True
 
 
-__all__ = ["TrainingThroughput", "ValidationScores", "first_batches_references"]
+__all__ = ["TrainingThroughput"]

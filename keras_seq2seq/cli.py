@@ -8,8 +8,11 @@ Option names follow ``lit-seq2seq`` where they mean the same thing: the config a
 fields by name (``--hidden_size``, ``--attention``, ``--schedule``, ``--decay_steps``...), also
 accepted in the Lightning spelling (``--model.config.hidden_size``,
 ``--model.teacher_forcing.schedule``, ``--data.corpus``, ``--trainer.max_epochs``). The backend is
-chosen before Keras is imported. ``fit`` logs ``loss``, ``tf_ratio``, ``fed_from_model``,
-``tokens_per_s`` and ``val_loss``, ``val_ppl``, ``val_wer``, ``val_per``... to ``OUTPUT/history.csv``
+chosen before Keras is imported, and ``--help`` and argument errors import no framework. Errors
+are one line on stderr with exit status 2 (``--debug`` shows the traceback and the framework's
+start-up logs). ``fit`` logs ``loss``, ``tf_ratio``, ``fed_from_model``,
+``tokens_per_s`` and ``val_loss``, ``val_ppl``, ``val_token_acc``, ``val_exact_match``, ``val_bleu``,
+``val_wer``, ``val_per`` to ``OUTPUT/history.csv``
 and to TensorBoard under ``--log-dir`` (default ``OUTPUT/logs``).
 """
 
@@ -20,22 +23,35 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import MISSING, fields
 from typing import Any
 
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing
-from seq2seq_fit.config import parse_bool
+from seq2seq_fit.cli_options import (
+    DEBUG_OPTION,
+    TRAINING_OPTIONS,
+    CLIError,
+    OneLineParser,
+    add_translate_options,
+    cli_errors,
+    cli_warnings,
+    quiet_framework_logs,
+    read_sources,
+    write_attention,
+)
+from seq2seq_fit.config import Seq2SeqConfig, parse_bool
+from seq2seq_fit.teacher_forcing import TeacherForcing
 
+PROG = "keras-seq2seq"
 BACKENDS = ("tensorflow", "jax", "torch")
-PRECISIONS = {"32": "float32", "fp32": "float32", "fp16": "mixed_float16", "16-mixed": "mixed_float16",
-              "bf16": "mixed_bfloat16", "bf16-mixed": "mixed_bfloat16"}  # fmt: skip
+#: This command line's spelling of the keyword arguments that errors name in their hints.
+FLAGS = {"on_error": "--on_error"}
 
 
-def add_dataclass_options(group: Any, cls: type, lightning_prefix: str, skip: tuple[str, ...] = ()) -> None:
+def add_dataclass_options(group: Any, cls: type, lightning_prefix: str) -> None:
     """One option per field of ``cls`` (``--name`` and ``--<lightning_prefix>.name``)."""
     for f in fields(cls):
-        if f.name in skip:
-            continue
         default = f.default if f.default is not MISSING else None
         kind = {bool: parse_bool, int: int, float: float}.get(type(default), str)
         if f.name == "k":
@@ -47,47 +63,39 @@ def add_dataclass_options(group: Any, cls: type, lightning_prefix: str, skip: tu
 
 
 def dataclass_kwargs(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The options of ``cls``'s fields that were given, by field name."""
     prefix = f"{cls.__name__}."
     return {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
 
 
+def add_debug_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(*DEBUG_OPTION.flags, action="store_true", help=DEBUG_OPTION.help)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="keras-seq2seq", description=__doc__.split("\n\n")[0])
+    """The ``keras-seq2seq`` parser; building and using it imports no framework."""
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     fit = sub.add_parser("fit", help="train a model, evaluate it on the test split, save it")
     fit.add_argument("--backend", choices=BACKENDS, default=None, help="Keras backend (default: KERAS_BACKEND)")
+    add_debug_option(fit)
     data = fit.add_argument_group("data")
     data.add_argument("--corpus", "--data.corpus", default="toy", help="toy, cmudict, reverse, ... or a TSV path")
     data.add_argument("--batch_size", "--batch-size", "--data.batch_size", type=int, default=64)
     data.add_argument("--max_length", "--max-length", "--data.max_length", type=int, default=None)
+    data.add_argument(
+        "--on_error", "--on-error", "--data.corpus_options.on_error", choices=("error", "skip"), default=None,
+        help="malformed lines of a TSV corpus: error (default) or skip",
+    )  # fmt: skip
     data.add_argument("--seed", "--seed_everything", type=int, default=0)
     add_dataclass_options(fit.add_argument_group("model (Seq2SeqConfig)"), Seq2SeqConfig, "model.config")
     add_dataclass_options(
         fit.add_argument_group("scheduled teacher forcing (TeacherForcing)"), TeacherForcing, "model.teacher_forcing"
     )
-    train = fit.add_argument_group("training")
-    train.add_argument("--epochs", "--max_epochs", "--trainer.max_epochs", type=int, default=10)
-    train.add_argument("--learning_rate", "--lr", "--model.lr", type=float, default=1e-3)
-    train.add_argument(
-        "--warmup_steps", "--model.warmup_steps", type=int, default=0, help="linear learning-rate warm-up steps"
-    )
-    train.add_argument(
-        "--lr_decay_steps", "--model.lr_decay_steps", type=int, default=0,
-        help="cosine learning-rate decay over this many steps after the warm-up (0: constant)",
-    )  # fmt: skip
-    train.add_argument(
-        "--min_lr_ratio", "--model.min_lr_ratio", type=float, default=0.0,
-        help="learning rate at the end of the decay, as a fraction of --learning_rate",
-    )  # fmt: skip
-    train.add_argument(
-        "--gradient_clip_val", "--global_clipnorm", "--clipnorm", "--trainer.gradient_clip_val", dest="clipnorm",
-        type=float, default=1.0, help="clip the global gradient norm (Keras global_clipnorm, as Lightning clips)",
-    )  # fmt: skip
-    train.add_argument(
-        "--mixed-precision", "--mixed_precision", "--precision", "--trainer.precision", dest="precision",
-        choices=sorted(PRECISIONS), default="32", help="fp16 (loss-scaled), bf16 or 32",
-    )  # fmt: skip
+    train = fit.add_argument_group("training (named as in lit-seq2seq fit)")
+    for option in TRAINING_OPTIONS:
+        option.add_to(train, f"--{option.lightning}")
     train.add_argument("--jit_compile", "--jit-compile", choices=("auto", "true", "false"), default="auto")
     train.add_argument("--steps_per_epoch", type=int, default=None)
     train.add_argument("--output", "--default_root_dir", default="keras_seq2seq_run", help="run directory")
@@ -95,84 +103,95 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-dir", "--log_dir", default=None,
         help="TensorBoard event files (default OUTPUT/logs; 'none': no TensorBoard); the CSV log is OUTPUT/history.csv",
     )  # fmt: skip
-    train.add_argument(
-        "--scores-every", "--scores_every", type=int, default=1,
-        help="greedy-decode the validation split every N epochs for val_wer / val_per (0: never)",
-    )  # fmt: skip
     train.add_argument("--verbose", type=int, default=2)
 
-    tr = sub.add_parser("translate", help="decode sentences with a saved .keras model")
-    tr.add_argument("--backend", choices=BACKENDS, default=None)
-    tr.add_argument("--model", required=True, help="path of a .keras file")
-    tr.add_argument("--strategy", choices=("greedy", "sample", "beam"), default="greedy")
-    tr.add_argument("--beam_width", type=int, default=5)
-    tr.add_argument("--length_penalty", type=float, default=0.0)
-    tr.add_argument("--temperature", type=float, default=1.0)
-    tr.add_argument("--top_k", type=int, default=None)
-    tr.add_argument("--max_length", type=int, default=None)
-    tr.add_argument("--tokenizer", choices=("whitespace", "char"), default="whitespace")
+    tr = sub.add_parser("translate", help="decode sentences with a saved model; prints one line per sentence")
+    tr.add_argument("--backend", choices=BACKENDS, default=None, help="Keras backend (default: KERAS_BACKEND)")
     tr.add_argument(
-        "--show-attention",
-        "--show_attention",
-        metavar="PNG",
-        default=None,
-        help="write an attention heat map of the first sentence to this PNG file (needs matplotlib)",
-    )
-    tr.add_argument("sentences", nargs="+")
+        "--model", required=True, metavar="PATH",
+        help="a .keras file (model.save, ModelCheckpoint) or a save_pretrained directory",
+    )  # fmt: skip
+    add_translate_options(tr)
     return parser
 
 
-def select_backend(backend: str | None, argv: list[str] | None) -> None:
-    """Make Keras run on ``backend``; it must be chosen before Keras is imported.
-
-    Importing ``keras_seq2seq`` (which the console script does before calling :func:`main`)
-    imports Keras on ``KERAS_BACKEND``. When that is another backend, the command restarts itself
-    with ``KERAS_BACKEND=backend``; called with explicit ``argv`` (from Python) it raises instead.
-    """
+def select_backend(backend: str | None) -> None:
+    """Make Keras run on ``backend``; it must be chosen before Keras is imported."""
     if backend is None:
         return
-    os.environ["KERAS_BACKEND"] = backend
-    if "keras" not in sys.modules:
-        return
-    import keras
+    if "keras" in sys.modules:
+        import keras
 
-    if keras.backend.backend() == backend:
+        if keras.backend.backend() != backend:
+            raise CLIError(
+                f"--backend {backend}: Keras is already running on {keras.backend.backend()!r}; "
+                f"set KERAS_BACKEND={backend} before starting Python"
+            )
+    os.environ["KERAS_BACKEND"] = backend
+
+
+@contextmanager
+def quiet_stderr(debug: bool) -> Iterator[None]:
+    """Send what C++ code writes to stderr (TensorFlow's oneDNN and absl lines at import) to /dev/null."""
+    if debug:
+        yield
         return
-    if argv is not None:
-        raise SystemExit(
-            f"keras-seq2seq: --backend {backend} but Keras is already running on {keras.backend.backend()!r}; "
-            f"set KERAS_BACKEND={backend} before starting Python"
-        )
-    sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "keras_seq2seq.cli", *sys.argv[1:]])
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def start_keras(args: argparse.Namespace) -> None:
+    """Import Keras on ``--backend`` (and register every class) without the backend's start-up noise."""
+    select_backend(args.backend)
+    quiet_framework_logs(args.debug)
+    try:
+        with quiet_stderr(args.debug):
+            import keras_seq2seq
+
+            keras_seq2seq.load_all()  # type: ignore[attr-defined]
+    except ModuleNotFoundError as err:  # the backend's package is not installed
+        backend = args.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+        raise CLIError(f"Keras backend {backend!r}: {err}; install it or choose another with --backend") from err
 
 
 def run_fit(args: argparse.Namespace) -> dict[str, Any]:
+    """``keras-seq2seq fit``: train, score the test split, save; returns the summary printed as JSON."""
     import keras
     from datamodules.keras import KerasData
     from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
-    from keras_seq2seq.callbacks import TrainingThroughput, ValidationScores
-    from keras_seq2seq.learning_rate import WarmupCosineDecay
+    from keras_seq2seq.callbacks import TrainingThroughput
+    from keras_seq2seq.learning_rate import make_optimizer
     from keras_seq2seq.seq2seq_model import Seq2SeqModel
-    from seq2seq_fit import exact_match, g2p_scores
+    from seq2seq_fit.precision import keras_dtype_policy
 
     keras.utils.set_random_seed(args.seed)
-    keras.config.set_dtype_policy(PRECISIONS[args.precision])
+    keras.config.set_dtype_policy(keras_dtype_policy(args.precision))
     config = Seq2SeqConfig(**dataclass_kwargs(args, Seq2SeqConfig))
     teacher_forcing = TeacherForcing(**dataclass_kwargs(args, TeacherForcing))
-    data = KerasData(args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed)
+    corpus_options = {"on_error": args.on_error} if args.on_error is not None else None
+    data = KerasData(
+        args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+        corpus_options=corpus_options,
+    )  # fmt: skip
     model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, config, teacher_forcing, seed=args.seed)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-    # LitSeq2Seq's optimizer: torch.optim.AdamW (weight decay 0, eps 1e-8) under the same schedule.
-    schedule = WarmupCosineDecay(args.learning_rate, args.warmup_steps, args.lr_decay_steps, args.min_lr_ratio)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.0, epsilon=1e-8, global_clipnorm=args.clipnorm)
+    optimizer = make_optimizer(
+        args.learning_rate, args.warmup_steps, args.lr_decay_steps, args.min_lr_ratio, args.gradient_clip_val
+    )
     model.compile(optimizer=optimizer, jit_compile=jit)
     os.makedirs(args.output, exist_ok=True)
     # The callbacks that add to the epoch logs come before the ones that read them.
-    callbacks: list[Any] = [TrainingThroughput()]
-    if args.scores_every > 0:
-        callbacks.insert(0, ValidationScores.from_data(data, "val", every=args.scores_every))
-    callbacks += [
+    callbacks: list[Any] = [
+        TrainingThroughput(),
         keras.callbacks.BackupAndRestore(os.path.join(args.output, "backup"), double_checkpoint=True),
         AtomicModelCheckpoint(os.path.join(args.output, "model.keras")),
         keras.callbacks.CSVLogger(os.path.join(args.output, "history.csv")),
@@ -180,63 +199,71 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     log_dir = args.log_dir or os.path.join(args.output, "logs")
     if log_dir.lower() != "none":
         if importlib.util.find_spec("tensorflow") is None:
-            print("keras-seq2seq: TensorFlow is not installed; no TensorBoard logs", file=sys.stderr)
+            print(f"{PROG} fit: warning: TensorFlow is not installed; no TensorBoard logs", file=sys.stderr)
         else:
             callbacks.append(keras.callbacks.TensorBoard(log_dir))
     model.fit(
         data.train(), epochs=args.epochs, validation_data=data.val(), callbacks=callbacks,
         steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
     )  # fmt: skip
-    sources, references = data.references("test")
-    hypotheses = model.translate(sources, batch_size=256)
-    scores = g2p_scores(hypotheses, references)
+    scores = model.evaluate(data.test(), return_dict=True, verbose=0)  # seq2seq_fit.scores.EVAL_METRICS
     summary = {
         "backend": keras.backend.backend(),
         "corpus": data.corpus.name,
-        "test_words": scores.words,
-        "test_exact_match": exact_match(hypotheses, [r[0] for r in references]),
-        "test_wer": scores.wer,
-        "test_per": scores.per,
+        **{f"test_{name}": value for name, value in scores.items()},
         "model": os.path.join(args.output, "model.keras"),
     }
     model.save(summary["model"])
     return summary
 
 
-def run_translate(args: argparse.Namespace) -> list[str]:
-    from keras_seq2seq import load_model
+def load_for_translate(path: str) -> Any:
+    """The model of ``--model``: a ``.keras`` file or a ``save_pretrained`` directory."""
+    if os.path.isdir(path):
+        from keras_seq2seq.seq2seq_model import Seq2SeqModel
 
-    model = load_model(args.model)
-    outputs = model.translate(
-        args.sentences, strategy=args.strategy, beam_width=args.beam_width, length_penalty=args.length_penalty,
-        temperature=args.temperature, top_k=args.top_k, max_length=args.max_length, tokenizer=args.tokenizer,
-    )  # fmt: skip
+        return Seq2SeqModel.from_pretrained(path)
+    from keras_seq2seq.safe_loading import load_model
+
+    return load_model(path)
+
+
+def run_translate(args: argparse.Namespace, sources: list[str]) -> list[str]:
+    """``keras-seq2seq translate``: the output lines (tokens joined by spaces), one per source."""
+    model = load_for_translate(args.model)
+    if args.show_attention and model.config.attention == "none":
+        raise CLIError(f"--show-attention: {args.model} has attention='none', so there are no weights to draw")
+    options = {
+        "strategy": args.strategy, "beam_width": args.beam_width, "length_penalty": args.length_penalty,
+        "temperature": args.temperature, "top_k": args.top_k, "max_length": args.max_length,
+        "tokenizer": args.tokenizer, "batch_size": args.batch_size, "seed": args.seed,
+    }  # fmt: skip
+    with cli_warnings(f"{PROG} translate"):
+        # One call for the lines and the heat map, so the picture shows the first printed line.
+        result = model.translate(sources, return_attention=args.show_attention is not None, **options)
+    outputs, attention = result if isinstance(result, tuple) else (result, [])
     if args.show_attention:
-        import numpy as np
-
-        from keras_seq2seq.seq2seq_model import split_tokens
-        from seq2seq_fit.plots import plot_attention
-
-        greedy, attention = model.translate(args.sentences[:1], tokenizer=args.tokenizer, return_attention=True)
-        source = split_tokens(args.sentences[0], args.tokenizer)
-        plot_attention(
-            np.asarray(attention[0], dtype="float32"), source, greedy[0], path=args.show_attention,
-            title=f"{args.sentences[0]!r} -> {' '.join(greedy[0])}",
-        )  # fmt: skip
-        print(f"wrote {args.show_attention}", file=sys.stderr)
+        write_attention(args.show_attention, sources[0], args.tokenizer, outputs[0], attention[0])
     return [" ".join(tokens) for tokens in outputs]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``keras-seq2seq`` console script."""
+    """Entry point of the ``keras-seq2seq`` console script: exit status 0, or 2 after a one-line error."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--debug"]:  # keras-seq2seq --debug fit ...: the subcommand's --debug
+        argv = [*argv[1:], "--debug"]
     args = build_parser().parse_args(argv)
-    select_backend(args.backend, argv)
-    if args.command == "fit":
-        if args.scores_every < 0:
-            raise SystemExit(f"keras-seq2seq: --scores-every: got {args.scores_every}, expected an integer >= 0")
-        print(json.dumps(run_fit(args), ensure_ascii=False))
-    else:
-        print("\n".join(run_translate(args)))
+    with cli_errors(f"{PROG} {args.command}", debug=args.debug, flags=FLAGS):
+        sources: list[str] = []
+        if args.command == "translate":  # a bad --file or --model fails before Keras starts
+            sources = read_sources(args.sentences, args.file)
+            if not os.path.exists(args.model):
+                raise CLIError(f"--model {args.model}: no such file or directory")
+        start_keras(args)
+        if args.command == "fit":
+            print(json.dumps(run_fit(args), ensure_ascii=False))
+        else:
+            print("\n".join(run_translate(args, sources)))
     return 0
 
 

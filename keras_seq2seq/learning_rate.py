@@ -55,3 +55,30 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):  # typ
             "lr_decay_steps": self.lr_decay_steps,
             "min_lr_ratio": self.min_lr_ratio,
         }
+
+
+def make_optimizer(
+    learning_rate: float,
+    warmup_steps: int = 0,
+    lr_decay_steps: int = 0,
+    min_lr_ratio: float = 0.0,
+    gradient_clip_val: float = 1.0,
+) -> keras.optimizers.AdamW:
+    """``LitSeq2Seq``'s optimizer in Keras: AdamW under :class:`WarmupCosineDecay`, gradients clipped.
+
+    ``torch.optim.AdamW`` with weight decay 0 and eps 1e-8, as ``LitSeq2Seq`` builds it, and
+    ``global_clipnorm`` as Lightning's ``gradient_clip_val`` (``clip_grad_norm_`` over all
+    parameters), so the same options train the same way in both frameworks.
+
+    Args:
+        learning_rate, warmup_steps, lr_decay_steps, min_lr_ratio: the schedule (:class:`WarmupCosineDecay`).
+        gradient_clip_val: largest global gradient norm; 0 clips nothing.
+
+    Example:
+        >>> optimizer = make_optimizer(1e-3, warmup_steps=100, lr_decay_steps=900)
+        >>> optimizer.global_clipnorm, optimizer.epsilon
+        (1.0, 1e-08)
+    """
+    check_float("make_optimizer", "gradient_clip_val", gradient_clip_val, 0.0, float("inf"))
+    schedule = WarmupCosineDecay(learning_rate, warmup_steps, lr_decay_steps, min_lr_ratio)
+    return keras.optimizers.AdamW(schedule, weight_decay=0.0, epsilon=1e-8, global_clipnorm=gradient_clip_val or None)

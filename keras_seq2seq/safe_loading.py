@@ -9,12 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import keras
+from seq2seq_fit.errors import UnsafeFileError
 
 ALLOWED_PACKAGES = ("keras", "keras_seq2seq")
-
-
-class UnsafeModelFileError(ValueError):
-    """A model file that would need code from outside Keras and ``keras_seq2seq`` to load."""
 
 
 def object_configs(config: Any) -> Iterator[dict[str, Any]]:
@@ -36,12 +33,12 @@ def check_config(config: Any, path: str) -> None:
         registered = obj.get("registered_name")
         package = str(module).split(".", maxsplit=1)[0] if module is not None else None
         if package is not None and package not in ALLOWED_PACKAGES:
-            raise UnsafeModelFileError(
+            raise UnsafeFileError(
                 f"{path}: refusing class {obj['class_name']!r} from module {module!r}; only classes of "
                 f"{' and '.join(ALLOWED_PACKAGES)} are loaded (nothing from the file was imported or run)"
             )
         if registered is not None and ">" in str(registered) and not str(registered).startswith("keras_seq2seq>"):
-            raise UnsafeModelFileError(
+            raise UnsafeFileError(
                 f"{path}: refusing registered class {registered!r}; only 'keras_seq2seq>...' custom classes "
                 "are loaded (nothing from the file was imported or run)"
             )
@@ -61,7 +58,7 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> keras.Mode
 
     Raises:
         ValueError: the path is not a ``.keras`` zip archive.
-        UnsafeModelFileError: the file names a class outside Keras and ``keras_seq2seq``.
+        UnsafeFileError: the file names a class outside Keras and ``keras_seq2seq``.
 
     Example:
         >>> model = load_model("model.keras")  # doctest: +SKIP

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from datamodules.vocab import BOS_ID, PAD_ID
 from keras import ops
 from seq2seq_fit.config import check_choice
 from seq2seq_fit.teacher_forcing import GRANULARITIES
+from seq2seq_fit.vocab import BOS_ID, PAD_ID
 
 
 def draw_coins(seed: Any, ratio: Any, batch: Any, time: Any, granularity: str) -> Any:

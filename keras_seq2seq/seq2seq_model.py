@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,17 +11,20 @@ import numpy as np
 
 import keras
 from datamodules.prepared import check_same_vocab
-from datamodules.vocab import BOS_ID, PAD_ID, Vocab, as_vocab
 from keras import ops
-from keras_seq2seq.beam_search import beam_search
 from keras_seq2seq.decoder import Decoder
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.encoder import Encoder
+from keras_seq2seq.pretrained import canonical_weights, load_canonical_weights
 from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, gumbel_noise, mix_inputs, model_tokens
 from keras_seq2seq.stream_position import StreamPosition
+from keras_seq2seq.translate import KerasStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
-from seq2seq_fit.decoding import check_translate_args
-from seq2seq_fit.tokenizer import Tokenizer, split_tokens
+from seq2seq_fit.model_format import load_pretrained, save_pretrained
+from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
+from seq2seq_fit.tokenizer import Tokenizer
+from seq2seq_fit.translate import Source, translate
+from seq2seq_fit.vocab import BOS_ID, PAD_ID, Vocab, as_vocab
 
 
 def masked_cross_entropy(logits: Any, target_out: Any, label_smoothing: float = 0.0) -> Any:
@@ -34,6 +39,10 @@ def masked_cross_entropy(logits: Any, target_out: Any, label_smoothing: float = 
         per_token = (1.0 - label_smoothing) * per_token - label_smoothing * ops.mean(logp, axis=-1)
     mask = ops.cast(ops.not_equal(target_out, PAD_ID), "float32")  # (B, T)
     return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+EVAL_IDS = ("eval_source", "eval_hypotheses", "eval_targets")
+"""Keys of the id tensors ``test_step`` adds to its logs (taken out again by ``make_test_function``)."""
 
 
 def num_replicas() -> int:
@@ -53,9 +62,11 @@ class Seq2SeqModel(keras.Model):
     ``train_step`` runs the scheduled sampling of ``teacher_forcing`` at step
     ``optimizer.iterations`` on TensorFlow, JAX (stateless) and torch; ``fit`` logs ``loss``,
     ``tf_ratio`` (the scheduled ratio) and ``fed_from_model`` (share of real decoder inputs that
-    came from the model). ``evaluate`` / validation log the teacher-forced ``loss`` (mean NLL per
-    target token over the whole split, no label smoothing, so ``exp(val_loss)`` is the perplexity)
-    and the free-running greedy ``exact_match`` and ``token_accuracy``. The ``target_tokens``
+    came from the model). ``evaluate`` / validation log the names of
+    :data:`seq2seq_fit.scores.EVAL_METRICS` (``val_loss``, ``val_ppl``, ``val_token_acc``,
+    ``val_exact_match``, ``val_bleu``, ``val_wer``, ``val_per`` in ``fit``): the teacher-forced
+    ``loss`` (mean NLL per target token over the whole split, no label smoothing) and ``ppl``, and
+    the percentages of one greedy decode per batch, as ``LitSeq2Seq`` logs ``val/<name>``. The ``target_tokens``
     tracker counts the non-pad target tokens trained in the epoch without logging them (for
     :class:`~keras_seq2seq.callbacks.TrainingThroughput`). The config, teacher forcing,
     vocabularies and seed are plain data in ``get_config``, so ``.keras`` files load with
@@ -123,9 +134,8 @@ class Seq2SeqModel(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ratio_tracker = keras.metrics.Mean(name="tf_ratio")
         self.fed_tracker = keras.metrics.Mean(name="fed_from_model")
-        self.exact_match_tracker = keras.metrics.Mean(name="exact_match")
-        self.token_accuracy_tracker = keras.metrics.Mean(name="token_accuracy")
         self.target_tokens_tracker = keras.metrics.Sum(name="target_tokens")
+        self._eval_records: list[EvalRecord] | None = None  # filled by evaluate, one batch at a time
         self.build()
 
     def build(self, input_shape: Any = None) -> None:
@@ -139,8 +149,6 @@ class Seq2SeqModel(keras.Model):
             self.loss_tracker,
             self.ratio_tracker,
             self.fed_tracker,
-            self.exact_match_tracker,
-            self.token_accuracy_tracker,
             self.target_tokens_tracker,
         ]
 
@@ -208,19 +216,25 @@ class Seq2SeqModel(keras.Model):
         }
 
     def evaluation_stats(self, x: dict[str, Any], y: Any) -> dict[str, Any]:
-        """Teacher-forced loss and free-running greedy exact match / token accuracy terms."""
+        """Teacher-forced loss and one greedy decode of a batch.
+
+        Returns ``loss`` (mean NLL per target token, no label smoothing), ``tokens`` (the batch's
+        non-pad target tokens), and the ids that :func:`seq2seq_fit.scores.eval_records` turns
+        into records on the host: ``source`` (B, S), ``hypotheses`` (B, 2 * S + 10), greedy,
+        at least every row's :func:`~seq2seq_fit.scores.length_budget`) and ``targets`` (B, T).
+        """
+        source = ops.cast(x["source"], "int32")
         target_in = ops.cast(x["target_in"], "int32")
         target_out = ops.cast(y, "int32")
-        memory, states = self.encode(x["source"])
+        memory, states = self.encode(source)
         loss = masked_cross_entropy(self.decoder(target_in, memory, states), target_out)
-        time = ops.shape(target_in)[1]
-        first = ops.expand_dims(ops.equal(ops.arange(time, dtype="int32"), 0), 0)
-        gold = ops.logical_and(ops.ones_like(target_in, dtype="bool"), first)  # (B, T), only <bos>
-        tokens = self.decoder.loop(target_in, gold, memory, states)[1]  # (B, T)
-        valid = ops.not_equal(target_out, PAD_ID)
-        correct = ops.equal(tokens, target_out)
-        exact = ops.all(ops.logical_or(correct, ops.logical_not(valid)), axis=1)  # (B,)
-        return {"loss": loss, "exact": exact, "correct": correct, "valid": valid}
+        budget = 2 * ops.shape(source)[1] + 10  # length_budget of the padded width
+        start = ops.full((ops.shape(source)[0], budget), BOS_ID, dtype="int32")  # (B, L), only column 0 is read
+        first = ops.expand_dims(ops.equal(ops.arange(budget, dtype="int32"), 0), 0)
+        gold = ops.logical_and(ops.ones_like(start, dtype="bool"), first)  # (B, L), only <bos>
+        hypotheses = self.decoder.loop(start, gold, memory, states)[1]  # (B, L)
+        tokens = ops.sum(ops.cast(ops.not_equal(target_out, PAD_ID), "float32"))
+        return {"loss": loss, "tokens": tokens, "source": source, "hypotheses": hypotheses, "targets": target_out}
 
     # ------------------------------------------------------------------------------- loops
 
@@ -249,7 +263,17 @@ class Seq2SeqModel(keras.Model):
         return super().fit(dynamic_dataset(x), y, *args, validation_data=dynamic_dataset(validation_data), **kwargs)
 
     def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
-        return super().evaluate(dynamic_dataset(x), *args, **kwargs)
+        """``keras.Model.evaluate`` (also run by ``fit`` for ``validation_data``), logging the names of
+        :data:`seq2seq_fit.scores.EVAL_METRICS`: ``loss``, ``ppl``, and the free-running
+        ``token_acc``, ``exact_match``, ``bleu``, ``wer``, ``per`` (percent) of the one greedy decode
+        of ``test_step``, scored on the host by :func:`seq2seq_fit.scores.free_running_scores` at the
+        end of the split, before ``on_test_end`` and the epoch's callbacks read them.
+        """
+        self._eval_records = []
+        try:
+            return super().evaluate(dynamic_dataset(x), *args, **kwargs)
+        finally:
+            self._eval_records = None
 
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         return super().predict(dynamic_dataset(x), *args, **kwargs)
@@ -265,14 +289,55 @@ class Seq2SeqModel(keras.Model):
 
     def _test_metrics(self, stats: dict[str, Any]) -> dict[str, Any]:
         # Weighted by the batch's target tokens: the split's mean NLL per token, as LitSeq2Seq logs it.
-        tokens = ops.sum(ops.cast(stats["valid"], "float32"))
-        self.loss_tracker.update_state(stats["loss"], sample_weight=tokens)
-        self.exact_match_tracker.update_state(ops.cast(stats["exact"], "float32"))
-        self.token_accuracy_tracker.update_state(
-            ops.cast(stats["correct"], "float32"), sample_weight=ops.cast(stats["valid"], "float32")
-        )
-        trackers = (self.loss_tracker, self.exact_match_tracker, self.token_accuracy_tracker)
-        return {m.name: m.result() for m in trackers}
+        self.loss_tracker.update_state(stats["loss"], sample_weight=stats["tokens"])
+        return {"loss": self.loss_tracker.result()}
+
+    def _with_ids(self, logs: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+        """``logs`` plus the batch's ids, which the wrapper of :meth:`make_test_function` takes out."""
+        ids = [stats[k] for k in ("source", "hypotheses", "targets")]
+        if num_replicas() > 1:  # every replica returns the whole batch, so the per-replica reduction keeps it
+            import tensorflow as tf
+
+            context = tf.distribute.get_replica_context()
+            ids = [context.all_gather(a, axis=0) for a in ids]
+        return {**logs, **dict(zip(EVAL_IDS, ids, strict=True))}
+
+    def make_test_function(self, force: bool = False) -> Any:
+        """Keras' test function, wrapped to move each batch's greedy ids out of its logs onto the host.
+
+        The ids become :class:`~seq2seq_fit.scores.EvalRecord` s while :meth:`evaluate` runs (also
+        inside ``fit``); callbacks and the progress bar see only ``loss``.
+        """
+        existing: Any = self.test_function  # type: ignore[has-type]  # set by keras.Model
+        if existing is not None and not force:
+            return existing
+        if self.steps_per_execution != 1:
+            raise ValueError(
+                f"Seq2SeqModel.evaluate: compiled with steps_per_execution={self.steps_per_execution}, expected 1; "
+                "the free-running scores need the greedy output of every batch (compile with steps_per_execution=1)"
+            )
+        super().make_test_function(force)
+        step: Any = self.test_function  # type: ignore[has-type]
+
+        def test_function(*args: Any) -> Any:
+            out = step(*args)
+            logs = out[0] if isinstance(out, tuple) else out  # JAX returns (logs, state)
+            ids = [ops.convert_to_numpy(logs.pop(k)) for k in EVAL_IDS]
+            if self._eval_records is not None:
+                self._eval_records.extend(eval_records(*ids))
+            return out
+
+        self.test_function = test_function
+        return test_function
+
+    def _get_metrics_result_or_logs(self, logs: Any) -> Any:
+        # Keras calls this once at the end of evaluate (and of each training epoch), before on_test_end.
+        if self._eval_records is None:
+            return super()._get_metrics_result_or_logs(logs)
+        records, self._eval_records = self._eval_records, None
+        loss = float(ops.convert_to_numpy(self.loss_tracker.result()))
+        ppl = math.exp(loss) if loss < 700.0 else math.inf
+        return {"loss": loss, "ppl": ppl, **free_running_scores(records, self.tgt_vocab)}
 
     def train_step(self, *args: Any) -> Any:
         """One optimisation step (``train_step(data)``; ``train_step(state, data)`` on JAX)."""
@@ -307,7 +372,8 @@ class Seq2SeqModel(keras.Model):
         if keras.backend.backend() == "jax":
             return self._jax_test_step(*args)
         x, y, _ = keras.utils.unpack_x_y_sample_weight(args[0])
-        return self._test_metrics(self.evaluation_stats(x, y))
+        stats = self.evaluation_stats(x, y)
+        return self._with_ids(self._test_metrics(stats), stats)
 
     def predict_step(self, *args: Any) -> Any:
         """Greedy token ids ``(B, 2 * S + 10)`` for ``x["source"]`` (or ``x`` itself)."""
@@ -358,7 +424,7 @@ class Seq2SeqModel(keras.Model):
             stats = self.evaluation_stats(x, y)
         non_trainable = [scope.get_current_value(v) for v in self.non_trainable_variables]
         logs, metrics_vars = self._stateless_metrics(metrics_vars, lambda: self._test_metrics(stats))
-        return logs, (trainable, non_trainable, metrics_vars)
+        return self._with_ids(logs, stats), (trainable, non_trainable, metrics_vars)
 
     def _variable_mapping(self, trainable: Any, non_trainable: Any) -> list[tuple[Any, Any]]:
         return [
@@ -373,34 +439,26 @@ class Seq2SeqModel(keras.Model):
 
     # ---------------------------------------------------------------------------- decoding
 
-    def generate(
-        self,
-        source: Any,
-        max_length: Any,
-        strategy: str = "greedy",
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        seed: Any = None,
-    ) -> tuple[Any, Any]:
-        """Free-running decoding: ``(token ids (B, max_length), attention (B, max_length, S))``."""
+    def generate(self, source: Any, max_length: Any) -> tuple[Any, Any]:
+        """Greedy decoding as one compiled loop (what ``predict`` and the evaluation decodes run;
+        ``translate`` uses the shared search of :mod:`seq2seq_fit.search`).
+
+        Returns:
+            ``(token ids (B, max_length), attention (B, max_length, S))``.
+        """
         source = ops.cast(source, "int32")
         memory, states = self.encode(source)
         batch = ops.shape(source)[0]
         target = ops.full((batch, max_length), BOS_ID, dtype="int32")  # (B, L), only column 0 is read
         first = ops.expand_dims(ops.equal(ops.arange(max_length, dtype="int32"), 0), 0)
         gold = ops.logical_and(ops.ones_like(target, dtype="bool"), first)
-        gumbel = None
-        if strategy == "sample":
-            gumbel = gumbel_noise(seed, (batch, max_length, len(self.tgt_vocab)))
-        feed = "sample" if strategy == "sample" else "argmax"
-        _, tokens, weights = self.decoder.loop(
-            target, gold, memory, states, feed=feed, temperature=temperature, gumbel=gumbel, top_k=top_k
-        )
+        _, tokens, weights = self.decoder.loop(target, gold, memory, states, feed="argmax")
         return tokens, weights
 
     def translate(
         self,
-        sources: Sequence[str | Sequence[str]],
+        sources: Sequence[Source],
+        *,
         strategy: str = "greedy",
         beam_width: int = 5,
         length_penalty: float = 0.0,
@@ -411,63 +469,38 @@ class Seq2SeqModel(keras.Model):
         tokenizer: Tokenizer = "whitespace",
         batch_size: int = 64,
         seed: int | None = None,
-    ) -> Any:
-        """Decode ``sources`` (strings split by ``tokenizer``, or token lists) to target token lists.
+    ) -> list[list[str]] | tuple[list[list[str]], list[np.ndarray]]:
+        """Decode strings or token lists to target token lists (inference mode, no gradients).
 
-        Args:
-            sources: source sentences.
-            strategy: ``greedy``, ``sample`` (temperature, optional ``top_k``) or ``beam``.
-            beam_width: beams for ``beam`` (width 1 gives exactly the greedy output).
-            length_penalty: GNMT ``alpha`` ranking finished beams by ``log p / lp(|Y|)``.
-            temperature, top_k: for ``sample``.
-            max_length: longest output; ``None`` means ``2 * S + 10``.
-            return_attention: also return one ``(len(output) + 1, len(source))`` weight matrix per
-                source (rows include the ``<eos>`` step).
-            tokenizer: ``"whitespace"``, ``"char"`` or a callable, for string sources.
-            batch_size: sources decoded at once.
-            seed: seed of ``sample``.
-
-        Returns:
-            Token lists (specials dropped, cut at ``<eos>``), and the attention matrices if asked.
+        The core's driver does the work, the same for ``LitSeq2Seq.translate``: see
+        :func:`seq2seq_fit.translate.translate` for every argument and the returned attention
+        (per source a float32 array ``(len(output), len(source))``).
 
         Example:
-            >>> model.translate(["tensorflow is very difficult"])  # doctest: +SKIP
-            [['텐서플로우는', '매우', '어렵다']]
+            >>> from seq2seq_fit import Vocab
+            >>> vocab = Vocab.build([list("abc")])
+            >>> model = Seq2SeqModel(vocab, vocab, {"embedding_dim": 8, "hidden_size": 8})
+            >>> outputs, attention = model.translate(["a b"], strategy="beam", beam_width=3, return_attention=True)
+            >>> attention[0].shape == (len(outputs[0]), 2)
+            True
         """
-        check_translate_args(
-            sources, strategy, beam_width, length_penalty, temperature, top_k, max_length, return_attention,
-            tokenizer, batch_size, seed,
-        )  # fmt: skip
-        encoded = [self.src_vocab.encode(split_tokens(s, tokenizer)) for s in sources]
-        outputs: list[list[str]] = []
-        attentions: list[Any] = []
-        sample_seed = keras.random.SeedGenerator(seed) if strategy == "sample" else None
-        for start in range(0, len(encoded), batch_size):
-            chunk = encoded[start : start + batch_size]
-            longest = max([len(ids) for ids in chunk] + [1])
-            source = np.full((len(chunk), longest), PAD_ID, dtype="int32")
-            for i, ids in enumerate(chunk):
-                source[i, : len(ids)] = ids
-            length = max_length if max_length is not None else 2 * longest + 10
-            if strategy == "beam":
-                ids_list, weights_list = beam_search(self, source, beam_width, length_penalty, length)
-            elif strategy == "greedy" and max_length is None and not return_attention:
-                # The compiled predict function (XLA on JAX/TF) instead of an eager loop.
-                ids_list = [list(row) for row in np.asarray(self.predict_on_batch(source))]
-                weights_list = [np.zeros((0, longest))] * len(chunk)  # not asked for
-            else:
-                tokens, weights = self.generate(source, length, strategy, temperature, top_k, sample_seed)
-                tokens_np = ops.convert_to_numpy(tokens)
-                weights_np = ops.convert_to_numpy(ops.cast(weights, "float32"))
-                ids_list = [list(row) for row in tokens_np]
-                weights_list = list(weights_np)
-            for ids, weights, src in zip(ids_list, weights_list, chunk, strict=True):
-                decoded = self.tgt_vocab.decode(ids)
-                outputs.append(decoded)
-                if return_attention:
-                    steps = min(len(decoded) + 1, len(ids))
-                    attentions.append(np.asarray(weights)[:steps, : len(src)])
-        return (outputs, attentions) if return_attention else outputs
+        with KerasStepDecoder(self) as decoder:
+            return translate(
+                decoder,
+                self.src_vocab,
+                self.tgt_vocab,
+                sources,
+                strategy=strategy,
+                beam_width=beam_width,
+                length_penalty=length_penalty,
+                temperature=temperature,
+                top_k=top_k,
+                max_length=max_length,
+                return_attention=return_attention,
+                tokenizer=tokenizer,
+                batch_size=batch_size,
+                seed=seed,
+            )
 
     # --------------------------------------------------------------------------- serialisation
 
@@ -514,3 +547,57 @@ class Seq2SeqModel(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
         return cls(**config)
+
+    # ------------------------------------------------------------------------- model directory
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
+        """Write the model as a framework-neutral directory that ``LitSeq2Seq.from_pretrained`` also reads.
+
+        ``config.json`` (config, teacher forcing, seed), ``vocab.json`` and ``model.safetensors``
+        (the weights in the canonical layout; an LSTM's one Keras bias is saved as ``bias_ih`` with
+        ``bias_hh = 0``); see :mod:`seq2seq_fit.model_format`. Training state (optimizer, step,
+        random-generator states) is not saved: that is what ``.keras`` checkpoints are for.
+
+        Args:
+            directory: the model directory (created if needed; its files are replaced atomically).
+
+        Example:
+            >>> import tempfile
+            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
+            >>> model = Seq2SeqModel(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4}, seed=3)
+            >>> directory = tempfile.mkdtemp()
+            >>> model.save_pretrained(directory)
+            >>> Seq2SeqModel.from_pretrained(directory).seed
+            3
+        """
+        save_pretrained(
+            directory,
+            config=self.config,
+            teacher_forcing=self.teacher_forcing,
+            src_vocab=self.src_vocab,
+            tgt_vocab=self.tgt_vocab,
+            weights=canonical_weights(self),
+            extra={"seed": int(self.seed)},
+        )
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike[str], **kwargs: Any) -> Seq2SeqModel:
+        """A ``Seq2SeqModel`` holding the model of a directory written by either side's ``save_pretrained``.
+
+        Args:
+            directory: the model directory.
+            **kwargs: the other ``__init__`` keyword arguments (``seed``, ``name``, ``dtype``...);
+                ``seed`` defaults to the saved one.
+
+        Returns:
+            The model, built and not compiled.
+
+        Raises:
+            ModelFormatError: a file is missing or malformed, the format version is unknown, or a
+                tensor does not fit the config and vocabularies (the message names file and tensor).
+        """
+        saved = load_pretrained(directory)
+        kwargs.setdefault("seed", int(saved.extra.get("seed", 0)))
+        model = cls(saved.src_vocab, saved.tgt_vocab, saved.config, saved.teacher_forcing, **kwargs)
+        load_canonical_weights(model, saved.weights)
+        return model

@@ -3,18 +3,42 @@
 Plain ``nn.Module``s (:class:`Encoder`, :class:`Decoder`, the attentions, :class:`Seq2Seq`) hold
 the model; :class:`LitSeq2Seq` is the thin ``LightningModule`` that trains it under
 ``Trainer.fit``. The maths is docs/architecture.md, shared with ``keras_seq2seq``.
+
+Importing this package is light (``lit-seq2seq translate --help`` starts no torch): each public
+name imports its module on first use.
 """
 
-from lit_seq2seq.attention import BahdanauAttention, LuongAttention, masked_softmax
-from lit_seq2seq.callbacks import TrainingThroughput
-from lit_seq2seq.checkpoint_io import SafeCheckpointIO, UnsafeCheckpointError
-from lit_seq2seq.decoder import Decoder, Memory
-from lit_seq2seq.encoder import Encoder
-from lit_seq2seq.from_keras import from_keras
-from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
-from lit_seq2seq.module import LitSeq2Seq
-from lit_seq2seq.search import beam_search
-from lit_seq2seq.translate import tokenize, translate
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from seq2seq_fit.lazy_package import make_lazy
+
+if TYPE_CHECKING:
+    from lit_seq2seq.attention import BahdanauAttention, LuongAttention, masked_softmax
+    from lit_seq2seq.callbacks import TrainingThroughput
+    from lit_seq2seq.checkpoint_io import SafeCheckpointIO
+    from lit_seq2seq.decoder import Decoder, Memory
+    from lit_seq2seq.encoder import Encoder
+    from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
+    from lit_seq2seq.module import LitSeq2Seq
+    from seq2seq_fit.errors import UnsafeFileError
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "BahdanauAttention": "lit_seq2seq.attention",
+    "Decoder": "lit_seq2seq.decoder",
+    "Encoder": "lit_seq2seq.encoder",
+    "LitSeq2Seq": "lit_seq2seq.module",
+    "LuongAttention": "lit_seq2seq.attention",
+    "Memory": "lit_seq2seq.decoder",
+    "SafeCheckpointIO": "lit_seq2seq.checkpoint_io",
+    "Seq2Seq": "lit_seq2seq.model",
+    "TrainingThroughput": "lit_seq2seq.callbacks",
+    "UnsafeFileError": "seq2seq_fit.errors",
+    "masked_cross_entropy": "lit_seq2seq.model",
+    "masked_softmax": "lit_seq2seq.attention",
+}
 
 __all__ = [
     "BahdanauAttention",
@@ -26,11 +50,10 @@ __all__ = [
     "SafeCheckpointIO",
     "Seq2Seq",
     "TrainingThroughput",
-    "UnsafeCheckpointError",
-    "beam_search",
-    "from_keras",
+    "UnsafeFileError",
     "masked_cross_entropy",
     "masked_softmax",
-    "tokenize",
-    "translate",
 ]
+
+
+make_lazy(__name__, _EXPORTS)

@@ -8,8 +8,8 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.trainer.states import TrainerFn
 
-from datamodules.vocab import PAD_ID
 from seq2seq_fit.config import check_int
+from seq2seq_fit.vocab import PAD_ID
 
 
 def is_logging_step(trainer: pl.Trainer) -> bool:

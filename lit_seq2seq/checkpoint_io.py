@@ -11,7 +11,7 @@ whose default can be flipped by an environment variable.
 ``SafeCheckpointIO`` writes to a temporary file next to the destination, ``fsync``-s it and
 ``os.replace``-s it over the destination, so a reader sees the old file or the new one, never a
 mix. It loads with ``weights_only=True`` unless told otherwise, and a checkpoint that holds
-pickled Python objects is refused with :class:`UnsafeCheckpointError`. ``LitSeq2Seq`` installs it
+pickled Python objects is refused with :class:`~seq2seq_fit.errors.UnsafeFileError`. ``LitSeq2Seq`` installs it
 on the trainer's strategy when the trainer uses Lightning's plain ``TorchCheckpointIO``.
 """
 
@@ -28,10 +28,7 @@ from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.fabric.utilities.types import _PATH
 
 from seq2seq_fit.atomic_file import atomic_write_path
-
-
-class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
-    """A checkpoint holds pickled Python objects and loading it could run arbitrary code."""
+from seq2seq_fit.errors import UnsafeFileError
 
 
 def atomic_torch_save(obj: Any, path: _PATH) -> None:
@@ -57,7 +54,7 @@ def safe_torch_load(
     ``weights_only=None`` means ``True`` here (``torch.load`` would read an environment variable).
 
     Raises:
-        UnsafeCheckpointError: the file holds pickled objects and ``weights_only`` is not ``False``.
+        UnsafeFileError: the file holds pickled objects and ``weights_only`` is not ``False``.
     """
     strict = weights_only is not False
     try:
@@ -68,11 +65,11 @@ def safe_torch_load(
         raise refusal(path, err) from err
 
 
-def refusal(path: Any, err: BaseException) -> UnsafeCheckpointError:
+def refusal(path: Any, err: BaseException) -> UnsafeFileError:
     """The error for a checkpoint that ``torch.load(weights_only=True)`` would not unpickle."""
     text = str(err).strip()
     first = text.splitlines()[0] if text else type(err).__name__
-    return UnsafeCheckpointError(
+    return UnsafeFileError(
         f"{path}: refused to load: the checkpoint holds pickled Python objects, and unpickling "
         f"them could run arbitrary code ({first}). Checkpoints written by LitSeq2Seq hold only "
         "tensors and plain data. If you trust this file, opt in with weights_only=False "
@@ -107,4 +104,4 @@ class SafeCheckpointIO(TorchCheckpointIO):
         return safe_torch_load(path, map_location, weights_only)  # type: ignore[no-any-return]
 
 
-__all__ = ["SafeCheckpointIO", "UnsafeCheckpointError", "atomic_torch_save", "refusal", "safe_torch_load"]
+__all__ = ["SafeCheckpointIO", "atomic_torch_save", "refusal", "safe_torch_load"]

@@ -4,163 +4,164 @@ Example:
     lit-seq2seq fit --data.corpus cmudict --model.config.attention luong --trainer.max_epochs 3
     lit-seq2seq fit --config run.yaml
     lit-seq2seq fit --print_config > run.yaml
-    lit-seq2seq translate --ckpt_path runs/demo/checkpoints/last.ckpt --tokenizer char python keras
+    lit-seq2seq translate --model runs/demo/checkpoints/last.ckpt --tokenizer char python keras
 
 The vocabularies are built by the data module and linked into the model when both are
 instantiated, so they are never given on the command line. ``fit``, ``validate``, ``test`` and
-``predict`` are LightningCLI's; ``translate`` (decode sentences with a checkpoint) is dispatched
-before LightningCLI is built and takes the options of ``keras-seq2seq translate``.
+``predict`` are LightningCLI's (:class:`lit_seq2seq.lightning_cli.Seq2SeqCLI`), with the training
+defaults of ``keras-seq2seq fit`` (``seq2seq_fit.cli_options.TRAINING_OPTIONS``); ``translate``
+(decode sentences with a checkpoint) is dispatched before LightningCLI is built and takes the
+options of ``keras-seq2seq translate``. Errors are one line on stderr with exit status 2; ``--debug``
+(anywhere on the line) shows the traceback. ``--help`` of ``translate`` and its argument errors
+import no torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
-from typing import overload
+from typing import TYPE_CHECKING, Any, overload
 
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-
-from datamodules.lightning import Seq2SeqDataModule
-from datamodules.vocab import Vocab
-from lit_seq2seq.checkpoint_io import UnsafeCheckpointError
-from lit_seq2seq.module import LitSeq2Seq
+from seq2seq_fit.cli_options import (
+    CLIError,
+    OneLineParser,
+    add_translate_options,
+    cli_errors,
+    cli_warnings,
+    quiet_framework_logs,
+    read_sources,
+    write_attention,
+)
 from seq2seq_fit.config import parse_bool
-from seq2seq_fit.decoding import STRATEGIES
-from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS
 
+if TYPE_CHECKING:
+    from lit_seq2seq.lightning_cli import Seq2SeqCLI
+    from lit_seq2seq.module import LitSeq2Seq
+
+PROG = "lit-seq2seq"
+#: This command line's spelling of the keyword arguments that errors name in their hints.
+FLAGS = {"on_error": "--data.corpus_options.on_error", "weights_only": "--weights_only"}
 DESCRIPTION = (
     "Train, evaluate and use LitSeq2Seq models: fit, validate, test and predict (LightningCLI), and translate "
-    "(decode sentences with a checkpoint, below)."
+    "(decode sentences with a checkpoint, below). --debug: show the traceback of an error."
 )
 TRANSLATE_USAGE = (
-    "lit-seq2seq translate --ckpt_path CKPT [options] SENTENCE ...: decode sentences (or a --file of them) with a "
+    "lit-seq2seq translate --model CKPT [options] SENTENCE ...: decode sentences (or a --file of them) with a "
     "trained checkpoint; see lit-seq2seq translate --help"
 )
+#: The subcommands and what they do (LightningCLI's four, then translate).
+SUBCOMMANDS = {
+    "fit": "train a model (LightningCLI: lit-seq2seq fit --help lists the options)",
+    "validate": "evaluate a model on the validation split (LightningCLI)",
+    "test": "evaluate a model on the test split (LightningCLI)",
+    "predict": "run a model over the predict split (LightningCLI)",
+    "translate": "decode sentences (or a --file of them) with a checkpoint or model directory",
+}
 
 
-def vocab_tokens(vocab: Vocab) -> list[str]:
-    """The token list of a data module's vocabulary (what the model stores)."""
-    return vocab.tokens
-
-
-class Seq2SeqCLI(LightningCLI):
-    """``LightningCLI`` for :class:`LitSeq2Seq` and :class:`Seq2SeqDataModule` with linked vocabularies."""
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        for side in ("src_vocab", "tgt_vocab"):
-            parser.link_arguments(f"data.{side}", f"model.{side}", compute_fn=vocab_tokens, apply_on="instantiate")
+def build_parser() -> argparse.ArgumentParser:
+    """The top level of ``lit-seq2seq``: its ``--help`` and the subcommand choice, without importing torch."""
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=f"The translate subcommand: {TRANSLATE_USAGE}.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(SUBCOMMANDS) + "}")
+    for name, text in SUBCOMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return parser
 
 
 def build_translate_parser() -> argparse.ArgumentParser:
-    """Options of ``lit-seq2seq translate`` (named as in ``keras-seq2seq translate``; ``-`` or ``_`` alike)."""
-    parser = argparse.ArgumentParser(
-        prog="lit-seq2seq translate",
+    """Options of ``lit-seq2seq translate`` (those of ``keras-seq2seq translate``; ``-`` or ``_`` alike)."""
+    parser = OneLineParser(
+        prog=f"{PROG} translate",
         description="Decode sentences with a LitSeq2Seq checkpoint; prints one line of tokens per sentence.",
     )
     parser.add_argument(
-        "--ckpt_path", "--ckpt-path", "--model", dest="ckpt_path", required=True, metavar="CKPT",
-        help="a .ckpt file written by Trainer.fit / ModelCheckpoint (loaded with weights_only=True)",
+        "--model", "--ckpt_path", "--ckpt-path", dest="model", required=True, metavar="PATH",
+        help="a .ckpt file written by Trainer.fit / ModelCheckpoint (loaded with weights_only=True), or a "
+        "save_pretrained directory",
     )  # fmt: skip
-    parser.add_argument("--file", default=None, help="also translate the lines of this UTF-8 file (- for stdin)")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="greedy")
-    parser.add_argument("--beam_width", "--beam-width", type=int, default=5)
-    parser.add_argument("--length_penalty", "--length-penalty", type=float, default=0.0, help="GNMT alpha")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top_k", "--top-k", type=int, default=None)
-    parser.add_argument("--max_length", "--max-length", type=int, default=None)
-    parser.add_argument(
-        "--tokenizer", choices=(*TOKENIZERS, *ALIASES), default="whitespace",
-        help="how sentences are split: words (whitespace) or characters (char)",
-    )  # fmt: skip
-    parser.add_argument("--batch_size", "--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=None, help="seed of --strategy sample")
     parser.add_argument("--device", default="cpu", help="where to decode: cpu, cuda, cuda:1, mps (default cpu)")
     parser.add_argument(
         "--weights_only", "--weights-only", type=parse_bool, default=True, metavar="BOOL",
         help="false unpickles Python objects in the checkpoint: only for a file you trust (default true)",
     )  # fmt: skip
-    parser.add_argument(
-        "--show-attention", "--show_attention", dest="show_attention", metavar="PNG", default=None,
-        help="write an attention heat map of the first sentence to this PNG file (needs matplotlib)",
-    )  # fmt: skip
-    parser.add_argument("sentences", nargs="*", metavar="SENTENCE")
+    add_translate_options(parser)
     return parser
 
 
-def read_sources(args: argparse.Namespace) -> list[str]:
-    """The sentences of the command line, then the lines of ``--file`` (one source per line)."""
-    sources = list(args.sentences)
-    if args.file is not None:
-        if args.file == "-":
-            text = sys.stdin.read()
-        else:
-            try:
-                text = Path(args.file).read_text(encoding="utf-8")
-            except OSError as err:
-                raise SystemExit(f"lit-seq2seq translate: --file {args.file}: {err.strerror or err}") from err
-        sources.extend(text.splitlines())
-    if not sources:
-        raise SystemExit("lit-seq2seq translate: nothing to translate: give sentences or --file PATH")
-    return sources
+def load_model(args: argparse.Namespace) -> LitSeq2Seq:
+    """The model of ``--model``: a ``.ckpt`` file or a ``save_pretrained`` directory."""
+    from lit_seq2seq.module import LitSeq2Seq
+    from seq2seq_fit.errors import UnsafeFileError
 
-
-def load_checkpoint(args: argparse.Namespace) -> LitSeq2Seq:
-    """The model of ``--ckpt_path``, with errors that name the file and the fix."""
-    path = Path(args.ckpt_path)
-    if not path.is_file():
-        raise SystemExit(f"lit-seq2seq translate: --ckpt_path {path}: no such checkpoint file")
+    if os.path.isdir(args.model):
+        return LitSeq2Seq.from_pretrained(args.model).to(args.device)
     try:
-        return LitSeq2Seq.load_from_checkpoint(path, map_location=args.device, weights_only=args.weights_only)
-    except UnsafeCheckpointError as err:
-        raise SystemExit(f"lit-seq2seq translate: {err}; here: --weights_only false") from err
+        return LitSeq2Seq.load_from_checkpoint(args.model, map_location=args.device, weights_only=args.weights_only)
+    except UnsafeFileError as err:
+        raise CLIError(f"{err}; here: --weights_only false") from err
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
-        raise SystemExit(f"lit-seq2seq translate: --ckpt_path {path}: not a LitSeq2Seq checkpoint ({err})") from err
+        raise CLIError(f"--model {args.model}: not a LitSeq2Seq checkpoint ({err})") from err
 
 
-def run_translate(argv: list[str]) -> list[str]:
+def run_translate(args: argparse.Namespace, sources: list[str]) -> list[str]:
     """``lit-seq2seq translate``: the output lines (tokens joined by spaces), one per source."""
-    args = build_translate_parser().parse_args(argv)
-    sources = read_sources(args)
-    model = load_checkpoint(args)
+    model = load_model(args)
     if args.show_attention and model.config.attention == "none":
-        raise SystemExit(
-            f"lit-seq2seq translate: --show-attention: {args.ckpt_path} has attention='none', so there are no "
-            "attention weights to draw; leave out --show-attention"
-        )
+        raise CLIError(f"--show-attention: {args.model} has attention='none', so there are no weights to draw")
     model.eval()
     options = {
         "strategy": args.strategy, "beam_width": args.beam_width, "length_penalty": args.length_penalty,
         "temperature": args.temperature, "top_k": args.top_k, "max_length": args.max_length,
         "tokenizer": args.tokenizer, "batch_size": args.batch_size, "seed": args.seed,
     }  # fmt: skip
-    try:
+    with cli_warnings(f"{PROG} translate"):
         # One call for the lines and the heat map, so the picture shows the first printed line.
         result = model.translate(sources, return_attention=args.show_attention is not None, **options)
-    except ValueError as err:  # an option out of range, named by translate's argument check
-        raise SystemExit(f"lit-seq2seq translate: {err}") from err
     outputs, attention = result if isinstance(result, tuple) else (result, [])
     if args.show_attention:
-        write_attention(args.show_attention, sources[0], args.tokenizer, outputs[0], attention[0].numpy())
+        write_attention(args.show_attention, sources[0], args.tokenizer, outputs[0], attention[0])
     return [" ".join(tokens) for tokens in outputs]
 
 
-def write_attention(path: str, source: str, tokenizer: str, output: list[str], weights: object) -> None:
-    """Draw the attention of one source (``weights`` (len(output), S)) to a PNG file."""
-    from seq2seq_fit.plots import plot_attention
-    from seq2seq_fit.tokenizer import split_tokens
+def translate_main(argv: list[str]) -> list[str]:
+    """``lit-seq2seq translate``: parse, check the files, decode; errors are one line and exit status 2."""
+    args = build_translate_parser().parse_args(argv)
+    with cli_errors(f"{PROG} translate", debug=args.debug, flags=FLAGS):
+        sources = read_sources(args.sentences, args.file)  # a bad --file or --model fails before torch starts
+        if not os.path.exists(args.model):
+            raise CLIError(f"--model {args.model}: no such checkpoint file or model directory")
+        quiet_framework_logs(args.debug)
+        lines = run_translate(args, sources)
+    print("\n".join(lines))
+    return lines
 
-    plot_attention(
-        weights, split_tokens(source, tokenizer), output, path=path, title=f"{source!r} -> {' '.join(output)}"
-    )
-    print(f"wrote {path}", file=sys.stderr)
+
+def lightning_main(argv: list[str]) -> Seq2SeqCLI:
+    """``fit``, ``validate``, ``test``, ``predict``: LightningCLI, with one-line errors unless ``--debug``."""
+    debug = "--debug" in argv
+    argv = [arg for arg in argv if arg != "--debug"]
+    quiet_framework_logs(debug)
+    from lit_seq2seq.lightning_cli import Seq2SeqCLI
+
+    command = f"{PROG} {argv[0]}" if argv and not argv[0].startswith("-") else PROG
+    with cli_errors(command, debug=debug, flags=FLAGS):
+        return Seq2SeqCLI(
+            argv,
+            debug=debug,
+            parser_kwargs={
+                "prog": PROG,
+                "description": DESCRIPTION,
+                "epilog": f"The translate subcommand: {TRANSLATE_USAGE}.",
+            },
+        )
 
 
 @overload
 def main(args: None = None) -> None: ...
 @overload
-def main(args: list[str]) -> Seq2SeqCLI | list[str]: ...
-def main(args: list[str] | None = None) -> Seq2SeqCLI | list[str] | None:
+def main(args: list[str]) -> Any: ...
+def main(args: list[str] | None = None) -> Any:
     """Entry point of the ``lit-seq2seq`` console script.
 
     Args:
@@ -170,20 +171,12 @@ def main(args: list[str] | None = None) -> Seq2SeqCLI | list[str] | None:
             ``sys.exit`` reads as success.
     """
     argv = sys.argv[1:] if args is None else list(args)
-    if argv[:1] == ["translate"]:
-        lines = run_translate(argv[1:])
-        print("\n".join(lines))
-        return lines if args is not None else None
-    cli = Seq2SeqCLI(
-        LitSeq2Seq,
-        Seq2SeqDataModule,
-        args=args,
-        seed_everything_default=0,
-        auto_configure_optimizers=False,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": DESCRIPTION, "epilog": f"The translate subcommand: {TRANSLATE_USAGE}."},
-    )
-    return cli if args is not None else None
+    if argv[:1] == ["--debug"]:  # lit-seq2seq --debug fit ...: the subcommand's --debug
+        argv = [*argv[1:], "--debug"]
+    if not argv or argv[0] not in SUBCOMMANDS:  # --help, or no or an unknown subcommand: answered without torch
+        build_parser().parse_args(argv[:1])
+    result = translate_main(argv[1:]) if argv[:1] == ["translate"] else lightning_main(argv)
+    return result if args is not None else None
 
 
 if __name__ == "__main__":

@@ -26,12 +26,11 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from datamodules import Seq2SeqDataModule
 from lit_seq2seq.callbacks import TrainingThroughput
 from lit_seq2seq.module import LitSeq2Seq
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, g2p_scores
+from seq2seq_fit import TeacherForcing, g2p_scores
+from seq2seq_fit.presets import PRESETS
 
-#: The demo's model: a bidirectional GRU encoder and a Luong-attention GRU decoder.
-DEMO_CONFIG = Seq2SeqConfig(
-    cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
-)
+#: The demo's model (preset ``cpu``): a bidirectional GRU encoder and a Luong-attention GRU decoder.
+DEMO_CONFIG = PRESETS["cpu"]
 #: Scheduled sampling that stays cheap: parallel mode, one sampling pass, ratio 1 -> 0.8.
 DEMO_TEACHER_FORCING = TeacherForcing(schedule="linear", start=1.0, end=0.8, decay_steps=2000, mode="parallel")
 
@@ -116,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         from seq2seq_fit.plots import plot_attention
 
         plot_attention(
-            attention[0].float().cpu().numpy(),
+            attention[0],
             words[0],
             decoded[0],
             path=out / "attention.png",

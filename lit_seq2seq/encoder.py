@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from datamodules.vocab import PAD_ID
+from seq2seq_fit.vocab import PAD_ID
 
 
 def make_rnn(

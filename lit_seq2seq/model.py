@@ -6,11 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID
 from lit_seq2seq.decoder import Decoder, Memory, State
 from lit_seq2seq.encoder import Encoder
-from lit_seq2seq.scheduled_sampling import mix_inputs, model_tokens
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_decoding_args
+from lit_seq2seq.scheduled_sampling import draw_gold, mix_inputs, model_tokens
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
+from seq2seq_fit.config import check_int
+from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
 def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
@@ -128,21 +129,51 @@ class Seq2Seq(nn.Module):
             steps.append(logits_t)
         return torch.stack(steps, 1)  # (B, T, V)
 
-    @torch.no_grad()
-    def generate(
+    def loss(
         self,
         source: torch.Tensor,
-        source_lengths: torch.Tensor | None = None,
-        *,
-        strategy: str = "greedy",
-        beam_width: int = 5,
-        length_penalty: float = 0.0,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        max_length: int | None = None,
+        source_lengths: torch.Tensor | None,
+        target_in: torch.Tensor,
+        target_out: torch.Tensor,
+        teacher_forcing: TeacherForcing,
+        ratio: float = 1.0,
         generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training loss: scheduled forward, then masked cross-entropy with label smoothing.
+
+        Draws the teacher-forcing coins at ``ratio`` (with ``teacher_forcing.granularity``, from
+        ``generator``), runs :meth:`scheduled_forward` and averages the cross-entropy over the
+        non-pad tokens of ``target_out`` (B, T) with ``config.label_smoothing``. ``LitSeq2Seq``'s
+        ``training_step`` and the benchmarks' hand-written loops call this one function.
+
+        Returns:
+            ``(loss (), gold (B, T))``: the scalar loss and the coins (``True`` where the gold
+            token was fed).
+
+        Example:
+            >>> model = Seq2Seq(Seq2SeqConfig(embedding_dim=8, hidden_size=16), 10, 12)
+            >>> src, tgt_in, tgt_out = torch.tensor([[4, 5]]), torch.tensor([[1, 7]]), torch.tensor([[7, 2]])
+            >>> loss, gold = model.loss(src, torch.tensor([2]), tgt_in, tgt_out, TeacherForcing())
+            >>> loss.shape, bool(gold.all())
+            (torch.Size([]), True)
+        """
+        gold = draw_gold(target_in, ratio, teacher_forcing.granularity, generator)  # (B, T)
+        logits = self.scheduled_forward(
+            source, source_lengths, target_in, gold, teacher_forcing, ratio, generator
+        )  # (B, T, V)
+        return masked_cross_entropy(logits, target_out, self.config.label_smoothing), gold
+
+    @torch.no_grad()
+    def generate(
+        self, source: torch.Tensor, source_lengths: torch.Tensor | None = None, *, max_length: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Decode without gold tokens.
+        """Greedy decoding on the model's device, without gold tokens (what validation runs during
+        training; ``LitSeq2Seq.translate`` uses the shared search of :mod:`seq2seq_fit.search`).
+
+        Args:
+            source: ``(B, S)`` source ids.
+            source_lengths: ``(B,)`` non-pad lengths (``None``: counted from the padding).
+            max_length: most steps, ``<eos>`` included; ``None``: ``2 * S + 10``.
 
         Returns:
             ``(tokens (B, L), attention (B, L, S) or None)``: generated ids (``<bos>`` not
@@ -150,11 +181,7 @@ class Seq2Seq(nn.Module):
         """
         if max_length is None:
             max_length = 2 * source.size(1) + 10
-        check_decoding_args(strategy, beam_width, length_penalty, temperature, top_k, max_length)
-        if strategy == "beam":
-            from lit_seq2seq.search import beam_search
-
-            return beam_search(self, source, source_lengths, beam_width, length_penalty, max_length)
+        check_int("Seq2Seq.generate", "max_length", max_length, 1)
         memory, state = self.encode(source, source_lengths)
         b = source.size(0)
         token = torch.full((b,), BOS_ID, dtype=torch.long, device=source.device)
@@ -162,9 +189,7 @@ class Seq2Seq(nn.Module):
         out, weights = [], []
         for _ in range(max_length):
             logits, state, w = self.decoder.step(token, state, memory)  # (B, V)
-            greedy = strategy == "greedy"
-            token = logits.argmax(-1) if greedy else sample_token(logits, temperature, top_k, generator)
-            token = token.masked_fill(finished, PAD_ID)
+            token = logits.argmax(-1).masked_fill(finished, PAD_ID)  # (B,)
             finished = finished | (token == EOS_ID)
             out.append(token)
             if w is not None:
@@ -173,15 +198,3 @@ class Seq2Seq(nn.Module):
                 break
         attention = torch.stack(weights, 1) if weights else None
         return torch.stack(out, 1), attention
-
-
-def sample_token(
-    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
-) -> torch.Tensor:
-    """One token per row from ``softmax(logits / temperature)`` (B, V), restricted to the top ``k``."""
-    scaled = logits.float() / temperature  # (B, V)
-    if top_k is not None and top_k < scaled.size(-1):
-        kth = scaled.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
-        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-    probs = F.softmax(scaled, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

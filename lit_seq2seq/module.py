@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 import torch.distributed as dist
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.types import _MAP_LOCATION_TYPE, _PATH
 from torchmetrics import MeanMetric
-from torchmetrics.functional.text import bleu_score
 
-from datamodules.vocab import PAD_ID, Vocab, as_vocab
 from lit_seq2seq.callbacks import TrainingThroughput, is_logging_step
 from lit_seq2seq.checkpoint_io import SafeCheckpointIO, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
-from lit_seq2seq.scheduled_sampling import draw_gold, fed_from_model
-from lit_seq2seq.translate import Source, translate
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_lr_schedule, g2p_scores, lr_factor
+from lit_seq2seq.pretrained import canonical_weights, load_canonical_weights
+from lit_seq2seq.scheduled_sampling import fed_from_model
+from lit_seq2seq.translate import TorchStepDecoder
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_lr_schedule, lr_factor
 from seq2seq_fit.config import check_bool, check_float, check_int
+from seq2seq_fit.model_format import load_pretrained, save_pretrained
+from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores, length_budget
+from seq2seq_fit.tokenizer import Tokenizer
+from seq2seq_fit.translate import Source, translate
+from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
 
 Batch = dict[str, torch.Tensor]
 
@@ -42,13 +48,6 @@ def as_teacher_forcing(value: TeacherForcing | dict[str, Any] | None) -> Teacher
     return value if isinstance(value, TeacherForcing) else TeacherForcing.from_dict(dict(value))
 
 
-def fit_length(tokens: torch.Tensor, length: int) -> torch.Tensor:
-    """Cut or right-pad generated ids (B, L) to (B, ``length``) with ``<pad>``."""
-    if tokens.size(1) >= length:
-        return tokens[:, :length]
-    return torch.nn.functional.pad(tokens, (0, length - tokens.size(1)), value=PAD_ID)
-
-
 class LitSeq2Seq(pl.LightningModule):
     """Trains an RNN encoder-decoder with scheduled teacher forcing under ``Trainer.fit``.
 
@@ -62,9 +61,11 @@ class LitSeq2Seq(pl.LightningModule):
     :class:`TrainingThroughput` callback the module adds unless the trainer has one) on the steps
     the loggers write (every ``log_every_n_steps``: each ``self.log`` costs the trainer CPU time,
     and values of other steps never reach a logger); for validation and test,
-    teacher-forced ``loss`` and ``ppl``, and free-running greedy ``token_acc``, ``exact_match`` (a
-    source is right if it matches any of its references), ``bleu``, ``wer`` and ``per`` (percent,
-    multi-reference).
+    the names of :data:`seq2seq_fit.scores.EVAL_METRICS` (``val/loss``, ``val/ppl``,
+    ``val/token_acc``, ``val/exact_match``, ``val/bleu``, ``val/wer``, ``val/per``, and ``test/...``):
+    teacher-forced ``loss`` and ``ppl``, and the percentages of one greedy decode, each source given
+    ``seq2seq_fit.scores.length_budget`` steps, scored by ``seq2seq_fit.scores.free_running_scores``
+    (a source is right if it matches any of its references), as ``Seq2SeqModel`` logs ``val_<name>``.
 
     Args:
         src_vocab: source vocabulary (``Vocab`` or its token list).
@@ -135,8 +136,7 @@ class LitSeq2Seq(pl.LightningModule):
         if compile and not self.model.decoder.steps_one_at_a_time:
             self.model.decoder.compile()
         self.eval_nll = MeanMetric()
-        self.eval_token_acc = MeanMetric()
-        self._records: list[tuple[tuple[int, ...], list[str], list[str]]] = []
+        self._records: list[EvalRecord] = []
         self._generator: torch.Generator | None = None
         self._pending_rng_state: torch.Tensor | None = None
 
@@ -159,15 +159,12 @@ class LitSeq2Seq(pl.LightningModule):
         return self._generator
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        tf = self.teacher_forcing
         target_in = batch["target_in"]
-        ratio = float(tf.ratio(self.global_step))
-        generator = self.coin_generator
-        gold = draw_gold(target_in, ratio, tf.granularity, generator)  # (B, T)
-        logits = self.model.scheduled_forward(
-            batch["source"], batch["source_lengths"], target_in, gold, tf, ratio, generator
-        )  # (B, T, V)
-        loss = masked_cross_entropy(logits, batch["target_out"], self.config.label_smoothing)
+        ratio = float(self.teacher_forcing.ratio(self.global_step))
+        loss, gold = self.model.loss(
+            batch["source"], batch["source_lengths"], target_in, batch["target_out"],
+            self.teacher_forcing, ratio, self.coin_generator,
+        )  # fmt: skip
         b = target_in.size(0)
         self.log("train/loss", loss, prog_bar=True, batch_size=b)
         if is_logging_step(self.trainer):  # the loggers see no other step; each self.log costs ~1 ms of CPU
@@ -197,24 +194,17 @@ class LitSeq2Seq(pl.LightningModule):
 
     def _reset_eval(self) -> None:
         self.eval_nll.reset()
-        self.eval_token_acc.reset()
         self._records = []
 
     def _evaluate(self, batch: Batch) -> None:
+        """Teacher-forced NLL, and one greedy decode (each source given its ``length_budget``) whose
+        records :func:`seq2seq_fit.scores.free_running_scores` scores at the end of the split."""
         source, lengths, target_out = batch["source"], batch["source_lengths"], batch["target_out"]
-        valid = target_out != PAD_ID  # (B, T)
-        n_tokens = valid.sum()
         logits = self.model(source, lengths, batch["target_in"])  # (B, T, V)
-        self.eval_nll.update(masked_cross_entropy(logits, target_out), n_tokens)
-        t = target_out.size(1)
-        generated, _ = self.model.generate(source, lengths, strategy="greedy", max_length=t + 5)
-        predicted = fit_length(generated, t)  # (B, T)
-        correct = ((predicted == target_out) & valid).sum()
-        self.eval_token_acc.update(correct / n_tokens.clamp(min=1), n_tokens)
-        for src, hyp, ref, n in zip(
-            source.tolist(), generated.tolist(), target_out.tolist(), lengths.tolist(), strict=True
-        ):
-            self._records.append((tuple(src[:n]), self.tgt_vocab.decode(hyp), self.tgt_vocab.decode(ref)))
+        self.eval_nll.update(masked_cross_entropy(logits, target_out), (target_out != PAD_ID).sum())
+        budget = length_budget(int(lengths.max()))
+        generated, _ = self.model.generate(source, lengths, max_length=budget)  # (B, L)
+        self._records.extend(eval_records(source.cpu(), generated.cpu(), target_out.cpu()))
 
     def _log_eval(self, stage: str) -> None:
         if self.trainer.sanity_checking:
@@ -223,42 +213,21 @@ class LitSeq2Seq(pl.LightningModule):
         nll = self.eval_nll.compute()
         self.log(f"{stage}/loss", nll, sync_dist=False)
         self.log(f"{stage}/ppl", torch.exp(nll), sync_dist=False)
-        self.log(f"{stage}/token_acc", self.eval_token_acc.compute(), sync_dist=False)
-        for name, value in self.free_running_scores(gather_records(self._records)).items():
+        for name, value in free_running_scores(gather_records(self._records), self.tgt_vocab).items():
             self.log(f"{stage}/{name}", value, sync_dist=False)
         self._reset_eval()
-
-    @staticmethod
-    def free_running_scores(records: Sequence[tuple[tuple[int, ...], list[str], list[str]]]) -> dict[str, float]:
-        """``exact_match``, ``bleu``, ``wer``, ``per`` over sources, each scored against all its references."""
-        hyps: dict[tuple[int, ...], list[str]] = {}
-        refs: dict[tuple[int, ...], list[list[str]]] = {}
-        for key, hyp, ref in records:
-            hyps.setdefault(key, hyp)
-            if ref not in refs.setdefault(key, []):
-                refs[key].append(ref)
-        if not hyps:
-            return {}
-        keys = list(hyps)
-        scores = g2p_scores([hyps[k] for k in keys], [refs[k] for k in keys])
-        bleu = bleu_score([" ".join(hyps[k]) for k in keys], [[" ".join(r) for r in refs[k]] for k in keys])
-        return {
-            "exact_match": 1.0 - scores.word_errors / scores.words,
-            "bleu": float(bleu),
-            "wer": scores.wer,
-            "per": scores.per,
-        }
 
     # -- prediction -----------------------------------------------------------------------------
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> list[list[str]]:
         """Greedy decoding of ``batch["source"]``, as target token lists."""
-        generated, _ = self.model.generate(batch["source"], batch["source_lengths"], strategy="greedy")
+        generated, _ = self.model.generate(batch["source"], batch["source_lengths"])
         return [self.tgt_vocab.decode(row) for row in generated.tolist()]
 
     def translate(
         self,
         sources: Sequence[Source],
+        *,
         strategy: str = "greedy",
         beam_width: int = 5,
         length_penalty: float = 0.0,
@@ -266,32 +235,41 @@ class LitSeq2Seq(pl.LightningModule):
         top_k: int | None = None,
         max_length: int | None = None,
         return_attention: bool = False,
-        tokenizer: str | Callable[[str], list[str]] = "whitespace",
-        batch_size: int = 128,
+        tokenizer: Tokenizer = "whitespace",
+        batch_size: int = 64,
         seed: int | None = None,
-    ) -> list[list[str]] | tuple[list[list[str]], list[torch.Tensor]]:
-        """Decode strings or token lists; see :func:`lit_seq2seq.translate.translate`.
+    ) -> list[list[str]] | tuple[list[list[str]], list[np.ndarray]]:
+        """Decode strings or token lists to target token lists (in eval mode, without gradients).
+
+        The core's driver does the work, the same for ``Seq2SeqModel.translate``: see
+        :func:`seq2seq_fit.translate.translate` for every argument and the returned attention
+        (per source a float32 array ``(len(output), len(source))``).
 
         Example:
-            >>> model.translate(["I feel hungry"], strategy="beam", beam_width=3)  # doctest: +SKIP
-            [['나는', '배가', '고프다']]
+            >>> from seq2seq_fit import Vocab
+            >>> vocab = Vocab.build([list("abc")])
+            >>> model = LitSeq2Seq(vocab, vocab, {"embedding_dim": 8, "hidden_size": 8})
+            >>> outputs, attention = model.translate(["a b"], strategy="beam", beam_width=3, return_attention=True)
+            >>> attention[0].shape == (len(outputs[0]), 2)
+            True
         """
-        return translate(
-            self.model,
-            self.src_vocab,
-            self.tgt_vocab,
-            sources,
-            strategy=strategy,
-            beam_width=beam_width,
-            length_penalty=length_penalty,
-            temperature=temperature,
-            top_k=top_k,
-            max_length=max_length,
-            return_attention=return_attention,
-            tokenizer=tokenizer,
-            batch_size=batch_size,
-            seed=seed,
-        )
+        with TorchStepDecoder(self.model) as decoder:
+            return translate(
+                decoder,
+                self.src_vocab,
+                self.tgt_vocab,
+                sources,
+                strategy=strategy,
+                beam_width=beam_width,
+                length_penalty=length_penalty,
+                temperature=temperature,
+                top_k=top_k,
+                max_length=max_length,
+                return_attention=return_attention,
+                tokenizer=tokenizer,
+                batch_size=batch_size,
+                seed=seed,
+            )
 
     # -- optimisation, callbacks and checkpoints ------------------------------------------------
 
@@ -347,7 +325,7 @@ class LitSeq2Seq(pl.LightningModule):
             map_location, hparams_file, strict: as in ``LightningModule.load_from_checkpoint``.
             weights_only: ``True`` (default; ``None`` means the same): only tensors and plain data
                 are read, and a file holding pickled objects raises
-                :class:`~lit_seq2seq.checkpoint_io.UnsafeCheckpointError`. ``False``: unpickle
+                :class:`~seq2seq_fit.errors.UnsafeFileError`. ``False``: unpickle
                 everything; only for files you trust.
             **kwargs: override stored hyper-parameters.
         """
@@ -370,6 +348,56 @@ class LitSeq2Seq(pl.LightningModule):
         if state is not None:
             self._pending_rng_state = state.cpu()
             self._generator = None
+
+    # ------------------------------------------------------------------------- model directory
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
+        """Write the model as a framework-neutral directory that ``Seq2SeqModel.from_pretrained`` also reads.
+
+        ``config.json`` (config, teacher forcing, seed), ``vocab.json`` and ``model.safetensors``
+        (the ``Seq2Seq`` weights); see :mod:`seq2seq_fit.model_format`. Training state (optimizer,
+        learning-rate schedule, step) is not saved: that is what checkpoints are for.
+
+        Args:
+            directory: the model directory (created if needed; its files are replaced atomically).
+
+        Example:
+            >>> import tempfile
+            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
+            >>> lit = LitSeq2Seq(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4})
+            >>> directory = tempfile.mkdtemp()
+            >>> lit.save_pretrained(directory)
+            >>> LitSeq2Seq.from_pretrained(directory, lr=3e-4).hparams["lr"]
+            0.0003
+        """
+        save_pretrained(
+            directory,
+            config=self.config,
+            teacher_forcing=self.teacher_forcing,
+            src_vocab=self.src_vocab,
+            tgt_vocab=self.tgt_vocab,
+            weights=canonical_weights(self.model),
+            extra={"seed": int(self.hparams["seed"])},
+        )
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike[str], **kwargs: Any) -> LitSeq2Seq:
+        """A ``LitSeq2Seq`` holding the model of a directory written by either side's ``save_pretrained``.
+
+        Args:
+            directory: the model directory.
+            **kwargs: the other ``__init__`` keyword arguments (``lr``, ``weight_decay``,
+                ``compile``...); ``seed`` defaults to the saved one.
+
+        Raises:
+            ModelFormatError: a file is missing or malformed, the format version is unknown, or a
+                tensor does not fit the config and vocabularies (the message names file and tensor).
+        """
+        saved = load_pretrained(directory)
+        kwargs.setdefault("seed", int(saved.extra.get("seed", 0)))
+        module = cls(saved.src_vocab, saved.tgt_vocab, saved.config, saved.teacher_forcing, **kwargs)
+        load_canonical_weights(module.model, saved.weights)
+        return module
 
 
 def gather_records(records: list[Any]) -> list[Any]:

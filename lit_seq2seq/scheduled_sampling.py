@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from datamodules.vocab import BOS_ID, PAD_ID
+from seq2seq_fit.vocab import BOS_ID, PAD_ID
 
 
 def draw_gold(

@@ -1,129 +1,75 @@
-"""``translate``: strings or token lists in, token lists out, through any decoding strategy."""
+"""The torch side of ``translate``: a :class:`Seq2Seq` one token at a time, numpy at the boundary.
+
+The search and everything around it live in :mod:`seq2seq_fit.translate`; this adapter only
+runs the model's encoder, decoder step and state gather.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
 
+import numpy as np
 import torch
 
-from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
+from lit_seq2seq.decoder import Memory, State, select_state
 from lit_seq2seq.model import Seq2Seq
-from seq2seq_fit.decoding import check_translate_args
-from seq2seq_fit.tokenizer import Tokenizer, split_tokens
-
-Source = str | Sequence[str]
-
-#: Split a source like the training data (the core's ``split_tokens``; token lists pass through).
-tokenize = split_tokens
 
 
-def encode_sources(
-    sources: Sequence[list[str]], vocab: Vocab, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ids (B, S) and lengths (B,) of tokenised sources."""
-    ids = [vocab.encode(s) for s in sources]
-    width = max(1, *(len(x) for x in ids))
-    source = torch.full((len(ids), width), PAD_ID, dtype=torch.long)
-    for i, row in enumerate(ids):
-        source[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
-    return source.to(device), lengths.to(device)
+class TorchStepDecoder:
+    """A :class:`Seq2Seq` as the core's ``StepDecoder``: on the model's device, without gradients.
 
-
-def kept_positions(ids: Sequence[int]) -> list[int]:
-    """Positions of the output tokens: up to the first ``<eos>``, skipping ``<pad>`` and ``<bos>``."""
-    kept = []
-    for i, token in enumerate(ids):
-        if token == EOS_ID:
-            break
-        if token not in (PAD_ID, BOS_ID):
-            kept.append(i)
-    return kept
-
-
-@torch.no_grad()
-def translate(
-    model: Seq2Seq,
-    src_vocab: Vocab,
-    tgt_vocab: Vocab,
-    sources: Sequence[Source],
-    *,
-    strategy: str = "greedy",
-    beam_width: int = 5,
-    length_penalty: float = 0.0,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    max_length: int | None = None,
-    return_attention: bool = False,
-    tokenizer: Tokenizer = "whitespace",
-    batch_size: int = 128,
-    seed: int | None = None,
-) -> list[list[str]] | tuple[list[list[str]], list[torch.Tensor]]:
-    """Decode ``sources`` in batches; returns token lists (specials dropped, stopped at ``<eos>``).
+    Use it as a context manager: the model is in eval mode inside the ``with`` block and back in
+    its previous mode after it.
 
     Args:
-        model: the encoder-decoder (put in eval mode for the call).
-        src_vocab, tgt_vocab: its vocabularies.
-        sources: strings (split by ``tokenizer``) or token lists.
-        strategy: ``greedy``, ``sample`` or ``beam``.
-        beam_width: beams kept by ``beam`` (1 gives the greedy output).
-        length_penalty: GNMT ``alpha`` for ranking finished beams.
-        temperature, top_k: sampling options.
-        max_length: longest output; ``None`` means ``2 * S + 10`` for a batch of padded length ``S``.
-        return_attention: also return, per source, its attention weights (len(tokens), S_i).
-        tokenizer: ``whitespace``, ``chars`` (or ``char``) or a callable, for string sources.
-        batch_size: sources decoded together.
-        seed: seeds sampling (``None``: the global RNG).
+        model: the encoder-decoder.
 
     Example:
-        >>> translate(model, src_vocab, tgt_vocab, ["I feel hungry"])  # doctest: +SKIP
-        [['나는', '배가', '고프다']]
+        >>> from seq2seq_fit import Seq2SeqConfig, Vocab
+        >>> from seq2seq_fit.translate import translate
+        >>> vocab = Vocab.build([list("abc")])
+        >>> model = Seq2Seq(Seq2SeqConfig(embedding_dim=8, hidden_size=8), len(vocab), len(vocab))
+        >>> with TorchStepDecoder(model) as decoder:
+        ...     outputs = translate(decoder, vocab, vocab, ["a b"], max_length=3)
+        >>> len(outputs[0]) <= 3
+        True
     """
-    check_translate_args(
-        sources,
-        strategy,
-        beam_width,
-        length_penalty,
-        temperature,
-        top_k,
-        max_length,
-        return_attention,
-        tokenizer,
-        batch_size,
-        seed,
-    )
-    if return_attention and model.config.attention == "none":
-        raise ValueError("translate.return_attention: got True, but this model has attention='none'")
-    tokens = [split_tokens(s, tokenizer) for s in sources]
-    device = next(model.parameters()).device
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=device)
-        generator.manual_seed(seed)
-    was_training = model.training
-    model.eval()
-    outputs: list[list[str]] = []
-    weights: list[torch.Tensor] = []
-    try:
-        for start in range(0, len(tokens), batch_size):
-            chunk = tokens[start : start + batch_size]
-            source, lengths = encode_sources(chunk, src_vocab, device)
-            ids, attention = model.generate(
-                source,
-                lengths,
-                strategy=strategy,
-                beam_width=beam_width,
-                length_penalty=length_penalty,
-                temperature=temperature,
-                top_k=top_k,
-                max_length=max_length,
-                generator=generator,
-            )
-            for i, row in enumerate(ids.tolist()):
-                outputs.append(tgt_vocab.decode(row))
-                if return_attention:
-                    assert attention is not None
-                    weights.append(attention[i, kept_positions(row), : int(lengths[i])].float().cpu())
-    finally:
-        model.train(was_training)
-    return (outputs, weights) if return_attention else outputs
+
+    def __init__(self, model: Seq2Seq) -> None:
+        self.model = model
+        self.has_attention = model.config.attention != "none"
+        self.device = next(model.parameters()).device
+        self._was_training = model.training
+
+    def __enter__(self) -> TorchStepDecoder:
+        self._was_training = self.model.training
+        self.model.eval()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.model.train(self._was_training)
+
+    @torch.no_grad()
+    def start(self, source_ids: np.ndarray, lengths: np.ndarray) -> tuple[Memory, State]:
+        """Encoder memory and initial decoder state of ``source_ids`` (B, S) with ``lengths`` (B,)."""
+        source = torch.from_numpy(np.ascontiguousarray(source_ids, dtype=np.int64)).to(self.device)
+        return self.model.encode(source, torch.from_numpy(np.asarray(lengths, dtype=np.int64)))
+
+    @torch.no_grad()
+    def step(self, tokens: np.ndarray, state: tuple[Memory, State]) -> tuple[np.ndarray, Any, np.ndarray | None]:
+        """Logits (N, V) float32, the new state and the attention weights (N, S) of one step."""
+        memory, rnn_state = state
+        token = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(self.device)
+        logits, rnn_state, weights = self.model.decoder.step(token, rnn_state, memory)  # (N, V), (N, S)
+        attention = None if weights is None else weights.float().cpu().numpy()
+        return logits.float().cpu().numpy(), (memory, rnn_state), attention
+
+    @torch.no_grad()
+    def reorder(self, state: tuple[Memory, State], index: np.ndarray) -> tuple[Memory, State]:
+        """The rows ``index`` (N',) of the memory and of the recurrent state."""
+        memory, rnn_state = state
+        rows = torch.from_numpy(np.ascontiguousarray(index, dtype=np.int64)).to(self.device)
+        return memory.index_select(rows), select_state(rnn_state, rows)

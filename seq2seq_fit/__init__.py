@@ -1,29 +1,42 @@
 """Framework-free core of seq2seq-fit: config, teacher-forcing and learning-rate schedules, metrics,
-decoding maths, source tokenizers.
+decoding maths, source tokenizers, the model format both trainers save and load.
 
 Imports neither torch nor TensorFlow, so both ``lit_seq2seq`` and ``keras_seq2seq`` build on it.
 """
 
 from seq2seq_fit.config import Seq2SeqConfig
-from seq2seq_fit.decoding import check_decoding_args, check_translate_args, length_penalty
+from seq2seq_fit.decoding import length_penalty
+from seq2seq_fit.errors import ModelFormatError, UnsafeFileError
 from seq2seq_fit.learning_rate import check_lr_schedule, lr_factor
-from seq2seq_fit.metrics import (
+from seq2seq_fit.model_format import PretrainedModel, load_pretrained, save_pretrained
+from seq2seq_fit.scores import (
+    EVAL_METRICS,
+    TRAIN_METRICS,
     G2PScores,
     edit_distance,
     exact_match,
     g2p_scores,
+    metric_name,
     phone_error_rate,
     word_error_rate,
 )
 from seq2seq_fit.teacher_forcing import TeacherForcing, check_compatible
 from seq2seq_fit.tokenizer import check_tokenizer, split_tokens
+from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args
+from seq2seq_fit.vocab import Vocab
 
 __all__ = [
+    "EVAL_METRICS",
+    "TRAIN_METRICS",
     "G2PScores",
+    "ModelFormatError",
+    "PretrainedModel",
     "Seq2SeqConfig",
     "TeacherForcing",
+    "UnknownTokensWarning",
+    "UnsafeFileError",
+    "Vocab",
     "check_compatible",
-    "check_decoding_args",
     "check_lr_schedule",
     "check_tokenizer",
     "check_translate_args",
@@ -31,8 +44,11 @@ __all__ = [
     "exact_match",
     "g2p_scores",
     "length_penalty",
+    "load_pretrained",
     "lr_factor",
+    "metric_name",
     "phone_error_rate",
+    "save_pretrained",
     "split_tokens",
     "word_error_rate",
 ]

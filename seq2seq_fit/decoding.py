@@ -1,12 +1,10 @@
-"""Decoding arithmetic shared by both frameworks (framework-free)."""
+"""Decoding arithmetic shared by both frameworks (framework-free): the strategy names and the GNMT length penalty."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from seq2seq_fit.config import check_bool, check_choice, check_float, check_int
-from seq2seq_fit.tokenizer import Tokenizer, check_tokenizer
-
+#: The ``translate`` strategies.
 STRATEGIES = ("greedy", "sample", "beam")
 
 
@@ -24,54 +22,4 @@ def length_penalty(length: Any, alpha: float) -> Any:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def check_decoding_args(
-    strategy: str,
-    beam_width: int,
-    length_penalty: float,
-    temperature: float,
-    top_k: int | None,
-    max_length: int,
-) -> None:
-    """Validate the arguments of ``translate`` on either side, naming the bad one."""
-    check_choice("translate", "strategy", strategy, STRATEGIES)
-    check_int("translate", "beam_width", beam_width, 1)
-    check_float("translate", "length_penalty", length_penalty, 0.0, 10.0)
-    check_float("translate", "temperature", temperature, 0.0, float("inf"), low_open=True, high_open=True)
-    if top_k is not None:
-        check_int("translate", "top_k", top_k, 1)
-    check_int("translate", "max_length", max_length, 1)
-
-
-def check_translate_args(
-    sources: Any,
-    strategy: str,
-    beam_width: int,
-    length_penalty: float,
-    temperature: float,
-    top_k: int | None,
-    max_length: int | None,
-    return_attention: bool,
-    tokenizer: Tokenizer,
-    batch_size: int,
-    seed: int | None,
-) -> None:
-    """Validate every argument of ``translate`` (both sides) before any work, even for no sources.
-
-    Example:
-        >>> check_translate_args("hi", "greedy", 1, 0.0, 1.0, None, None, False, "whitespace", 8, None)
-        Traceback (most recent call last):
-        ...
-        ValueError: translate.sources: got 'hi', expected a list of sources (one string is one source: ['hi'])
-    """
-    if isinstance(sources, str):
-        raise ValueError(
-            f"translate.sources: got {sources!r}, expected a list of sources (one string is one source: [{sources!r}])"
-        )
-    check_decoding_args(
-        strategy, beam_width, length_penalty, temperature, top_k, 1 if max_length is None else max_length
-    )
-    check_bool("translate", "return_attention", return_attention)
-    check_tokenizer(tokenizer)
-    check_int("translate", "batch_size", batch_size, 1)
-    if seed is not None:
-        check_int("translate", "seed", seed, 0)
+__all__ = ["STRATEGIES", "length_penalty"]

@@ -9,7 +9,7 @@ Tokenizer = str | Callable[[str], list[str]]
 
 TOKENIZERS = ("whitespace", "chars")
 #: Other accepted spellings of the names in ``TOKENIZERS``.
-ALIASES = {"char": "chars", "characters": "chars"}
+ALIASES = {"char": "chars"}
 
 
 def check_tokenizer(tokenizer: Tokenizer, owner: str = "translate") -> None:
@@ -19,7 +19,7 @@ def check_tokenizer(tokenizer: Tokenizer, owner: str = "translate") -> None:
         >>> check_tokenizer("bpe")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: translate.tokenizer: got 'bpe', expected 'whitespace', 'chars' (or 'char', ...) or a callable
+        ValueError: translate.tokenizer: got 'bpe', expected 'whitespace', 'chars' (or 'char') or a callable
     """
     if callable(tokenizer) or tokenizer in TOKENIZERS or tokenizer in ALIASES:
         return
@@ -29,13 +29,16 @@ def check_tokenizer(tokenizer: Tokenizer, owner: str = "translate") -> None:
     )
 
 
-def split_tokens(source: str | Sequence[str], tokenizer: Tokenizer = "whitespace") -> list[str]:
+def split_tokens(
+    source: str | Sequence[str], tokenizer: Tokenizer = "whitespace", owner: str = "translate"
+) -> list[str]:
     """Tokens of one source: a token list as is, a string split like the training data.
 
     Args:
         source: a string, or an already tokenised sequence of strings.
-        tokenizer: ``whitespace`` (words), ``chars`` (characters; also ``char``, ``characters``)
+        tokenizer: ``whitespace`` (words), ``chars`` (characters; also ``char``)
             or a callable from a string to its tokens.
+        owner: who is asking, named in the error for an unknown tokenizer.
 
     Example:
         >>> split_tokens("abc", "chars"), split_tokens("a  b"), split_tokens(["x", "y"])
@@ -45,7 +48,7 @@ def split_tokens(source: str | Sequence[str], tokenizer: Tokenizer = "whitespace
         return list(source)
     if callable(tokenizer):
         return list(tokenizer(source))
-    check_tokenizer(tokenizer)
+    check_tokenizer(tokenizer, owner)
     if tokenizer == "whitespace":
         return source.split()
     return list(source)

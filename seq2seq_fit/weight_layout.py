@@ -1,24 +1,23 @@
-"""Weight layouts of the two implementations and the exact maps between them (numpy only).
+"""The canonical weight layout and the exact maps to and from the Keras layout (numpy only).
 
-PyTorch (``lit_seq2seq.Seq2Seq.state_dict()``) and Keras (``keras_seq2seq.Seq2SeqModel``) hold the
-same model (docs/architecture.md) in different shapes:
+The canonical layout is the one docs/architecture.md writes the model in, and the one
+``model.safetensors`` of :mod:`seq2seq_fit.model_format` stores: tensors named and shaped as the
+PyTorch ``lit_seq2seq.Seq2Seq.state_dict()`` (so the Lightning side reads it as is). Keras
+(``keras_seq2seq.Seq2SeqModel``) holds the same model in other shapes:
 
-- GRU gates: PyTorch ``r, z, n``, Keras ``z, r, h``; ``reset_after=True`` keeps both biases, as
+- GRU gates: canonical ``r, z, n``, Keras ``z, r, h``; ``reset_after=True`` keeps both biases, as
   Keras ``bias`` of shape ``(2, 3H)`` = ``[b_ih; b_hh]`` (after reordering the gates).
 - LSTM gates: ``i, f, g, o`` on both sides; Keras has one bias ``b_ih + b_hh``.
-- Kernels are transposed: PyTorch ``weight_ih`` ``(gates * H, I)``, Keras ``kernel`` ``(I, gates * H)``;
-  ``nn.Linear.weight`` ``(out, in)``, ``Dense.kernel`` ``(in, out)``.
+- Kernels are transposed: canonical ``weight_ih`` ``(gates * H, I)``, Keras ``kernel``
+  ``(I, gates * H)``; a linear ``weight`` is ``(out, in)``, ``Dense.kernel`` ``(in, out)``.
 - The bidirectional encoder's ``*_reverse`` tensors are the Keras ``backward_layers``.
 
 Keras weights are addressed by *slots*: the attribute path of a layer (or variable) inside
 ``Seq2SeqModel`` (``"decoder.rnn_layers.1"``), holding the arrays of ``layer.get_weights()``.
-PyTorch tensors are addressed by their ``Seq2Seq.state_dict()`` key (no ``model.`` prefix).
 
-The LSTM bias is the one place where Keras keeps less than PyTorch: ``b_ih + b_hh`` does not tell
-the two terms apart. :func:`keras_to_torch` therefore takes an optional ``reference`` state (the
-PyTorch weights a Keras model came from): where the Keras sum still equals ``ref_ih + ref_hh``
-bit for bit, the reference split is restored exactly; elsewhere (the bias was trained in Keras)
-``b_hh`` keeps the reference value and ``b_ih`` takes the rest. Without a reference ``b_hh`` is 0.
+The LSTM bias is the one place where Keras keeps less than the canonical layout: ``b_ih + b_hh``
+does not tell the two terms apart, so :func:`keras_to_canonical` writes ``bias_ih = b_ih + b_hh``
+and ``bias_hh = 0``: the same model, with the same outputs.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from seq2seq_fit.config import Seq2SeqConfig
 Arrays = Mapping[str, np.ndarray]
 Slots = dict[str, list[np.ndarray]]
 
-#: ``GRU_ORDER[i]`` is the PyTorch gate block that goes to Keras block ``i`` (and back: a swap).
+#: ``GRU_ORDER[i]`` is the canonical gate block that goes to Keras block ``i`` (and back: a swap).
 GRU_ORDER = (1, 0, 2)
 
 
@@ -42,8 +41,9 @@ def reorder_gru_gates(x: np.ndarray) -> np.ndarray:
     return np.concatenate([blocks[i] for i in GRU_ORDER], axis=0)
 
 
-def torch_shapes(config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor of ``Seq2Seq(config, src_vocab_size, tgt_vocab_size).state_dict()`` and its shape."""
+def canonical_shapes(config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> dict[str, tuple[int, ...]]:
+    """Every canonical tensor of a model with ``config`` and these vocabulary sizes, and its shape
+    (the tensors of ``lit_seq2seq.Seq2Seq(config, src_vocab_size, tgt_vocab_size).state_dict()``)."""
     c = config
     e, h, gates = c.embedding_dim, c.hidden_size, 3 if c.cell == "gru" else 4
     shapes: dict[str, tuple[int, ...]] = {"encoder.embedding.weight": (src_vocab_size, e)}
@@ -73,7 +73,7 @@ def torch_shapes(config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int
 
 
 def rnn_shapes(prefix: str, layer: str, gates: int, width: int, units: int) -> dict[str, tuple[int, ...]]:
-    """Shapes of one PyTorch RNN layer (direction) ``layer`` such as ``"l0"`` or ``"l1_reverse"``."""
+    """Shapes of one canonical RNN layer (direction) ``layer`` such as ``"l0"`` or ``"l1_reverse"``."""
     return {
         f"{prefix}.weight_ih_{layer}": (gates * units, width),
         f"{prefix}.weight_hh_{layer}": (gates * units, units),
@@ -82,16 +82,35 @@ def rnn_shapes(prefix: str, layer: str, gates: int, width: int, units: int) -> d
     }
 
 
-def check_torch_state(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> None:
-    """Raise ``ValueError`` naming every missing, unexpected or mis-shaped tensor of ``state``."""
-    expected = torch_shapes(config, src_vocab_size, tgt_vocab_size)
-    problems = [f"missing {key} {shape}" for key, shape in expected.items() if key not in state]
-    problems += [f"unexpected {key}" for key in state if key not in expected]
-    problems += [
-        f"{key}: shape {tuple(state[key].shape)}, expected {shape}"
+def weight_problems(weights: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> list[str]:
+    """Every tensor of ``weights`` that is mis-shaped, not float32, missing or unexpected, one line each.
+
+    Example:
+        >>> config = Seq2SeqConfig(hidden_size=4, embedding_dim=2)
+        >>> weights = {k: np.zeros(s, np.float32) for k, s in canonical_shapes(config, 6, 7).items()}
+        >>> weights["decoder.out.bias"] = np.zeros(5, np.float32)
+        >>> weight_problems(weights, config, 6, 7)
+        ['decoder.out.bias has shape (5,), expected (7,)']
+    """
+    expected = canonical_shapes(config, src_vocab_size, tgt_vocab_size)
+    problems = [
+        f"{key} has shape {tuple(weights[key].shape)}, expected {shape}"
         for key, shape in expected.items()
-        if key in state and tuple(state[key].shape) != shape
+        if key in weights and tuple(weights[key].shape) != shape
     ]
+    problems += [
+        f"{key} has dtype {weights[key].dtype}, expected float32"
+        for key in expected
+        if key in weights and weights[key].dtype != np.float32
+    ]
+    problems += [f"{key} is missing (expected shape {shape})" for key, shape in expected.items() if key not in weights]
+    problems += [f"unexpected tensor {key} {tuple(weights[key].shape)}" for key in weights if key not in expected]
+    return problems
+
+
+def check_canonical_weights(weights: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> None:
+    """Raise ``ValueError`` naming every tensor of ``weights`` that does not fit the config and vocabulary sizes."""
+    problems = weight_problems(weights, config, src_vocab_size, tgt_vocab_size)
     if problems:
         raise ValueError(
             f"weights do not fit Seq2SeqConfig {config.to_dict()} with vocabulary sizes "
@@ -100,7 +119,7 @@ def check_torch_state(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int,
 
 
 def rnn_slots(config: Seq2SeqConfig) -> list[tuple[str, str]]:
-    """``(keras slot, torch layer prefix)`` of every recurrent layer, e.g.
+    """``(keras slot, canonical layer prefix)`` of every recurrent layer, e.g.
     ``("encoder.backward_layers.0", "encoder.rnn.{}_l0_reverse")``."""
     pairs = []
     for k in range(config.num_layers):
@@ -112,7 +131,7 @@ def rnn_slots(config: Seq2SeqConfig) -> list[tuple[str, str]]:
 
 
 def dense_slots(config: Seq2SeqConfig) -> list[tuple[str, str, bool]]:
-    """``(keras slot, torch module, has bias)`` of every linear layer."""
+    """``(keras slot, canonical module, has bias)`` of every linear layer."""
     slots = [("decoder.bridge", "bridge", True)]
     if config.attention == "luong":
         if config.luong_score == "general":
@@ -135,11 +154,11 @@ def keras_slot_names(config: Seq2SeqConfig) -> list[str]:
     return names + (["decoder.output_bias"] if config.tie_embeddings else [])
 
 
-def torch_to_keras(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> Slots:
-    """Keras slot arrays (``get_weights()`` order) holding the PyTorch weights ``state``.
+def canonical_to_keras(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> Slots:
+    """Keras slot arrays (``get_weights()`` order) holding the canonical weights ``state``.
 
     Args:
-        state: ``Seq2Seq.state_dict()`` as float32 numpy arrays (keys without ``model.``).
+        state: canonical float32 arrays by name (``Seq2Seq.state_dict()`` keys).
         config: the architecture both sides share.
         src_vocab_size, tgt_vocab_size: vocabulary sizes, checked against the embeddings.
 
@@ -147,8 +166,8 @@ def torch_to_keras(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tg
         ValueError: a tensor is missing, unexpected or has the wrong shape, or tied output and
             embedding weights differ.
     """
-    check_torch_state(state, config, src_vocab_size, tgt_vocab_size)
     s = {key: np.asarray(value, dtype=np.float32) for key, value in state.items()}
+    check_canonical_weights(s, config, src_vocab_size, tgt_vocab_size)
     slots: Slots = {
         "encoder.embedding": [s["encoder.embedding.weight"]],
         "decoder.embedding": [s["decoder.embedding.weight"]],
@@ -174,16 +193,14 @@ def torch_to_keras(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int, tg
     return {slot: [np.ascontiguousarray(a) for a in arrays] for slot, arrays in slots.items()}
 
 
-def keras_to_torch(
-    slots: Mapping[str, list[np.ndarray]], config: Seq2SeqConfig, reference: Arrays | None = None
-) -> dict[str, np.ndarray]:
-    """PyTorch ``Seq2Seq.state_dict()`` arrays holding the Keras slot arrays ``slots``.
+def keras_to_canonical(slots: Mapping[str, list[np.ndarray]], config: Seq2SeqConfig) -> dict[str, np.ndarray]:
+    """Canonical arrays (``Seq2Seq.state_dict()`` names) holding the Keras slot arrays ``slots``.
 
     Args:
-        slots: as returned by :func:`torch_to_keras` (or read from a Keras model).
+        slots: as returned by :func:`canonical_to_keras` (or read from a Keras model).
         config: the architecture both sides share.
-        reference: optional PyTorch state the Keras weights came from, used only to split LSTM
-            biases (see the module docstring); ``None`` puts the whole LSTM bias in ``b_ih``.
+
+    The LSTM bias ``b_ih + b_hh`` of a Keras layer becomes ``bias_ih``, with ``bias_hh = 0``.
     """
     k = {slot: [np.asarray(a, dtype=np.float32) for a in arrays] for slot, arrays in slots.items()}
     state: dict[str, np.ndarray] = {
@@ -197,7 +214,7 @@ def keras_to_torch(
             w_ih, w_hh = reorder_gru_gates(w_ih), reorder_gru_gates(w_hh)
             b_ih, b_hh = reorder_gru_gates(bias[0]), reorder_gru_gates(bias[1])
         else:
-            b_ih, b_hh = split_lstm_bias(bias, reference, layer)
+            b_ih, b_hh = bias, np.zeros_like(bias)  # Keras keeps only the sum
         state[layer.format("weight_ih")], state[layer.format("weight_hh")] = w_ih, w_hh
         state[layer.format("bias_ih")], state[layer.format("bias_hh")] = b_ih, b_hh
     for slot, module, has_bias in dense_slots(config):
@@ -210,21 +227,12 @@ def keras_to_torch(
     return {key: np.ascontiguousarray(value) for key, value in state.items()}
 
 
-def split_lstm_bias(bias: np.ndarray, reference: Arrays | None, layer: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(b_ih, b_hh)`` with ``b_ih + b_hh == bias``, restoring ``reference``'s split where it still holds."""
-    if reference is None:
-        return bias, np.zeros_like(bias)
-    ref_ih = np.asarray(reference[layer.format("bias_ih")], dtype=np.float32)
-    ref_hh = np.asarray(reference[layer.format("bias_hh")], dtype=np.float32)
-    unchanged = bias == ref_ih + ref_hh  # (4H,), bit for bit
-    return np.where(unchanged, ref_ih, bias - ref_hh).astype(np.float32), ref_hh.copy()
-
-
 __all__ = [
-    "check_torch_state",
+    "canonical_shapes",
+    "canonical_to_keras",
+    "check_canonical_weights",
     "keras_slot_names",
-    "keras_to_torch",
+    "keras_to_canonical",
     "reorder_gru_gates",
-    "torch_shapes",
-    "torch_to_keras",
+    "weight_problems",
 ]

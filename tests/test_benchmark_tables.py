@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import common, g2p
+from seq2seq_fit.presets import PRESETS
 
 
 def run(framework: str, variant: str, seed: int, wer: float) -> dict:
@@ -23,7 +24,7 @@ def write(
     tmp: Path, tag: str, runs: list[dict], hidden_size: int = 256, test_words: int = 0, max_epochs: int = 7
 ) -> None:
     args = {"test_words": test_words, "max_epochs": max_epochs, "lr": 2e-3, "lr_schedule": "cosine"}
-    meta = {"device": "cpu", "config": {**g2p.CPU_CONFIG.to_dict(), "hidden_size": hidden_size}, "args": args}
+    meta = {"device": "cpu", "config": {**PRESETS["cpu"].to_dict(), "hidden_size": hidden_size}, "args": args}
     (tmp / f"g2p_{tag}.json").write_text(json.dumps({"meta": meta, "rows": runs}))
 
 

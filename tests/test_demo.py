@@ -17,7 +17,9 @@ def test_demo_trains_scores_and_writes_outputs(tmp_path, capsys):
         torch.set_num_threads(threads)
     out = capsys.readouterr().out
     assert "test WER" in out and "PER" in out
-    assert 0.0 <= result["wer"] <= 100.0 and result["per"] >= 0.0
+    # the 40 test words are scored (WER in steps of 100 / 40) and the summary prints the returned scores
+    assert f"test WER {result['wer']:.2f}%  PER {result['per']:.2f}%  over 40 words" in out
+    assert result["wer"] * 40 / 100 == pytest.approx(round(result["wer"] * 40 / 100))
     assert (tmp_path / "checkpoints" / "last.ckpt").stat().st_size > 10_000
     assert (tmp_path / "attention.png").stat().st_size > 2_000
     assert list((tmp_path / "logs").rglob("metrics.csv"))

@@ -14,6 +14,8 @@ EXPECTED = {
     "lightning_tsv.py": "train ",
     "keras_quickstart.py": "[['f', 'e', 'd', 'c', 'b', 'a']]",
     "keras_own_model.py": "test exact match (greedy): ",  # the script asserts the score itself
+    # the script asserts that both frameworks give the same outputs at each hand-over
+    "lightning_keras_round_trip.py": "lightning loads the keras model: same greedy outputs, max |logit difference| ",
 }
 #: Scripts written for one Keras backend (a custom ``train_step`` is backend-specific).
 NEEDS = {"keras_own_model.py": "tensorflow"}

@@ -21,10 +21,24 @@ def test_reads_pairs_ignores_extra_columns_and_splits_deterministically(tmp_path
     assert c.train[0][1] == [c.train[0][0][0].replace("w", "v")]
 
 
-def test_char_tokenizer(tmp_path):
-    p = write(tmp_path, b"ab\tcd\n" * 3)
-    c = load_corpus(p, tokenizer="char", val_percent=0, test_percent=0)
-    assert c.train[0] == (["a", "b"], ["c", "d"])
+@pytest.mark.parametrize("name", ["chars", "char"])
+def test_char_tokenizer_takes_the_core_names(tmp_path, name):
+    p = write(tmp_path, b"a b\tcd\n" * 3)
+    c = load_corpus(p, tokenizer=name, val_percent=0, test_percent=0)
+    assert c.train[0] == (["a", " ", "b"], ["c", "d"])
+
+
+def test_whitespace_tokenizer_is_the_default_and_a_callable_works(tmp_path):
+    p = write(tmp_path, b"a  b\tc-d\n" * 3)
+    assert load_corpus(p, val_percent=0, test_percent=0).train[0] == (["a", "b"], ["c-d"])
+    c = load_corpus(p, tokenizer=lambda s: s.split("-"), val_percent=0, test_percent=0)
+    assert c.train[0] == (["a  b"], ["c", "d"])
+
+
+def test_unknown_tokenizer_names_the_core_choices(tmp_path):
+    p = write(tmp_path, b"a\tb\n")
+    with pytest.raises(ValueError, match=r"read_tsv_corpus\.tokenizer: got 'space', expected 'whitespace', 'chars'"):
+        load_corpus(p, tokenizer="space")
 
 
 @pytest.mark.parametrize(
@@ -69,6 +83,6 @@ def test_whole_file_problems(tmp_path):
 
 def test_a_one_megabyte_line_is_filtered_by_max_length(tmp_path, caplog):
     p = write(tmp_path, b"a\tb\n" + b"x" * 1_000_000 + b"\ty\n")
-    c = load_corpus(p, tokenizer="char", val_percent=0, test_percent=0, max_length=100)
+    c = load_corpus(p, tokenizer="chars", val_percent=0, test_percent=0, max_length=100)
     assert c.train == [(["a"], ["b"])]
     assert "dropped 1 of 2 pairs" in caplog.text

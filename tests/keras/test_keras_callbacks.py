@@ -1,5 +1,6 @@
-"""Logging of ``model.fit``: perplexity, WER/PER and throughput reach CSVLogger, TensorBoard and
-EarlyStopping / ModelCheckpoint through Keras' own ``logs``."""
+"""Logging of ``model.fit``: the validation scores of ``Seq2SeqModel.evaluate`` and the throughput of
+``TrainingThroughput`` reach CSVLogger, TensorBoard and EarlyStopping / ModelCheckpoint through Keras'
+own ``logs``."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from keras_helpers import BACKEND, REPO, reverse_data, tiny_model, to_numpy
 
 import keras
 from datamodules.keras import KerasData
-from keras_seq2seq import AtomicModelCheckpoint, Seq2SeqModel, TrainingThroughput, ValidationScores
-from seq2seq_fit import TeacherForcing, g2p_scores
+from keras_seq2seq import AtomicModelCheckpoint, Seq2SeqModel, TrainingThroughput
+from seq2seq_fit import EVAL_METRICS, TRAIN_METRICS, TeacherForcing, metric_name
+from seq2seq_fit.scores import bleu, exact_match, g2p_scores, length_budget
 
-TRAIN_NAMES = {"loss", "tf_ratio", "fed_from_model", "tokens_per_s"}
-VAL_NAMES = {"val_loss", "val_ppl", "val_wer", "val_per", "val_exact_match", "val_token_accuracy"}
+TRAIN_NAMES = {metric_name(m, "train", "keras") for m in TRAIN_METRICS}
+VAL_NAMES = {metric_name(m, "val", "keras") for m in EVAL_METRICS}
 SLEEP_S = 0.3  # validation made slower by this much; the throughput must not count it
 
 
@@ -36,6 +38,11 @@ class SlowValidation(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self._start = time.perf_counter()
+
+        self.test_batch_keys: set[str] = set()
+
+    def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.test_batch_keys |= set(logs or {})
 
     def on_test_end(self, logs: Any = None) -> None:
         time.sleep(SLEEP_S)
@@ -50,7 +57,6 @@ class Run:
     model: Seq2SeqModel
     out: Path
     history: dict[str, list[float]]
-    scores: ValidationScores
     throughput: TrainingThroughput
     slow: SlowValidation
 
@@ -77,30 +83,29 @@ def compiled_model(data: KerasData) -> Seq2SeqModel:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """Two epochs with the callbacks ahead of CSVLogger and TensorBoard."""
+    """Two epochs with the throughput callback ahead of CSVLogger and TensorBoard."""
     keras.utils.set_random_seed(0)
     data = small_data()
     model = compiled_model(data)
     out = tmp_path_factory.mktemp("logged")
-    scores, throughput, slow = ValidationScores.from_data(data, "val"), TrainingThroughput(), SlowValidation()
+    throughput, slow = TrainingThroughput(), SlowValidation()
     callbacks = [
         slow,
-        scores,
         throughput,
         keras.callbacks.CSVLogger(str(out / "history.csv")),
         keras.callbacks.TensorBoard(str(out / "tensorboard")),
     ]
     history = model.fit(data.train(), validation_data=data.val(), epochs=2, verbose=0, callbacks=callbacks)
-    return Run(data, model, out, history.history, scores, throughput, slow)
+    return Run(data, model, out, history.history, throughput, slow)
 
 
 def test_csv_log_holds_every_logged_name(run: Run) -> None:
     rows = read_csv(run.out / "history.csv")
     assert [row["epoch"] for row in rows] == ["0", "1"]
-    assert set(rows[0]) == {"epoch"} | TRAIN_NAMES | VAL_NAMES
+    assert set(rows[0]) == {"epoch"} | TRAIN_NAMES | VAL_NAMES, "exactly the names of the metric table"
     for row in rows:
         values = {k: float(v) for k, v in row.items()}
-        assert 0.0 <= values["val_wer"] <= 100.0 and values["val_per"] >= 0.0
+        assert values["val_exact_match"] == pytest.approx(100.0 - values["val_wer"])
         assert values["tokens_per_s"] > 0.0 and 0.0 <= values["fed_from_model"] <= 1.0
         assert values["val_ppl"] == pytest.approx(math.exp(values["val_loss"]), rel=1e-6)
         assert values["val_ppl"] < len(run.data.tgt_vocab) * 1.5  # near-uniform at worst after training
@@ -125,12 +130,23 @@ def test_val_loss_is_the_mean_nll_per_target_token(run: Run) -> None:
     assert run.history["val_ppl"][-1] == pytest.approx(math.exp(nll / tokens), rel=1e-4)
 
 
-def test_val_wer_and_per_score_the_greedy_output_against_all_references(run: Run) -> None:
+def test_val_scores_are_those_of_the_greedy_output_against_all_references(run: Run) -> None:
+    """One greedy decode with each source's length budget, scored per source against all its references."""
     sources, references = run.data.references("val")
-    assert run.scores.sources == sources and run.scores.references == references
-    expected = g2p_scores(run.model.translate(sources), references)
-    assert run.history["val_wer"][-1] == expected.wer and run.history["val_per"][-1] == expected.per
-    assert run.scores.last_scores == expected
+    outputs = [run.model.translate([s], max_length=length_budget(len(s)))[0] for s in sources]
+    expected = g2p_scores(outputs, references)
+    assert run.history["val_wer"][-1] == pytest.approx(expected.wer, abs=1e-9)
+    assert run.history["val_per"][-1] == pytest.approx(expected.per, abs=1e-9)
+    assert run.history["val_exact_match"][-1] == pytest.approx(exact_match(outputs, references), abs=1e-9)
+    assert run.history["val_bleu"][-1] == pytest.approx(bleu(outputs, references), abs=1e-9)
+    assert run.slow.test_batch_keys == {"loss"}, "the greedy ids never reach the callbacks or the progress bar"
+
+
+def test_evaluate_returns_the_names_of_the_metric_table_and_the_last_validation(run: Run) -> None:
+    logs = run.model.evaluate(run.data.val(), return_dict=True, verbose=0)
+    assert set(logs) == set(EVAL_METRICS)
+    for name in EVAL_METRICS:  # the weights the last validation saw
+        assert logs[name] == pytest.approx(run.history[metric_name(name, "val", "keras")][-1], rel=1e-5), name
 
 
 def test_tokens_per_s_counts_target_tokens_of_training_steps_only(run: Run) -> None:
@@ -168,47 +184,21 @@ def test_early_stopping_and_checkpoint_monitor_val_wer(run: Run, tmp_path: Path)
     stop = keras.callbacks.EarlyStopping(monitor="val_wer", mode="min", patience=1, min_delta=100.0)
     best = AtomicModelCheckpoint(str(tmp_path / "best.weights.h5"), monitor="val_wer", mode="min",
                                  save_best_only=True, save_weights_only=True)  # fmt: skip
-    scores = ValidationScores.from_data(run.data, "val")
     history = run.model.fit(
-        run.data.train(), validation_data=run.data.val(), epochs=5, verbose=0, callbacks=[scores, stop, best]
+        run.data.train(), validation_data=run.data.val(), epochs=5, verbose=0, callbacks=[stop, best]
     ).history
     assert len(history["val_wer"]) == 2 and stop.stopped_epoch == 1
     assert stop.best == history["val_wer"][0] and best.best == min(history["val_wer"])
     assert (tmp_path / "best.weights.h5").exists()
 
 
-def test_callbacks_after_the_scores_see_nothing(run: Run) -> None:
-    """The documented order matters: EarlyStopping placed first finds no val_wer and never stops."""
+def test_stopping_listed_before_throughput_still_sees_the_validation_scores(run: Run) -> None:
+    """The scores come from evaluate, not from a callback, so no callback order can hide them."""
     stop = keras.callbacks.EarlyStopping(monitor="val_wer", mode="min", patience=1, min_delta=100.0)
-    scores = ValidationScores.from_data(run.data, "val")
-    with pytest.warns(UserWarning, match="val_wer"):
-        history = run.model.fit(run.data.train(), epochs=2, verbose=0, callbacks=[stop, scores]).history
-    assert len(history["val_wer"]) == 2 and stop.stopped_epoch == 0  # in order it stops at epoch 1
-
-
-def test_scores_every_n_epochs_keep_the_csv_columns(run: Run, tmp_path: Path) -> None:
-    scores = ValidationScores.from_data(run.data, "val", every=2)
-    logger = keras.callbacks.CSVLogger(str(tmp_path / "history.csv"))
-    run.model.fit(run.data.train(), epochs=2, verbose=0, callbacks=[scores, logger])
-    assert [row["val_wer"] != "NA" for row in read_csv(tmp_path / "history.csv")] == [True, False]
-
-
-def test_from_data_takes_the_words_of_the_first_batches() -> None:
-    """``batches=k`` scores the sources of the first k validation batches with the references found
-    there (what LitSeq2Seq scores under ``limit_val_batches=k``)."""
-    data = small_data()
-    x, y = data.val()[0]
-    pairs = {
-        (tuple(data.src_vocab.decode(s)), tuple(data.tgt_vocab.decode(t))) for s, t in zip(x["source"], y, strict=True)
-    }
-    scores = ValidationScores.from_data(data, "val", batches=1)
-    got = {(tuple(s), tuple(r)) for s, refs in zip(scores.sources, scores.references, strict=True) for r in refs}
-    assert got == pairs and len(scores.sources) == len({s for s, _ in pairs})
-    assert len(ValidationScores.from_data(data, "val").sources) == len(data.references("val")[0])
-    with pytest.raises(ValueError, match="ValidationScores: got 2 sources and 1 reference"):
-        ValidationScores([["a"], ["b"]], [[["A"]]])
-    with pytest.raises(ValueError, match="every: got 0"):
-        ValidationScores([["a"]], [[["A"]]], every=0)
+    run.model.fit(
+        run.data.train(), validation_data=run.data.val(), epochs=3, verbose=0, callbacks=[stop, TrainingThroughput()]
+    )
+    assert stop.stopped_epoch == 1
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.data input")
@@ -227,7 +217,7 @@ def test_cli_writes_csv_and_tensorboard_logs(tmp_path: Path) -> None:
           "--embedding_dim", "8", "--jit_compile", "false", "--output", str(tmp_path), "--verbose", "0"])  # fmt: skip
     rows = read_csv(tmp_path / "history.csv")
     assert len(rows) == 2 and set(rows[0]) == {"epoch"} | TRAIN_NAMES | VAL_NAMES
-    assert all(0.0 <= float(row["val_wer"]) <= 100.0 for row in rows)
+    assert all(float(row["val_exact_match"]) == pytest.approx(100 - float(row["val_wer"])) for row in rows)
     assert list((tmp_path / "logs" / "train").glob("events.out.tfevents.*"))
     assert list((tmp_path / "logs" / "validation").glob("events.out.tfevents.*"))
 

@@ -23,6 +23,7 @@ def test_option_names_follow_the_lightning_cli() -> None:
     assert dataclass_kwargs(flat, Seq2SeqConfig) == {"attention": "bahdanau", "hidden_size": 96}
     assert dataclass_kwargs(flat, TeacherForcing) == {"schedule": "linear"}
     assert flat.epochs == 3 and flat.precision == "bf16" and flat.corpus == "cmudict" and flat.lr_decay_steps == 100
+    assert build_parser().parse_args(["fit", "--data.corpus_options.on_error", "skip"]).on_error == "skip"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["fit", "--mixed-precision", "fp8"])
 
@@ -36,17 +37,50 @@ def test_fit_then_translate(tmp_path: Path) -> None:
               "--warmup_steps", "4", "--lr_decay_steps", "200", "--min_lr_ratio", "0.1"])
         main(["translate", "--model", {str(tmp_path / "model.keras")!r}, "I feel hungry",
               "--show-attention", {str(tmp_path / "attention.png")!r}])
+        import contextlib, io, json
+        model, stderr = {str(tmp_path / "model.keras")!r}, io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            print("empty:", main(["translate", "--model", model, "--tokenizer", "char", ""]))
+            main(["translate", "--model", model, "12345 hungry", "I feel hungry", "12345"])
+        print("stderr:", json.dumps(stderr.getvalue().splitlines()))
         import keras
         saved = keras.models.load_model({str(tmp_path / "model.keras")!r})
         print(int(saved.optimizer.iterations), float(saved.optimizer.learning_rate))
     """)
     lines = out.strip().splitlines()
+    # An empty source prints an empty line; unseen tokens decode and print one warning line.
+    (warning,) = json.loads(lines.pop(-2).removeprefix("stderr: "))
+    assert warning.startswith("keras-seq2seq translate: warning: ") and "2 of 3 sources" in warning
+    assert "12345" in warning
+    assert lines[-6:-4] == ["", "empty: 0"] and lines[-3] == "나는 배가 고프다"
+    del lines[-6:-1]
     # The saved optimizer carries LitSeq2Seq's schedule: AdamW at 0.01 * lr_factor(step).
     steps, lr = lines[-1].split()
     assert int(steps) == 40 and float(lr) == pytest.approx(0.01 * lr_factor(40, 4, 200, 0.1), rel=1e-6)
     lines = lines[:-1]
     summary = json.loads(lines[-2])
-    assert summary["backend"] == BACKEND and summary["test_exact_match"] == 1.0
+    assert summary["backend"] == BACKEND and summary["test_exact_match"] == 100.0
     assert lines[-1] == "나는 배가 고프다"
     assert (tmp_path / "history.csv").exists()
     assert (tmp_path / "attention.png").stat().st_size > 2000  # the --show-attention heat map
+
+
+def test_the_package_loads_keras_on_first_use_or_at_once_after_keras() -> None:
+    """``import keras_seq2seq`` starts no framework (the CLI's ``--help``), yet ``import keras; import
+    keras_seq2seq`` registers every class, so ``keras.models.load_model`` finds them."""
+    out = run_in_subprocess("""
+        import sys
+        import keras_seq2seq
+        print("keras" in sys.modules)
+        import keras
+        print(keras.saving.get_registered_object("keras_seq2seq>WarmupCosineDecay") is None)
+        from keras_seq2seq import WarmupCosineDecay
+        print(keras.saving.get_registered_object("keras_seq2seq>WarmupCosineDecay") is WarmupCosineDecay)
+    """)
+    assert out.split() == ["False", "True", "True"]
+    out = run_in_subprocess("""
+        import keras
+        import keras_seq2seq
+        print(keras.saving.get_registered_object("keras_seq2seq>WarmupCosineDecay") is not None)
+    """)
+    assert out.split() == ["True"]

@@ -39,10 +39,15 @@ def test_mirrored_strategy_on_two_logical_cpus() -> None:
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         with strategy.scope():
             model, history = train()
+        from seq2seq_fit.scores import length_budget, word_error_rate
+        sources, references = KerasData("reverse", corpus_options={"n_train": 256, "n_val": 32, "n_test": 32,
+                                        "min_len": 3, "max_len": 6, "num_symbols": 6}).references("val")
+        outputs = [model.translate([s], max_length=length_budget(len(s)))[0] for s in sources]
         _, single = train(epochs=1)  # the same model and data on one device
         print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history["loss"],
                           "val_loss": history["val_loss"], "fed": history["fed_from_model"],
-                          "single_device_loss": single["loss"][0]}))
+                          "single_device_loss": single["loss"][0], "val_wer": history["val_wer"][-1],
+                          "translate_wer": word_error_rate(outputs, references)}))
         """)
     )
     seen = json.loads(out.strip().splitlines()[-1])
@@ -53,6 +58,8 @@ def test_mirrored_strategy_on_two_logical_cpus() -> None:
     # the same model and data (a loss summed over the replicas would be about twice as large).
     assert seen["loss"][0] == pytest.approx(seen["single_device_loss"], rel=0.15), seen
     assert abs(seen["fed"][0] - 0.25) < 0.1
+    # the greedy ids of both replicas reach the scores: those of translating every validation source
+    assert seen["val_wer"] == pytest.approx(seen["translate_wer"]), seen
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,16 @@ def test_fit_from_the_command_line_and_a_config_file(tmp_path: Path) -> None:
     cli = main(["fit", f"--config={config_file}", f"--trainer.default_root_dir={tmp_path}", *QUIET])
     assert cli.model.config.attention == "none" and cli.model.hparams["lr"] == 0.01
     assert cli.trainer.global_step == 2
+
+
+def test_the_package_imports_torch_on_first_use() -> None:
+    """``import lit_seq2seq`` (the console script's first step) starts no torch; the names load on use."""
+    code = (
+        "import sys\n"
+        "import lit_seq2seq\n"
+        "print('torch' in sys.modules)\n"
+        "from lit_seq2seq import LitSeq2Seq\n"
+        "print('torch' in sys.modules, LitSeq2Seq is sys.modules['lit_seq2seq.module'].LitSeq2Seq)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "True"]

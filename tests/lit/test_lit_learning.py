@@ -27,7 +27,7 @@ def test_learns_reverse_to_095_exact_match() -> None:
     trainer = quiet_trainer(max_epochs=12, gradient_clip_val=1.0, limit_val_batches=0)
     trainer.fit(model, dm)
     metrics = trainer.test(model, dm, verbose=False)[0]
-    assert metrics["test/exact_match"] >= 0.95, metrics
+    assert metrics["test/exact_match"] >= 95.0, metrics
     words = ["".join(s) for s, _ in dm.corpus.test[:100]]
     reversed_ok = [
         out == list(w[::-1]) for out, w in zip(model.translate(words, tokenizer="chars"), words, strict=True)

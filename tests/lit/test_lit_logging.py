@@ -17,12 +17,22 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lit_helpers import quiet_trainer
 
 from datamodules import Seq2SeqDataModule
-from datamodules.vocab import PAD_ID
+from datamodules.corpus import group_references
 from lit_seq2seq import LitSeq2Seq, TrainingThroughput
 from lit_seq2seq import callbacks as lit_callbacks
+from seq2seq_fit.scores import (
+    EVAL_METRICS,
+    TRAIN_METRICS,
+    bleu,
+    length_budget,
+    metric_name,
+    phone_error_rate,
+    word_error_rate,
+)
+from seq2seq_fit.vocab import PAD_ID
 
-TRAIN_TAGS = ("train/loss", "train/tf_ratio", "train/fed_from_model", "train/tokens_per_s")
-VAL_TAGS = ("val/loss", "val/ppl", "val/token_acc", "val/exact_match", "val/bleu", "val/wer", "val/per")
+TRAIN_TAGS = tuple(metric_name(m, "train", "lightning") for m in TRAIN_METRICS)
+VAL_TAGS = tuple(metric_name(m, "val", "lightning") for m in EVAL_METRICS)
 
 
 class StepClock(pl.Callback):
@@ -69,7 +79,7 @@ def test_one_epoch_logs_loss_ppl_schedule_wer_and_tokens_per_s_to_csv_and_tensor
 
     (metrics_csv,) = (tmp_path / "csv").rglob("metrics.csv")
     rows = list(csv.DictReader(metrics_csv.open()))
-    assert set(TRAIN_TAGS + VAL_TAGS) <= set(rows[0])
+    assert set(rows[0]) == {"epoch", "step", *TRAIN_TAGS, *VAL_TAGS}, "exactly the names of the metric table"
     train = [r for r in rows if r["train/tokens_per_s"]]
     assert [int(r["step"]) for r in train] == list(range(6)), "one row per step with log_every_n_steps=1"
     rates = [float(r["train/tokens_per_s"]) for r in train]
@@ -85,7 +95,13 @@ def test_one_epoch_logs_loss_ppl_schedule_wer_and_tokens_per_s_to_csv_and_tensor
     assert all(0.0 <= float(r["train/fed_from_model"]) <= 1.0 for r in train)
     (val,) = [r for r in rows if r["val/loss"]]
     assert float(val["val/ppl"]) == pytest.approx(math.exp(float(val["val/loss"])), rel=1e-5)
-    assert 0.0 <= float(val["val/wer"]) <= 100.0 and float(val["val/per"]) >= 0.0  # PER counts insertions too
+    # the free-running scores are those of translating each validation source on its own with the same budget
+    sources, references = group_references(dm.corpus.val)
+    model.eval()
+    outputs = [model.translate([s], max_length=length_budget(len(s)))[0] for s in sources]
+    assert float(val["val/wer"]) == pytest.approx(word_error_rate(outputs, references), abs=1e-4)
+    assert float(val["val/per"]) == pytest.approx(phone_error_rate(outputs, references), abs=1e-4)
+    assert float(val["val/bleu"]) == pytest.approx(bleu(outputs, references), abs=1e-4)
 
     event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
     (events,) = {p.parent for p in (tmp_path / "tb").rglob("events.out.tfevents.*")}

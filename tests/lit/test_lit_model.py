@@ -123,3 +123,20 @@ def test_initial_loss_is_about_log_vocab_size() -> None:
         model(batch["source"], batch["source_lengths"], batch["target_in"]), batch["target_out"]
     )
     assert abs(loss.item() - math.log(13)) < 0.5
+
+
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+def test_loss_is_the_scheduled_cross_entropy_with_label_smoothing(mode: str) -> None:
+    """``Seq2Seq.loss`` (what LitSeq2Seq.training_step and the benchmark loops call) draws the coins,
+    runs the scheduled forward and smooths the labels with the config's ``label_smoothing``."""
+    model = tiny_model(attention="luong", label_smoothing=0.2).eval()
+    b = random_batch()
+    tf = TeacherForcing(start=0.5, mode=mode)
+    args = (b["source"], b["source_lengths"], b["target_in"])
+    loss, gold = model.loss(*args, b["target_out"], tf, 0.5, torch.Generator().manual_seed(7))
+    generator = torch.Generator().manual_seed(7)
+    expected_gold = draw_gold(b["target_in"], 0.5, "token", generator)
+    logits = model.scheduled_forward(*args, expected_gold, tf, 0.5, generator)
+    assert torch.equal(gold, expected_gold) and not gold[:, 1:].all(), "the coins of the ratio, some tokens fed"
+    torch.testing.assert_close(loss, masked_cross_entropy(logits, b["target_out"], 0.2))
+    assert not torch.isclose(loss, masked_cross_entropy(logits, b["target_out"])), "label smoothing applied"

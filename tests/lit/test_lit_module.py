@@ -13,7 +13,7 @@ from lit_helpers import StepRecorder, quiet_trainer
 
 from datamodules import Seq2SeqDataModule, Vocab
 from lit_seq2seq import LitSeq2Seq
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, lr_factor
+from seq2seq_fit import EVAL_METRICS, Seq2SeqConfig, TeacherForcing, lr_factor, metric_name
 
 TINY = {"embedding_dim": 12, "hidden_size": 16}
 
@@ -135,26 +135,11 @@ def test_resumed_run_continues_the_same_schedule_and_coins(tmp_path: Path) -> No
 def test_validation_logs_teacher_forced_and_free_running_metrics(toy_data: Seq2SeqDataModule) -> None:
     model = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, TINY)
     metrics = quiet_trainer().validate(model, toy_data, verbose=False)[0]
-    expected = {"loss", "ppl", "token_acc", "exact_match", "bleu", "wer", "per"}
-    assert set(metrics) == {f"val/{k}" for k in expected}
+    assert set(metrics) == {metric_name(k, "val", "lightning") for k in EVAL_METRICS}
     assert metrics["val/ppl"] == pytest.approx(torch.tensor(metrics["val/loss"]).exp().item(), rel=1e-5)
-    assert metrics["val/exact_match"] == pytest.approx(1 - metrics["val/wer"] / 100)
+    assert metrics["val/exact_match"] == pytest.approx(100 - metrics["val/wer"])
     test_metrics = quiet_trainer().test(model, toy_data, verbose=False)[0]
-    assert set(test_metrics) == {f"test/{k}" for k in expected}
-
-
-def test_free_running_scores_group_references_by_source() -> None:
-    records = [
-        ((5, 6), ["T", "OW", "M"], ["T", "AH", "M"]),  # a word with two pronunciations, in two records
-        ((5, 6), ["T", "OW", "M"], ["T", "OW", "M"]),
-        ((7,), ["B", "IY"], ["B", "IH"]),
-    ]
-    scores = LitSeq2Seq.free_running_scores(records)
-    assert scores["exact_match"] == 0.5 and scores["wer"] == 50.0
-    assert scores["per"] == pytest.approx(100 * 1 / 5)  # 0 errors vs "T OW M", 1 vs "B IH"
-    perfect = LitSeq2Seq.free_running_scores([((1,), ["a", "b", "c", "d"], ["a", "b", "c", "d"])])
-    assert perfect["bleu"] == pytest.approx(1.0)
-    assert LitSeq2Seq.free_running_scores([]) == {}
+    assert set(test_metrics) == {metric_name(k, "test", "lightning") for k in EVAL_METRICS}
 
 
 def test_predict_returns_token_lists(toy_data: Seq2SeqDataModule) -> None:

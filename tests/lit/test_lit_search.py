@@ -1,17 +1,21 @@
-"""Decoding: greedy, sampling and beam search, and the ``translate`` wrapper."""
+"""Decoding a torch model: the native greedy loop (validation) and ``translate`` through the core's search."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from lit_helpers import ATTENTIONS, CELLS, random_batch, tiny_model
 
-from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
-from lit_seq2seq import Seq2Seq, translate
-from seq2seq_fit import length_penalty
+from lit_seq2seq import LitSeq2Seq, Seq2Seq
+from lit_seq2seq.translate import TorchStepDecoder
+from seq2seq_fit.translate import translate
+from seq2seq_fit.vocab import EOS_ID, PAD_ID, SPECIALS, Vocab
+
+SRC = Vocab([*SPECIALS, *"abcdefg"])  # 11 tokens, as tiny_model's source side
+TGT = Vocab([*SPECIALS, *"ABCDEFGHI"])  # 13 tokens, as tiny_model's target side
 
 
 def eos_biased_model(
@@ -24,129 +28,91 @@ def eos_biased_model(
     return model
 
 
+def run(model: Seq2Seq, sources: list[Any], **kwargs: Any) -> Any:
+    with TorchStepDecoder(model) as decoder:
+        return translate(decoder, SRC, TGT, sources, **kwargs)
+
+
+def batch_sources(batch: dict[str, torch.Tensor]) -> list[list[str]]:
+    return [SRC.decode(row) for row in batch["source"].tolist()]
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("attention", ATTENTIONS)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_beam_width_one_equals_greedy(cell: str, attention: str, seed: int) -> None:
-    model = eos_biased_model(attention, cell, seed)
+def test_core_greedy_equals_the_native_greedy_loop(cell: str, attention: str) -> None:
+    model = eos_biased_model(attention, cell, seed=2)
     batch = random_batch(b=4)
-    greedy, greedy_att = model.generate(batch["source"], batch["source_lengths"], strategy="greedy", max_length=12)
-    beam, beam_att = model.generate(
-        batch["source"], batch["source_lengths"], strategy="beam", beam_width=1, length_penalty=0.6, max_length=12
-    )
-    assert torch.equal(greedy, beam)
+    native, native_attention = model.generate(batch["source"], batch["source_lengths"], max_length=9)
+    result = run(model, batch_sources(batch), max_length=9, return_attention=attention != "none")
+    outputs = result[0] if attention != "none" else result
+    assert outputs == [TGT.decode(row) for row in native.tolist()]
     if attention != "none":
-        torch.testing.assert_close(greedy_att, beam_att)
+        for row, (out, weights) in enumerate(zip(*result, strict=True)):
+            n = int(batch["source_lengths"][row])
+            expected = native_attention[row, : len(out), :n].numpy()
+            np.testing.assert_allclose(weights, expected, atol=1e-6)
 
 
-@torch.no_grad()
-def sequence_log_probs(
-    model: Seq2Seq, source: torch.Tensor, lengths: torch.Tensor, seqs: list[list[int]]
-) -> list[float]:
-    """Teacher-forced ``sum log p`` of each sequence of ``seqs`` (all of one length) given one source."""
-    ids = torch.tensor(seqs)  # (N, n)
-    target_in = torch.cat([torch.full_like(ids[:, :1], BOS_ID), ids[:, :-1]], 1)
-    n = len(seqs)
-    logits = model(source.expand(n, -1), lengths.expand(n), target_in)  # (N, n, V)
-    return torch.log_softmax(logits, -1).gather(-1, ids.unsqueeze(-1)).sum((1, 2)).tolist()
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_beam_width_one_equals_greedy(cell: str, attention: str) -> None:
+    model = eos_biased_model(attention, cell, seed=0)
+    sources = batch_sources(random_batch(b=4))
+    greedy = run(model, sources, max_length=12)
+    assert run(model, sources, strategy="beam", beam_width=1, length_penalty=0.0, max_length=12) == greedy
+    assert any(len(out) < 12 for out in greedy), "some outputs end with <eos>"
 
 
-@pytest.mark.parametrize("alpha", [0.0, 1.0])
-def test_wide_beam_finds_the_exhaustive_best_hypothesis(alpha: float) -> None:
-    """With more beams than prefixes, beam search is exhaustive: compare with brute force."""
-    v, max_length = 5, 3
-    model = eos_biased_model("luong", tgt_vocab_size=v, seed=3)
-    batch = random_batch(b=1, s=4, tgt_vocab_size=v)
-    source, lengths = batch["source"], batch["source_lengths"]
-    candidates = []
-    for n in range(1, max_length + 1):
-        for prefix in itertools.product([t for t in range(v) if t != EOS_ID], repeat=n - 1):
-            candidates.append([*prefix, EOS_ID])
-            if n == max_length:
-                candidates.extend([*prefix, t] for t in range(v) if t != EOS_ID)
-
-    ranked = {}
-    for n in range(1, max_length + 1):
-        same_length = [c for c in candidates if len(c) == n]
-        for c, score in zip(same_length, sequence_log_probs(model, source, lengths, same_length), strict=True):
-            ranked[tuple(c)] = score / length_penalty(n, alpha)
-    best = list(max(ranked, key=ranked.__getitem__))
-    tokens, _ = model.generate(
-        source, lengths, strategy="beam", beam_width=v**max_length, length_penalty=alpha, max_length=max_length
-    )
-    found = [t for t in tokens[0].tolist() if t != PAD_ID] if EOS_ID not in best else tokens[0].tolist()[: len(best)]
-    assert found == best
+def test_translate_accepts_strings_or_token_lists_and_batches() -> None:
+    model = eos_biased_model("luong", dropout=0.5).train()
+    sentences = ["a b c", "d e", "f", "g a b c d"]
+    from_strings = run(model, sentences, max_length=8)
+    from_tokens = run(model, [s.split() for s in sentences], max_length=8, batch_size=3)
+    from_chars = run(model, [s.replace(" ", "") for s in sentences], tokenizer="chars", max_length=8)
+    assert from_strings == from_tokens == from_chars
+    assert all(tok in TGT.tokens[3:] for out in from_strings for tok in out)
+    one_by_one = [run(model, [s], max_length=8)[0] for s in sentences]
+    assert one_by_one == from_strings, "padding in a batch does not change a translation (nor dropout)"
+    assert model.training, "translate restores the training mode it found"
 
 
-def test_beam_search_stops_finished_rows_and_pads_them() -> None:
+def test_translate_builds_no_autograd_graph() -> None:
     model = eos_biased_model("bahdanau")
-    batch = random_batch(b=4)
-    tokens, att = model.generate(batch["source"], batch["source_lengths"], strategy="beam", beam_width=3, max_length=15)
-    for row, weights in zip(tokens.tolist(), att, strict=True):
-        if EOS_ID in row:
-            end = row.index(EOS_ID)
-            assert all(t == PAD_ID for t in row[end + 1 :])
-            assert (weights[end + 1 :] == 0).all()
+    with TorchStepDecoder(model) as decoder:
+        state = decoder.start(np.array([[4, 5, 6]]), np.array([3]))
+        memory, hidden = state
+        assert not memory.enc.requires_grad and not hidden.requires_grad
+        logits, _, attention = decoder.step(np.array([1]), state)
+    assert logits.dtype == np.float32 and logits.shape == (1, 13)
+    assert attention is not None and attention.shape == (1, 3)
 
 
-def test_sampling_is_seeded_and_top_k_one_is_greedy() -> None:
-    model = eos_biased_model("luong")
-    batch = random_batch(b=4)
-    src, lengths = batch["source"], batch["source_lengths"]
+def test_lit_translate_returns_numpy_attention_rows_per_output_token() -> None:
+    torch.manual_seed(0)
+    lit = LitSeq2Seq(SRC, TGT, {"embedding_dim": 12, "hidden_size": 16, "attention": "bahdanau"})
+    outputs, weights = lit.translate(["a b c", "d", ""], return_attention=True, max_length=6)
+    for out, w, n in zip(outputs, weights, [3, 1, 0], strict=True):
+        assert isinstance(w, np.ndarray) and w.dtype == np.float32
+        assert w.shape == (len(out), n)
+        np.testing.assert_allclose(w.sum(-1), np.ones(len(out)), rtol=1e-5)
+    assert outputs[2] == []
+    none = LitSeq2Seq(SRC, TGT, {"embedding_dim": 12, "hidden_size": 16, "attention": "none"})
+    with pytest.raises(ValueError, match="attention='none'"):
+        none.translate(["a"], return_attention=True)
 
-    def sample(seed: int, **kw: Any) -> torch.Tensor:
-        g = torch.Generator().manual_seed(seed)
-        return model.generate(src, lengths, strategy="sample", max_length=10, generator=g, **kw)[0]
 
-    assert torch.equal(sample(0), sample(0))
-    assert not torch.equal(sample(0, temperature=5.0), sample(1, temperature=5.0))
-    greedy, _ = model.generate(src, lengths, strategy="greedy", max_length=10)
-    assert torch.equal(sample(4, top_k=1), greedy)
-
-
-def test_generate_respects_max_length_and_checks_arguments() -> None:
-    model = tiny_model()
+def test_generate_is_greedy_within_max_length_and_pads_after_eos() -> None:
+    model = eos_biased_model("bahdanau")
     batch = random_batch()
     tokens, _ = model.generate(batch["source"], batch["source_lengths"], max_length=3)
     assert tokens.size(1) <= 3
     default, _ = model.generate(batch["source"], batch["source_lengths"])
     assert default.size(1) <= 2 * batch["source"].size(1) + 10
-    with pytest.raises(ValueError, match=r"strategy.*'nucleus'"):
-        model.generate(batch["source"], strategy="nucleus")
-    with pytest.raises(ValueError, match="beam_width"):
-        model.generate(batch["source"], strategy="beam", beam_width=0)
-
-
-def vocabularies() -> tuple[Vocab, Vocab]:
-    src = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefg"])
-    tgt = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", *"ABCDEFGHI"])
-    return src, tgt
-
-
-def test_translate_accepts_strings_or_token_lists_and_batches() -> None:
-    model = eos_biased_model("luong", dropout=0.5).train()
-    src, tgt = vocabularies()
-    sentences = ["a b c", "d e", "f", "g a b c d"]
-    from_strings = translate(model, src, tgt, sentences, max_length=8)
-    from_tokens = translate(model, src, tgt, [s.split() for s in sentences], max_length=8, batch_size=3)
-    from_chars = translate(model, src, tgt, [s.replace(" ", "") for s in sentences], tokenizer="chars", max_length=8)
-    assert from_strings == from_tokens == from_chars
-    assert all(
-        isinstance(tok, str) and tok in tgt and tok not in ("<pad>", "<bos>", "<eos>")
-        for out in from_strings
-        for tok in out
-    )
-    one_by_one = [translate(model, src, tgt, [s], max_length=8)[0] for s in sentences]
-    assert one_by_one == from_strings, "padding in a batch does not change a translation (nor dropout)"
-    assert model.training, "translate restores the training mode it found"
-
-
-def test_translate_returns_attention_rows_per_output_token() -> None:
-    model = eos_biased_model("bahdanau")
-    src, tgt = vocabularies()
-    outputs, weights = translate(model, src, tgt, ["a b c", "d"], return_attention=True, max_length=6)
-    for out, w, n in zip(outputs, weights, [3, 1], strict=True):
-        assert w.shape == (len(out), n)
-        torch.testing.assert_close(w.sum(-1), torch.ones(len(out)))
-    with pytest.raises(ValueError, match="attention='none'"):
-        translate(tiny_model(attention="none"), src, tgt, ["a"], return_attention=True)
+    long_, att = model.generate(batch["source"], batch["source_lengths"], max_length=15)
+    for row, weights in zip(long_.tolist(), att, strict=True):
+        if EOS_ID in row:
+            end = row.index(EOS_ID)
+            assert all(t == PAD_ID for t in row[end + 1 :])
+            assert (weights[end + 1 :] == 0).all()
+    with pytest.raises(ValueError, match=r"Seq2Seq\.generate\.max_length: got 0"):
+        model.generate(batch["source"], max_length=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,15 @@ from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.cli import main
 
 SMALL = {"embedding_dim": 16, "hidden_size": 32}
+
+
+def error_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one stderr line of a ``lit-seq2seq`` error (after checking exit status 2)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    return line
 
 
 def train_and_save(path: Path, attention: str, steps: int) -> Path:
@@ -74,39 +84,60 @@ def test_show_attention_writes_a_png_of_the_first_sentence(checkpoint: Path, tmp
     assert height > 100 and width > 100
 
 
-def test_show_attention_is_refused_without_attention(tmp_path: Path) -> None:
+def test_show_attention_is_refused_without_attention(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     checkpoint = train_and_save(tmp_path / "none.ckpt", "none", steps=1)
     png = tmp_path / "attention.png"
-    with pytest.raises(SystemExit, match=r"none\.ckpt has attention='none'"):
-        main(["translate", "--ckpt_path", str(checkpoint), "--show-attention", str(png), "I feel hungry"])
+    line = error_line(
+        ["translate", "--ckpt_path", str(checkpoint), "--show-attention", str(png), "I feel hungry"], capsys
+    )
+    assert (
+        line.startswith("lit-seq2seq translate: error: --show-attention: ") and "none.ckpt has attention='none'" in line
+    )
     assert not png.exists()
     assert len(main(["translate", "--ckpt_path", str(checkpoint), "I feel hungry"])) == 1, "fine without the map"
 
 
-def test_errors_name_the_file_and_the_fix(checkpoint: Path, tmp_path: Path) -> None:
+def test_errors_are_one_line_naming_the_file_and_the_fix(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = tmp_path / "nowhere" / "model.ckpt"
-    with pytest.raises(SystemExit, match=rf"--ckpt_path {missing}: no such checkpoint file"):
-        main(["translate", "--ckpt_path", str(missing), "hello"])
+    assert error_line(["translate", "--ckpt_path", str(missing), "hello"], capsys) == (
+        f"lit-seq2seq translate: error: --model {missing}: no such checkpoint file or model directory"
+    )
     pickled = tmp_path / "pickled.ckpt"
     torch.save({**torch.load(checkpoint, weights_only=True), "extra": Path("x")}, pickled)
-    with pytest.raises(SystemExit, match=r"pickled\.ckpt: refused to load.*--weights_only false"):
-        main(["translate", "--ckpt_path", str(pickled), "hello"])
+    line = error_line(["translate", "--ckpt_path", str(pickled), "hello"], capsys)
+    assert re.search(r"pickled\.ckpt: refused to load.*; here: --weights_only false$", line)
     assert len(main(["translate", "--ckpt_path", str(pickled), "--weights_only", "false", "hello"])) == 1
-    with pytest.raises(SystemExit, match=r"translate\.beam_width: got 0"):
-        main(["translate", "--ckpt_path", str(checkpoint), "--strategy", "beam", "--beam-width", "0", "hello"])
-    with pytest.raises(SystemExit, match="nothing to translate"):
-        main(["translate", "--ckpt_path", str(checkpoint)])
-    with pytest.raises(SystemExit, match=r"--file .*absent\.txt"):
-        main(["translate", "--ckpt_path", str(checkpoint), "--file", str(tmp_path / "absent.txt")])
+    capsys.readouterr()  # the unseen-token warning of "hello"
+    line = error_line(
+        ["translate", "--ckpt_path", str(checkpoint), "--strategy", "beam", "--beam-width", "0", "x"], capsys
+    )
+    assert "--beam_width/--beam-width: got 0, expected an integer >= 1" in line
+    assert "nothing to translate" in error_line(["translate", "--ckpt_path", str(checkpoint)], capsys)
+    line = error_line(["translate", "--ckpt_path", str(checkpoint), "--file", str(tmp_path / "absent.txt")], capsys)
+    assert line.endswith("absent.txt: No such file or directory")
 
 
-@pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
+def test_an_empty_source_prints_an_empty_line(checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["translate", "--ckpt_path", str(checkpoint), "--tokenizer", "char", ""]) == [""]
+    assert capsys.readouterr().out == "\n"
+
+
+def test_unseen_tokens_decode_with_one_warning_line(checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = main(["translate", "--ckpt_path", str(checkpoint), "12345 hungry", "I feel hungry", "12345"])
+    assert len(lines) == 3
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("lit-seq2seq translate: warning: ") and "2 of 3 sources" in warning
+    assert "12345" in warning
+
+
 def test_help_mentions_translate(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "{fit,validate,test,predict}" in out and "lit-seq2seq translate --ckpt_path" in out
+    assert "{fit,validate,test,predict,translate}" in out and "lit-seq2seq translate --model" in out
     with pytest.raises(SystemExit) as exit_info:
         main(["translate", "--help"])
     assert exit_info.value.code == 0

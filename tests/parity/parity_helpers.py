@@ -13,10 +13,9 @@ import numpy as np
 import torch
 
 import keras
-from datamodules.vocab import EOS_ID
-from keras_seq2seq.from_lightning import from_lightning
 from keras_seq2seq.seq2seq_model import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
+from seq2seq_fit.vocab import EOS_ID
 
 BACKEND = keras.backend.backend()
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -74,8 +73,11 @@ def lit_model(config: dict[str, Any], seed: int = 0) -> LitSeq2Seq:
 
 
 def twins(config: dict[str, Any], seed: int = 0) -> tuple[LitSeq2Seq, Seq2SeqModel]:
+    """A Lightning model (:func:`lit_model`) and its Keras twin, passed through ``save_pretrained``."""
     lit = lit_model(config, seed)
-    return lit, from_lightning(lit)
+    with tempfile.TemporaryDirectory() as directory:
+        lit.save_pretrained(directory)
+        return lit, Seq2SeqModel.from_pretrained(directory)
 
 
 #: Right-padded sources of lengths 5, 3, 1 and decoder inputs (``<bos>`` first), B = 3.

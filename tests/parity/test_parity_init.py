@@ -8,10 +8,10 @@ import pytest
 from parity_helpers import TOKENS
 
 from keras_seq2seq import Seq2SeqModel
-from keras_seq2seq.from_lightning import keras_slots
+from keras_seq2seq.pretrained import keras_slots
 from lit_seq2seq import LitSeq2Seq
 from seq2seq_fit import Seq2SeqConfig
-from seq2seq_fit.weight_layout import torch_to_keras
+from seq2seq_fit.weight_layout import canonical_to_keras
 
 CONFIGS = {
     "gru-luong-bi": {"cell": "gru", "attention": "luong", "bidirectional": True, "num_layers": 2},
@@ -28,7 +28,7 @@ def test_every_keras_weight_is_drawn_like_its_pytorch_counterpart(case):
     lit = LitSeq2Seq(TOKENS, TOKENS, config)
     model = Seq2SeqModel(TOKENS, TOKENS, config)
     state = {k: v.detach().numpy() for k, v in lit.model.state_dict().items()}
-    expected = torch_to_keras(state, config, len(TOKENS), len(TOKENS))
+    expected = canonical_to_keras(state, config, len(TOKENS), len(TOKENS))
     compared = 0
     for slot, arrays in keras_slots(model).items():
         for i, (ours, theirs) in enumerate(zip(arrays, expected[slot], strict=True)):

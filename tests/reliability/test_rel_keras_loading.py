@@ -17,7 +17,7 @@ import pytest
 
 import keras
 from datamodules.keras import KerasData
-from keras_seq2seq import Seq2SeqModel, UnsafeModelFileError, load_model
+from keras_seq2seq import Seq2SeqModel, UnsafeFileError, load_model
 from seq2seq_fit import Seq2SeqConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
@@ -80,7 +80,7 @@ def test_a_config_naming_a_module_outside_keras_is_refused_before_import(
     config.update(module="seq2seq_trap", class_name="Evil", registered_name=None)
     path = rewrite(saved, tmp_path / "crafted.keras", config)
     if loader == "ours":
-        with pytest.raises(UnsafeModelFileError, match=r"module 'seq2seq_trap'.*nothing from the file was imported"):
+        with pytest.raises(UnsafeFileError, match=r"module 'seq2seq_trap'.*nothing from the file was imported"):
             load_model(path)
     else:  # Keras' own loader does not import it either
         with pytest.raises(TypeError, match=r"Could not locate class 'Evil'"):
@@ -92,7 +92,7 @@ def test_a_config_naming_a_module_outside_keras_is_refused_before_import(
 def test_a_nested_layer_from_another_package_is_refused(saved: Path, tmp_path: Path, trap: Path) -> None:
     config = read_config(saved)
     config["config"]["dtype"] = {"module": "seq2seq_trap", "class_name": "Evil", "config": {}, "registered_name": None}
-    with pytest.raises(UnsafeModelFileError, match=r"seq2seq_trap"):
+    with pytest.raises(UnsafeFileError, match=r"seq2seq_trap"):
         load_model(rewrite(saved, tmp_path / "nested.keras", config))
     assert not trap.exists()
 
@@ -105,7 +105,7 @@ def test_a_class_registered_by_another_package_is_refused(saved: Path, tmp_path:
     config.update(module="keras_seq2seq.seq2seq_model", class_name="Evil", registered_name="evil_pkg>Evil")
     keras.saving.get_custom_objects()["evil_pkg>Evil"] = sys.modules["seq2seq_trap"].Evil
     try:
-        with pytest.raises(UnsafeModelFileError, match=r"'evil_pkg>Evil'"):
+        with pytest.raises(UnsafeFileError, match=r"'evil_pkg>Evil'"):
             load_model(rewrite(saved, tmp_path / "registered.keras", config))
     finally:
         del keras.saving.get_custom_objects()["evil_pkg>Evil"]

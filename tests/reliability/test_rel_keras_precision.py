@@ -17,9 +17,9 @@ import pytest
 
 import keras
 from datamodules.keras import KerasData
-from datamodules.vocab import BOS_ID, EOS_ID, PAD_ID
 from keras_seq2seq import Seq2SeqModel
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
 
 pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="gradient checks use tf.GradientTape"),

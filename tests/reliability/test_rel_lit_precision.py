@@ -154,5 +154,8 @@ def test_padded_and_length_one_rows_give_no_nan(dtype: str, cell: str, attention
         assert p.grad is not None and torch.isfinite(p.grad).all(), f"{name}: missing or non-finite gradient"
     model.eval()
     with autocast, torch.no_grad():
-        generated, _ = model.generate(b["source"], b["source_lengths"], strategy="beam", beam_width=2, max_length=4)
-    assert generated.shape[0] == 4 and (generated >= 0).all() and (generated != PAD_ID).any()
+        generated, _ = model.generate(b["source"], b["source_lengths"], max_length=4)
+    assert generated.shape[0] == 4 and (generated < 10).all() and (generated != PAD_ID).any(), "ids of the vocabulary"
+    eos = (generated == EOS_ID).long()  # (B, L)
+    after_eos = (eos.cumsum(1) - eos) > 0
+    assert (generated[after_eos] == PAD_ID).all(), "only <pad> after a row's <eos>"

@@ -1,0 +1,240 @@
+"""The framework-neutral model format: a directory that either trainer saves and either loads.
+
+A model directory holds three plain files, in the manner of Hugging Face ``save_pretrained``:
+
+- ``config.json``: ``{"format_version": 1, "config": {...}, "teacher_forcing": {...}, "extra": {...}}``
+  (the ``Seq2SeqConfig`` and ``TeacherForcing`` dicts; ``extra`` holds what else a trainer needs
+  to rebuild the same model, such as the seed);
+- ``vocab.json``: ``{"source": [tokens...], "target": [tokens...]}``, specials first;
+- ``model.safetensors``: float32 weights in the canonical layout of docs/architecture.md, named as
+  the PyTorch ``Seq2Seq.state_dict()`` keys (:mod:`seq2seq_fit.weight_layout`).
+
+No file holds pickled objects, and nothing here imports a framework: ``LitSeq2Seq`` and
+``Seq2SeqModel`` both call :func:`save_pretrained` and :func:`load_pretrained`, each with its own
+adapter to the canonical arrays. Each file is written to a temporary name and moved into place
+with ``os.replace``, so a reader sees a whole file or none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from seq2seq_fit.atomic_file import atomic_write_path
+from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.errors import ModelFormatError
+from seq2seq_fit.teacher_forcing import TeacherForcing
+from seq2seq_fit.vocab import Vocab, as_vocab
+from seq2seq_fit.weight_layout import weight_problems
+
+#: The ``format_version`` this code writes, and every version it reads.
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.json"
+WEIGHTS_FILE = "model.safetensors"
+FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
+
+
+@dataclass(frozen=True)
+class PretrainedModel:
+    """Everything a model directory holds, as ``load_pretrained`` returns it.
+
+    Attributes:
+        config: the architecture.
+        teacher_forcing: the teacher-forcing schedule the model was trained with.
+        src_vocab, tgt_vocab: the vocabularies.
+        weights: canonical float32 arrays by ``Seq2Seq.state_dict()`` name.
+        extra: other plain data the saving trainer stored (e.g. ``{"seed": 0}``).
+    """
+
+    config: Seq2SeqConfig
+    teacher_forcing: TeacherForcing
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    weights: dict[str, np.ndarray] = field(repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_pretrained(
+    directory: str | os.PathLike[str],
+    *,
+    config: Seq2SeqConfig,
+    teacher_forcing: TeacherForcing,
+    src_vocab: Vocab | Sequence[str],
+    tgt_vocab: Vocab | Sequence[str],
+    weights: Mapping[str, np.ndarray],
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a model directory (created if needed; its three files are replaced atomically).
+
+    Args:
+        directory: where to write ``config.json``, ``vocab.json`` and ``model.safetensors``.
+        config: the architecture.
+        teacher_forcing: the teacher-forcing schedule.
+        src_vocab, tgt_vocab: vocabularies (``Vocab`` or token lists).
+        weights: canonical arrays by ``Seq2Seq.state_dict()`` name; stored as float32.
+        extra: other plain data (JSON types only) to store in ``config.json``, e.g. the seed.
+
+    Raises:
+        ValueError: ``weights`` do not fit the config and vocabulary sizes (naming each tensor),
+            or ``extra`` is not plain JSON data.
+
+    Example:
+        >>> import tempfile
+        >>> from seq2seq_fit.weight_layout import canonical_shapes
+        >>> config, tokens = Seq2SeqConfig(hidden_size=4, embedding_dim=2), ["<pad>", "<bos>", "<eos>", "<unk>", "a"]
+        >>> weights = {k: np.zeros(s, np.float32) for k, s in canonical_shapes(config, 5, 5).items()}
+        >>> directory = tempfile.mkdtemp()
+        >>> save_pretrained(directory, config=config, teacher_forcing=TeacherForcing(), src_vocab=tokens,
+        ...                 tgt_vocab=tokens, weights=weights, extra={"seed": 0})
+        >>> sorted(os.listdir(directory))
+        ['config.json', 'model.safetensors', 'vocab.json']
+        >>> load_pretrained(directory).config == config
+        True
+    """
+    src, tgt = as_vocab(src_vocab), as_vocab(tgt_vocab)
+    arrays = {key: np.ascontiguousarray(np.asarray(value, dtype=np.float32)) for key, value in weights.items()}
+    problems = weight_problems(arrays, config, len(src), len(tgt))
+    if problems:
+        raise ValueError(
+            f"save_pretrained.weights: {'; '.join(problems)} for the config and vocabulary sizes "
+            f"{len(src)} (source) and {len(tgt)} (target)"
+        )
+    header = {
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "teacher_forcing": teacher_forcing.to_dict(),
+        "extra": dict(extra or {}),
+    }
+    try:
+        config_text = json.dumps(header, indent=2, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"save_pretrained.extra: got {extra!r}, expected plain JSON data ({err})") from err
+    vocab_text = json.dumps({"source": src.tokens, "target": tgt.tokens}, ensure_ascii=False)
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    with atomic_write_path(target / WEIGHTS_FILE) as temp:
+        save_file(arrays, os.fspath(temp), metadata={"format": "seq2seq-fit", "format_version": str(FORMAT_VERSION)})
+    with atomic_write_path(target / VOCAB_FILE) as temp:
+        temp.write_text(vocab_text + "\n", encoding="utf-8")
+    with atomic_write_path(target / CONFIG_FILE) as temp:
+        temp.write_text(config_text + "\n", encoding="utf-8")
+
+
+def load_pretrained(directory: str | os.PathLike[str]) -> PretrainedModel:
+    """Read and check a model directory written by :func:`save_pretrained`.
+
+    Args:
+        directory: the model directory.
+
+    Returns:
+        The :class:`PretrainedModel`, its weights checked against the config and vocabulary sizes.
+
+    Raises:
+        ModelFormatError: ``directory`` is not a directory, a file is missing or malformed, the
+            ``format_version`` is unknown, or a tensor is missing, unexpected or mis-shaped; the
+            message names the file (and the tensor).
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        what = "a file" if root.exists() else "nothing there"
+        raise ModelFormatError(
+            f"{root}: not a model directory ({what}); save_pretrained writes a directory holding "
+            f"{', '.join(FILES[:-1])} and {FILES[-1]}"
+        )
+    missing = [os.fspath(root / name) for name in FILES if not (root / name).is_file()]
+    if missing:
+        raise ModelFormatError(
+            f"{', '.join(missing)}: missing; a model directory holds {', '.join(FILES[:-1])} and {FILES[-1]}"
+        )
+    config, teacher_forcing, extra = read_config(root / CONFIG_FILE)
+    src_vocab, tgt_vocab = read_vocab(root / VOCAB_FILE)
+    weights = read_weights(root / WEIGHTS_FILE, config, len(src_vocab), len(tgt_vocab))
+    return PretrainedModel(config, teacher_forcing, src_vocab, tgt_vocab, weights, extra)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; ``ModelFormatError`` for anything else."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFormatError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def entry(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:
+    """``data[key]``, which must exist and be a ``kind``."""
+    if key not in data:
+        raise ModelFormatError(f"{path}: no {key!r} entry (found {sorted(data)})")
+    if not isinstance(data[key], kind):
+        raise ModelFormatError(f"{path}: {key!r} is {data[key]!r}, expected a JSON {kind.__name__}")
+    return data[key]
+
+
+def read_config(path: Path) -> tuple[Seq2SeqConfig, TeacherForcing, dict[str, Any]]:
+    """``(config, teacher_forcing, extra)`` of ``config.json``, its version checked first."""
+    data = read_json(path)
+    version = data.get("format_version")
+    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+        raise ModelFormatError(
+            f"{path}: format_version {version!r} is not supported; this version of seq2seq-fit reads "
+            f"format_version {supported} (a newer seq2seq-fit may read it)"
+        )
+    try:
+        config = Seq2SeqConfig.from_dict(entry(data, "config", dict, path))
+        teacher_forcing = TeacherForcing.from_dict(entry(data, "teacher_forcing", dict, path))
+    except ModelFormatError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ModelFormatError(f"{path}: {err}") from err
+    extra = entry(data, "extra", dict, path) if "extra" in data else {}
+    return config, teacher_forcing, dict(extra)
+
+
+def read_vocab(path: Path) -> tuple[Vocab, Vocab]:
+    """The source and target vocabularies of ``vocab.json``."""
+    data = read_json(path)
+    vocabs = []
+    for key in ("source", "target"):
+        tokens = entry(data, key, list, path)
+        if not all(isinstance(token, str) for token in tokens):
+            raise ModelFormatError(f"{path}: {key!r} must be a list of strings")
+        try:
+            vocabs.append(Vocab(tokens))
+        except ValueError as err:
+            raise ModelFormatError(f"{path}: {key!r}: {err}") from err
+    return vocabs[0], vocabs[1]
+
+
+def read_weights(path: Path, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> dict[str, np.ndarray]:
+    """The tensors of ``model.safetensors``, checked against the config and vocabulary sizes."""
+    try:
+        weights = load_file(os.fspath(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelFormatError(f"{path}: not a readable safetensors file ({err})") from err
+    problems = weight_problems(weights, config, src_vocab_size, tgt_vocab_size)
+    if problems:
+        raise ModelFormatError(f"{path}: {'; '.join(problems)} for the config and vocab.json")
+    return weights
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SUPPORTED_VERSIONS",
+    "ModelFormatError",
+    "PretrainedModel",
+    "load_pretrained",
+    "save_pretrained",
+]

@@ -1,0 +1,44 @@
+"""Named model sizes used by the demo and the benchmarks, so a result names the model it ran.
+
+The numbers are those of the published results in ``benchmarks/results/``; changing one changes
+what those results mean, so add a preset rather than edit one.
+"""
+
+from __future__ import annotations
+
+from seq2seq_fit.config import Seq2SeqConfig
+
+#: ``gpu``: the G2P model of the quality benchmark on a GPU (``benchmarks.g2p --preset gpu``), a
+#: bidirectional 2x512 LSTM with Luong ``general`` attention.
+#: ``cpu``: the smaller G2P model of the 2-core CPU runs and of ``lit_seq2seq.demo``, a bi-GRU of 256
+#: with Luong attention.
+#: ``gnmt``: the GNMT-like size of ``benchmarks.throughput`` (2+2 LSTM 512, Luong attention).
+PRESETS: dict[str, Seq2SeqConfig] = {
+    "gpu": Seq2SeqConfig(
+        cell="lstm",
+        embedding_dim=128,
+        hidden_size=512,
+        num_layers=2,
+        bidirectional=True,
+        attention="luong",
+        luong_score="general",
+        dropout=0.3,
+        label_smoothing=0.1,
+    ),
+    "cpu": Seq2SeqConfig(
+        cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
+    ),
+    "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
+}
+
+
+def preset(name: str) -> Seq2SeqConfig:
+    """The config of preset ``name``, with an error that lists the presets.
+
+    Example:
+        >>> preset("cpu").hidden_size
+        256
+    """
+    if name not in PRESETS:
+        raise ValueError(f"preset: got {name!r}, expected one of {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,273 @@
+"""The translate driver both frameworks call: strings or token lists in, token lists out.
+
+A framework supplies a :class:`StepDecoder` (its model's encoder, one decoder step, and a reorder
+of the decoder state, numpy at the boundary); everything else happens here, once: the argument
+checks, tokenizing, the unknown-token warning, batching and padding, the ``max_length`` rule, the
+search (:mod:`seq2seq_fit.search`), decoding ids to tokens and the shape of the returned attention.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from seq2seq_fit.config import check_bool, check_choice, check_float, check_int
+from seq2seq_fit.decoding import STRATEGIES
+from seq2seq_fit.scores import length_budget
+from seq2seq_fit.search import SearchResult, beam_search, greedy, sample
+from seq2seq_fit.tokenizer import Tokenizer, check_tokenizer, split_tokens
+from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
+
+#: A source: a string (split by the tokenizer) or a list of tokens.
+Source = str | Sequence[str]
+#: Unknown tokens named in the warning at most.
+SHOWN_UNKNOWN = 10
+
+
+class UnknownTokensWarning(UserWarning):
+    """Some sources have tokens that the source vocabulary does not hold; they are read as ``<unk>``."""
+
+
+class StepDecoder(Protocol):
+    """What a framework implements for :func:`translate`: its model, one token at a time, in numpy.
+
+    Attributes:
+        has_attention: whether ``step`` returns attention weights (``attention != "none"``).
+    """
+
+    has_attention: bool
+
+    def start(self, source_ids: np.ndarray, lengths: np.ndarray) -> Any:
+        """Encode right-padded ``source_ids`` (B, S) int64 with ``lengths`` (B,); returns the
+        decoder state (the encoder memory included)."""
+
+    def step(self, tokens: np.ndarray, state: Any) -> tuple[np.ndarray, Any, np.ndarray | None]:
+        """From the previous ``tokens`` (N,) int64: ``(logits (N, V) float32, new state,
+        attention (N, S) float32 or None)``."""
+
+    def reorder(self, state: Any, index: np.ndarray) -> Any:
+        """The rows ``index`` (N',) int64 of everything in ``state``."""
+
+
+def check_translate_args(
+    sources: Any,
+    *,
+    strategy: str = "greedy",
+    beam_width: int = 5,
+    length_penalty: float = 0.0,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    max_length: int | None = None,
+    return_attention: bool = False,
+    tokenizer: Tokenizer = "whitespace",
+    batch_size: int = 64,
+    seed: int | None = None,
+) -> None:
+    """Validate every argument of ``translate`` before any work, naming the bad one.
+
+    Example:
+        >>> check_translate_args("hi")
+        Traceback (most recent call last):
+        ...
+        ValueError: translate.sources: got 'hi', expected a list of sources (one string is one source: ['hi'])
+        >>> check_translate_args(["hi"], beam_width=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: translate.beam_width: got 0, expected an integer >= 1
+    """
+    if isinstance(sources, (str, bytes)):
+        raise ValueError(
+            f"translate.sources: got {sources!r}, expected a list of sources (one string is one source: [{sources!r}])"
+        )
+    if not isinstance(sources, Iterable):
+        raise ValueError(f"translate.sources: got {sources!r}, expected a list of strings or token lists")
+    check_choice("translate", "strategy", strategy, STRATEGIES)
+    check_int("translate", "beam_width", beam_width, 1)
+    check_float("translate", "length_penalty", length_penalty, 0.0, 10.0)
+    check_float("translate", "temperature", temperature, 0.0, float("inf"), low_open=True, high_open=True)
+    if top_k is not None:
+        check_int("translate", "top_k", top_k, 1)
+    if max_length is not None:
+        check_int("translate", "max_length", max_length, 1)
+    check_bool("translate", "return_attention", return_attention)
+    check_tokenizer(tokenizer)
+    check_int("translate", "batch_size", batch_size, 1)
+    if seed is not None:
+        check_int("translate", "seed", seed, 0)
+
+
+def check_source(index: int, source: Any) -> None:
+    """Raise ``ValueError`` unless ``source`` is a string or a sequence of strings."""
+    if isinstance(source, str):
+        return
+    if isinstance(source, Sequence) and all(isinstance(token, str) for token in source):
+        return
+    raise ValueError(f"translate.sources[{index}]: got {source!r}, expected a string or a list of token strings")
+
+
+def warn_unknown_tokens(sources: Sequence[Sequence[str]], vocab: Vocab) -> None:
+    """One :class:`UnknownTokensWarning` naming the tokens of ``sources`` that ``vocab`` lacks."""
+    unknown: set[str] = set()
+    affected = 0
+    for tokens in sources:
+        missing = {t for t in tokens if t not in vocab}
+        affected += bool(missing)
+        unknown |= missing
+    if not unknown:
+        return
+    names = sorted(unknown)
+    shown = ", ".join(map(repr, names[:SHOWN_UNKNOWN]))
+    more = f" and {len(names) - SHOWN_UNKNOWN} more" if len(names) > SHOWN_UNKNOWN else ""
+    warnings.warn(
+        f"translate: {affected} of {len(sources)} sources have tokens not in the source vocabulary, "
+        f"read as <unk>: {shown}{more}",
+        UnknownTokensWarning,
+        stacklevel=4,  # the user's call of LitSeq2Seq.translate / Seq2SeqModel.translate
+    )
+
+
+def kept_positions(ids: np.ndarray, length: int) -> list[int]:
+    """Positions of the output tokens among the first ``length`` ``ids``: up to the first ``<eos>``,
+    skipping ``<pad>`` and ``<bos>`` (what :meth:`Vocab.decode` keeps)."""
+    kept = []
+    for position, token in enumerate(ids[:length].tolist()):
+        if token == EOS_ID:
+            break
+        if token not in (PAD_ID, BOS_ID):
+            kept.append(position)
+    return kept
+
+
+def translate(
+    decoder: StepDecoder,
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    sources: Iterable[Source],
+    *,
+    strategy: str = "greedy",
+    beam_width: int = 5,
+    length_penalty: float = 0.0,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    max_length: int | None = None,
+    return_attention: bool = False,
+    tokenizer: Tokenizer = "whitespace",
+    batch_size: int = 64,
+    seed: int | None = None,
+) -> list[list[str]] | tuple[list[list[str]], list[np.ndarray]]:
+    """Decode ``sources`` to target token lists (what ``LitSeq2Seq.translate`` and
+    ``Seq2SeqModel.translate`` run).
+
+    Sources are decoded ``batch_size`` at a time, longest first (less padding); each output
+    depends only on its own source (and, for ``sample``, on ``seed`` and its position in
+    ``sources``), not on the batching. An empty source gives an empty output without decoding.
+    Tokens the source vocabulary lacks are read as ``<unk>`` and named in one
+    :class:`UnknownTokensWarning` per call.
+
+    Args:
+        decoder: the model, one step at a time (see :class:`StepDecoder`).
+        src_vocab, tgt_vocab: its vocabularies.
+        sources: strings (split by ``tokenizer``) or token lists.
+        strategy: ``greedy``, ``sample`` or ``beam`` (see :mod:`seq2seq_fit.search`).
+        beam_width: beams kept by ``beam`` (width 1 with ``length_penalty=0`` is the greedy output).
+        length_penalty: GNMT ``alpha`` ranking finished beams by ``log p / lp(|Y|)``.
+        temperature, top_k: for ``sample``: the softmax temperature, and keep only the ``k``
+            most likely tokens (``None``: all).
+        max_length: most output tokens, ``<eos>`` included; ``None`` gives each source
+            ``2 * len(source) + 10`` (:func:`seq2seq_fit.scores.length_budget`, the budget of the
+            evaluation decodes too), so an output never depends on the sources decoded with it.
+        return_attention: also return per source a float32 array ``(len(output), len(source))``
+            of attention weights: one row per output token (the ``<eos>`` step excluded), one
+            column per source token. A ``ValueError`` for a model without attention.
+        tokenizer: ``whitespace``, ``chars`` (or ``char``) or a callable, for string sources.
+        batch_size: sources decoded together.
+        seed: seeds ``sample`` (``None``: fresh randomness each call).
+
+    Returns:
+        Token lists (``<pad>``/``<bos>`` dropped, cut at ``<eos>``, ``<unk>`` kept), and the
+        attention arrays when ``return_attention``.
+
+    Example:
+        >>> class SayX:  # a stand-in model: "x" after <bos>, then <eos>
+        ...     has_attention = False
+        ...     def start(self, source_ids, lengths): return None
+        ...     def step(self, tokens, state):
+        ...         return np.eye(5, dtype=np.float32)[np.where(tokens == 1, 4, 2)], state, None
+        ...     def reorder(self, state, index): return state
+        >>> vocab = Vocab.build([["x"]])
+        >>> translate(SayX(), vocab, vocab, ["x x", ""], strategy="beam", beam_width=2)
+        [['x'], []]
+    """
+    check_translate_args(
+        sources,
+        strategy=strategy,
+        beam_width=beam_width,
+        length_penalty=length_penalty,
+        temperature=temperature,
+        top_k=top_k,
+        max_length=max_length,
+        return_attention=return_attention,
+        tokenizer=tokenizer,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    if return_attention and not decoder.has_attention:
+        raise ValueError(
+            "translate.return_attention: got True, but this model has attention='none' (no weights to return)"
+        )
+    sources = list(sources)
+    for index, source in enumerate(sources):
+        check_source(index, source)
+    tokens = [split_tokens(source, tokenizer) for source in sources]
+    warn_unknown_tokens(tokens, src_vocab)
+    ids = [src_vocab.encode(t) for t in tokens]
+    limits = np.array([length_budget(len(x)) if max_length is None else max_length for x in ids], np.int64)
+    outputs: list[list[str]] = [[] for _ in sources]
+    attentions = [np.zeros((0, len(t)), dtype=np.float32) for t in tokens]
+    uniforms = None
+    if strategy == "sample" and ids:
+        uniforms = np.random.default_rng(seed).random((len(ids), int(limits.max())))  # row i: source i
+    order = sorted((i for i in range(len(ids)) if ids[i]), key=lambda i: -len(ids[i]))  # longest first, stable
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        lengths = np.array([len(ids[i]) for i in chunk], dtype=np.int64)
+        source_ids = np.full((len(chunk), int(lengths.max())), PAD_ID, dtype=np.int64)  # (B, S)
+        for row, i in enumerate(chunk):
+            source_ids[row, : len(ids[i])] = ids[i]
+        state = decoder.start(source_ids, lengths)
+        b, batch_limits = len(chunk), limits[chunk]
+        result: SearchResult
+        if strategy == "beam":
+            result = beam_search(
+                decoder.step,
+                decoder.reorder,
+                state,
+                b,
+                batch_limits,
+                beam_width=beam_width,
+                length_penalty=length_penalty,
+            )
+        elif strategy == "sample":
+            assert uniforms is not None
+            result = sample(decoder.step, state, b, batch_limits, uniforms[chunk], temperature=temperature, top_k=top_k)
+        else:
+            result = greedy(decoder.step, state, b, batch_limits)
+        for row, i in enumerate(chunk):
+            outputs[i] = tgt_vocab.decode(result.ids[row, : result.lengths[row]])
+            if return_attention:
+                assert result.attention is not None
+                kept = kept_positions(result.ids[row], int(result.lengths[row]))
+                attentions[i] = np.ascontiguousarray(result.attention[row, kept, : len(ids[i])], dtype=np.float32)
+    return (outputs, attentions) if return_attention else outputs
+
+
+__all__ = [
+    "Source",
+    "StepDecoder",
+    "UnknownTokensWarning",
+    "check_translate_args",
+    "translate",
+]

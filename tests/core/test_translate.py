@@ -1,0 +1,172 @@
+"""The translate driver both frameworks call, on a numpy stand-in model."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args, translate
+from seq2seq_fit.vocab import EOS_ID, PAD_ID, Vocab
+
+VOCAB = Vocab.build([list("abcde")])  # one vocabulary for both sides, so a copy is the identity on ids
+
+
+class CopyDecoder:
+    """Copies its source token by token (attention one-hot on the copied position), then ``<eos>``;
+    with ``loop`` it repeats the last source token instead and never ends."""
+
+    def __init__(self, has_attention: bool = True, loop: bool = False) -> None:
+        self.has_attention = has_attention
+        self.loop = loop
+        self.batches: list[tuple[int, int]] = []
+
+    def start(self, source_ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+        assert source_ids.dtype == np.int64 and lengths.dtype == np.int64
+        assert (lengths > 0).all(), "empty sources are never decoded"
+        assert ((source_ids != PAD_ID).sum(1) == lengths).all()
+        self.batches.append(source_ids.shape)
+        return source_ids, lengths, np.zeros(len(lengths), dtype=np.int64)
+
+    def step(self, tokens: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+        source, lengths, position = state
+        rows = np.arange(len(tokens))
+        at = np.minimum(position, lengths - 1)
+        copied = source[rows, at]
+        target = copied if self.loop else np.where(position < lengths, copied, EOS_ID)
+        logits = np.full((len(tokens), len(VOCAB)), -5.0, dtype=np.float32)
+        logits[rows, target] = 5.0
+        attention = np.eye(source.shape[1], dtype=np.float32)[at] if self.has_attention else None
+        return logits, (source, lengths, position + 1), attention
+
+    def reorder(self, state: tuple[np.ndarray, ...], index: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(x[index] for x in state)
+
+
+def run(sources, decoder=None, **kwargs):
+    return translate(decoder or CopyDecoder(), VOCAB, VOCAB, sources, **kwargs)
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sample"])
+def test_outputs_keep_the_order_of_the_sources(strategy):
+    sources = ["a b", "c d e a b", "e", ["b", "a"]]
+    assert run(sources, strategy=strategy, seed=0) == [["a", "b"], ["c", "d", "e", "a", "b"], ["e"], ["b", "a"]]
+
+
+def test_tokenizers_share_the_core_names():
+    assert run(["abc"], tokenizer="chars") == run(["abc"], tokenizer="char") == [["a", "b", "c"]]
+    assert run(["a-b"], tokenizer=lambda s: s.split("-")) == [["a", "b"]]
+    with pytest.raises(ValueError, match=r"translate\.tokenizer: got 'space'"):
+        run(["a b"], tokenizer="space")
+
+
+@pytest.mark.filterwarnings("ignore::seq2seq_fit.translate.UnknownTokensWarning")
+def test_attention_has_one_row_per_output_token_and_one_column_per_source_token():
+    sources = ["a b c", "d", "a z b"]
+    outputs, attention = run(sources, return_attention=True, batch_size=2)
+    for output, source, weights in zip(outputs, sources, attention, strict=True):
+        assert weights.dtype == np.float32
+        assert weights.shape == (len(output), len(source.split())) == (len(source.split()),) * 2
+        np.testing.assert_array_equal(weights, np.eye(len(output)), "row i attends to the copied token i")
+    _, beam_attention = run(sources, return_attention=True, strategy="beam", beam_width=3)
+    for a, b in zip(attention, beam_attention, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_return_attention_without_attention_is_an_error():
+    with pytest.raises(ValueError, match=r"translate\.return_attention: got True, but this model has attention='none'"):
+        run(["a"], CopyDecoder(has_attention=False), return_attention=True)
+    assert run(["a"], CopyDecoder(has_attention=False)) == [["a"]]
+
+
+def test_an_empty_source_gives_an_empty_output_without_decoding():
+    decoder = CopyDecoder()
+    outputs, attention = run(["", "a b", [], "   "], decoder, return_attention=True)
+    assert outputs == [[], ["a", "b"], [], []]
+    assert [w.shape for w in attention] == [(0, 0), (2, 2), (0, 0), (0, 0)]
+    assert decoder.batches == [(1, 2)], "only the non-empty source reaches the model"
+    nothing = CopyDecoder()
+    assert run(["", []], nothing) == [[], []] and nothing.batches == []
+    assert run([]) == []
+
+
+def test_unknown_tokens_give_one_warning_naming_them_and_counting_the_sources():
+    with pytest.warns(UnknownTokensWarning) as record:
+        outputs = run(["a 2", "b", "1 a 2", "c", "d"])
+    assert len(record) == 1
+    assert str(record[0].message) == (
+        "translate: 2 of 5 sources have tokens not in the source vocabulary, read as <unk>: '1', '2'"
+    )
+    assert outputs[0] == ["a", "<unk>"], "unknown tokens decode as <unk>, as before"
+    many = [" ".join(f"w{i:02d}" for i in range(13))]
+    with pytest.warns(UnknownTokensWarning, match=r"1 of 1 sources .*'w00', .*'w09' and 3 more$"):
+        run(many)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(["a b", "<unk> c"])  # every token known: no warning
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sample"])
+def test_batching_does_not_change_outputs(strategy):
+    sources = ["a", "b c d e a b", "c d", "e e e e", "a b c"]
+    decoder = CopyDecoder(loop=True)  # never ends: each output is as long as its own budget
+    kwargs = {"strategy": strategy, "seed": 3, "temperature": 3.0}
+    one_batch = run(sources, decoder, batch_size=64, **kwargs)
+    one_by_one = run(sources, decoder, batch_size=1, **kwargs)
+    pairs = run(sources, decoder, batch_size=2, **kwargs)
+    assert one_batch == one_by_one == pairs
+    if strategy != "sample":
+        assert [len(out) for out in one_batch] == [2 * len(s.split()) + 10 for s in sources]
+
+
+def test_max_length_caps_every_output():
+    outputs = run(["a b c d", "e"], CopyDecoder(loop=True), max_length=3)
+    assert outputs == [["a", "b", "c"], ["e", "e", "e"]]
+    assert run(["a b c d"], max_length=4) == [["a", "b", "c", "d"]], "the cut falls where <eos> would have come"
+
+
+def test_sampling_is_reproducible_with_a_seed():
+    class Uniform(CopyDecoder):
+        def step(self, tokens, state):
+            _, state, attention = super().step(tokens, state)
+            return np.zeros((len(tokens), len(VOCAB)), dtype=np.float32), state, attention
+
+    sources = ["a b c"] * 6
+    first = run(sources, Uniform(), strategy="sample", seed=1)
+    assert run(sources, Uniform(), strategy="sample", seed=1) == first
+    assert run(sources, Uniform(), strategy="sample", seed=2) != first
+    assert len({tuple(out) for out in first}) > 1, "each source draws its own tokens"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"strategy": "topk"}, "translate.strategy: got 'topk', expected one of 'greedy', 'sample', 'beam'"),
+        ({"beam_width": 0}, "translate.beam_width: got 0, expected an integer >= 1"),
+        ({"length_penalty": -1.0}, "translate.length_penalty: got -1.0"),
+        ({"temperature": 0.0}, "translate.temperature: got 0.0"),
+        ({"top_k": 0}, "translate.top_k: got 0, expected an integer >= 1"),
+        ({"max_length": 0}, "translate.max_length: got 0, expected an integer >= 1"),
+        ({"return_attention": 1}, "translate.return_attention: got 1, expected True or False"),
+        ({"tokenizer": "bpe"}, "translate.tokenizer: got 'bpe'"),
+        ({"batch_size": 0}, "translate.batch_size: got 0, expected an integer >= 1"),
+        ({"seed": -1}, "translate.seed: got -1, expected an integer >= 0"),
+    ],
+)
+def test_bad_arguments_name_the_argument_and_the_value(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        check_translate_args(["a"], **kwargs)
+    assert str(error.value).startswith(message)
+    decoder = CopyDecoder()
+    with pytest.raises(ValueError, match="^" + message.replace(".", r"\.").replace("(", r"\(")):
+        run([], decoder, **kwargs)  # checked even when there is nothing to decode
+
+
+def test_bad_sources_are_named():
+    with pytest.raises(ValueError, match=r"translate\.sources: got 'a b', expected a list of sources"):
+        run("a b")
+    with pytest.raises(
+        ValueError, match=r"translate\.sources\[1\]: got 5, expected a string or a list of token strings"
+    ):
+        run(["a", 5])

@@ -1,0 +1,90 @@
+"""The two command lines take the same options for what they share: ``translate`` and the training options of ``fit``.
+
+Both are built from ``seq2seq_fit.cli_options``; these tests fail when one side adds, renames or
+re-defaults an option the other does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+
+from keras_seq2seq.cli import build_parser
+from lit_seq2seq.cli import build_translate_parser
+from seq2seq_fit.cli_options import TRAINING_OPTIONS, TRANSLATE_OPTIONS
+
+#: Options of one side only: how each loads its model and where it runs.
+LIT_ONLY = {"device", "weights_only"}
+KERAS_ONLY = {"backend"}
+FRAMEWORKS = ("keras", "tensorflow", "jax", "torch", "lightning")
+
+
+def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return action.choices[name]  # type: ignore[no-any-return]
+
+
+def options(parser: argparse.ArgumentParser) -> dict[str, dict[str, Any]]:
+    """Every argument of ``parser`` but ``--help``, by ``dest``: its flags, default, choices and nargs."""
+    return {
+        a.dest: {"flags": sorted(a.option_strings), "default": a.default, "choices": a.choices, "nargs": a.nargs}
+        for a in parser._actions
+        if a.dest != "help"
+    }
+
+
+def test_translate_takes_the_same_options_in_both_command_lines() -> None:
+    lit = options(build_translate_parser())
+    keras = options(subcommand(build_parser(), "translate"))
+    assert set(lit) - LIT_ONLY == set(keras) - KERAS_ONLY
+    for dest in set(lit) - LIT_ONLY - {"model"}:
+        assert lit[dest] == keras[dest], f"translate {dest}: lit-seq2seq {lit[dest]} != keras-seq2seq {keras[dest]}"
+    assert "--model" in lit["model"]["flags"] and "--model" in keras["model"]["flags"]
+    # The table's defaults are those of the core driver, seq2seq_fit.translate.translate.
+    assert keras["batch_size"]["default"] == 64 and keras["tokenizer"]["choices"] == ("whitespace", "chars", "char")
+    for option in TRANSLATE_OPTIONS:
+        assert {f"--{option.name}", f"--{option.name.replace('_', '-')}"} <= set(keras[option.name]["flags"])
+
+
+def test_translate_defaults_are_those_of_the_core_driver() -> None:
+    import inspect
+
+    from seq2seq_fit.translate import translate
+
+    keras = options(subcommand(build_parser(), "translate"))
+    for name, parameter in inspect.signature(translate).parameters.items():
+        if name in keras:
+            assert keras[name]["default"] == parameter.default, name
+
+
+def test_building_both_parsers_imports_no_framework() -> None:
+    code = (
+        "import sys\n"
+        "from keras_seq2seq.cli import build_parser\n"
+        "from lit_seq2seq.cli import build_translate_parser\n"
+        "build_parser(), build_translate_parser()\n"
+        f"print(' '.join(m for m in {FRAMEWORKS!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
+
+
+def test_fit_shares_the_training_options_with_the_same_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    from lit_seq2seq.cli import main
+
+    keras = options(subcommand(build_parser(), "fit"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--print_config"])
+    assert exit_info.value.code == 0
+    lightning = yaml.safe_load(capsys.readouterr().out)
+    for option in TRAINING_OPTIONS:
+        assert option.lightning is not None
+        section, key = option.lightning.split(".")
+        assert str(lightning[section][key]) == str(option.default), f"lit-seq2seq fit --{option.lightning}"
+        assert keras[option.name]["default"] == option.default, f"keras-seq2seq fit --{option.name}"
+        assert f"--{option.lightning}" in keras[option.name]["flags"], "the Lightning spelling works in Keras too"

@@ -1,0 +1,92 @@
+"""Errors at the edges of both command lines: one line on stderr, exit status 2, no traceback unless ``--debug``.
+
+Runs the installed console scripts (``lit-seq2seq``, ``keras-seq2seq``) the way a user does, under
+``python -X importtime`` where it matters, to see that ``--help`` and argument errors start no
+framework.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+FRAMEWORKS = ("keras", "tensorflow", "jax", "torch", "lightning")
+CLIS = ("lit-seq2seq", "keras-seq2seq")
+
+
+def run(cli: str, *args: str, stdin: str = "") -> tuple[int, list[str], set[str]]:
+    """Exit status, stderr lines and the top-level packages imported, of ``cli args`` (``python -X importtime``)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(BIN / cli), *args], input=stdin, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    lines = result.stderr.splitlines()
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in lines if line.startswith("import time:")}
+    return result.returncode, [line for line in lines if not line.startswith("import time:")], imported
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_help_imports_no_framework(cli: str) -> None:
+    commands = [["--help"], ["translate", "--help"]] + ([["fit", "--help"]] if cli == "keras-seq2seq" else [])
+    for command in commands:
+        status, _, imported = run(cli, *command)
+        assert status == 0 and not imported & set(FRAMEWORKS), (command, imported & set(FRAMEWORKS))
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_translate_errors_are_one_line_naming_the_option(cli: str, tmp_path: Path) -> None:
+    model = str(tmp_path / "absent.ckpt")
+    cases = {
+        ("--beam-width", "-1", "x"): "argument --beam_width/--beam-width: got -1, expected an integer >= 1",
+        ("--tokenizer", "klingon", "x"): "argument --tokenizer: invalid choice: 'klingon'",
+        ("--file", str(tmp_path / "nowhere.txt")): f"--file {tmp_path / 'nowhere.txt'}: No such file or directory",
+        ("--file", str(tmp_path)): f"--file {tmp_path}: Is a directory",
+        ("x",): f"--model {model}: no such",
+        (): "nothing to translate",
+    }
+    for args, message in cases.items():
+        status, stderr, imported = run(cli, "translate", "--model", model, *args)
+        assert status == 2, (args, stderr)
+        assert len(stderr) == 1 and stderr[0].startswith(f"{cli} translate: error: "), (args, stderr)
+        assert message in stderr[0], (args, stderr)
+        assert not imported & set(FRAMEWORKS), (args, imported & set(FRAMEWORKS))
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_debug_shows_the_traceback(cli: str, tmp_path: Path) -> None:
+    status, stderr, _ = run(cli, "translate", "--debug", "--model", str(tmp_path / "absent.ckpt"), "x")
+    assert status != 0 and stderr[0] == "Traceback (most recent call last):"
+    assert "no such" in stderr[-1]
+
+
+@pytest.fixture
+def bad_tsv(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.tsv"
+    path.write_text("a b\tx y\nno tab here\nc d\tz w\n", encoding="utf-8")
+    return path
+
+
+LIT_QUIET = ["--trainer.accelerator=cpu", "--trainer.logger=false", "--trainer.enable_progress_bar=false"]
+
+
+@pytest.mark.parametrize(
+    ("cli", "args", "flag"),
+    [
+        ("lit-seq2seq", LIT_QUIET, "--data.corpus_options.on_error"),
+        ("keras-seq2seq", ["--epochs", "1", "--verbose", "0"], "--on_error"),
+    ],
+)
+def test_a_bad_corpus_line_is_one_line_with_the_fix_in_the_cli_spelling(
+    cli: str, args: list[str], flag: str, bad_tsv: Path, tmp_path: Path
+) -> None:
+    corpus_flag = "--data.corpus" if cli == "lit-seq2seq" else "--corpus"
+    status, stderr, _ = run(cli, "fit", corpus_flag, str(bad_tsv), *args)
+    expected = (
+        f"{cli} fit: error: {bad_tsv}:2: expected 2 tab-separated fields, found 1: 'no tab here'; "
+        f"pass {flag} skip to drop such lines"
+    )
+    assert status == 2 and stderr == [expected], "one line, no traceback, no framework start-up logs"

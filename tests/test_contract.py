@@ -1,0 +1,121 @@
+"""The mirror between ``lit_seq2seq`` and ``keras_seq2seq``, held as a contract.
+
+One ``Seq2SeqConfig`` is one model behind two trainers, so the two shells must keep the same public
+signatures and exports, and each may import only the core, the data layer and its own framework.
+(The two CLIs' option sets are compared in ``test_cli_contract.py``, the logged metric names in
+the scores tests.)
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("lightning")
+pytest.importorskip("keras")
+
+from keras_seq2seq import Seq2SeqModel
+from lit_seq2seq import LitSeq2Seq
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Keyword-only constructor arguments that exist on one side only, and why.
+ONLY_LIGHTNING = {
+    "lr": "Keras takes its optimizer (learning rate included) in compile()",
+    "weight_decay": "the same: part of the Keras optimizer",
+    "warmup_steps": "Keras: keras_seq2seq.WarmupCosineDecay, the optimizer's schedule",
+    "lr_decay_steps": "the same",
+    "min_lr_ratio": "the same",
+    "compile": "torch.compile; Keras compiles in compile(jit_compile=...)",
+}
+ONLY_KERAS = {"kwargs": "keras.Model's own arguments (name, dtype)"}
+
+#: Methods both model classes have with the same parameters and defaults.
+MIRRORED_METHODS = ("translate", "save_pretrained", "from_pretrained")
+
+#: Public names both packages export for the same thing.
+MIRRORED_EXPORTS = (
+    "BahdanauAttention",
+    "Decoder",
+    "Encoder",
+    "LuongAttention",
+    "TrainingThroughput",
+    "UnsafeFileError",
+)
+
+#: Top-level modules each package must never import.
+FORBIDDEN_IMPORTS = {
+    "seq2seq_fit": {"torch", "lightning", "torchmetrics", "keras", "tensorflow", "jax", "lit_seq2seq", "keras_seq2seq"},
+    "datamodules": {"lit_seq2seq", "keras_seq2seq"},
+    "lit_seq2seq": {"keras", "tensorflow", "jax", "keras_seq2seq"},
+    "keras_seq2seq": {"lightning", "torchmetrics", "lit_seq2seq"},
+}
+
+
+def described(fn: Callable[..., Any]) -> list[tuple[str, str, Any]]:
+    """``(name, kind, default)`` of every parameter but ``self``/``cls``."""
+    return [
+        (p.name, p.kind.name, p.default)
+        for p in inspect.signature(fn).parameters.values()
+        if p.name not in ("self", "cls")
+    ]
+
+
+def test_constructors_take_the_same_positional_arguments() -> None:
+    lit = [p for p in described(LitSeq2Seq.__init__) if p[1] == "POSITIONAL_OR_KEYWORD"]
+    keras_side = [p for p in described(Seq2SeqModel.__init__) if p[1] == "POSITIONAL_OR_KEYWORD"]
+    assert lit == keras_side
+    assert [name for name, _, _ in lit] == ["src_vocab", "tgt_vocab", "config", "teacher_forcing"]
+
+
+def test_constructor_keywords_agree_where_both_sides_have_them() -> None:
+    lit = {name: default for name, kind, default in described(LitSeq2Seq.__init__) if kind != "POSITIONAL_OR_KEYWORD"}
+    other = {
+        name: default for name, kind, default in described(Seq2SeqModel.__init__) if kind != "POSITIONAL_OR_KEYWORD"
+    }
+    shared = lit.keys() & other.keys()
+    assert "seed" in shared
+    assert {name: lit[name] for name in shared} == {name: other[name] for name in shared}
+    assert lit.keys() - shared == ONLY_LIGHTNING.keys(), "a Lightning-only argument not listed in ONLY_LIGHTNING"
+    assert other.keys() - shared == ONLY_KERAS.keys(), "a Keras-only argument not listed in ONLY_KERAS"
+
+
+@pytest.mark.parametrize("method", MIRRORED_METHODS)
+def test_mirrored_methods_have_the_same_signature(method: str) -> None:
+    assert described(getattr(LitSeq2Seq, method)) == described(getattr(Seq2SeqModel, method))
+
+
+@pytest.mark.parametrize("name", MIRRORED_EXPORTS)
+def test_both_packages_export_the_mirrored_names(name: str) -> None:
+    import keras_seq2seq
+    import lit_seq2seq
+
+    assert name in lit_seq2seq.__all__ and name in keras_seq2seq.__all__
+    lit_obj, keras_obj = getattr(lit_seq2seq, name), getattr(keras_seq2seq, name)
+    if isinstance(lit_obj, type) and issubclass(lit_obj, Exception):
+        assert lit_obj is keras_obj, "one error class for the same failure"
+
+
+def imported_packages(path: Path) -> set[str]:
+    """Top-level names of every module ``path`` imports (inside functions too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN_IMPORTS))
+def test_each_package_imports_only_what_the_layering_allows(package: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN_IMPORTS[package])
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {path: bad for path, bad in offenders.items() if bad} == {}
