@@ -395,7 +395,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument(
-        "--preset", default="gpu", choices=list(PRESETS), help="model (seq2seq_fit.presets): gpu (LSTM 2x512) or cpu"
+        "--preset",
+        default="gpu",
+        choices=list(PRESETS),
+        help="model (seq2seq_fit.presets.PRESETS): gpu (bi-LSTM 2x512, Luong), cpu (bi-GRU 256, Luong; the "
+        "demo's) or gnmt (LSTM 2+2 x512, the throughput benchmark's size)",
     )
     parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock cap on the training of each run")
     parser.add_argument("--max-epochs", type=int, default=40, help="training budget per run, in epochs")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from seq2seq_fit.errors import InputError
 
-class DataError(ValueError):
+
+class DataError(InputError):
     """Bad input data; the message starts with ``path:line:`` where a line is known.
 
     When an option would get past the problem, the error carries it as data (``option``,

@@ -9,7 +9,7 @@ from typing import Any
 
 from datamodules.batching import BucketBatchSampler, EncodedPairs, encode_pairs
 from datamodules.corpus import BUILTIN, LENGTH_POLICIES, Corpus, load_corpus
-from seq2seq_fit.vocab import Vocab, as_vocab
+from seq2seq_fit.vocab import Vocab, as_vocab, check_same_vocab
 
 logger = logging.getLogger("datamodules")
 
@@ -48,21 +48,6 @@ def check_corpus_arg(corpus: Any) -> None:
         raise ValueError(
             f"corpus: got {name!r}, which is neither a built-in corpus ({', '.join(BUILTIN)}) nor an existing file"
         )
-
-
-def check_same_vocab(kind: str, expected: Vocab, given: Vocab) -> None:
-    """Raise a clear error when a model's vocabulary differs from the data's."""
-    if expected == given:
-        return
-    a, b = expected.tokens, given.tokens
-    first = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
-    detail = (
-        f"sizes {len(a)} vs {len(b)}" if first == min(len(a), len(b)) else f"id {first} is {a[first]!r} vs {b[first]!r}"
-    )
-    raise ValueError(
-        f"{kind} vocabulary mismatch ({detail}): the model was trained with a different vocabulary "
-        "than this data; pass the model's vocabularies to the data (src_vocab=..., tgt_vocab=...)"
-    )
 
 
 class PreparedData:

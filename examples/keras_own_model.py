@@ -18,10 +18,9 @@ import tensorflow as tf
 import keras
 from datamodules import KerasData
 from keras import ops
-from keras_seq2seq import Decoder, Encoder
+from keras_seq2seq import Decoder, Encoder, masked_cross_entropy
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, mix_inputs, model_tokens
-from keras_seq2seq.seq2seq_model import masked_cross_entropy
 from seq2seq_fit import TeacherForcing
 from seq2seq_fit.vocab import BOS_ID
 
@@ -46,22 +45,21 @@ class MyTranslator(keras.Model):
     def call(self, inputs, training=False):
         """Teacher-forced logits.  # (B, T, V)"""
         memory, states = self.encode(inputs["source"], training)
-        return self.decoder(inputs["target_in"], memory, states, training=training)
+        return self.decoder(inputs["target_in"], states, memory, training=training)
 
     def train_step(self, data):
         x, target_out = data
         target_in = ops.cast(x["target_in"], "int32")  # (B, T)
         step = ops.cast(self.optimizer.iterations, "float32")
         ratio = self.policy.ratio(step, exp=ops.exp, maximum=ops.maximum)
-        batch, time = ops.shape(target_in)[0], ops.shape(target_in)[1]
-        gold = draw_coins(self.coins, ratio, batch, time, self.policy.granularity)  # (B, T)
+        gold = draw_coins(target_in, ratio, self.policy.granularity, self.coins)  # (B, T)
         with tf.GradientTape() as tape:
             memory, states = self.encode(x["source"], training=True)
             inputs = target_in
             for _ in range(self.policy.passes):  # parallel scheduled sampling: passes without gradient
-                logits = ops.stop_gradient(self.decoder(inputs, memory, states, training=True))  # (B, T, V)
+                logits = ops.stop_gradient(self.decoder(inputs, states, memory, training=True))  # (B, T, V)
                 inputs = mix_inputs(gold, target_in, model_tokens(logits, "argmax"))
-            logits = self.decoder(inputs, memory, states, training=True)  # (B, T, V)
+            logits = self.decoder(inputs, states, memory, training=True)  # (B, T, V)
             loss = masked_cross_entropy(logits, target_out)
             entropy = -ops.mean(ops.sum(ops.softmax(logits) * ops.log_softmax(logits), axis=-1))  # your own term
             total = loss - 0.01 * entropy
@@ -78,7 +76,7 @@ class MyTranslator(keras.Model):
         target_in = ops.full((batch, length), BOS_ID, "int32")  # only position 0 is read
         first = ops.expand_dims(ops.equal(ops.arange(length), 0), 0)  # (1, T)
         gold = ops.logical_and(first, ops.ones((batch, length), "bool"))  # (B, T)
-        return self.decoder.loop(target_in, gold, memory, states)[1]
+        return self.decoder.loop(target_in, gold, states, memory)[1]
 
 
 keras.utils.set_random_seed(0)

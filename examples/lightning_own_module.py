@@ -11,7 +11,7 @@ import torch
 
 from datamodules import Seq2SeqDataModule
 from lit_seq2seq import Seq2Seq, masked_cross_entropy
-from lit_seq2seq.scheduled_sampling import draw_gold, fed_from_model
+from lit_seq2seq.scheduled_sampling import draw_coins, fed_from_model
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 
 
@@ -24,7 +24,7 @@ class MySystem(pl.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         ratio = self.policy.ratio(self.global_step)
-        gold = draw_gold(batch["target_in"], ratio, self.policy.granularity, self.coins)  # (B, T)
+        gold = draw_coins(batch["target_in"], ratio, self.policy.granularity, self.coins)  # (B, T)
         logits = self.model.scheduled_forward(
             batch["source"], batch["source_lengths"], batch["target_in"], gold, self.policy, ratio, self.coins
         )  # (B, T, V)
@@ -40,4 +40,7 @@ class MySystem(pl.LightningModule):
 pl.seed_everything(0)
 dm = Seq2SeqDataModule("copy", batch_size=64, corpus_options={"n_train": 2000})
 system = MySystem(len(dm.src_vocab), len(dm.tgt_vocab))
-pl.Trainer(max_epochs=3, logger=False, enable_checkpointing=False).fit(system, datamodule=dm)
+trainer = pl.Trainer(max_epochs=3, logger=False, enable_checkpointing=False)
+trainer.fit(system, datamodule=dm)
+metrics = trainer.callback_metrics
+print(f"trained {trainer.global_step} steps: loss {metrics['loss']:.3f}, tf_ratio {metrics['tf_ratio']:.3f}")

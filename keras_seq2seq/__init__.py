@@ -1,4 +1,4 @@
-"""Keras 3 side of seq2seq-fit: registered layers and ``Seq2SeqModel`` with a custom ``train_step``.
+"""Keras 3 side of seq2seq-fit: registered layers, the ``Seq2Seq`` network and the ``Seq2SeqModel`` system.
 
 Works on the TensorFlow, JAX and torch backends (select with ``KERAS_BACKEND`` before importing
 keras). Importing this package is light (``keras-seq2seq --help`` starts no framework): the public
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from keras_seq2seq.encoder import Encoder
     from keras_seq2seq.learning_rate import WarmupCosineDecay, make_optimizer
     from keras_seq2seq.luong_attention import LuongAttention
+    from keras_seq2seq.masked_softmax import masked_softmax
     from keras_seq2seq.safe_loading import load_model
+    from keras_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
     from keras_seq2seq.seq2seq_model import Seq2SeqModel
     from keras_seq2seq.stream_position import StreamPosition
     from seq2seq_fit.errors import UnsafeFileError
@@ -35,6 +37,7 @@ _EXPORTS = {
     "Decoder": "keras_seq2seq.decoder",
     "Encoder": "keras_seq2seq.encoder",
     "LuongAttention": "keras_seq2seq.luong_attention",
+    "Seq2Seq": "keras_seq2seq.seq2seq",
     "Seq2SeqModel": "keras_seq2seq.seq2seq_model",
     "StreamPosition": "keras_seq2seq.stream_position",
     "TrainingThroughput": "keras_seq2seq.callbacks",
@@ -42,6 +45,8 @@ _EXPORTS = {
     "WarmupCosineDecay": "keras_seq2seq.learning_rate",
     "make_optimizer": "keras_seq2seq.learning_rate",
     "load_model": "keras_seq2seq.safe_loading",
+    "masked_cross_entropy": "keras_seq2seq.seq2seq",
+    "masked_softmax": "keras_seq2seq.masked_softmax",
 }
 
 __all__ = [
@@ -50,6 +55,7 @@ __all__ = [
     "Decoder",
     "Encoder",
     "LuongAttention",
+    "Seq2Seq",
     "Seq2SeqModel",
     "StreamPosition",
     "TrainingThroughput",
@@ -57,6 +63,8 @@ __all__ = [
     "WarmupCosineDecay",
     "load_model",
     "make_optimizer",
+    "masked_cross_entropy",
+    "masked_softmax",
 ]
 
 

@@ -32,8 +32,17 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):  # type: ignore[mi
     of ``ModelCheckpoint``.
 
     Example:
-        >>> checkpoint = AtomicModelCheckpoint("ckpt/last.keras", save_freq=50)  # doctest: +SKIP
-        >>> model.fit(data.train(), epochs=3, callbacks=[checkpoint])  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> from datamodules import KerasData
+        >>> from keras_seq2seq import Seq2SeqModel
+        >>> data = KerasData("toy", batch_size=4)
+        >>> model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, {"hidden_size": 16, "embedding_dim": 8})
+        >>> model.compile(optimizer="adam")
+        >>> directory = tempfile.mkdtemp()
+        >>> checkpoint = AtomicModelCheckpoint(os.path.join(directory, "last.keras"))  # saved after each epoch
+        >>> history = model.fit(data.train(), epochs=2, callbacks=[checkpoint], verbose=0)
+        >>> os.listdir(directory)  # no temporary file left behind
+        ['last.keras']
     """
 
     def _save_model(self, epoch: int, batch: int | None, logs: dict[str, Any] | None) -> None:

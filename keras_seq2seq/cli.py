@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import sys
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import MISSING, fields
@@ -34,19 +35,24 @@ from seq2seq_fit.cli_options import (
     CLIError,
     OneLineParser,
     add_translate_options,
+    bounded_int,
+    checked_input,
     cli_errors,
-    cli_warnings,
     quiet_framework_logs,
     read_sources,
-    write_attention,
+    restored_environment,
+    run_translate,
 )
 from seq2seq_fit.config import Seq2SeqConfig, parse_bool
-from seq2seq_fit.teacher_forcing import TeacherForcing
+from seq2seq_fit.teacher_forcing import TeacherForcing, check_compatible
+from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS
 
 PROG = "keras-seq2seq"
 BACKENDS = ("tensorflow", "jax", "torch")
 #: This command line's spelling of the keyword arguments that errors name in their hints.
 FLAGS = {"on_error": "--on_error"}
+#: The flag prefix of the argument checks' owners: ``Seq2SeqConfig.hidden_size`` is ``--hidden_size``.
+OWNERS = {"Seq2SeqConfig": "--", "TeacherForcing": "--"}
 
 
 def add_dataclass_options(group: Any, cls: type, lightning_prefix: str) -> None:
@@ -82,13 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_debug_option(fit)
     data = fit.add_argument_group("data")
     data.add_argument("--corpus", "--data.corpus", default="toy", help="toy, cmudict, reverse, ... or a TSV path")
-    data.add_argument("--batch_size", "--batch-size", "--data.batch_size", type=int, default=64)
-    data.add_argument("--max_length", "--max-length", "--data.max_length", type=int, default=None)
+    data.add_argument("--batch_size", "--batch-size", "--data.batch_size", type=bounded_int(1), default=64)
+    data.add_argument("--max_length", "--max-length", "--data.max_length", type=bounded_int(1), default=None)
     data.add_argument(
         "--on_error", "--on-error", "--data.corpus_options.on_error", choices=("error", "skip"), default=None,
         help="malformed lines of a TSV corpus: error (default) or skip",
     )  # fmt: skip
-    data.add_argument("--seed", "--seed_everything", type=int, default=0)
+    data.add_argument(
+        "--tokenizer", "--data.corpus_options.tokenizer", choices=(*TOKENIZERS, *ALIASES), default=None,
+        help="how the lines of a TSV corpus are split: words (whitespace, the default) or characters (chars, char)",
+    )  # fmt: skip
+    data.add_argument("--seed", "--seed_everything", type=bounded_int(0), default=0)
     add_dataclass_options(fit.add_argument_group("model (Seq2SeqConfig)"), Seq2SeqConfig, "model.config")
     add_dataclass_options(
         fit.add_argument_group("scheduled teacher forcing (TeacherForcing)"), TeacherForcing, "model.teacher_forcing"
@@ -97,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     for option in TRAINING_OPTIONS:
         option.add_to(train, f"--{option.lightning}")
     train.add_argument("--jit_compile", "--jit-compile", choices=("auto", "true", "false"), default="auto")
-    train.add_argument("--steps_per_epoch", type=int, default=None)
+    train.add_argument("--steps_per_epoch", "--steps-per-epoch", type=bounded_int(1), default=None)
     train.add_argument("--output", "--default_root_dir", default="keras_seq2seq_run", help="run directory")
     train.add_argument(
         "--log-dir", "--log_dir", default=None,
@@ -163,6 +173,26 @@ def start_keras(args: argparse.Namespace) -> None:
         raise CLIError(f"Keras backend {backend!r}: {err}; install it or choose another with --backend") from err
 
 
+def model_settings(args: argparse.Namespace) -> tuple[Seq2SeqConfig, TeacherForcing]:
+    """The config and teacher forcing of ``fit``'s options, checked (framework-free, before Keras starts).
+
+    Raises:
+        CLIError: a value the config or the schedule refuses (named as its flag by ``OWNERS``).
+    """
+    with checked_input():
+        config = Seq2SeqConfig(**dataclass_kwargs(args, Seq2SeqConfig))
+        teacher_forcing = TeacherForcing(**dataclass_kwargs(args, TeacherForcing))
+        check_compatible(config, teacher_forcing)
+    return config, teacher_forcing
+
+
+def corpus_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``KerasData(corpus_options=...)`` of ``--tokenizer`` and ``--on_error`` (those given), as
+    ``lit-seq2seq fit --data.corpus_options.tokenizer/on_error``."""
+    options = {"tokenizer": args.tokenizer, "on_error": args.on_error}
+    return {key: value for key, value in options.items() if value is not None} or None
+
+
 def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     """``keras-seq2seq fit``: train, score the test split, save; returns the summary printed as JSON."""
     import keras
@@ -175,20 +205,22 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
 
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(keras_dtype_policy(args.precision))
-    config = Seq2SeqConfig(**dataclass_kwargs(args, Seq2SeqConfig))
-    teacher_forcing = TeacherForcing(**dataclass_kwargs(args, TeacherForcing))
-    corpus_options = {"on_error": args.on_error} if args.on_error is not None else None
-    data = KerasData(
-        args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
-        corpus_options=corpus_options,
-    )  # fmt: skip
-    model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, config, teacher_forcing, seed=args.seed)
-    jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-    optimizer = make_optimizer(
-        args.learning_rate, args.warmup_steps, args.lr_decay_steps, args.min_lr_ratio, args.gradient_clip_val
-    )
-    model.compile(optimizer=optimizer, jit_compile=jit)
-    os.makedirs(args.output, exist_ok=True)
+    config, teacher_forcing = model_settings(args)
+    with checked_input():  # the data and the model check their arguments; training errors keep their traceback
+        data = KerasData(
+            args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+            corpus_options=corpus_options(args),
+        )  # fmt: skip
+        model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, config, teacher_forcing, seed=args.seed)
+        jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+        optimizer = make_optimizer(
+            args.learning_rate, args.warmup_steps, args.lr_decay_steps, args.min_lr_ratio, args.gradient_clip_val
+        )
+        model.compile(optimizer=optimizer, jit_compile=jit)
+    try:
+        os.makedirs(args.output, exist_ok=True)
+    except OSError as err:
+        raise CLIError(f"--output {args.output}: {err.strerror or err}") from err
     # The callbacks that add to the epoch logs come before the ones that read them.
     callbacks: list[Any] = [
         TrainingThroughput(),
@@ -218,33 +250,27 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_for_translate(path: str) -> Any:
-    """The model of ``--model``: a ``.keras`` file or a ``save_pretrained`` directory."""
+    """The model of ``--model``: a ``.keras`` file or a ``save_pretrained`` directory.
+
+    Raises:
+        CLIError: the file is not a ``.keras`` archive of a ``Seq2SeqModel``.
+    """
     if os.path.isdir(path):
         from keras_seq2seq.seq2seq_model import Seq2SeqModel
 
         return Seq2SeqModel.from_pretrained(path)
+    if not zipfile.is_zipfile(path):
+        raise CLIError(f"--model {path}: not a .keras file (not a zip archive) or a model directory")
     from keras_seq2seq.safe_loading import load_model
 
-    return load_model(path)
-
-
-def run_translate(args: argparse.Namespace, sources: list[str]) -> list[str]:
-    """``keras-seq2seq translate``: the output lines (tokens joined by spaces), one per source."""
-    model = load_for_translate(args.model)
-    if args.show_attention and model.config.attention == "none":
-        raise CLIError(f"--show-attention: {args.model} has attention='none', so there are no weights to draw")
-    options = {
-        "strategy": args.strategy, "beam_width": args.beam_width, "length_penalty": args.length_penalty,
-        "temperature": args.temperature, "top_k": args.top_k, "max_length": args.max_length,
-        "tokenizer": args.tokenizer, "batch_size": args.batch_size, "seed": args.seed,
-    }  # fmt: skip
-    with cli_warnings(f"{PROG} translate"):
-        # One call for the lines and the heat map, so the picture shows the first printed line.
-        result = model.translate(sources, return_attention=args.show_attention is not None, **options)
-    outputs, attention = result if isinstance(result, tuple) else (result, [])
-    if args.show_attention:
-        write_attention(args.show_attention, sources[0], args.tokenizer, outputs[0], attention[0])
-    return [" ".join(tokens) for tokens in outputs]
+    try:
+        with checked_input():
+            model = load_model(path)
+    except (CLIError, KeyError, zipfile.BadZipFile) as err:
+        raise CLIError(f"--model {path}: not a Seq2SeqModel .keras file ({err})") from err
+    if not callable(getattr(model, "translate", None)):
+        raise CLIError(f"--model {path}: a {type(model).__name__}, not a Seq2SeqModel")
+    return model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,17 +279,20 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--debug"]:  # keras-seq2seq --debug fit ...: the subcommand's --debug
         argv = [*argv[1:], "--debug"]
     args = build_parser().parse_args(argv)
-    with cli_errors(f"{PROG} {args.command}", debug=args.debug, flags=FLAGS):
+    prog = f"{PROG} {args.command}"
+    with cli_errors(prog, debug=args.debug, flags=FLAGS, owners=OWNERS), restored_environment():
         sources: list[str] = []
         if args.command == "translate":  # a bad --file or --model fails before Keras starts
             sources = read_sources(args.sentences, args.file)
             if not os.path.exists(args.model):
                 raise CLIError(f"--model {args.model}: no such file or directory")
+        else:
+            model_settings(args)  # --hidden_size 0, --schedule bogus: refused before Keras starts
         start_keras(args)
         if args.command == "fit":
             print(json.dumps(run_fit(args), ensure_ascii=False))
         else:
-            print("\n".join(run_translate(args, sources)))
+            print("\n".join(run_translate(prog, args, sources, load_for_translate)))
     return 0
 
 

@@ -46,7 +46,7 @@ class Decoder(keras.layers.Layer):
         >>> enc = np.zeros((2, 3, 6), "float32")
         >>> memory = dec.memory(enc, np.ones((2, 3), bool))
         >>> states = dec.initial_states(np.zeros((2, 6), "float32"))
-        >>> tuple(dec(np.ones((2, 5), "int32"), memory, states).shape)
+        >>> tuple(dec(np.ones((2, 5), "int32"), states, memory).shape)
         (2, 5, 7)
     """
 
@@ -119,6 +119,11 @@ class Decoder(keras.layers.Layer):
             )
         self.built = True
 
+    @property
+    def steps_one_at_a_time(self) -> bool:
+        """Bahdanau attention feeds the context into the RNN input, so even teacher forcing runs the step loop."""
+        return self.attention == "bahdanau"
+
     # ----------------------------------------------------------------------------------- pieces
 
     def memory(self, encoder_outputs: Any, source_mask: Any) -> Memory:
@@ -165,14 +170,14 @@ class Decoder(keras.layers.Layer):
 
     # ------------------------------------------------------------------------- whole sequences
 
-    def call(self, tokens: Any, memory: Memory, states: list[list[Any]], training: bool = False) -> Any:
+    def call(self, tokens: Any, states: list[list[Any]], memory: Memory, training: bool = False) -> Any:
         """Logits for decoder inputs ``tokens`` (B, T) given as a whole (teacher forcing or a
         parallel scheduled-sampling pass).  # (B, T, V)"""
         batch, time = ops.shape(tokens)[0], ops.shape(tokens)[1]
         noise = self.dropout_noise(batch, time, training)
-        if self.attention == "bahdanau":
+        if self.steps_one_at_a_time:
             gold = ops.ones_like(tokens, dtype="bool")
-            return self.loop(tokens, gold, memory, states, noise=noise, training=training)[0]
+            return self.loop(tokens, gold, states, memory, noise=noise, training=training)[0]
         x = self.embedding(tokens)  # (B, T, E)
         if noise is not None:
             x = x * noise["embedding"]
@@ -228,13 +233,12 @@ class Decoder(keras.layers.Layer):
         self,
         target_in: Any,
         gold: Any,
-        memory: Memory,
         states: list[list[Any]],
+        memory: Memory,
         *,
         feed: str = "argmax",
         temperature: float = 1.0,
         gumbel: Any = None,
-        top_k: int | None = None,
         noise: dict[str, Any] | None = None,
         training: bool = False,
     ) -> tuple[Any, Any, Any]:
@@ -246,9 +250,9 @@ class Decoder(keras.layers.Layer):
         Args:
             target_in: ``(B, T)`` gold decoder inputs (``<bos>`` first).
             gold: ``(B, T)`` bool, where to feed ``target_in``.
-            memory: from :meth:`memory`.
             states: from :meth:`initial_states`.
-            feed, temperature, top_k: how the model's token is chosen.
+            memory: from :meth:`memory`.
+            feed, temperature: how the model's token is chosen.
             gumbel: ``(B, T, V)`` Gumbel noise for ``feed="sample"``.
             noise: dropout masks from :meth:`dropout_noise`.
             training: passed to the cells.
@@ -276,7 +280,7 @@ class Decoder(keras.layers.Layer):
         def body(carry: dict[str, Any], x: dict[str, Any]) -> dict[str, Any]:
             token = ops.where(x["gold"], x["target"], carry["token"])  # (B,)
             logits, new_states, weights = self.step(token, carry["states"], memory, x.get("noise"), training)
-            chosen = model_tokens(logits, feed, temperature, x.get("gumbel"), top_k)  # (B,)
+            chosen = model_tokens(logits, feed, temperature, x.get("gumbel"))  # (B,)
             return {"token": chosen, "states": new_states, "logits": logits, "weights": weights}
 
         ys = scan_steps(body, init, xs)

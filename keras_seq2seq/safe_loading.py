@@ -61,7 +61,17 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> keras.Mode
         UnsafeFileError: the file names a class outside Keras and ``keras_seq2seq``.
 
     Example:
-        >>> model = load_model("model.keras")  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> from keras_seq2seq import Seq2SeqModel
+        >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+        >>> Seq2SeqModel(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4}).save(path)
+        >>> load_model(path).tgt_vocab.tokens == tokens
+        True
+        >>> load_model("model.h5")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: load_model: 'model.h5' is a legacy HDF5 model file, which Keras 3 loads without a safe mode; ...
     """
     name = os.fspath(path)
     if name.endswith((".h5", ".hdf5")):

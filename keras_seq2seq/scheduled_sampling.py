@@ -1,7 +1,8 @@
 """Scheduled teacher forcing in ``keras.ops``: coins, the model's tokens, parallel-pass inputs.
 
-Backend-agnostic functions of tensors (TensorFlow, JAX and torch), used inside the compiled
-``train_step`` of :class:`~keras_seq2seq.Seq2SeqModel`. The maths is the one of
+Backend-agnostic functions of tensors (TensorFlow, JAX and torch), used by the network
+:class:`~keras_seq2seq.Seq2Seq` inside the compiled train steps; the names and meanings are those
+of ``lit_seq2seq.scheduled_sampling``. The maths is the one of
 ``docs/architecture.md`` ("Scheduled teacher forcing").
 """
 
@@ -16,22 +17,29 @@ from seq2seq_fit.teacher_forcing import GRANULARITIES
 from seq2seq_fit.vocab import BOS_ID, PAD_ID
 
 
-def draw_coins(seed: Any, ratio: Any, batch: Any, time: Any, granularity: str) -> Any:
-    """Which decoder inputs are gold: one uniform draw per coin, ``gold = u < ratio``.
+def draw_coins(target_in: Any, ratio: Any, granularity: str, seed: Any = None) -> Any:
+    """The teacher-forcing coins of one batch: True where the decoder is fed the gold token.
 
-    All coins of a batch come from one call, before decoding. Position 0 is always gold
-    (``<bos>``).
+    One uniform draw per coin, shaped by ``granularity`` (``token`` (B, T), ``sequence`` (B, 1),
+    ``batch`` (1, T)) and broadcast to (B, T); ``gold = u < ratio``. Position 0 is always gold
+    (``<bos>``). All coins of a batch come from one call, before decoding.
 
     Args:
-        seed: a ``keras.random.SeedGenerator`` (or seed).
+        target_in: ``(B, T)`` decoder inputs (only the shape is read).
         ratio: scalar probability of feeding the ground truth.
-        batch, time: ``B`` and ``T`` (ints or scalar tensors).
-        granularity: ``token`` (B, T), ``sequence`` (B, 1) or ``batch`` (1, T) draws.
+        granularity: ``token``, ``sequence`` or ``batch``.
+        seed: a ``keras.random.SeedGenerator`` (or seed).
 
     Returns:
         ``(B, T)`` bool tensor.
+
+    Example:
+        >>> import numpy as np
+        >>> bool(ops.all(draw_coins(np.ones((2, 3), "int32"), 1.0, "token", seed=0)))
+        True
     """
     check_choice("draw_coins", "granularity", granularity, GRANULARITIES)
+    batch, time = ops.shape(target_in)[0], ops.shape(target_in)[1]
     shape = {"token": (batch, time), "sequence": (batch, 1), "batch": (1, time)}[granularity]
     u = keras.random.uniform(shape, seed=seed)
     gold = ops.broadcast_to(ops.less(u, ops.cast(ratio, u.dtype)), (batch, time))  # (B, T)
@@ -56,30 +64,32 @@ def gumbel_noise(seed: Any, shape: Any) -> Any:
     return -ops.log(-ops.log(u))
 
 
-def model_tokens(logits: Any, feed: str, temperature: float = 1.0, gumbel: Any = None, top_k: int | None = None) -> Any:
-    """Tokens the model feeds itself: ``argmax`` of ``logits``, or a sample (needs ``gumbel``).
+def model_tokens(logits: Any, feed: str, temperature: float = 1.0, gumbel: Any = None) -> Any:
+    """Tokens the model feeds itself from ``logits`` (..., V): argmax, or a temperature sample
+    (``argmax(logits / temperature + gumbel)``, needs ``gumbel``); int32 (...), no gradient.
 
-    No gradient flows through the choice. ``logits`` is ``(..., V)``; returns int32 ``(...)``.
+    Example:
+        >>> import numpy as np
+        >>> int(model_tokens(np.array([[0.0, 2.0, 1.0]]), "argmax")[0])
+        1
     """
     logits = ops.stop_gradient(ops.cast(logits, "float32"))
     if feed == "argmax":
         return ops.cast(ops.argmax(logits, axis=-1), "int32")
-    scores = logits / temperature
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = ops.top_k(scores, top_k)[0][..., -1:]  # (..., 1)
-        scores = ops.where(scores < kth, ops.full_like(scores, -1e30), scores)
-    return ops.cast(ops.argmax(scores + ops.cast(gumbel, "float32"), axis=-1), "int32")
-
-
-def shift_right(tokens: Any) -> Any:
-    """``[<bos>, tokens[:, :-1]]``: a pass's predictions as the next pass's inputs.  # (B, T)"""
-    bos = ops.full_like(tokens[:, :1], BOS_ID)
-    return ops.concatenate([bos, tokens[:, :-1]], axis=1)
+    if feed != "sample":
+        raise ValueError(f"feed: got {feed!r}, expected 'argmax' or 'sample'")
+    return ops.cast(ops.argmax(logits / temperature + ops.cast(gumbel, "float32"), axis=-1), "int32")
 
 
 def mix_inputs(gold: Any, target_in: Any, predictions: Any) -> Any:
-    """Parallel scheduled sampling: gold tokens where ``gold``, else the previous position's prediction."""
-    return ops.where(gold, target_in, shift_right(ops.cast(predictions, target_in.dtype)))
+    """Next parallel pass's inputs: gold where ``gold``, else the prediction of the previous position.
+
+    ``predictions`` (B, T) are the tokens predicted at every position; position ``t`` is fed
+    ``predictions[:, t - 1]`` and position 0 gets ``<bos>``.
+    """
+    predictions = ops.cast(predictions, target_in.dtype)
+    shifted = ops.concatenate([ops.full_like(predictions[:, :1], BOS_ID), predictions[:, :-1]], axis=1)  # (B, T)
+    return ops.where(gold, target_in, shifted)
 
 
-__all__ = ["draw_coins", "fed_from_model", "gumbel_noise", "mix_inputs", "model_tokens", "shift_right"]
+__all__ = ["draw_coins", "fed_from_model", "gumbel_noise", "mix_inputs", "model_tokens"]

@@ -1,10 +1,15 @@
-"""``Seq2SeqModel``: the encoder-decoder as a ``keras.Model`` that owns scheduled teacher forcing."""
+"""``Seq2SeqModel``: the thin ``keras.Model`` system around the :class:`~keras_seq2seq.Seq2Seq` network.
+
+It owns what is not the network: the teacher-forcing schedule at ``optimizer.iterations``, the
+trackers, the dispatch to the per-backend steps of :mod:`keras_seq2seq.train_steps`, the
+free-running evaluation, ``translate``, saving and loading.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,54 +17,31 @@ import numpy as np
 import keras
 from datamodules.prepared import check_same_vocab
 from keras import ops
-from keras_seq2seq.decoder import Decoder
+from keras_seq2seq import train_steps
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
-from keras_seq2seq.encoder import Encoder
 from keras_seq2seq.pretrained import canonical_weights, load_canonical_weights
-from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, gumbel_noise, mix_inputs, model_tokens
+from keras_seq2seq.scheduled_sampling import fed_from_model
+from keras_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
 from keras_seq2seq.stream_position import StreamPosition
+from keras_seq2seq.train_steps import num_replicas
 from keras_seq2seq.translate import KerasStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.model_format import load_pretrained, save_pretrained
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
 from seq2seq_fit.tokenizer import Tokenizer
 from seq2seq_fit.translate import Source, translate
-from seq2seq_fit.vocab import BOS_ID, PAD_ID, Vocab, as_vocab
-
-
-def masked_cross_entropy(logits: Any, target_out: Any, label_smoothing: float = 0.0) -> Any:
-    """Mean cross-entropy over non-pad targets, with optional label smoothing.
-
-    ``(1 - eps) * nll + eps * mean_over_vocab(-log p)``, computed in float32.
-    """
-    logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)  # (B, T, V)
-    target = ops.expand_dims(ops.cast(target_out, "int32"), -1)  # (B, T, 1)
-    per_token = -ops.squeeze(ops.take_along_axis(logp, target, axis=-1), -1)  # (B, T)
-    if label_smoothing > 0.0:
-        per_token = (1.0 - label_smoothing) * per_token - label_smoothing * ops.mean(logp, axis=-1)
-    mask = ops.cast(ops.not_equal(target_out, PAD_ID), "float32")  # (B, T)
-    return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
-
+from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
 
 EVAL_IDS = ("eval_source", "eval_hypotheses", "eval_targets")
 """Keys of the id tensors ``test_step`` adds to its logs (taken out again by ``make_test_function``)."""
-
-
-def num_replicas() -> int:
-    """Replicas of a ``tf.distribute`` strategy in the current replica context (1 elsewhere)."""
-    if keras.backend.backend() != "tensorflow":
-        return 1
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
-    return int(context.num_replicas_in_sync) if context is not None else 1
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
 class Seq2SeqModel(keras.Model):
     """RNN encoder-decoder with scheduled teacher forcing, trained by plain ``model.fit``.
 
-    ``train_step`` runs the scheduled sampling of ``teacher_forcing`` at step
+    The network is :attr:`model` (a :class:`~keras_seq2seq.Seq2Seq`, as ``LitSeq2Seq.model``);
+    this class is the system around it. ``train_step`` runs the scheduled sampling of ``teacher_forcing`` at step
     ``optimizer.iterations`` on TensorFlow, JAX (stateless) and torch; ``fit`` logs ``loss``,
     ``tf_ratio`` (the scheduled ratio) and ``fed_from_model`` (share of real decoder inputs that
     came from the model). ``evaluate`` / validation log the names of
@@ -120,17 +102,9 @@ class Seq2SeqModel(keras.Model):
         self.src_vocab = as_vocab(src_vocab)
         self.tgt_vocab = as_vocab(tgt_vocab)
         self.seed = seed
-        c, policy = self.config, self.dtype_policy
-        self.encoder = Encoder(
-            len(self.src_vocab), c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.bidirectional,
-            c.dropout, dtype=policy, name="encoder",
-        )  # fmt: skip
-        self.decoder = Decoder(
-            len(self.tgt_vocab), c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.attention,
-            c.luong_score, c.dropout, c.tie_embeddings, seed=seed + 1,
-            dtype=policy, name="decoder",
-        )  # fmt: skip
-        self.coin_seed = keras.random.SeedGenerator(seed, name="coin_seed")
+        self.model = Seq2Seq(
+            self.config, len(self.src_vocab), len(self.tgt_vocab), seed=seed, dtype=self.dtype_policy, name="seq2seq"
+        )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ratio_tracker = keras.metrics.Mean(name="tf_ratio")
         self.fed_tracker = keras.metrics.Mean(name="fed_from_model")
@@ -139,9 +113,7 @@ class Seq2SeqModel(keras.Model):
         self.build()
 
     def build(self, input_shape: Any = None) -> None:
-        self.encoder.build()
-        self.decoder.build()
-        self.built = True
+        self.built = True  # the network builds itself
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -152,17 +124,13 @@ class Seq2SeqModel(keras.Model):
             self.target_tokens_tracker,
         ]
 
-    # ------------------------------------------------------------------------------ forward
-
-    def encode(self, source: Any, training: bool = False) -> tuple[Any, list[list[Any]]]:
-        """Attention memory and decoder initial states for ``source`` (B, S)."""
-        outputs, summary, mask = self.encoder(source, training=training)
-        return self.decoder.memory(outputs, mask), self.decoder.initial_states(summary)
+    # --------------------------------------------------------------------------------- forward
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         """Teacher-forced logits for ``{"source": (B, S), "target_in": (B, T)}``.  # (B, T, V)"""
-        memory, states = self.encode(inputs["source"], training=training)
-        return self.decoder(ops.cast(inputs["target_in"], "int32"), memory, states, training=training)
+        return self.model(inputs["source"], inputs["target_in"], training=training)
+
+    # -------------------------------------------------------------------------------- training
 
     def ratio(self, step: Any = None) -> Any:
         """Scheduled teacher-forcing ratio at ``step`` (default ``optimizer.iterations``), float32."""
@@ -172,48 +140,39 @@ class Seq2SeqModel(keras.Model):
             self.teacher_forcing.ratio(ops.cast(step, "float32"), exp=ops.exp, maximum=ops.maximum), "float32"
         )
 
-    def always_gold(self) -> bool:
-        """Whether the ratio is 1 at every step, known on the host (then ``luong``/``none`` take the
-        one-call teacher-forced path)."""
-        tf = self.teacher_forcing
-        return tf.start == 1.0 and (tf.schedule == "constant" or tf.end == 1.0)
-
-    def training_logits(self, x: dict[str, Any], training: bool = True, step: Any = None) -> tuple[Any, Any, Any]:
-        """Logits under scheduled teacher forcing: ``(logits (B, T, V), gold (B, T), ratio)``."""
-        tf = self.teacher_forcing
-        target_in = ops.cast(x["target_in"], "int32")
-        batch, time = ops.shape(target_in)[0], ops.shape(target_in)[1]
-        memory, states = self.encode(x["source"], training=training)
-        ratio = self.ratio(step)
-        if self.always_gold() and self.config.attention != "bahdanau":
-            gold = ops.ones_like(target_in, dtype="bool")
-            return self.decoder(target_in, memory, states, training=training), gold, ratio
-        gold = draw_coins(self.coin_seed, ratio, batch, time, tf.granularity)  # (B, T)
-        vocab = len(self.tgt_vocab)
-        if tf.mode == "parallel":
-            inputs = target_in
-            for _ in range(tf.passes):
-                logits = ops.stop_gradient(self.decoder(inputs, memory, states, training=training))  # (B, T, V)
-                gumbel = gumbel_noise(self.coin_seed, (batch, time, vocab)) if tf.feed == "sample" else None
-                inputs = mix_inputs(gold, target_in, model_tokens(logits, tf.feed, tf.temperature, gumbel))
-            return self.decoder(inputs, memory, states, training=training), gold, ratio
-        gumbel = gumbel_noise(self.coin_seed, (batch, time, vocab)) if tf.feed == "sample" else None
-        noise = self.decoder.dropout_noise(batch, time, training)
-        logits = self.decoder.loop(
-            target_in, gold, memory, states, feed=tf.feed, temperature=tf.temperature, gumbel=gumbel,
-            noise=noise, training=training,
-        )[0]  # fmt: skip
-        return logits, gold, ratio
-
     def training_loss(self, x: dict[str, Any], y: Any) -> tuple[Any, dict[str, Any]]:
-        """Training loss (label smoothing on), the teacher-forcing statistics and the target token count."""
-        logits, gold, ratio = self.training_logits(x, training=True)
-        loss = masked_cross_entropy(logits, y, self.config.label_smoothing)
+        """The network's training loss at the scheduled ratio, and the statistics the trackers log:
+        ``tf_ratio``, ``fed_from_model`` and ``target_tokens`` (what every train step differentiates)."""
+        ratio = self.ratio()
+        target_in = ops.cast(x["target_in"], "int32")
+        loss, gold = self.model.loss(x["source"], target_in, y, self.teacher_forcing, ratio, training=True)
         return loss, {
             "tf_ratio": ratio,
-            "fed_from_model": fed_from_model(gold, ops.cast(x["target_in"], "int32")),
+            "fed_from_model": fed_from_model(gold, target_in),
             "target_tokens": ops.sum(ops.cast(ops.not_equal(y, PAD_ID), "float32")),
         }
+
+    def train_metrics(self, loss: Any, stats: dict[str, Any]) -> dict[str, Any]:
+        """Update the training trackers with one step's loss and statistics; returns the logs."""
+        self.loss_tracker.update_state(loss)
+        self.ratio_tracker.update_state(stats["tf_ratio"])
+        self.fed_tracker.update_state(stats["fed_from_model"])
+        self.target_tokens_tracker.update_state(stats["target_tokens"])  # read by TrainingThroughput, not logged
+        return {m.name: m.result() for m in (self.loss_tracker, self.ratio_tracker, self.fed_tracker)}
+
+    def train_step(self, *args: Any) -> Any:
+        """One optimisation step (``train_step(data)``; ``train_step(state, data)`` on JAX), run by
+        the backend's function in :mod:`keras_seq2seq.train_steps`."""
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return train_steps.jax_train_step(self, *args)
+        if backend == "tensorflow":
+            return train_steps.tensorflow_train_step(self, *args)
+        if backend == "torch":
+            return train_steps.torch_train_step(self, *args)
+        raise NotImplementedError(f"Seq2SeqModel.train_step: backend {backend!r} is not supported")
+
+    # --------------------------------------------------------------------- validation and test
 
     def evaluation_stats(self, x: dict[str, Any], y: Any) -> dict[str, Any]:
         """Teacher-forced loss and one greedy decode of a batch.
@@ -224,19 +183,86 @@ class Seq2SeqModel(keras.Model):
         at least every row's :func:`~seq2seq_fit.scores.length_budget`) and ``targets`` (B, T).
         """
         source = ops.cast(x["source"], "int32")
-        target_in = ops.cast(x["target_in"], "int32")
         target_out = ops.cast(y, "int32")
-        memory, states = self.encode(source)
-        loss = masked_cross_entropy(self.decoder(target_in, memory, states), target_out)
-        budget = 2 * ops.shape(source)[1] + 10  # length_budget of the padded width
-        start = ops.full((ops.shape(source)[0], budget), BOS_ID, dtype="int32")  # (B, L), only column 0 is read
-        first = ops.expand_dims(ops.equal(ops.arange(budget, dtype="int32"), 0), 0)
-        gold = ops.logical_and(ops.ones_like(start, dtype="bool"), first)  # (B, L), only <bos>
-        hypotheses = self.decoder.loop(start, gold, memory, states)[1]  # (B, L)
+        loss = masked_cross_entropy(self.model(source, x["target_in"]), target_out)
+        hypotheses, _ = self.model.generate(source)  # (B, 2 * S + 10): the length_budget of the padded width
         tokens = ops.sum(ops.cast(ops.not_equal(target_out, PAD_ID), "float32"))
         return {"loss": loss, "tokens": tokens, "source": source, "hypotheses": hypotheses, "targets": target_out}
 
-    # ------------------------------------------------------------------------------- loops
+    def test_metrics(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """Update the loss tracker with one evaluation batch; returns the logs."""
+        # Weighted by the batch's target tokens: the split's mean NLL per token, as LitSeq2Seq logs it.
+        self.loss_tracker.update_state(stats["loss"], sample_weight=stats["tokens"])
+        return {"loss": self.loss_tracker.result()}
+
+    def with_ids(self, logs: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+        """``logs`` plus the batch's ids, which the wrapper of :meth:`make_test_function` takes out."""
+        ids = [stats[k] for k in ("source", "hypotheses", "targets")]
+        if num_replicas() > 1:  # every replica returns the whole batch, so the per-replica reduction keeps it
+            import tensorflow as tf
+
+            context = tf.distribute.get_replica_context()
+            ids = [context.all_gather(a, axis=0) for a in ids]
+        return {**logs, **dict(zip(EVAL_IDS, ids, strict=True))}
+
+    def test_step(self, *args: Any) -> Any:
+        if keras.backend.backend() == "jax":
+            return train_steps.jax_test_step(self, *args)
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(args[0])
+        stats = self.evaluation_stats(x, y)
+        return self.with_ids(self.test_metrics(stats), stats)
+
+    def make_test_function(self, force: bool = False) -> Any:
+        """Keras' test function, wrapped to move each batch's greedy ids out of its logs onto the host.
+
+        The ids become :class:`~seq2seq_fit.scores.EvalRecord` s while :meth:`evaluate` runs (also
+        inside ``fit``); callbacks and the progress bar see only ``loss``.
+        """
+        existing: Any = self.test_function  # type: ignore[has-type]  # set by keras.Model
+        if existing is not None and not force:
+            return existing
+        if self.steps_per_execution != 1:
+            raise ValueError(
+                f"Seq2SeqModel.evaluate: compiled with steps_per_execution={self.steps_per_execution}, expected 1; "
+                "the free-running scores need the greedy output of every batch (compile with steps_per_execution=1)"
+            )
+        super().make_test_function(force)
+        step: Any = self.test_function  # type: ignore[has-type]
+
+        def test_function(*args: Any) -> Any:
+            out = step(*args)
+            logs = out[0] if isinstance(out, tuple) else out  # JAX returns (logs, state)
+            ids = [ops.convert_to_numpy(logs.pop(k)) for k in EVAL_IDS]
+            if self._eval_records is not None:
+                self._eval_records.extend(eval_records(*ids))
+            return out
+
+        self.test_function = test_function
+        return test_function
+
+    def _get_metrics_result_or_logs(self, logs: Any) -> Any:
+        # Keras calls this once at the end of evaluate (and of each training epoch), before on_test_end.
+        if self._eval_records is None:
+            return super()._get_metrics_result_or_logs(logs)
+        records, self._eval_records = self._eval_records, None
+        loss = float(ops.convert_to_numpy(self.loss_tracker.result()))
+        ppl = math.exp(loss) if loss < 700.0 else math.inf
+        return {"loss": loss, "ppl": ppl, **free_running_scores(records, self.tgt_vocab)}
+
+    # ------------------------------------------------------------------------------ prediction
+
+    def predict_step(self, *args: Any) -> Any:
+        """Greedy token ids ``(B, 2 * S + 10)`` for ``x["source"]`` (or ``x`` itself)."""
+        if keras.backend.backend() == "jax":
+            return train_steps.jax_predict_step(self, *args)
+        return self.predict_outputs(args[0])
+
+    def predict_outputs(self, data: Any) -> Any:
+        """What ``predict`` returns for one batch: the greedy ids of :meth:`Seq2Seq.generate`."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.model.generate(x["source"] if isinstance(x, dict) else x)[0]
+
+    # ----------------------------------------------------------------------------------- loops
 
     def check_data(self, data: Any) -> None:
         """Raise ``ValueError`` when ``data`` (a ``KerasData`` or ``BatchSequence``) was encoded with
@@ -278,182 +304,7 @@ class Seq2SeqModel(keras.Model):
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         return super().predict(dynamic_dataset(x), *args, **kwargs)
 
-    # ------------------------------------------------------------------------------- steps
-
-    def _train_metrics(self, loss: Any, stats: dict[str, Any]) -> dict[str, Any]:
-        self.loss_tracker.update_state(loss)
-        self.ratio_tracker.update_state(stats["tf_ratio"])
-        self.fed_tracker.update_state(stats["fed_from_model"])
-        self.target_tokens_tracker.update_state(stats["target_tokens"])  # read by TrainingThroughput, not logged
-        return {m.name: m.result() for m in (self.loss_tracker, self.ratio_tracker, self.fed_tracker)}
-
-    def _test_metrics(self, stats: dict[str, Any]) -> dict[str, Any]:
-        # Weighted by the batch's target tokens: the split's mean NLL per token, as LitSeq2Seq logs it.
-        self.loss_tracker.update_state(stats["loss"], sample_weight=stats["tokens"])
-        return {"loss": self.loss_tracker.result()}
-
-    def _with_ids(self, logs: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
-        """``logs`` plus the batch's ids, which the wrapper of :meth:`make_test_function` takes out."""
-        ids = [stats[k] for k in ("source", "hypotheses", "targets")]
-        if num_replicas() > 1:  # every replica returns the whole batch, so the per-replica reduction keeps it
-            import tensorflow as tf
-
-            context = tf.distribute.get_replica_context()
-            ids = [context.all_gather(a, axis=0) for a in ids]
-        return {**logs, **dict(zip(EVAL_IDS, ids, strict=True))}
-
-    def make_test_function(self, force: bool = False) -> Any:
-        """Keras' test function, wrapped to move each batch's greedy ids out of its logs onto the host.
-
-        The ids become :class:`~seq2seq_fit.scores.EvalRecord` s while :meth:`evaluate` runs (also
-        inside ``fit``); callbacks and the progress bar see only ``loss``.
-        """
-        existing: Any = self.test_function  # type: ignore[has-type]  # set by keras.Model
-        if existing is not None and not force:
-            return existing
-        if self.steps_per_execution != 1:
-            raise ValueError(
-                f"Seq2SeqModel.evaluate: compiled with steps_per_execution={self.steps_per_execution}, expected 1; "
-                "the free-running scores need the greedy output of every batch (compile with steps_per_execution=1)"
-            )
-        super().make_test_function(force)
-        step: Any = self.test_function  # type: ignore[has-type]
-
-        def test_function(*args: Any) -> Any:
-            out = step(*args)
-            logs = out[0] if isinstance(out, tuple) else out  # JAX returns (logs, state)
-            ids = [ops.convert_to_numpy(logs.pop(k)) for k in EVAL_IDS]
-            if self._eval_records is not None:
-                self._eval_records.extend(eval_records(*ids))
-            return out
-
-        self.test_function = test_function
-        return test_function
-
-    def _get_metrics_result_or_logs(self, logs: Any) -> Any:
-        # Keras calls this once at the end of evaluate (and of each training epoch), before on_test_end.
-        if self._eval_records is None:
-            return super()._get_metrics_result_or_logs(logs)
-        records, self._eval_records = self._eval_records, None
-        loss = float(ops.convert_to_numpy(self.loss_tracker.result()))
-        ppl = math.exp(loss) if loss < 700.0 else math.inf
-        return {"loss": loss, "ppl": ppl, **free_running_scores(records, self.tgt_vocab)}
-
-    def train_step(self, *args: Any) -> Any:
-        """One optimisation step (``train_step(data)``; ``train_step(state, data)`` on JAX)."""
-        backend = keras.backend.backend()
-        if backend == "jax":
-            return self._jax_train_step(*args)
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(args[0])
-        weights = self.trainable_variables
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            with tf.GradientTape() as tape:
-                loss, stats = self.training_loss(x, y)
-                scaled = self.optimizer.scale_loss(loss / num_replicas())
-            grads = tape.gradient(scaled, weights)
-        elif backend == "torch":
-            import torch
-
-            self.zero_grad()
-            loss, stats = self.training_loss(x, y)
-            self.optimizer.scale_loss(loss).backward()
-            grads = [v.value.grad for v in weights]
-            with torch.no_grad():
-                self.optimizer.apply(grads, weights)
-            return self._train_metrics(loss, stats)
-        else:
-            raise NotImplementedError(f"Seq2SeqModel.train_step: backend {backend!r} is not supported")
-        self.optimizer.apply(grads, weights)
-        return self._train_metrics(loss, stats)
-
-    def test_step(self, *args: Any) -> Any:
-        if keras.backend.backend() == "jax":
-            return self._jax_test_step(*args)
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(args[0])
-        stats = self.evaluation_stats(x, y)
-        return self._with_ids(self._test_metrics(stats), stats)
-
-    def predict_step(self, *args: Any) -> Any:
-        """Greedy token ids ``(B, 2 * S + 10)`` for ``x["source"]`` (or ``x`` itself)."""
-        if keras.backend.backend() == "jax":
-            state, data = args
-            trainable, non_trainable = state
-            mapping = self._variable_mapping(trainable, non_trainable)
-            with keras.StatelessScope(state_mapping=mapping):
-                outputs = self._predict(data)
-            return outputs, non_trainable
-        return self._predict(args[0])
-
-    def _predict(self, data: Any) -> Any:
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        source = x["source"] if isinstance(x, dict) else x
-        return self.generate(source, 2 * ops.shape(source)[1] + 10)[0]
-
-    # JAX: stateless steps (the trainer passes variable values and expects the new ones back).
-
-    def _jax_train_step(self, state: Any, data: Any) -> Any:
-        import jax
-
-        trainable, non_trainable, optimizer_vars, metrics_vars = state
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-
-        def loss_fn(trainable: Any, non_trainable: Any) -> Any:
-            mapping = [
-                *zip(self.trainable_variables, trainable, strict=True),
-                *zip(self.non_trainable_variables, non_trainable, strict=True),
-                *zip(self.optimizer.variables, optimizer_vars, strict=True),
-            ]
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                loss, stats = self.training_loss(x, y)
-                scaled = self.optimizer.scale_loss(loss)
-            new_non_trainable = [scope.get_current_value(v) for v in self.non_trainable_variables]
-            return scaled, (loss, stats, new_non_trainable)
-
-        (_, (loss, stats, non_trainable)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable, non_trainable)
-        trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
-        logs, metrics_vars = self._stateless_metrics(metrics_vars, lambda: self._train_metrics(loss, stats))
-        return logs, (trainable, non_trainable, optimizer_vars, metrics_vars)
-
-    def _jax_test_step(self, state: Any, data: Any) -> Any:
-        trainable, non_trainable, metrics_vars = state
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        mapping = self._variable_mapping(trainable, non_trainable)
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            stats = self.evaluation_stats(x, y)
-        non_trainable = [scope.get_current_value(v) for v in self.non_trainable_variables]
-        logs, metrics_vars = self._stateless_metrics(metrics_vars, lambda: self._test_metrics(stats))
-        return self._with_ids(logs, stats), (trainable, non_trainable, metrics_vars)
-
-    def _variable_mapping(self, trainable: Any, non_trainable: Any) -> list[tuple[Any, Any]]:
-        return [
-            *zip(self.trainable_variables, trainable, strict=True),
-            *zip(self.non_trainable_variables, non_trainable, strict=True),
-        ]
-
-    def _stateless_metrics(self, metrics_vars: Any, update: Callable[[], dict[str, Any]]) -> tuple[Any, list[Any]]:
-        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_vars, strict=True))) as scope:
-            logs = update()
-        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
-
-    # ---------------------------------------------------------------------------- decoding
-
-    def generate(self, source: Any, max_length: Any) -> tuple[Any, Any]:
-        """Greedy decoding as one compiled loop (what ``predict`` and the evaluation decodes run;
-        ``translate`` uses the shared search of :mod:`seq2seq_fit.search`).
-
-        Returns:
-            ``(token ids (B, max_length), attention (B, max_length, S))``.
-        """
-        source = ops.cast(source, "int32")
-        memory, states = self.encode(source)
-        batch = ops.shape(source)[0]
-        target = ops.full((batch, max_length), BOS_ID, dtype="int32")  # (B, L), only column 0 is read
-        first = ops.expand_dims(ops.equal(ops.arange(max_length, dtype="int32"), 0), 0)
-        gold = ops.logical_and(ops.ones_like(target, dtype="bool"), first)
-        _, tokens, weights = self.decoder.loop(target, gold, memory, states, feed="argmax")
-        return tokens, weights
+    # -------------------------------------------------------------------------------- decoding
 
     def translate(
         self,
@@ -484,7 +335,7 @@ class Seq2SeqModel(keras.Model):
             >>> attention[0].shape == (len(outputs[0]), 2)
             True
         """
-        with KerasStepDecoder(self) as decoder:
+        with KerasStepDecoder(self.model) as decoder:
             return translate(
                 decoder,
                 self.src_vocab,
@@ -576,7 +427,7 @@ class Seq2SeqModel(keras.Model):
             teacher_forcing=self.teacher_forcing,
             src_vocab=self.src_vocab,
             tgt_vocab=self.tgt_vocab,
-            weights=canonical_weights(self),
+            weights=canonical_weights(self.model),
             extra={"seed": int(self.seed)},
         )
 
@@ -599,5 +450,5 @@ class Seq2SeqModel(keras.Model):
         saved = load_pretrained(directory)
         kwargs.setdefault("seed", int(saved.extra.get("seed", 0)))
         model = cls(saved.src_vocab, saved.tgt_vocab, saved.config, saved.teacher_forcing, **kwargs)
-        load_canonical_weights(model, saved.weights)
+        load_canonical_weights(model.model, saved.weights)
         return model

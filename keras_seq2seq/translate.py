@@ -1,4 +1,4 @@
-"""The Keras side of ``translate``: a :class:`Seq2SeqModel` one token at a time, numpy at the boundary.
+"""The Keras side of ``translate``: a :class:`Seq2Seq` network one token at a time, numpy at the boundary.
 
 The search and everything around it live in :mod:`seq2seq_fit.translate`; this adapter only
 runs the model's encoder, decoder step and state gather (``keras.ops.take``), on any backend.
@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 if TYPE_CHECKING:
-    from keras_seq2seq.seq2seq_model import Seq2SeqModel
+    from keras_seq2seq.seq2seq import Seq2Seq
 
 #: ``(memory (encoder outputs, keys, mask), per-layer recurrent states)``.
 State = tuple[tuple[Any, Any, Any], list[list[Any]]]
@@ -30,7 +30,7 @@ JAX_WIDTH_MULTIPLE = 8
 _COMPILED: weakref.WeakKeyDictionary[Any, tuple[Callable[..., Any], Callable[..., Any]]] = weakref.WeakKeyDictionary()
 
 
-def compiled_functions(model: Seq2SeqModel) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def compiled_functions(model: Seq2Seq) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """The model's encode and decoder step as one compiled call each: ``tf.function`` on
     TensorFlow (one trace for every shape, see :func:`traced_once`), ``jax.jit`` of the stateless
     calls on JAX (one compilation per shape), plain eager calls on torch. Each step of the
@@ -95,7 +95,7 @@ def to_numpy(x: Any) -> np.ndarray:
 
 
 class KerasStepDecoder:
-    """A :class:`Seq2SeqModel` as the core's ``StepDecoder`` (inference mode, no gradients).
+    """A :class:`Seq2Seq` network as the core's ``StepDecoder`` (inference mode, no gradients).
 
     Use it as a context manager: on the torch backend the ``with`` block runs without autograd.
 
@@ -105,16 +105,16 @@ class KerasStepDecoder:
     Example:
         >>> from seq2seq_fit import Vocab
         >>> from seq2seq_fit.translate import translate
-        >>> from keras_seq2seq import Seq2SeqModel
+        >>> from keras_seq2seq import Seq2Seq
         >>> vocab = Vocab.build([list("abc")])
-        >>> model = Seq2SeqModel(vocab, vocab, {"embedding_dim": 8, "hidden_size": 8})
+        >>> model = Seq2Seq({"embedding_dim": 8, "hidden_size": 8}, len(vocab), len(vocab))
         >>> with KerasStepDecoder(model) as decoder:
         ...     outputs = translate(decoder, vocab, vocab, ["a b"], max_length=3)
         >>> len(outputs[0]) <= 3
         True
     """
 
-    def __init__(self, model: Seq2SeqModel) -> None:
+    def __init__(self, model: Seq2Seq) -> None:
         self.model = model
         self.has_attention = model.config.attention != "none"
         self._context: contextlib.ExitStack | None = None
@@ -147,14 +147,17 @@ class KerasStepDecoder:
         memory, states = self._encode(self._values, ops.convert_to_tensor(source))
         return tuple(memory), [list(layer) for layer in states]  # type: ignore[return-value]
 
-    def step(self, tokens: np.ndarray, state: State) -> tuple[np.ndarray, State, np.ndarray | None]:
-        """Logits (N, V) float32, the new state and the attention weights (N, S) of one step."""
+    def step(
+        self, tokens: np.ndarray, state: State, *, attention: bool = True
+    ) -> tuple[np.ndarray, State, np.ndarray | None]:
+        """Logits (N, V) float32, the new state and, if ``attention``, the attention weights (N, S) of one step
+        (``None`` otherwise: they stay on the device)."""
         memory, states = state
         token = ops.convert_to_tensor(np.asarray(tokens, dtype=np.int32))
         logits, states, weights = self._step(self._values, token, states, memory)  # (N, V), (N, S)
         states = [list(layer) for layer in states]
-        attention = to_numpy(weights) if self.has_attention else None
-        return to_numpy(logits), (memory, states), attention
+        host_weights = to_numpy(weights) if attention and self.has_attention else None
+        return to_numpy(logits), (memory, states), host_weights
 
     def reorder(self, state: State, index: np.ndarray) -> State:
         """The rows ``index`` (N',) of the memory and of every recurrent state."""

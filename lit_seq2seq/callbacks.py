@@ -45,7 +45,18 @@ class TrainingThroughput(pl.Callback):
         prog_bar: also show the value in the progress bar.
 
     Example:
-        >>> trainer = pl.Trainer(callbacks=[TrainingThroughput(window=20)], logger=CSVLogger("runs"))  # doctest: +SKIP
+        >>> import tempfile
+        >>> from lightning.pytorch.loggers import CSVLogger
+        >>> from datamodules import Seq2SeqDataModule
+        >>> from lit_seq2seq import LitSeq2Seq
+        >>> dm = Seq2SeqDataModule("toy", batch_size=4)
+        >>> model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {"hidden_size": 16, "embedding_dim": 8})
+        >>> trainer = pl.Trainer(callbacks=[TrainingThroughput(window=1)], logger=CSVLogger(tempfile.mkdtemp()),
+        ...                      max_steps=2, enable_checkpointing=False, enable_progress_bar=False,
+        ...                      enable_model_summary=False)
+        >>> trainer.fit(model, dm)
+        >>> float(trainer.callback_metrics["train/tokens_per_s"]) > 0  # also a column of the CSV file
+        True
     """
 
     def __init__(self, window: int | None = None, prog_bar: bool = False) -> None:

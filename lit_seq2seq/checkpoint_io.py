@@ -28,7 +28,7 @@ from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.fabric.utilities.types import _PATH
 
 from seq2seq_fit.atomic_file import atomic_write_path
-from seq2seq_fit.errors import UnsafeFileError
+from seq2seq_fit.errors import ModelFormatError, UnsafeFileError
 
 
 def atomic_torch_save(obj: Any, path: _PATH) -> None:
@@ -55,6 +55,7 @@ def safe_torch_load(
 
     Raises:
         UnsafeFileError: the file holds pickled objects and ``weights_only`` is not ``False``.
+        ModelFormatError: the file is not a checkpoint (its unpickling failed without naming an object).
     """
     strict = weights_only is not False
     try:
@@ -65,16 +66,26 @@ def safe_torch_load(
         raise refusal(path, err) from err
 
 
-def refusal(path: Any, err: BaseException) -> UnsafeFileError:
-    """The error for a checkpoint that ``torch.load(weights_only=True)`` would not unpickle."""
+def refusal(path: Any, err: BaseException) -> UnsafeFileError | ModelFormatError:
+    """The error for a file that ``torch.load(weights_only=True)`` would not unpickle.
+
+    Only a file whose unpickler met a Python global (a class or function it does not allow) holds
+    pickled objects, and only then does opting in with ``weights_only=False`` help; any other
+    unpickling failure (random bytes, a text file) means the file is not a checkpoint.
+    """
     text = str(err).strip()
-    first = text.splitlines()[0] if text else type(err).__name__
+    rejected = [line.strip() for line in text.splitlines() if "GLOBAL" in line]
+    if not rejected:
+        boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation")
+        reasons = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(boilerplate)]
+        reason = reasons[0] if reasons else type(err).__name__
+        return ModelFormatError(f"{path}: not a LitSeq2Seq checkpoint ({reason})")
     return UnsafeFileError(
-        f"{path}: refused to load: the checkpoint holds pickled Python objects, and unpickling "
-        f"them could run arbitrary code ({first}). Checkpoints written by LitSeq2Seq hold only "
-        "tensors and plain data. If you trust this file, opt in with weights_only=False "
-        "(LitSeq2Seq.load_from_checkpoint(path, weights_only=False) or "
-        "Trainer.fit(..., ckpt_path=path, weights_only=False))"
+        f"{path}: refused to load: the checkpoint holds pickled Python objects, and unpickling them could "
+        f"run arbitrary code ({rejected[0]}). Checkpoints written by LitSeq2Seq hold only tensors and plain data",
+        option="weights_only",
+        value=False,
+        purpose="(to LitSeq2Seq.load_from_checkpoint or Trainer.fit) if you trust this file",
     )
 
 
@@ -82,7 +93,22 @@ class SafeCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` with atomic local saves and ``weights_only=True`` loads.
 
     Example:
-        >>> trainer = pl.Trainer(plugins=[SafeCheckpointIO()])  # doctest: +SKIP
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import lightning.pytorch as pl
+        >>> from datamodules import Seq2SeqDataModule
+        >>> from lit_seq2seq import LitSeq2Seq
+        >>> dm = Seq2SeqDataModule("toy", batch_size=4)
+        >>> model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {"hidden_size": 16, "embedding_dim": 8})
+        >>> trainer = pl.Trainer(plugins=[SafeCheckpointIO()], max_steps=2, logger=False, enable_checkpointing=False,
+        ...                      enable_progress_bar=False, enable_model_summary=False)
+        >>> trainer.fit(model, dm)
+        >>> path = Path(tempfile.mkdtemp()) / "model.ckpt"
+        >>> trainer.save_checkpoint(path)  # written to a temporary file, then renamed into place
+        >>> [p.name for p in path.parent.iterdir()]
+        ['model.ckpt']
+        >>> SafeCheckpointIO().load_checkpoint(path)["global_step"]  # loaded with weights_only=True
+        2
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
+import zipfile
 from typing import TYPE_CHECKING, Any, overload
 
 from seq2seq_fit.cli_options import (
@@ -28,12 +30,13 @@ from seq2seq_fit.cli_options import (
     OneLineParser,
     add_translate_options,
     cli_errors,
-    cli_warnings,
     quiet_framework_logs,
     read_sources,
-    write_attention,
+    restored_environment,
+    run_translate,
 )
 from seq2seq_fit.config import parse_bool
+from seq2seq_fit.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from lit_seq2seq.lightning_cli import Seq2SeqCLI
@@ -42,6 +45,13 @@ if TYPE_CHECKING:
 PROG = "lit-seq2seq"
 #: This command line's spelling of the keyword arguments that errors name in their hints.
 FLAGS = {"on_error": "--data.corpus_options.on_error", "weights_only": "--weights_only"}
+#: The LightningCLI keys of the argument checks' owners (``Seq2SeqConfig.x`` is ``--model.config.x``).
+OWNERS = {
+    "Seq2SeqConfig": "--model.config.",
+    "TeacherForcing": "--model.teacher_forcing.",
+    "LitSeq2Seq": "--model.",
+    "Seq2SeqDataModule": "--data.",
+}
 DESCRIPTION = (
     "Train, evaluate and use LitSeq2Seq models: fit, validate, test and predict (LightningCLI), and translate "
     "(decode sentences with a checkpoint, below). --debug: show the traceback of an error."
@@ -89,39 +99,49 @@ def build_translate_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: How a file written by ``torch.save`` starts: a zip archive, or (the legacy format) a pickle.
+TORCH_FILE_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
 def load_model(args: argparse.Namespace) -> LitSeq2Seq:
-    """The model of ``--model``: a ``.ckpt`` file or a ``save_pretrained`` directory."""
+    """The model of ``--model``: a ``.ckpt`` file or a ``save_pretrained`` directory, in eval mode.
+
+    Raises:
+        CLIError: the file is not a LitSeq2Seq checkpoint (a TSV, an empty file, random bytes).
+        UnsafeFileError: the checkpoint holds pickled objects (and ``--weights_only`` is true).
+    """
+    import torch
+
     from lit_seq2seq.module import LitSeq2Seq
-    from seq2seq_fit.errors import UnsafeFileError
+    from seq2seq_fit.errors import ModelFormatError
 
-    if os.path.isdir(args.model):
-        return LitSeq2Seq.from_pretrained(args.model).to(args.device)
     try:
-        return LitSeq2Seq.load_from_checkpoint(args.model, map_location=args.device, weights_only=args.weights_only)
-    except UnsafeFileError as err:
-        raise CLIError(f"{err}; here: --weights_only false") from err
-    except (KeyError, RuntimeError, TypeError, ValueError) as err:
+        device = torch.device(args.device)
+    except RuntimeError as err:
+        raise CLIError(f"--device {args.device}: {err}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CLIError(f"--device {args.device}: torch finds no CUDA device here; use --device cpu")
+    if os.path.isdir(args.model):
+        return LitSeq2Seq.from_pretrained(args.model).to(args.device).eval()
+    try:
+        with open(args.model, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        raise CLIError(f"--model {args.model}: {err.strerror or err}") from err
+    if not head.startswith(TORCH_FILE_MAGIC):
+        kind = "an empty file" if not head else "not a file written by torch.save"
+        raise CLIError(f"--model {args.model}: not a LitSeq2Seq checkpoint ({kind})")
+    try:
+        model = LitSeq2Seq.load_from_checkpoint(args.model, map_location=args.device, weights_only=args.weights_only)
+    except (EOFError, KeyError, IndexError, AttributeError, RuntimeError, TypeError, pickle.UnpicklingError) as err:
+        # torch.load of a file that is not a checkpoint, or a torch file without LitSeq2Seq's hyper-parameters
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CLIError(f"--model {args.model}: not a LitSeq2Seq checkpoint ({reason})") from err
+    except ModelFormatError as err:  # unpickling failed without naming an object: not a checkpoint
+        raise CLIError(f"--model {err}") from err
+    except zipfile.BadZipFile as err:
         raise CLIError(f"--model {args.model}: not a LitSeq2Seq checkpoint ({err})") from err
-
-
-def run_translate(args: argparse.Namespace, sources: list[str]) -> list[str]:
-    """``lit-seq2seq translate``: the output lines (tokens joined by spaces), one per source."""
-    model = load_model(args)
-    if args.show_attention and model.config.attention == "none":
-        raise CLIError(f"--show-attention: {args.model} has attention='none', so there are no weights to draw")
-    model.eval()
-    options = {
-        "strategy": args.strategy, "beam_width": args.beam_width, "length_penalty": args.length_penalty,
-        "temperature": args.temperature, "top_k": args.top_k, "max_length": args.max_length,
-        "tokenizer": args.tokenizer, "batch_size": args.batch_size, "seed": args.seed,
-    }  # fmt: skip
-    with cli_warnings(f"{PROG} translate"):
-        # One call for the lines and the heat map, so the picture shows the first printed line.
-        result = model.translate(sources, return_attention=args.show_attention is not None, **options)
-    outputs, attention = result if isinstance(result, tuple) else (result, [])
-    if args.show_attention:
-        write_attention(args.show_attention, sources[0], args.tokenizer, outputs[0], attention[0])
-    return [" ".join(tokens) for tokens in outputs]
+    return model.eval()
 
 
 def translate_main(argv: list[str]) -> list[str]:
@@ -132,23 +152,51 @@ def translate_main(argv: list[str]) -> list[str]:
         if not os.path.exists(args.model):
             raise CLIError(f"--model {args.model}: no such checkpoint file or model directory")
         quiet_framework_logs(args.debug)
-        lines = run_translate(args, sources)
+        lines = run_translate(f"{PROG} translate", args, sources, lambda path: load_model(args))
     print("\n".join(lines))
     return lines
+
+
+def lightning_argv(argv: list[str]) -> list[str]:
+    """``argv`` with ``--trainer.precision``'s name in Lightning's spelling (``fp16`` -> ``16-mixed``).
+
+    Both command lines take the names of :data:`seq2seq_fit.precision.PRECISIONS`, and only those.
+
+    Raises:
+        CLIError: a precision name that is not one of them.
+    """
+    out = list(argv)
+    for i, arg in enumerate(out):
+        flag, equals, value = arg.partition("=")
+        if flag != "--trainer.precision":
+            continue
+        if not equals:
+            if i + 1 >= len(out):
+                break
+            value = out[i + 1]
+        if value not in PRECISIONS:
+            raise CLIError(f"--trainer.precision: got {value!r}, expected one of {', '.join(PRECISIONS)}")
+        if equals:
+            out[i] = f"{flag}={PRECISIONS[value].lightning}"
+        else:
+            out[i + 1] = PRECISIONS[value].lightning
+    return out
 
 
 def lightning_main(argv: list[str]) -> Seq2SeqCLI:
     """``fit``, ``validate``, ``test``, ``predict``: LightningCLI, with one-line errors unless ``--debug``."""
     debug = "--debug" in argv
     argv = [arg for arg in argv if arg != "--debug"]
-    quiet_framework_logs(debug)
-    from lit_seq2seq.lightning_cli import Seq2SeqCLI
-
     command = f"{PROG} {argv[0]}" if argv and not argv[0].startswith("-") else PROG
-    with cli_errors(command, debug=debug, flags=FLAGS):
+    with cli_errors(command, debug=debug, flags=FLAGS, owners=OWNERS):
+        argv = lightning_argv(argv)
+        quiet_framework_logs(debug)
+        from lit_seq2seq.lightning_cli import Seq2SeqCLI
+
         return Seq2SeqCLI(
             argv,
             debug=debug,
+            command=command,
             parser_kwargs={
                 "prog": PROG,
                 "description": DESCRIPTION,
@@ -175,7 +223,8 @@ def main(args: list[str] | None = None) -> Any:
         argv = [*argv[1:], "--debug"]
     if not argv or argv[0] not in SUBCOMMANDS:  # --help, or no or an unknown subcommand: answered without torch
         build_parser().parse_args(argv[:1])
-    result = translate_main(argv[1:]) if argv[:1] == ["translate"] else lightning_main(argv)
+    with restored_environment():  # quiet_framework_logs' variables, for a main([...]) call from Python
+        result = translate_main(argv[1:]) if argv[:1] == ["translate"] else lightning_main(argv)
     return result if args is not None else None
 
 

@@ -7,16 +7,31 @@ imports neither Lightning nor torch until it loads a model.
 from __future__ import annotations
 
 import logging
-import re
 import warnings
+from dataclasses import fields
 from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.lightning import Seq2SeqDataModule
 from lit_seq2seq.module import LitSeq2Seq
-from seq2seq_fit.cli_options import fail, lightning_trainer_defaults
+from seq2seq_fit.cli_options import CLIError, checked_input, fail, lightning_trainer_defaults, one_line_message
+from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.vocab import Vocab
+
+#: The LightningCLI section of a config or teacher-forcing field that jsonargparse names by itself.
+FIELD_SECTIONS = {
+    **{f.name: "model.teacher_forcing" for f in fields(TeacherForcing)},
+    **{f.name: "model.config" for f in fields(Seq2SeqConfig)},
+}
+
+
+def lightning_flag(key: str) -> str:
+    """The flag of a jsonargparse key: ``hidden_size`` (a nested parser's) is ``--model.config.hidden_size``."""
+    if "." not in key and key in FIELD_SECTIONS:
+        return f"--{FIELD_SECTIONS[key]}.{key}"
+    return f"--{key}"
 
 
 def vocab_tokens(vocab: Vocab) -> list[str]:
@@ -25,13 +40,13 @@ def vocab_tokens(vocab: Vocab) -> list[str]:
 
 
 class OneLineArgumentParser(LightningArgumentParser):
-    """A ``LightningArgumentParser`` whose errors are one line on stderr, exit status 2."""
+    """A ``LightningArgumentParser`` whose errors are one line on stderr naming the flag, exit status 2."""
+
+    #: The command that prefixes the line (``lit-seq2seq fit``); set per command by :class:`Seq2SeqCLI`.
+    command = "lit-seq2seq"
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        text = re.sub(r":\s*\n\s*", ": ", str(message).strip())
-        text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-        prog = self.prog.replace(" [options]", "")  # a subcommand's prog: "lit-seq2seq [options] fit"
-        fail(prog, f"{text} (see {prog} --help)")
+        fail(self.command, f"{one_line_message(message, lightning_flag)} (see {self.command} --help)")
 
 
 class Seq2SeqCLI(LightningCLI):
@@ -40,10 +55,12 @@ class Seq2SeqCLI(LightningCLI):
     Args:
         args: the command line, without the program name.
         debug: parser errors in jsonargparse's own form (usage and message) instead of one line.
+        command: the command that one-line errors start with (``lit-seq2seq fit``).
         **kwargs: more ``LightningCLI`` arguments.
     """
 
-    def __init__(self, args: list[str], *, debug: bool = False, **kwargs: Any) -> None:
+    def __init__(self, args: list[str], *, debug: bool = False, command: str = "lit-seq2seq", **kwargs: Any) -> None:
+        parser_class = type("OneLineArgumentParser", (OneLineArgumentParser,), {"command": command})
         if not debug:  # start-up noise: "Seed set to 0" before anything can fail
             logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
         with warnings.catch_warnings():
@@ -57,10 +74,19 @@ class Seq2SeqCLI(LightningCLI):
                 auto_configure_optimizers=False,
                 save_config_kwargs={"overwrite": True},
                 trainer_defaults=lightning_trainer_defaults(),
-                parser_class=LightningArgumentParser if debug else OneLineArgumentParser,
+                parser_class=LightningArgumentParser if debug else parser_class,
                 **kwargs,
             )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         for side in ("src_vocab", "tgt_vocab"):
             parser.link_arguments(f"data.{side}", f"model.{side}", compute_fn=vocab_tokens, apply_on="instantiate")
+
+    def instantiate_classes(self) -> None:
+        """Build the model, data and trainer; a config or argument check that fails is the user's error
+        (one line naming the flag), while an error later, during training, keeps its traceback."""
+        try:
+            with checked_input():
+                super().instantiate_classes()
+        except CLIError as err:
+            raise CLIError(one_line_message(str(err), lightning_flag)) from err.__cause__

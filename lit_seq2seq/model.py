@@ -8,7 +8,7 @@ from torch import nn
 
 from lit_seq2seq.decoder import Decoder, Memory, State
 from lit_seq2seq.encoder import Encoder
-from lit_seq2seq.scheduled_sampling import draw_gold, mix_inputs, model_tokens
+from lit_seq2seq.scheduled_sampling import draw_coins, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.config import check_int
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
@@ -157,7 +157,7 @@ class Seq2Seq(nn.Module):
             >>> loss.shape, bool(gold.all())
             (torch.Size([]), True)
         """
-        gold = draw_gold(target_in, ratio, teacher_forcing.granularity, generator)  # (B, T)
+        gold = draw_coins(target_in, ratio, teacher_forcing.granularity, generator)  # (B, T)
         logits = self.scheduled_forward(
             source, source_lengths, target_in, gold, teacher_forcing, ratio, generator
         )  # (B, T, V)

@@ -24,28 +24,15 @@ from lit_seq2seq.pretrained import canonical_weights, load_canonical_weights
 from lit_seq2seq.scheduled_sampling import fed_from_model
 from lit_seq2seq.translate import TorchStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_lr_schedule, lr_factor
-from seq2seq_fit.config import check_bool, check_float, check_int
+from seq2seq_fit.config import as_config, check_bool, check_float, check_int
 from seq2seq_fit.model_format import load_pretrained, save_pretrained
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores, length_budget
+from seq2seq_fit.teacher_forcing import as_teacher_forcing
 from seq2seq_fit.tokenizer import Tokenizer
 from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
 
 Batch = dict[str, torch.Tensor]
-
-
-def as_config(value: Seq2SeqConfig | dict[str, Any] | None) -> Seq2SeqConfig:
-    """A :class:`Seq2SeqConfig` from itself, its dict, or ``None`` (defaults)."""
-    if value is None:
-        return Seq2SeqConfig()
-    return value if isinstance(value, Seq2SeqConfig) else Seq2SeqConfig.from_dict(dict(value))
-
-
-def as_teacher_forcing(value: TeacherForcing | dict[str, Any] | None) -> TeacherForcing:
-    """A :class:`TeacherForcing` from itself, its dict, or ``None`` (always teacher forcing)."""
-    if value is None:
-        return TeacherForcing()
-    return value if isinstance(value, TeacherForcing) else TeacherForcing.from_dict(dict(value))
 
 
 class LitSeq2Seq(pl.LightningModule):
@@ -87,8 +74,13 @@ class LitSeq2Seq(pl.LightningModule):
         >>> from datamodules import Seq2SeqDataModule
         >>> dm = Seq2SeqDataModule("toy", batch_size=4)
         >>> model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {"hidden_size": 32, "embedding_dim": 16})
-        >>> pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False,
-        ...            enable_progress_bar=False, enable_model_summary=False).fit(model, dm)  # doctest: +SKIP
+        >>> trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False,
+        ...                      enable_progress_bar=False, enable_model_summary=False)
+        >>> trainer.fit(model, dm)
+        >>> trainer.global_step
+        2
+        >>> sorted(name for name in trainer.callback_metrics if name.startswith("val/"))
+        ['val/bleu', 'val/exact_match', 'val/loss', 'val/per', 'val/ppl', 'val/token_acc', 'val/wer']
     """
 
     def __init__(
@@ -109,8 +101,8 @@ class LitSeq2Seq(pl.LightningModule):
         super().__init__()
         self.src_vocab = as_vocab(src_vocab)
         self.tgt_vocab = as_vocab(tgt_vocab)
-        self.config = as_config(config)
-        self.teacher_forcing = as_teacher_forcing(teacher_forcing)
+        self.config = as_config(config, name="LitSeq2Seq.config")
+        self.teacher_forcing = as_teacher_forcing(teacher_forcing, name="LitSeq2Seq.teacher_forcing")
         check_compatible(self.config, self.teacher_forcing)
         check_float("LitSeq2Seq", "lr", lr, 0.0, math.inf, low_open=True, high_open=True)
         check_float("LitSeq2Seq", "weight_decay", weight_decay, 0.0, math.inf, high_open=True)
@@ -409,4 +401,4 @@ def gather_records(records: list[Any]) -> list[Any]:
     return [r for part in gathered for r in part]
 
 
-__all__ = ["LitSeq2Seq", "as_config", "as_teacher_forcing"]
+__all__ = ["LitSeq2Seq"]

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from seq2seq_fit.vocab import BOS_ID, PAD_ID
 
 
-def draw_gold(
+def draw_coins(
     target_in: torch.Tensor, ratio: float, granularity: str, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """The teacher-forcing coins of one batch: True where the decoder is fed the gold token.
@@ -18,7 +18,7 @@ def draw_gold(
     (``<bos>``). All coins are drawn in one call, on ``target_in``'s device.
 
     Example:
-        >>> draw_gold(torch.ones(2, 3, dtype=torch.long), 1.0, "token").all().item()
+        >>> draw_coins(torch.ones(2, 3, dtype=torch.long), 1.0, "token").all().item()
         True
     """
     b, t = target_in.shape

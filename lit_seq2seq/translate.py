@@ -59,13 +59,16 @@ class TorchStepDecoder:
         return self.model.encode(source, torch.from_numpy(np.asarray(lengths, dtype=np.int64)))
 
     @torch.no_grad()
-    def step(self, tokens: np.ndarray, state: tuple[Memory, State]) -> tuple[np.ndarray, Any, np.ndarray | None]:
-        """Logits (N, V) float32, the new state and the attention weights (N, S) of one step."""
+    def step(
+        self, tokens: np.ndarray, state: tuple[Memory, State], *, attention: bool = True
+    ) -> tuple[np.ndarray, Any, np.ndarray | None]:
+        """Logits (N, V) float32, the new state and, if ``attention``, the attention weights (N, S) of one step
+        (``None`` otherwise: they stay on the device)."""
         memory, rnn_state = state
         token = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(self.device)
         logits, rnn_state, weights = self.model.decoder.step(token, rnn_state, memory)  # (N, V), (N, S)
-        attention = None if weights is None else weights.float().cpu().numpy()
-        return logits.float().cpu().numpy(), (memory, rnn_state), attention
+        host_weights = weights.float().cpu().numpy() if attention and weights is not None else None
+        return logits.float().cpu().numpy(), (memory, rnn_state), host_weights
 
     @torch.no_grad()
     def reorder(self, state: tuple[Memory, State], index: np.ndarray) -> tuple[Memory, State]:

@@ -4,9 +4,9 @@ decoding maths, source tokenizers, the model format both trainers save and load.
 Imports neither torch nor TensorFlow, so both ``lit_seq2seq`` and ``keras_seq2seq`` build on it.
 """
 
-from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.config import Seq2SeqConfig, as_config
 from seq2seq_fit.decoding import length_penalty
-from seq2seq_fit.errors import ModelFormatError, UnsafeFileError
+from seq2seq_fit.errors import InputError, ModelFormatError, UnsafeFileError
 from seq2seq_fit.learning_rate import check_lr_schedule, lr_factor
 from seq2seq_fit.model_format import PretrainedModel, load_pretrained, save_pretrained
 from seq2seq_fit.scores import (
@@ -20,7 +20,7 @@ from seq2seq_fit.scores import (
     phone_error_rate,
     word_error_rate,
 )
-from seq2seq_fit.teacher_forcing import TeacherForcing, check_compatible
+from seq2seq_fit.teacher_forcing import TeacherForcing, as_teacher_forcing, check_compatible
 from seq2seq_fit.tokenizer import check_tokenizer, split_tokens
 from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args
 from seq2seq_fit.vocab import Vocab
@@ -29,6 +29,7 @@ __all__ = [
     "EVAL_METRICS",
     "TRAIN_METRICS",
     "G2PScores",
+    "InputError",
     "ModelFormatError",
     "PretrainedModel",
     "Seq2SeqConfig",
@@ -36,6 +37,8 @@ __all__ = [
     "UnknownTokensWarning",
     "UnsafeFileError",
     "Vocab",
+    "as_config",
+    "as_teacher_forcing",
     "check_compatible",
     "check_lr_schedule",
     "check_tokenizer",

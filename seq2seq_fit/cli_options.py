@@ -6,7 +6,8 @@ parsers, so the two take the same options with the same spellings (``--beam_widt
 that mean the same thing in both ``fit``s: ``keras-seq2seq fit`` adds them as flags (also accepted
 in the Lightning spelling, ``--trainer.max_epochs``), ``lit-seq2seq fit`` takes them as its
 LightningCLI keys with these defaults. Errors: :func:`cli_errors` turns the errors a user can cause
-into one line on stderr and exit status 2 (``--debug`` shows the traceback).
+(:class:`~seq2seq_fit.errors.InputError`) into one line on stderr and exit status 2, and lets any
+other exception show its traceback (``--debug`` shows it for input errors too).
 
 Framework-free: argparse and the standard library only, so ``--help`` and argument errors start
 no framework.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from seq2seq_fit.decoding import STRATEGIES
+from seq2seq_fit.errors import InputError
 from seq2seq_fit.precision import PRECISIONS
 from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS
 
@@ -31,8 +34,27 @@ from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS
 USAGE_EXIT = 2
 
 
-class CLIError(Exception):
+class CLIError(InputError):
     """A user error found by a command line; printed as ``<prog>: error: <message>``, exit status 2."""
+
+
+#: Environment variables the command lines may set (framework logging, the Keras backend); ``main``
+#: restores them when it returns, so a ``main([...])`` call from Python leaves the environment as it was.
+CLI_ENVIRONMENT = ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "GLOG_minloglevel", "KERAS_BACKEND")
+
+
+@contextmanager
+def restored_environment(names: Sequence[str] = CLI_ENVIRONMENT) -> Iterator[None]:
+    """Restore the environment variables ``names`` to their values (or absence) at entry, on exit."""
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def bounded_int(low: int) -> Callable[[str], int]:
@@ -65,6 +87,28 @@ def bounded_float(low: float, *, low_open: bool = False) -> Callable[[str], floa
         return value
 
     parse.__name__ = expected
+    return parse
+
+
+def checked_by_translate(name: str, kind: type) -> Callable[[str], Any]:
+    """An argparse ``type`` for ``translate``'s keyword argument ``name``: the text as ``kind``,
+    checked by the core's :func:`seq2seq_fit.translate.check_translate_args` (one set of bounds for
+    the command lines and the Python API)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value: Any = kind(text)
+        except ValueError:
+            value = text  # the check names the expected type
+        from seq2seq_fit.translate import check_translate_args  # here: --help needs no numpy
+
+        try:
+            check_translate_args([], **{name: value})
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(f"translate.{name}: ")) from None
+        return value
+
+    parse.__name__ = f"{kind.__name__} ({name})"
     return parse
 
 
@@ -120,19 +164,24 @@ TRANSLATE_OPTIONS: tuple[Option, ...] = (
         help="also translate the lines of this UTF-8 file, one source a line (- for stdin)",
     ),
     Option("strategy", "greedy", choices=STRATEGIES, help="greedy, sample or beam"),
-    Option("beam_width", 5, bounded_int(1), "hypotheses kept by --strategy beam"),
-    Option("length_penalty", 0.0, bounded_float(0.0), "GNMT alpha ranking finished beams"),
-    Option("temperature", 1.0, bounded_float(0.0, low_open=True), "softmax temperature of --strategy sample"),
-    Option("top_k", None, bounded_int(1), "sample only from the k most likely tokens"),
-    Option("max_length", None, bounded_int(1), "most output tokens, <eos> included (default: 2 * source length + 10)"),
+    Option("beam_width", 5, checked_by_translate("beam_width", int), "hypotheses kept by --strategy beam"),
+    Option("length_penalty", 0.0, checked_by_translate("length_penalty", float), "GNMT alpha ranking finished beams"),
+    Option("temperature", 1.0, checked_by_translate("temperature", float), "softmax temperature of --strategy sample"),
+    Option("top_k", None, checked_by_translate("top_k", int), "sample only from the k most likely tokens"),
+    Option(
+        "max_length",
+        None,
+        checked_by_translate("max_length", int),
+        "most output tokens, <eos> included (default: 2 * source length + 10)",
+    ),
     Option(
         "tokenizer",
         "whitespace",
         choices=(*TOKENIZERS, *ALIASES),
         help="how sources are split: words (whitespace) or characters (chars, char)",
     ),
-    Option("batch_size", 64, bounded_int(1), "sources decoded together"),
-    Option("seed", None, bounded_int(0), "seed of --strategy sample"),
+    Option("batch_size", 64, checked_by_translate("batch_size", int), "sources decoded together"),
+    Option("seed", None, checked_by_translate("seed", int), "seed of --strategy sample"),
     Option(
         "show_attention",
         None,
@@ -240,10 +289,13 @@ def write_attention(path: str, source: str, tokenizer: str, output: Sequence[str
     from seq2seq_fit.plots import plot_attention
     from seq2seq_fit.tokenizer import split_tokens
 
-    plot_attention(
-        np.asarray(weights, dtype="float32"), split_tokens(source, tokenizer), list(output), path=path,
-        title=f"{source!r} -> {' '.join(output)}",
-    )  # fmt: skip
+    try:
+        plot_attention(
+            np.asarray(weights, dtype="float32"), split_tokens(source, tokenizer), list(output), path=path,
+            title=f"{source!r} -> {' '.join(output)}",
+        )  # fmt: skip
+    except OSError as err:
+        raise CLIError(f"--show-attention {path}: {err.strerror or err}") from err
     print(f"wrote {path}", file=sys.stderr)
 
 
@@ -261,48 +313,156 @@ def describe(error: BaseException, flags: Mapping[str, str]) -> str:
     return str(error)
 
 
+def flag_spelling(message: str, owners: Mapping[str, str]) -> str:
+    """``message`` with the argument checks' ``Owner.name`` written as this command line's flag.
+
+    Args:
+        message: an error message such as ``Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1``.
+        owners: the flag prefix of each owner (``{"Seq2SeqConfig": "--model.config."}``).
+
+    Example:
+        >>> flag_spelling("Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1", {"Seq2SeqConfig": "--"})
+        '--hidden_size: got 0, expected an integer >= 1'
+    """
+    for owner, prefix in owners.items():
+        flag = prefix.replace("\\", "\\\\")  # a literal replacement
+        message = re.sub(rf"(?<![\w.-]){re.escape(owner)}\.(\w+)", flag + r"\1", message)
+    return message
+
+
+#: jsonargparse's names of the types it expected, as a person would say them.
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+def one_line_message(message: str, resolve: Callable[[str], str] = lambda key: f"--{key}") -> str:
+    r"""A (jsonargparse) parser or instantiation error as one line that names the flag.
+
+    A union error keeps only the reasons that are not "Expected a <class ...>" of the other union
+    members; ``Parser key "k": Expected a <class 'int'>. Got value: x`` becomes
+    ``<resolve(k)>: got 'x', expected an integer``.
+
+    Example:
+        >>> one_line_message('Parser key "max_epochs":\n  Expected a <class \'int\'>. Got value: ten')
+        "--max_epochs: got 'ten', expected an integer"
+        >>> one_line_message('Parser key "trainer.max_epochs":\n  Does not validate against any of the Union '
+        ...                  "subtypes\nErrors:\n  - Expected a <class 'int'>\n  - Expected a <class 'NoneType'>\n"
+        ...                  "Given value type: <class 'str'>\nGiven value: ten")
+        "--trainer.max_epochs: got 'ten', expected an integer"
+        >>> one_line_message("Does not validate against any of the Union subtypes\nErrors:\n"
+        ...                  "  - Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1\n"
+        ...                  "  - Expected a <class 'dict'>\nGiven value: Namespace(hidden_size=0)")
+        'Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1'
+    """
+    text = str(message).strip()
+    key_match = re.match(r'Parser key "([\w.]+)":\s*', text)
+    body = text[key_match.end() :] if key_match else text
+    reasons = [line.strip()[2:] for line in body.splitlines() if line.strip().startswith("- ")]
+    useful = [r for r in reasons if not r.startswith("Expected a ")]
+    given = re.search(r"^\s*Given value: (.*)$", body, flags=re.MULTILINE)
+    typed = re.match(r"Expected a <class '(\w+)'>\. Got value: (.*)", body, flags=re.DOTALL)
+    if useful:
+        body = "; ".join(dict.fromkeys(useful))
+        if re.match(r"\w+\.\w+: ", body):  # names its argument itself (Seq2SeqConfig.hidden_size: ...)
+            key_match = None
+    elif reasons and given:
+        kinds = [m.group(1) for r in reasons if (m := re.match(r"Expected a <class '(\w+)'>", r))]
+        expected = " or ".join(_EXPECTED.get(k, f"a {k}") for k in kinds if k != "NoneType") or "another value"
+        body = f"got {given.group(1).strip()!r}, expected {expected}"
+    elif typed:
+        body = f"got {typed.group(2).strip()!r}, expected {_EXPECTED.get(typed.group(1), f'a {typed.group(1)}')}"
+    body = re.sub(r":\s*\n\s*", ": ", body)
+    body = "; ".join(line.strip() for line in body.splitlines() if line.strip())
+    return f"{resolve(key_match.group(1))}: {body}" if key_match else body
+
+
+@contextmanager
+def checked_input() -> Iterator[None]:
+    """Treat a ``ValueError`` or ``TypeError`` of the block as the user's: a :class:`CLIError`.
+
+    For the argument and config checks that run before any work starts (building the config, the
+    data, the model); an exception raised later, during training, is a bug and keeps its traceback.
+    """
+    try:
+        yield
+    except InputError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise CLIError(str(err)) from err
+
+
 @contextmanager
 def cli_errors(
     prog: str,
     *,
     debug: bool,
     flags: Mapping[str, str] | None = None,
-    errors: tuple[type[BaseException], ...] = (ValueError, OSError),
+    owners: Mapping[str, str] | None = None,
 ) -> Iterator[None]:
-    """Report ``CLIError`` and ``errors`` raised in the block as one line and exit status 2.
+    """Report the :class:`~seq2seq_fit.errors.InputError` raised in the block as one line and exit status 2.
+
+    Input errors are the project's own: ``CLIError``, ``datamodules.DataError``, ``ModelFormatError``,
+    ``UnsafeFileError`` (and the checks that :func:`checked_input` marks); anything else is a bug
+    and shows its traceback.
 
     Args:
         prog: the command, first on the line (``keras-seq2seq fit``).
         debug: re-raise instead, so the traceback shows.
         flags: the command-line spelling of the keyword arguments that errors name in their
             hints (``{"on_error": "--on_error"}``).
-        errors: the exception types a user's input can cause (argument checks, data and files).
+        owners: the flag prefix of the argument checks' owners (see :func:`flag_spelling`).
     """
-    caught: tuple[type[BaseException], ...] = (CLIError, *errors)
     try:
         yield
-    except caught as err:
+    except InputError as err:
         if debug:
             raise
-        fail(prog, describe(err, flags or {}))
+        fail(prog, flag_spelling(describe(err, flags or {}), owners or {}))
 
 
 @contextmanager
 def cli_warnings(prog: str) -> Iterator[None]:
     """Print each ``UnknownTokensWarning`` raised in the block as ``<prog>: warning: <message>``.
 
-    Other warnings are passed on unchanged.
+    Other warnings are passed on unchanged. The warnings are printed also when the block raises.
     """
     from seq2seq_fit.translate import UnknownTokensWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnknownTokensWarning)
-        yield
-    for w in caught:
-        if issubclass(w.category, UnknownTokensWarning):
-            print(f"{prog}: warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
+            warnings.simplefilter("always", UnknownTokensWarning)
+            yield
+    finally:
+        for w in caught:
+            if issubclass(w.category, UnknownTokensWarning):
+                message = str(w.message).removeprefix("translate: ")  # the prog already says translate
+                print(f"{prog}: warning: {message}", file=sys.stderr)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def run_translate(prog: str, args: argparse.Namespace, sources: list[str], load: Callable[[str], Any]) -> list[str]:
+    """``translate`` of both command lines: load the model, decode, draw the heat map; the output lines.
+
+    Args:
+        prog: the command, for warnings (``lit-seq2seq translate``).
+        args: the parsed :data:`TRANSLATE_OPTIONS` (and ``--model``).
+        sources: what to translate.
+        load: this command line's loader: ``--model``'s path -> a model with ``config`` and ``translate``.
+    """
+    model = load(args.model)
+    if args.show_attention and model.config.attention == "none":
+        raise CLIError(f"--show-attention: {args.model} has attention='none', so there are no weights to draw")
+    options = {option.name: getattr(args, option.name) for option in TRANSLATE_OPTIONS}
+    for name in ("file", "show_attention"):
+        options.pop(name)
+    with cli_warnings(prog):
+        # One call for the lines and the heat map, so the picture shows the first printed line.
+        result = model.translate(sources, return_attention=args.show_attention is not None, **options)
+    outputs, attention = result if isinstance(result, tuple) else (result, [])
+    if args.show_attention:
+        write_attention(args.show_attention, sources[0], args.tokenizer, outputs[0], attention[0])
+    return [" ".join(tokens) for tokens in outputs]
 
 
 def quiet_framework_logs(debug: bool) -> None:

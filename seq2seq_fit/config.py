@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -150,3 +151,29 @@ class Seq2SeqConfig:
     def from_dict(cls, data: dict[str, Any]) -> Seq2SeqConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
         return from_plain_dict(cls, data)  # type: ignore[no-any-return]
+
+
+def as_config(value: Seq2SeqConfig | Mapping[str, Any] | None, *, name: str = "config") -> Seq2SeqConfig:
+    """A :class:`Seq2SeqConfig` from itself, a dict of its fields, or ``None`` (the defaults).
+
+    What both models' constructors accept as ``config``.
+
+    Args:
+        value: the config, its dict (``to_dict()``, a checkpoint's hyper-parameters) or ``None``.
+        name: the argument named in errors (``LitSeq2Seq.config``).
+
+    Example:
+        >>> as_config({"hidden_size": 32}).hidden_size
+        32
+        >>> as_config("big")
+        Traceback (most recent call last):
+        ...
+        ValueError: config: got 'big', expected a Seq2SeqConfig, a dict of its fields or None
+    """
+    if value is None:
+        return Seq2SeqConfig()
+    if isinstance(value, Seq2SeqConfig):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name}: got {value!r}, expected a Seq2SeqConfig, a dict of its fields or None")
+    return Seq2SeqConfig.from_dict(dict(value))

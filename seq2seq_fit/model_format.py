@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
 
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.config import Seq2SeqConfig
@@ -122,6 +120,8 @@ def save_pretrained(
     vocab_text = json.dumps({"source": src.tokens, "target": tgt.tokens}, ensure_ascii=False)
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
+    from safetensors.numpy import save_file  # here, not at the top: a CLI's --help needs none of it
+
     with atomic_write_path(target / WEIGHTS_FILE) as temp:
         save_file(arrays, os.fspath(temp), metadata={"format": "seq2seq-fit", "format_version": str(FORMAT_VERSION)})
     with atomic_write_path(target / VOCAB_FILE) as temp:
@@ -220,6 +220,9 @@ def read_vocab(path: Path) -> tuple[Vocab, Vocab]:
 
 def read_weights(path: Path, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> dict[str, np.ndarray]:
     """The tensors of ``model.safetensors``, checked against the config and vocabulary sizes."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
     try:
         weights = load_file(os.fspath(path))
     except (SafetensorError, OSError, ValueError) as err:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-from rapidfuzz.distance import Levenshtein
 
 from seq2seq_fit.vocab import EOS_ID, PAD_ID, Vocab
 
@@ -272,6 +271,8 @@ def edit_distance(hypothesis: Tokens, reference: Tokens) -> int:
         >>> edit_distance("K AE T".split(), "K AE T S".split())
         1
     """
+    from rapidfuzz.distance import Levenshtein  # here: a CLI's --help needs none of it
+
     return int(Levenshtein.distance(list(hypothesis), list(reference)))
 
 

@@ -4,7 +4,9 @@ Both frameworks decode through these functions, so they share one search: a mode
 
 * ``step(tokens, state) -> (logits, state, attention)``: ``tokens`` (N,) int64 are the previous
   tokens (``<bos>`` first), ``logits`` (N, V) float32 the next-token scores, ``attention`` (N, S)
-  float32 the attention weights of the step or ``None``;
+  float32 the attention weights of the step or ``None`` (no attention wanted: the translate driver
+  asks a ``StepDecoder`` for weights only for ``return_attention=True``, and the search then keeps
+  no attention history at all);
 * ``reorder(state, index) -> state``: the rows ``index`` (N',) of everything in the state, the
   encoder memory included (beam search expands and reorders its beams with it).
 

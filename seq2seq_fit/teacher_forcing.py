@@ -9,7 +9,7 @@ host) and on backend tensors (Keras, whose step is ``optimizer.iterations`` insi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -134,6 +134,34 @@ class TeacherForcing:
     def from_dict(cls, data: dict[str, Any]) -> TeacherForcing:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
         return from_plain_dict(cls, data)  # type: ignore[no-any-return]
+
+
+def as_teacher_forcing(
+    value: TeacherForcing | Mapping[str, Any] | None, *, name: str = "teacher_forcing"
+) -> TeacherForcing:
+    """A :class:`TeacherForcing` from itself, a dict of its fields, or ``None`` (always teacher forcing).
+
+    What both models' constructors accept as ``teacher_forcing``.
+
+    Args:
+        value: the schedule, its dict (``to_dict()``, a checkpoint's hyper-parameters) or ``None``.
+        name: the argument named in errors (``LitSeq2Seq.teacher_forcing``).
+
+    Example:
+        >>> as_teacher_forcing({"schedule": "linear", "decay_steps": 10}).ratio(5)
+        0.5
+        >>> as_teacher_forcing(0.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: teacher_forcing: got 0.5, expected a TeacherForcing, a dict of its fields or None
+    """
+    if value is None:
+        return TeacherForcing()
+    if isinstance(value, TeacherForcing):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name}: got {value!r}, expected a TeacherForcing, a dict of its fields or None")
+    return TeacherForcing.from_dict(dict(value))
 
 
 def check_compatible(config: Seq2SeqConfig, teacher_forcing: TeacherForcing) -> None:

@@ -8,6 +8,8 @@ search (:mod:`seq2seq_fit.search`), decoding ids to tokens and the shape of the 
 
 from __future__ import annotations
 
+import functools
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -19,12 +21,17 @@ from seq2seq_fit.decoding import STRATEGIES
 from seq2seq_fit.scores import length_budget
 from seq2seq_fit.search import SearchResult, beam_search, greedy, sample
 from seq2seq_fit.tokenizer import Tokenizer, check_tokenizer, split_tokens
-from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
+from seq2seq_fit.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, UNK_ID, Vocab
 
 #: A source: a string (split by the tokenizer) or a list of tokens.
 Source = str | Sequence[str]
 #: Unknown tokens named in the warning at most.
 SHOWN_UNKNOWN = 10
+#: Special tokens a source cannot hold: written in a source they are unknown tokens, read as ``<unk>``
+#: (a ``<pad>`` inside a source would otherwise be masked by one framework and read by the other).
+RESERVED = (PAD, BOS, EOS)
+#: The packages whose frames a warning skips, so that it points at the user's call.
+PACKAGES = ("seq2seq_fit", "lit_seq2seq", "keras_seq2seq")
 
 
 class UnknownTokensWarning(UserWarning):
@@ -44,9 +51,10 @@ class StepDecoder(Protocol):
         """Encode right-padded ``source_ids`` (B, S) int64 with ``lengths`` (B,); returns the
         decoder state (the encoder memory included)."""
 
-    def step(self, tokens: np.ndarray, state: Any) -> tuple[np.ndarray, Any, np.ndarray | None]:
+    def step(self, tokens: np.ndarray, state: Any, *, attention: bool) -> tuple[np.ndarray, Any, np.ndarray | None]:
         """From the previous ``tokens`` (N,) int64: ``(logits (N, V) float32, new state,
-        attention (N, S) float32 or None)``."""
+        attention (N, S) float32 or None)``; the attention weights only when ``attention`` is
+        asked for (``translate(return_attention=True)``), so nothing else copies them to the host."""
 
     def reorder(self, state: Any, index: np.ndarray) -> Any:
         """The rows ``index`` (N',) int64 of everything in ``state``."""
@@ -108,12 +116,38 @@ def check_source(index: int, source: Any) -> None:
     raise ValueError(f"translate.sources[{index}]: got {source!r}, expected a string or a list of token strings")
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of ``warnings.warn`` called by the caller of this function that points at the
+    first frame outside :data:`PACKAGES`: the user's call of ``translate`` (core, Lightning or Keras)."""
+    frame = sys._getframe(1)  # the function that calls warnings.warn: stacklevel 1
+    level = 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] in PACKAGES:
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def is_unknown(token: str, vocab: Vocab) -> bool:
+    """Whether a source token is read as ``<unk>``: not in ``vocab``, or one of the :data:`RESERVED` specials."""
+    return token in RESERVED or token not in vocab
+
+
+def encode_source(tokens: Sequence[str], vocab: Vocab) -> list[int]:
+    """The ids of a source's tokens, unknown ones (:func:`is_unknown`) as ``<unk>``.
+
+    Example:
+        >>> encode_source(["a", "<eos>", "z"], Vocab.build([["a"]]))
+        [4, 3, 3]
+    """
+    return [UNK_ID if token in RESERVED else vocab.id(token) for token in tokens]
+
+
 def warn_unknown_tokens(sources: Sequence[Sequence[str]], vocab: Vocab) -> None:
-    """One :class:`UnknownTokensWarning` naming the tokens of ``sources`` that ``vocab`` lacks."""
+    """One :class:`UnknownTokensWarning` naming the tokens of ``sources`` read as ``<unk>``."""
     unknown: set[str] = set()
     affected = 0
     for tokens in sources:
-        missing = {t for t in tokens if t not in vocab}
+        missing = {t for t in tokens if is_unknown(t, vocab)}
         affected += bool(missing)
         unknown |= missing
     if not unknown:
@@ -125,7 +159,7 @@ def warn_unknown_tokens(sources: Sequence[Sequence[str]], vocab: Vocab) -> None:
         f"translate: {affected} of {len(sources)} sources have tokens not in the source vocabulary, "
         f"read as <unk>: {shown}{more}",
         UnknownTokensWarning,
-        stacklevel=4,  # the user's call of LitSeq2Seq.translate / Seq2SeqModel.translate
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -163,9 +197,10 @@ def translate(
 
     Sources are decoded ``batch_size`` at a time, longest first (less padding); each output
     depends only on its own source (and, for ``sample``, on ``seed`` and its position in
-    ``sources``), not on the batching. An empty source gives an empty output without decoding.
-    Tokens the source vocabulary lacks are read as ``<unk>`` and named in one
-    :class:`UnknownTokensWarning` per call.
+    ``sources``: source ``i`` draws from generator ``i`` of ``np.random.SeedSequence(seed).spawn``),
+    not on the other sources or the batching. An empty source gives an empty output without decoding.
+    Tokens the source vocabulary lacks, and the specials ``<pad>``, ``<bos>`` and ``<eos>`` written
+    in a source, are read as ``<unk>`` and named in one :class:`UnknownTokensWarning` per call.
 
     Args:
         decoder: the model, one step at a time (see :class:`StepDecoder`).
@@ -194,7 +229,7 @@ def translate(
         >>> class SayX:  # a stand-in model: "x" after <bos>, then <eos>
         ...     has_attention = False
         ...     def start(self, source_ids, lengths): return None
-        ...     def step(self, tokens, state):
+        ...     def step(self, tokens, state, *, attention):
         ...         return np.eye(5, dtype=np.float32)[np.where(tokens == 1, 4, 2)], state, None
         ...     def reorder(self, state, index): return state
         >>> vocab = Vocab.build([["x"]])
@@ -223,13 +258,13 @@ def translate(
         check_source(index, source)
     tokens = [split_tokens(source, tokenizer) for source in sources]
     warn_unknown_tokens(tokens, src_vocab)
-    ids = [src_vocab.encode(t) for t in tokens]
+    ids = [encode_source(t, src_vocab) for t in tokens]
     limits = np.array([length_budget(len(x)) if max_length is None else max_length for x in ids], np.int64)
     outputs: list[list[str]] = [[] for _ in sources]
     attentions = [np.zeros((0, len(t)), dtype=np.float32) for t in tokens]
-    uniforms = None
-    if strategy == "sample" and ids:
-        uniforms = np.random.default_rng(seed).random((len(ids), int(limits.max())))  # row i: source i
+    generators: list[np.random.Generator] = []
+    if strategy == "sample":  # one generator per source: its draws depend on nothing but seed and its position
+        generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(ids))]
     order = sorted((i for i in range(len(ids)) if ids[i]), key=lambda i: -len(ids[i]))  # longest first, stable
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
@@ -238,11 +273,12 @@ def translate(
         for row, i in enumerate(chunk):
             source_ids[row, : len(ids[i])] = ids[i]
         state = decoder.start(source_ids, lengths)
+        step = functools.partial(decoder.step, attention=return_attention)
         b, batch_limits = len(chunk), limits[chunk]
         result: SearchResult
         if strategy == "beam":
             result = beam_search(
-                decoder.step,
+                step,
                 decoder.reorder,
                 state,
                 b,
@@ -251,10 +287,12 @@ def translate(
                 length_penalty=length_penalty,
             )
         elif strategy == "sample":
-            assert uniforms is not None
-            result = sample(decoder.step, state, b, batch_limits, uniforms[chunk], temperature=temperature, top_k=top_k)
+            uniforms = np.zeros((b, int(batch_limits.max())))  # (B, L): row i draws limits[i] numbers of its own
+            for row, i in enumerate(chunk):
+                uniforms[row, : limits[i]] = generators[i].random(int(limits[i]))
+            result = sample(step, state, b, batch_limits, uniforms, temperature=temperature, top_k=top_k)
         else:
-            result = greedy(decoder.step, state, b, batch_limits)
+            result = greedy(step, state, b, batch_limits)
         for row, i in enumerate(chunk):
             outputs[i] = tgt_vocab.decode(result.ids[row, : result.lengths[row]])
             if return_attention:

@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from seq2seq_fit.errors import InputError
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
@@ -126,3 +128,31 @@ class Vocab:
 def as_vocab(value: Vocab | Sequence[str]) -> Vocab:
     """Accept a ``Vocab`` or its token list (as stored in checkpoints)."""
     return value if isinstance(value, Vocab) else Vocab(list(value))
+
+
+def check_same_vocab(kind: str, expected: Vocab, given: Vocab) -> None:
+    """Raise an :class:`~seq2seq_fit.errors.InputError` (a ``ValueError``) naming the first difference
+    when a model's vocabulary is not the data's.
+
+    Args:
+        kind: ``source`` or ``target``, for the message.
+        expected: the model's vocabulary.
+        given: the data's.
+
+    Example:
+        >>> check_same_vocab("source", Vocab.build([["a"]]), Vocab.build([["b"]]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        seq2seq_fit.errors.InputError: source vocabulary mismatch (id 4 is 'a' vs 'b'): the model was ...
+    """
+    if expected == given:
+        return
+    a, b = expected.tokens, given.tokens
+    first = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+    detail = (
+        f"sizes {len(a)} vs {len(b)}" if first == min(len(a), len(b)) else f"id {first} is {a[first]!r} vs {b[first]!r}"
+    )
+    raise InputError(
+        f"{kind} vocabulary mismatch ({detail}): the model was trained with a different vocabulary "
+        "than this data; pass the model's vocabularies to the data (src_vocab=..., tgt_vocab=...)"
+    )

@@ -2,8 +2,8 @@
 
 The canonical layout is the one docs/architecture.md writes the model in, and the one
 ``model.safetensors`` of :mod:`seq2seq_fit.model_format` stores: tensors named and shaped as the
-PyTorch ``lit_seq2seq.Seq2Seq.state_dict()`` (so the Lightning side reads it as is). Keras
-(``keras_seq2seq.Seq2SeqModel``) holds the same model in other shapes:
+PyTorch ``lit_seq2seq.Seq2Seq.state_dict()`` (so the Lightning side reads it as is). The Keras
+network (``keras_seq2seq.Seq2Seq``) holds the same model in other shapes:
 
 - GRU gates: canonical ``r, z, n``, Keras ``z, r, h``; ``reset_after=True`` keeps both biases, as
   Keras ``bias`` of shape ``(2, 3H)`` = ``[b_ih; b_hh]`` (after reordering the gates).
@@ -12,8 +12,9 @@ PyTorch ``lit_seq2seq.Seq2Seq.state_dict()`` (so the Lightning side reads it as 
   ``(I, gates * H)``; a linear ``weight`` is ``(out, in)``, ``Dense.kernel`` ``(in, out)``.
 - The bidirectional encoder's ``*_reverse`` tensors are the Keras ``backward_layers``.
 
-Keras weights are addressed by *slots*: the attribute path of a layer (or variable) inside
-``Seq2SeqModel`` (``"decoder.rnn_layers.1"``), holding the arrays of ``layer.get_weights()``.
+Keras weights are addressed by *slots*: the attribute path of a layer (or variable) inside the
+``keras_seq2seq.Seq2Seq`` network (``"decoder.rnn_layers.1"``; ``Seq2SeqModel.model`` is that
+network), holding the arrays of ``layer.get_weights()``.
 
 The LSTM bias is the one place where Keras keeps less than the canonical layout: ``b_ih + b_hh``
 does not tell the two terms apart, so :func:`keras_to_canonical` writes ``bias_ih = b_ih + b_hh``
@@ -147,7 +148,7 @@ def dense_slots(config: Seq2SeqConfig) -> list[tuple[str, str, bool]]:
 
 
 def keras_slot_names(config: Seq2SeqConfig) -> list[str]:
-    """Every Keras slot of a ``Seq2SeqModel`` with ``config``, in a fixed order."""
+    """Every Keras slot of a ``keras_seq2seq.Seq2Seq`` with ``config``, in a fixed order."""
     names = ["encoder.embedding", "decoder.embedding"]
     names += [slot for slot, _ in rnn_slots(config)]
     names += [slot for slot, _, _ in dense_slots(config)]

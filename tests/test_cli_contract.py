@@ -88,3 +88,25 @@ def test_fit_shares_the_training_options_with_the_same_defaults(capsys: pytest.C
         assert str(lightning[section][key]) == str(option.default), f"lit-seq2seq fit --{option.lightning}"
         assert keras[option.name]["default"] == option.default, f"keras-seq2seq fit --{option.name}"
         assert f"--{option.lightning}" in keras[option.name]["flags"], "the Lightning spelling works in Keras too"
+
+
+def test_both_fits_accept_exactly_the_same_precision_names(capsys: pytest.CaptureFixture[str]) -> None:
+    from lit_seq2seq.cli import lightning_argv, main
+    from seq2seq_fit.cli_options import CLIError
+    from seq2seq_fit.precision import PRECISIONS
+
+    keras = options(subcommand(build_parser(), "fit"))
+    assert set(keras["precision"]["choices"]) == set(PRECISIONS)
+    for name, precision in PRECISIONS.items():  # lit-seq2seq translates each name before LightningCLI parses
+        assert lightning_argv(["fit", "--trainer.precision", name]) == [
+            "fit",
+            "--trainer.precision",
+            precision.lightning,
+        ]
+        assert lightning_argv([f"--trainer.precision={name}"]) == [f"--trainer.precision={precision.lightning}"]
+    with pytest.raises(CLIError, match=r"^--trainer\.precision: got '64-true', expected one of 32, 32-true, fp32"):
+        lightning_argv(["fit", "--trainer.precision", "64-true"])  # Lightning's, not keras-seq2seq's
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--trainer.precision", "bf16", "--print_config"])
+    assert exit_info.value.code == 0
+    assert yaml.safe_load(capsys.readouterr().out)["trainer"]["precision"] == "bf16-mixed"

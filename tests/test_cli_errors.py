@@ -90,3 +90,39 @@ def test_a_bad_corpus_line_is_one_line_with_the_fix_in_the_cli_spelling(
         f"pass {flag} skip to drop such lines"
     )
     assert status == 2 and stderr == [expected], "one line, no traceback, no framework start-up logs"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--hidden_size", "0"], "--hidden_size: got 0, expected an integer >= 1"),
+        (["--model.config.hidden_size", "0"], "--hidden_size: got 0, expected an integer >= 1"),
+        (["--schedule", "bogus"], "--schedule: got 'bogus', expected one of 'constant', 'linear'"),
+        (["--attention", "bahdanau", "--mode", "parallel"], "mode"),
+        (["--batch_size", "0"], "--batch_size/--batch-size/--data.batch_size: got 0, expected an integer >= 1"),
+        (["--max_length", "-1"], "got -1, expected an integer >= 1"),
+        (["--steps_per_epoch", "0"], "--steps_per_epoch/--steps-per-epoch: got 0, expected an integer >= 1"),
+        (["--tokenizer", "space"], "--tokenizer/--data.corpus_options.tokenizer: invalid choice: 'space'"),
+    ],
+)
+def test_keras_fit_refuses_a_bad_model_option_before_any_framework_starts(args: list[str], message: str) -> None:
+    status, stderr, imported = run("keras-seq2seq", "fit", *args)
+    assert status == 2 and len(stderr) == 1, stderr
+    assert stderr[0].startswith("keras-seq2seq fit: error: ") and message in stderr[0], stderr
+    assert not imported & set(FRAMEWORKS), imported & set(FRAMEWORKS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model.config.hidden_size", "0"], "--model.config.hidden_size: got 0, expected an integer >= 1"),
+        (["--model.config.hidden_size", "abc"], "--model.config.hidden_size: got 'abc', expected an integer"),
+        (["--model.teacher_forcing.schedule", "bogus"], "--model.teacher_forcing.schedule: got 'bogus', expected"),
+        (["--trainer.max_epochs", "ten"], "--trainer.max_epochs: got 'ten', expected an integer"),
+        (["--trainer.precision", "64-true"], "--trainer.precision: got '64-true', expected one of 32, 32-true"),
+    ],
+)
+def test_lit_fit_config_errors_are_one_line_in_the_lightning_spelling(args: list[str], message: str) -> None:
+    status, stderr, _ = run("lit-seq2seq", "fit", *args, *LIT_QUIET)
+    assert status == 2 and len(stderr) == 1, stderr
+    assert stderr[0].startswith(f"lit-seq2seq fit: error: {message}"), stderr

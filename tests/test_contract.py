@@ -19,8 +19,10 @@ import pytest
 pytest.importorskip("lightning")
 pytest.importorskip("keras")
 
+from keras_seq2seq import Seq2Seq as KerasNetwork
 from keras_seq2seq import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
+from lit_seq2seq import Seq2Seq as TorchNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,9 +46,33 @@ MIRRORED_EXPORTS = (
     "Decoder",
     "Encoder",
     "LuongAttention",
+    "Seq2Seq",
     "TrainingThroughput",
     "UnsafeFileError",
+    "masked_cross_entropy",
+    "masked_softmax",
 )
+
+#: Methods of the two ``Seq2Seq`` networks that mean the same thing: Lightning name -> Keras name
+#: (a Keras layer's forward pass is ``call``).
+NETWORK_METHODS = {
+    "encode": "encode",
+    "forward": "call",
+    "scheduled_forward": "scheduled_forward",
+    "loss": "loss",
+    "generate": "generate",
+}
+
+#: Network parameters that exist on one side only, and why.
+NETWORK_ONLY_LIGHTNING = {
+    "source_lengths": "Keras counts the lengths from the padding inside the encoder (its RNN layers read the "
+    "whole padded width; torch packs the sequences by length)",
+    "generator": "Keras draws coins and Gumbel noise from the network's own SeedGenerator, a variable that "
+    "lives inside the compiled train step; torch passes a torch.Generator",
+    "ratio@scheduled_forward": "the one-call teacher-forced path: torch decides it from the ratio (a host float); "
+    "in a compiled Keras step the ratio is a tensor, so Keras decides it from the schedule on the host",
+}
+NETWORK_ONLY_KERAS = {"training": "the Keras layer convention for dropout; torch uses module.train()/eval()"}
 
 #: Top-level modules each package must never import.
 FORBIDDEN_IMPORTS = {
@@ -88,6 +114,26 @@ def test_constructor_keywords_agree_where_both_sides_have_them() -> None:
 @pytest.mark.parametrize("method", MIRRORED_METHODS)
 def test_mirrored_methods_have_the_same_signature(method: str) -> None:
     assert described(getattr(LitSeq2Seq, method)) == described(getattr(Seq2SeqModel, method))
+
+
+@pytest.mark.parametrize("method", sorted(NETWORK_METHODS))
+def test_the_two_networks_have_the_same_methods(method: str) -> None:
+    """Same parameter names, kinds and defaults, once each side's framework-only parameters
+    (listed with the reason above) are left out."""
+
+    def shared(fn: Callable[..., Any], only: dict[str, str]) -> list[tuple[str, str, Any]]:
+        return [p for p in described(fn) if p[0] not in only and f"{p[0]}@{method}" not in only]
+
+    lit = shared(getattr(TorchNetwork, method), NETWORK_ONLY_LIGHTNING)
+    keras_side = shared(getattr(KerasNetwork, NETWORK_METHODS[method]), NETWORK_ONLY_KERAS)
+    assert lit == keras_side
+    assert lit[0][0] == "source"
+
+
+def test_the_two_networks_are_built_from_the_same_arguments() -> None:
+    lit = [name for name, _, _ in described(TorchNetwork.__init__)]
+    keras_side = [name for name, kind, _ in described(KerasNetwork.__init__) if kind == "POSITIONAL_OR_KEYWORD"]
+    assert lit == keras_side == ["config", "src_vocab_size", "tgt_vocab_size"]
 
 
 @pytest.mark.parametrize("name", MIRRORED_EXPORTS)

@@ -1,8 +1,10 @@
 """Seq2SeqConfig: validation names the field, the value and what is allowed; dict round trips."""
 
+from types import MappingProxyType
+
 import pytest
 
-from seq2seq_fit import Seq2SeqConfig
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, as_config, as_teacher_forcing
 
 
 def test_defaults_are_valid_and_round_trip():
@@ -63,3 +65,18 @@ def test_from_dict_rejects_unknown_keys():
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         Seq2SeqConfig().cell = "lstm"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("coerce", "cls"), [(as_config, Seq2SeqConfig), (as_teacher_forcing, TeacherForcing)], ids=["config", "tf"]
+)
+def test_both_models_coerce_config_and_schedule_the_same_way(coerce, cls):
+    assert coerce(None) == cls()
+    value = cls()
+    assert coerce(value) is value
+    assert coerce(value.to_dict()) == value
+    assert coerce(MappingProxyType(value.to_dict())) == value, "any mapping, such as a read-only hparams view"
+    with pytest.raises(ValueError, match=rf"^Model\.x: got 'big', expected a {cls.__name__}, a dict of its fields"):
+        coerce("big", name="Model.x")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'bogus'"):
+        coerce({"bogus": 1})

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args, translate
-from seq2seq_fit.vocab import EOS_ID, PAD_ID, Vocab
+from seq2seq_fit.vocab import EOS_ID, PAD_ID, UNK_ID, Vocab
 
 VOCAB = Vocab.build([list("abcde")])  # one vocabulary for both sides, so a copy is the identity on ids
 
@@ -21,6 +21,7 @@ class CopyDecoder:
         self.has_attention = has_attention
         self.loop = loop
         self.batches: list[tuple[int, int]] = []
+        self.asked: set[bool] = set()  # the values of step's attention argument
 
     def start(self, source_ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
         assert source_ids.dtype == np.int64 and lengths.dtype == np.int64
@@ -29,7 +30,10 @@ class CopyDecoder:
         self.batches.append(source_ids.shape)
         return source_ids, lengths, np.zeros(len(lengths), dtype=np.int64)
 
-    def step(self, tokens: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+    def step(
+        self, tokens: np.ndarray, state: tuple[np.ndarray, ...], *, attention: bool
+    ) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+        self.asked.add(attention)
         source, lengths, position = state
         rows = np.arange(len(tokens))
         at = np.minimum(position, lengths - 1)
@@ -37,11 +41,19 @@ class CopyDecoder:
         target = copied if self.loop else np.where(position < lengths, copied, EOS_ID)
         logits = np.full((len(tokens), len(VOCAB)), -5.0, dtype=np.float32)
         logits[rows, target] = 5.0
-        attention = np.eye(source.shape[1], dtype=np.float32)[at] if self.has_attention else None
-        return logits, (source, lengths, position + 1), attention
+        weights = np.eye(source.shape[1], dtype=np.float32)[at] if self.has_attention and attention else None
+        return logits, (source, lengths, position + 1), weights
 
     def reorder(self, state: tuple[np.ndarray, ...], index: np.ndarray) -> tuple[np.ndarray, ...]:
         return tuple(x[index] for x in state)
+
+
+class Uniform(CopyDecoder):
+    """Every token equally likely at every step: what ``sample`` draws shows only its random numbers."""
+
+    def step(self, tokens, state, *, attention):
+        _, state, weights = super().step(tokens, state, attention=attention)
+        return np.zeros((len(tokens), len(VOCAB)), dtype=np.float32), state, weights
 
 
 def run(sources, decoder=None, **kwargs):
@@ -127,11 +139,6 @@ def test_max_length_caps_every_output():
 
 
 def test_sampling_is_reproducible_with_a_seed():
-    class Uniform(CopyDecoder):
-        def step(self, tokens, state):
-            _, state, attention = super().step(tokens, state)
-            return np.zeros((len(tokens), len(VOCAB)), dtype=np.float32), state, attention
-
     sources = ["a b c"] * 6
     first = run(sources, Uniform(), strategy="sample", seed=1)
     assert run(sources, Uniform(), strategy="sample", seed=1) == first
@@ -170,3 +177,42 @@ def test_bad_sources_are_named():
         ValueError, match=r"translate\.sources\[1\]: got 5, expected a string or a list of token strings"
     ):
         run(["a", 5])
+
+
+def test_a_sampled_output_depends_neither_on_the_other_sources_nor_on_the_batching():
+    base = run(["a b", "c", "d e"], Uniform(), strategy="sample", seed=7, batch_size=64)
+    longer = run(["a b", "c d e a b c d e a b", "d e"], Uniform(), strategy="sample", seed=7, batch_size=1)
+    paired = run(["a b", "e", "d e"], Uniform(), strategy="sample", seed=7, batch_size=2)
+    assert base[0] == longer[0] == paired[0], "source 0 draws from its own generator"
+    assert base[2] == longer[2] == paired[2]
+
+
+@pytest.mark.parametrize("special", ["<pad>", "<bos>", "<eos>"])
+def test_a_special_token_written_in_a_source_is_read_as_unk_and_named(special):
+    seen: list[np.ndarray] = []
+
+    class Recording(CopyDecoder):
+        def start(self, source_ids, lengths):
+            seen.append(source_ids.copy())
+            return super().start(source_ids, lengths)
+
+    with pytest.warns(UnknownTokensWarning, match=rf"1 of 2 sources .* read as <unk>: '{special}'$"):
+        outputs = run([f"a {special} b", "c"], Recording(), batch_size=1)
+    assert seen[0].tolist() == [[VOCAB.id("a"), UNK_ID, VOCAB.id("b")]], "never <pad>/<bos>/<eos> inside a source"
+    assert outputs == [["a", "<unk>", "b"], ["c"]], "decoded as any unknown token"
+
+
+def test_the_unknown_token_warning_points_at_the_callers_line():
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        run(["z"])  # run() here calls seq2seq_fit.translate.translate directly
+    (warning,) = record
+    assert warning.filename == __file__, "stacklevel skips the package's own frames"
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sample"])
+def test_the_decoder_is_asked_for_attention_only_when_it_is_returned(strategy):
+    quiet, loud = CopyDecoder(), CopyDecoder()
+    run(["a b", "c"], quiet, strategy=strategy, seed=0)
+    run(["a b", "c"], loud, strategy=strategy, seed=0, return_attention=True)
+    assert quiet.asked == {False} and loud.asked == {True}

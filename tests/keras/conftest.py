@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 import keras
+from tests.helpers.keras import fresh_keras_state, limit_torch_threads
+
+__all__ = ["fresh_keras_state"]
 
 if keras.backend.backend() == "torch":
-    import torch
-
-    # Two torch threads on a busy 2-core machine spin against each other (tens of times slower).
-    torch.set_num_threads(int(os.environ.get("KERAS_SEQ2SEQ_TORCH_THREADS", "1")))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_keras_state() -> None:
-    """Float32 policy and a fixed seed for every test."""
-    keras.config.set_dtype_policy("float32")
-    keras.utils.set_random_seed(0)
-    yield
-    keras.config.set_dtype_policy("float32")
+    limit_torch_threads()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -12,7 +12,9 @@ import subprocess
 import sys
 
 import pytest
-from keras_helpers import BACKEND, REPO
+
+from tests.helpers import REPO
+from tests.helpers.keras import BACKEND
 
 CORE_FILES = [
     "tests/keras/test_keras_layers.py",

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from keras_helpers import BACKEND, REPO, reverse_data, tiny_model, to_numpy
 
 import keras
 from datamodules.keras import KerasData
 from keras_seq2seq import AtomicModelCheckpoint, Seq2SeqModel, TrainingThroughput
 from seq2seq_fit import EVAL_METRICS, TRAIN_METRICS, TeacherForcing, metric_name
 from seq2seq_fit.scores import bleu, exact_match, g2p_scores, length_budget
+from tests.helpers import REPO
+from tests.helpers.keras import BACKEND, reverse_data, tiny_model, to_numpy
 
 TRAIN_NAMES = {metric_name(m, "train", "keras") for m in TRAIN_METRICS}
 VAL_NAMES = {metric_name(m, "val", "keras") for m in EVAL_METRICS}

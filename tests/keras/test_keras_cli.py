@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from keras_helpers import BACKEND, run_in_subprocess
 
-from keras_seq2seq.cli import build_parser, dataclass_kwargs
+from keras_seq2seq.cli import build_parser, corpus_options, dataclass_kwargs
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, lr_factor
+from tests.helpers.keras import BACKEND, run_in_subprocess
 
 
 def test_option_names_follow_the_lightning_cli() -> None:
@@ -24,6 +24,10 @@ def test_option_names_follow_the_lightning_cli() -> None:
     assert dataclass_kwargs(flat, TeacherForcing) == {"schedule": "linear"}
     assert flat.epochs == 3 and flat.precision == "bf16" and flat.corpus == "cmudict" and flat.lr_decay_steps == 100
     assert build_parser().parse_args(["fit", "--data.corpus_options.on_error", "skip"]).on_error == "skip"
+    lightning_spelling = ["fit", "--data.corpus_options.tokenizer", "chars", "--data.corpus_options.on_error", "skip"]
+    assert corpus_options(build_parser().parse_args(lightning_spelling)) == {"tokenizer": "chars", "on_error": "skip"}
+    assert corpus_options(build_parser().parse_args(["fit", "--tokenizer", "char"])) == {"tokenizer": "char"}
+    assert corpus_options(build_parser().parse_args(["fit"])) is None, "the data layer's defaults"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["fit", "--mixed-precision", "fp8"])
 
@@ -84,3 +88,42 @@ def test_the_package_loads_keras_on_first_use_or_at_once_after_keras() -> None:
         print(keras.saving.get_registered_object("keras_seq2seq>WarmupCosineDecay") is not None)
     """)
     assert out.split() == ["True"]
+
+
+def test_load_model_finds_the_classes_in_both_documented_orders(tmp_path: Path) -> None:
+    """The README's rule: ``import keras`` before ``import keras_seq2seq``, or use a name of
+    ``keras_seq2seq`` (``from keras_seq2seq import Seq2SeqModel``), before ``keras.models.load_model``."""
+    path = tmp_path / "model.keras"
+    run_in_subprocess(f"""
+        from keras_seq2seq import Seq2SeqModel
+        from seq2seq_fit import Vocab
+        vocab = Vocab.build([list("abc")])
+        model = Seq2SeqModel(vocab, vocab, {{"embedding_dim": 8, "hidden_size": 8}}, seed=0)
+        model.translate(["a b"])
+        model.save({str(path)!r})
+    """)
+    orders = {
+        "keras first": "import keras\nimport keras_seq2seq\n",
+        "a name first": "import keras_seq2seq\nfrom keras_seq2seq import Seq2SeqModel\nimport keras\n",
+    }
+    for order, imports in orders.items():
+        out = run_in_subprocess(imports + f"print(type(keras.models.load_model({str(path)!r})).__name__)\n")
+        assert out.split()[-1] == "Seq2SeqModel", order
+
+
+@pytest.mark.parametrize(
+    ("name", "content"), [("pairs.tsv", b"a\tb\n"), ("empty.keras", b""), ("random.keras", bytes(range(256)))]
+)
+def test_translate_refuses_a_file_that_is_not_a_model_before_keras_starts(
+    name: str, content: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from keras_seq2seq.cli import main
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["translate", "--model", str(path), "hello"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"keras-seq2seq translate: error: --model {path}: not a .keras file (not a zip archive) or a model directory\n"
+    )

@@ -7,7 +7,8 @@ import math
 from textwrap import dedent
 
 import pytest
-from keras_helpers import BACKEND, run_in_subprocess
+
+from tests.helpers.keras import BACKEND, run_in_subprocess
 
 TRAIN = """
     from datamodules.keras import KerasData

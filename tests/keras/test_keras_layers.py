@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from keras_helpers import run_precision_test, run_serialization_test, to_numpy
 
 import keras
 from keras import ops
-from keras_seq2seq import BahdanauAttention, Decoder, Encoder, LuongAttention
+from keras_seq2seq import BahdanauAttention, Decoder, Encoder, LuongAttention, Seq2Seq
 from keras_seq2seq.masked_softmax import masked_softmax
+from seq2seq_fit import Seq2SeqConfig
+from tests.helpers.keras import run_precision_test, run_serialization_test, to_numpy
 
+NETWORK_CONFIG = Seq2SeqConfig(embedding_dim=4, hidden_size=6, attention="bahdanau", cell="lstm").to_dict()
 SOURCE = np.array([[4, 5, 6, 7, 0, 0], [8, 9, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype="int32")
 
 
@@ -111,8 +113,8 @@ def test_step_loop_equals_whole_sequence_call(attention: str, cell: str) -> None
     memory = decoder.memory(rng.normal(size=(2, 3, 6)).astype("float32") * mask[..., None], mask)
     states = decoder.initial_states(rng.normal(size=(2, 6)).astype("float32"))
     tokens = np.array([[1, 4, 5, 6, 0], [1, 3, 3, 0, 0]], dtype="int32")
-    whole = to_numpy(decoder(tokens, memory, states))
-    stepped = to_numpy(decoder.loop(tokens, np.ones((2, 5), bool), memory, states)[0])
+    whole = to_numpy(decoder(tokens, states, memory))
+    stepped = to_numpy(decoder.loop(tokens, np.ones((2, 5), bool), states, memory)[0])
     assert whole.shape == (2, 5, 9)
     np.testing.assert_allclose(whole, stepped, atol=1e-5)
 
@@ -144,6 +146,7 @@ def test_bad_choices_name_the_value_and_the_options() -> None:
         (Decoder, {"vocab_size": 11, "embedding_dim": 6, "hidden_size": 6, "attention": "bahdanau", "seed": 3}),
         (LuongAttention, {"hidden_size": 6, "score": "dot"}),
         (BahdanauAttention, {"hidden_size": 6}),
+        (Seq2Seq, {"config": NETWORK_CONFIG, "src_vocab_size": 11, "tgt_vocab_size": 12, "seed": 3}),
     ],
 )
 def test_layers_serialize(layer_cls: type, kwargs: dict) -> None:
@@ -160,7 +163,8 @@ def test_layers_compute_in_the_policy_dtype(policy: str) -> None:
         mask = SOURCE != 0
         memory = decoder.memory(ops.cast(np.ones((3, 6, 6)), decoder.compute_dtype), mask)
         states = decoder.initial_states(ops.cast(np.ones((3, 6)), decoder.compute_dtype))
-        return decoder(np.ones((3, 4), "int32"), memory, states)
+        return decoder(np.ones((3, 4), "int32"), states, memory)
 
     run_precision_test(lambda: Decoder(11, embedding_dim=4, hidden_size=6, attention="luong"), decode, policy)
     run_precision_test(lambda: Decoder(11, embedding_dim=4, hidden_size=6, attention="bahdanau"), decode, policy)
+    run_precision_test(lambda: Seq2Seq(NETWORK_CONFIG, 11, 12), lambda n: n(SOURCE, np.ones((3, 4), "int32")), policy)

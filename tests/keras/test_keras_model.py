@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from keras_helpers import BACKEND, first_batch, reverse_data, tiny_model, to_numpy, toy_data
 
 import keras
 from keras_seq2seq import Seq2SeqModel, WarmupCosineDecay
-from keras_seq2seq.seq2seq_model import masked_cross_entropy
+from keras_seq2seq.seq2seq import masked_cross_entropy
 from seq2seq_fit import EVAL_METRICS, TRAIN_METRICS, TeacherForcing, exact_match, metric_name
+from tests.helpers.keras import BACKEND, first_batch, reverse_data, tiny_model, to_numpy, toy_data
 
 JIT_BACKENDS = ("tensorflow", "jax")
 
@@ -122,6 +122,28 @@ def test_masked_cross_entropy_matches_numpy() -> None:
     assert float(to_numpy(masked_cross_entropy(logits, np.zeros_like(target)))) == 0.0
 
 
+def test_the_system_trains_the_networks_loss_and_logs_its_coins() -> None:
+    """``Seq2SeqModel.training_loss`` is the network's ``loss`` at the scheduled ratio: the same coins
+    from the same seed, the same value; at ratio 1 it is the label-smoothed teacher-forced loss."""
+    data = toy_data()
+    x, y = first_batch(data)
+    tf = TeacherForcing(schedule="linear", start=0.6, end=0.2, decay_steps=10)
+    system, twin = tiny_model(data, tf, seed=4), tiny_model(data, tf, seed=4)
+    twin.set_weights(system.get_weights())
+    loss, stats = system.training_loss(x, y)
+    network_loss, gold = twin.model.loss(x["source"], x["target_in"], y, tf, 0.6)
+    assert float(to_numpy(loss)) == pytest.approx(float(to_numpy(network_loss)), rel=1e-6)
+    valid = (x["target_in"] != 0) & (np.arange(x["target_in"].shape[1]) >= 1)
+    assert float(to_numpy(stats["fed_from_model"])) == pytest.approx((~to_numpy(gold) & valid).sum() / valid.sum())
+    assert float(to_numpy(stats["tf_ratio"])) == pytest.approx(0.6)
+
+    forced = tiny_model(data, seed=4, label_smoothing=0.1)
+    loss, stats = forced.training_loss(x, y)
+    expected = masked_cross_entropy(forced(x), y, 0.1)
+    assert float(to_numpy(loss)) == pytest.approx(float(to_numpy(expected)), rel=1e-5)
+    assert float(to_numpy(stats["fed_from_model"])) == 0.0
+
+
 @pytest.mark.parametrize(
     ("attention", "cell"),
     [
@@ -155,7 +177,7 @@ def test_mixed_precision_trains_without_nan(policy: str) -> None:
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     losses = model.fit(data.train(), epochs=3, verbose=0).history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < 0.9 * losses[0], losses
-    assert model.decoder.compute_dtype == policy.split("_")[1]
+    assert model.model.decoder.compute_dtype == policy.split("_")[1]
     assert all(w.dtype == "float32" for w in model.trainable_weights)
 
 
@@ -174,7 +196,7 @@ def test_float16_loss_scaling_keeps_small_gradients_alive() -> None:
     def small_energy_model() -> Seq2SeqModel:
         model = tiny_model(data, attention="bahdanau")
         model(first_batch(data)[0])  # build the weights
-        energy = model.decoder.attention_layer.energy.kernel
+        energy = model.model.decoder.attention_layer.energy.kernel
         energy.assign(to_numpy(energy) * 1e-6)
         return model
 
@@ -189,7 +211,7 @@ def test_float16_loss_scaling_keeps_small_gradients_alive() -> None:
     unscaled.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-12), auto_scale_loss=False)
     moved = dict(zip([w.path for w in unscaled.trainable_weights], moved_weights(unscaled, data), strict=True))
     assert not any(moved[path] for path in moved if "key_projection" in path or "query_projection" in path), moved
-    assert moved[unscaled.decoder.attention_layer.energy.kernel.path]  # the rest still trains
+    assert moved[unscaled.model.decoder.attention_layer.energy.kernel.path]  # the rest still trains
 
 
 @pytest.mark.skipif(BACKEND not in JIT_BACKENDS, reason="jit_compile=True means XLA: TensorFlow and JAX only")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from keras_helpers import run_in_subprocess, run_model_saving_test, tiny_model, to_numpy, toy_data
 
 import keras
 from keras_seq2seq import Seq2SeqModel
 from seq2seq_fit import TeacherForcing
+from tests.helpers.keras import run_in_subprocess, run_model_saving_test, tiny_model, to_numpy, toy_data
 
 SOURCES = ["I feel hungry", "tensorflow is very difficult", "tensorflow is a framework"]
 

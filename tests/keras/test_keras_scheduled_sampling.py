@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from keras_helpers import first_batch, reverse_data, tiny_model, to_numpy, toy_data
 
 import keras
 from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, mix_inputs, model_tokens
+from keras_seq2seq.seq2seq import always_gold
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from tests.helpers.keras import first_batch, reverse_data, tiny_model, to_numpy, toy_data
 
 
 def coins(granularity: str, ratio: float, shape: tuple[int, int] = (64, 40)) -> np.ndarray:
-    return to_numpy(draw_coins(keras.random.SeedGenerator(1), ratio, *shape, granularity))
+    return to_numpy(draw_coins(np.ones(shape, "int32"), ratio, granularity, keras.random.SeedGenerator(1)))
 
 
 @pytest.mark.parametrize("granularity", ["token", "sequence", "batch"])
@@ -48,8 +49,8 @@ def test_model_tokens_argmax_and_sampling() -> None:
     assert to_numpy(model_tokens(logits, "argmax")).tolist() == [1, 0]
     gumbel = np.array([[0.0, 0.0, 10.0], [0.0, 0.0, 0.0]], dtype="float32")
     assert to_numpy(model_tokens(logits, "sample", 1.0, gumbel)).tolist() == [2, 0]
-    # top_k=1 keeps only the argmax whatever the noise says
-    assert to_numpy(model_tokens(logits, "sample", 1.0, gumbel, top_k=1)).tolist() == [1, 0]
+    with pytest.raises(ValueError, match="feed: got 'beam', expected 'argmax' or 'sample'"):
+        model_tokens(logits, "beam")
 
 
 def test_parallel_pass_inputs_mix_gold_and_shifted_predictions() -> None:
@@ -76,18 +77,23 @@ def test_parallel_at_ratio_one_equals_teacher_forced_sequential(attention: str) 
     for tf in (TeacherForcing(mode="parallel", passes=2, **decaying), TeacherForcing(mode="sequential", **decaying)):
         model = tiny_model(data, tf, attention=attention, num_layers=2)
         model.set_weights(reference.get_weights())
-        assert not model.always_gold()
-        logits, gold, ratio = model.training_logits(x, training=False, step=0)
+        assert not always_gold(tf)
+        ratio = model.ratio(0)
+        gold = draw_coins(x["target_in"], ratio, tf.granularity, seed=0)
         assert float(to_numpy(ratio)) == 1.0 and to_numpy(gold).all()
+        logits = model.model.scheduled_forward(x["source"], x["target_in"], gold, tf, training=False)
         np.testing.assert_allclose(to_numpy(logits), logits_tf, atol=1e-5)
 
 
 def test_sequential_at_ratio_zero_feeds_the_models_own_argmax() -> None:
     data = toy_data()
     x, _ = first_batch(data)
-    model = tiny_model(data, TeacherForcing(start=0.0), attention="luong")
-    logits, gold, _ = model.training_logits(x, training=False, step=0)
-    fed = to_numpy(model.decoder.loop(x["target_in"], to_numpy(gold), *model.encode(x["source"]))[1])
+    tf = TeacherForcing(start=0.0)
+    model = tiny_model(data, tf, attention="luong")
+    gold = draw_coins(x["target_in"], 0.0, tf.granularity, seed=0)
+    logits = model.model.scheduled_forward(x["source"], x["target_in"], gold, tf, training=False)
+    memory, states = model.model.encode(x["source"])
+    fed = to_numpy(model.model.decoder.loop(x["target_in"], to_numpy(gold), states, memory)[1])
     # Feeding the model's tokens step by step equals a teacher-forced pass over [<bos>, argmax].
     inputs = np.concatenate([x["target_in"][:, :1], fed[:, :-1]], axis=1)
     np.testing.assert_allclose(
@@ -128,11 +134,11 @@ def test_logged_ratio_follows_the_schedule_of_optimizer_iterations() -> None:
 
 def test_coins_come_from_the_models_seed_generator() -> None:
     data = toy_data()
-    x, _ = first_batch(data)
+    x, y = first_batch(data)
     tf = TeacherForcing(start=0.5)
     a, b = tiny_model(data, tf, seed=5), tiny_model(data, tf, seed=5)
-    gold_a = [to_numpy(a.training_logits(x, step=0)[1]) for _ in range(2)]
-    gold_b = [to_numpy(b.training_logits(x, step=0)[1]) for _ in range(2)]
+    gold_a = [to_numpy(a.model.loss(x["source"], x["target_in"], y, tf, 0.5)[1]) for _ in range(2)]
+    gold_b = [to_numpy(b.model.loss(x["source"], x["target_in"], y, tf, 0.5)[1]) for _ in range(2)]
     np.testing.assert_array_equal(gold_a[0], gold_b[0])
     np.testing.assert_array_equal(gold_a[1], gold_b[1])
     assert not np.array_equal(gold_a[0], gold_a[1]), "each batch draws new coins"

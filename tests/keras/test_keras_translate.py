@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from keras_helpers import to_numpy
 
 from keras_seq2seq import Seq2SeqModel
 from keras_seq2seq.translate import KerasStepDecoder, compiled_functions
 from seq2seq_fit.vocab import EOS_ID, SPECIALS, Vocab
+from tests.helpers.keras import to_numpy
 
 VOCAB = Vocab([*SPECIALS, *"abcdefgh"])
 SOURCES = [list("abcde"), list("fgh"), list("a"), list("hgfedcb")]
@@ -21,7 +21,7 @@ def untrained(attention: str, cell: str = "gru") -> Seq2SeqModel:
     rng = np.random.default_rng(0)
     for v in model.trainable_variables:
         v.assign(rng.uniform(-0.8, 0.8, size=v.shape).astype("float32"))
-    bias = model.decoder.output_projection.bias
+    bias = model.model.decoder.output_projection.bias
     bias.assign(to_numpy(bias) + 1.0 * (np.arange(len(VOCAB)) == EOS_ID))
     return model
 
@@ -36,7 +36,7 @@ def padded(sources: list[list[str]]) -> np.ndarray:
 @pytest.mark.parametrize(("attention", "cell"), [("bahdanau", "gru"), ("luong", "lstm"), ("none", "gru")])
 def test_core_greedy_equals_the_compiled_generate_loop(attention: str, cell: str) -> None:
     model = untrained(attention, cell)
-    tokens, weights = model.generate(padded(SOURCES), 9)
+    tokens, weights = model.model.generate(padded(SOURCES), max_length=9)
     native = [VOCAB.decode(row) for row in to_numpy(tokens)]
     result = model.translate(SOURCES, max_length=9, return_attention=attention != "none")
     outputs = result[0] if attention != "none" else result
@@ -49,7 +49,7 @@ def test_core_greedy_equals_the_compiled_generate_loop(attention: str, cell: str
 
 def test_reorder_gathers_every_row_of_the_state() -> None:
     model = untrained("luong", "lstm")
-    with KerasStepDecoder(model) as decoder:
+    with KerasStepDecoder(model.model) as decoder:
         state = decoder.start(padded(SOURCES[:2]).astype("int64"), np.array([5, 3]))
         swapped = decoder.reorder(state, np.array([1, 0, 0]))
         tokens = np.array([1, 1, 1])
@@ -62,5 +62,5 @@ def test_reorder_gathers_every_row_of_the_state() -> None:
 
 def test_the_compiled_step_is_built_once_per_model() -> None:
     model = untrained("bahdanau")
-    assert compiled_functions(model) is compiled_functions(model)
-    assert compiled_functions(untrained("bahdanau")) is not compiled_functions(model)
+    assert compiled_functions(model.model) is compiled_functions(model.model)
+    assert compiled_functions(untrained("bahdanau").model) is not compiled_functions(model.model)

@@ -1,7 +1,7 @@
 """Run by ``test_lit_distributed.py``: one epoch under ``strategy="ddp"`` on 2 CPU processes (gloo).
 
 Each rank writes ``rank<N>.json`` to the output folder: the sources it trained on, its final loss,
-and a checksum of its parameters. Usage: ``python ddp_worker.py OUT_DIR``.
+and a checksum of its parameters. Usage, from the repository root: ``python -m tests.lit.ddp_worker OUT_DIR``.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lit_helpers import StepRecorder, quiet_trainer
 
 from datamodules import Seq2SeqDataModule
 from lit_seq2seq import LitSeq2Seq
+from tests.helpers.lightning import StepRecorder, quiet_trainer
 
 
 @pytest.mark.slow

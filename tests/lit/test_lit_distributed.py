@@ -12,13 +12,17 @@ import pytest
 
 from datamodules import load_corpus
 from seq2seq_fit.vocab import Vocab
+from tests.helpers import REPO
 
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_train_on_disjoint_shards(tmp_path: Path) -> None:
-    worker = Path(__file__).with_name("ddp_worker.py")
     run = subprocess.run(
-        [sys.executable, str(worker), str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        [sys.executable, "-m", "tests.lit.ddp_worker", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]

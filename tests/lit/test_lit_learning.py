@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import lightning.pytorch as pl
-from lit_helpers import quiet_trainer
 
 from datamodules import Seq2SeqDataModule
 from lit_seq2seq import LitSeq2Seq
+from tests.helpers.lightning import quiet_trainer
 
 
 def test_memorises_the_toy_corpus() -> None:

@@ -14,7 +14,6 @@ import pytest
 import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerFn
-from lit_helpers import quiet_trainer
 
 from datamodules import Seq2SeqDataModule
 from datamodules.corpus import group_references
@@ -30,6 +29,7 @@ from seq2seq_fit.scores import (
     word_error_rate,
 )
 from seq2seq_fit.vocab import PAD_ID
+from tests.helpers.lightning import quiet_trainer
 
 TRAIN_TAGS = tuple(metric_name(m, "train", "lightning") for m in TRAIN_METRICS)
 VAL_TAGS = tuple(metric_name(m, "val", "lightning") for m in EVAL_METRICS)

@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
-from lit_helpers import ATTENTIONS, CELLS, random_batch, tiny_model
 
 from lit_seq2seq import masked_cross_entropy
-from lit_seq2seq.scheduled_sampling import draw_gold, mix_inputs
+from lit_seq2seq.scheduled_sampling import draw_coins, mix_inputs
 from seq2seq_fit import TeacherForcing
+from tests.helpers.lightning import ATTENTIONS, CELLS, random_batch, tiny_model
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -32,7 +32,7 @@ def test_parallel_at_ratio_one_equals_teacher_forcing(attention: str, passes: in
     batch = random_batch()
     expected = model(batch["source"], batch["source_lengths"], batch["target_in"])
     tf = TeacherForcing(mode="parallel", passes=passes, start=1.0)
-    gold = draw_gold(batch["target_in"], 1.0, "token")
+    gold = draw_coins(batch["target_in"], 1.0, "token")
     logits = model.scheduled_forward(batch["source"], batch["source_lengths"], batch["target_in"], gold, tf, 1.0)
     torch.testing.assert_close(logits, expected, rtol=0, atol=0)
 
@@ -54,7 +54,7 @@ def test_sequential_step_loop_with_all_gold_equals_teacher_forcing(attention: st
 def test_ratio_zero_feeds_only_the_models_own_argmax(attention: str) -> None:
     model = tiny_model(attention=attention)
     batch = random_batch()
-    gold = draw_gold(batch["target_in"], 0.0, "token")
+    gold = draw_coins(batch["target_in"], 0.0, "token")
     assert gold[:, 1:].sum() == 0 and gold[:, 0].all()
     src, lengths = batch["source"], batch["source_lengths"]
     logits = model.scheduled_forward(src, lengths, batch["target_in"], gold, TeacherForcing(start=0.0), 0.0)
@@ -67,7 +67,7 @@ def test_parallel_passes_feed_the_previous_pass_predictions() -> None:
     model = tiny_model(attention="luong")
     batch = random_batch()
     src, lengths, target_in = batch["source"], batch["source_lengths"], batch["target_in"]
-    gold = draw_gold(target_in, 0.5, "token", torch.Generator().manual_seed(3))
+    gold = draw_coins(target_in, 0.5, "token", torch.Generator().manual_seed(3))
     tf = TeacherForcing(mode="parallel", passes=2, start=0.5)
     logits = model.scheduled_forward(src, lengths, target_in, gold, tf, 0.5)
     inputs = target_in
@@ -83,7 +83,7 @@ def test_every_parameter_gets_a_gradient(cell: str, attention: str, mode: str) -
     model = tiny_model(cell=cell, attention=attention, bidirectional=True, num_layers=2).train()
     tf = TeacherForcing(mode=mode, start=0.5, feed="sample")
     batch = random_batch()
-    gold = draw_gold(batch["target_in"], 0.5, "token", torch.Generator().manual_seed(0))
+    gold = draw_coins(batch["target_in"], 0.5, "token", torch.Generator().manual_seed(0))
     args = (batch["source"], batch["source_lengths"], batch["target_in"], gold, tf, 0.5)
     if mode == "parallel" and attention == "bahdanau":
         with pytest.raises(ValueError, match="bahdanau"):
@@ -135,7 +135,7 @@ def test_loss_is_the_scheduled_cross_entropy_with_label_smoothing(mode: str) -> 
     args = (b["source"], b["source_lengths"], b["target_in"])
     loss, gold = model.loss(*args, b["target_out"], tf, 0.5, torch.Generator().manual_seed(7))
     generator = torch.Generator().manual_seed(7)
-    expected_gold = draw_gold(b["target_in"], 0.5, "token", generator)
+    expected_gold = draw_coins(b["target_in"], 0.5, "token", generator)
     logits = model.scheduled_forward(*args, expected_gold, tf, 0.5, generator)
     assert torch.equal(gold, expected_gold) and not gold[:, 1:].all(), "the coins of the ratio, some tokens fed"
     torch.testing.assert_close(loss, masked_cross_entropy(logits, b["target_out"], 0.2))

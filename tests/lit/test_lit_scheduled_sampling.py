@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lit_seq2seq.scheduled_sampling import draw_gold, fed_from_model, mix_inputs, model_tokens
+from lit_seq2seq.scheduled_sampling import draw_coins, fed_from_model, mix_inputs, model_tokens
 
 
 def padded_targets(b: int = 64, t: int = 40) -> torch.Tensor:
@@ -19,9 +19,9 @@ def padded_targets(b: int = 64, t: int = 40) -> torch.Tensor:
 @pytest.mark.parametrize("granularity", ["token", "sequence", "batch"])
 def test_ratio_one_feeds_only_gold_and_ratio_zero_only_model_tokens(granularity: str) -> None:
     target_in = padded_targets()
-    assert draw_gold(target_in, 1.0, granularity).all()
-    assert fed_from_model(draw_gold(target_in, 1.0, granularity), target_in) == 0
-    gold = draw_gold(target_in, 0.0, granularity)
+    assert draw_coins(target_in, 1.0, granularity).all()
+    assert fed_from_model(draw_coins(target_in, 1.0, granularity), target_in) == 0
+    gold = draw_coins(target_in, 0.0, granularity)
     assert gold[:, 0].all() and not gold[:, 1:].any()
     assert fed_from_model(gold, target_in) == 1
 
@@ -32,7 +32,7 @@ def test_fed_from_model_tracks_one_minus_ratio(granularity: str, ratio: float) -
     target_in = padded_targets()
     g = torch.Generator().manual_seed(0)
     fractions = torch.stack(
-        [fed_from_model(draw_gold(target_in, ratio, granularity, g), target_in) for _ in range(400)]
+        [fed_from_model(draw_coins(target_in, ratio, granularity, g), target_in) for _ in range(400)]
     )
     # a single draw of the coarse granularities is noisy (64 or 40 coins), the mean of 400 is not:
     # its standard error is below 0.004 for every granularity here, so 0.02 is over five of them
@@ -42,19 +42,19 @@ def test_fed_from_model_tracks_one_minus_ratio(granularity: str, ratio: float) -
 def test_coins_are_shaped_by_granularity() -> None:
     target_in = padded_targets(8, 10)
     g = torch.Generator().manual_seed(0)
-    seq = draw_gold(target_in, 0.5, "sequence", g)[:, 1:]
+    seq = draw_coins(target_in, 0.5, "sequence", g)[:, 1:]
     assert (seq == seq[:, :1]).all(), "one coin per example"
-    batch = draw_gold(target_in, 0.5, "batch", g)
+    batch = draw_coins(target_in, 0.5, "batch", g)
     assert (batch == batch[:1]).all(), "one coin per time step"
-    token = draw_gold(target_in, 0.5, "token", g)[:, 1:]
+    token = draw_coins(target_in, 0.5, "token", g)[:, 1:]
     assert not (token == token[:, :1]).all() and not (token == token[:1]).all()
 
 
 def test_same_generator_state_gives_same_coins() -> None:
     target_in = padded_targets()
-    a = draw_gold(target_in, 0.5, "token", torch.Generator().manual_seed(5))
-    b = draw_gold(target_in, 0.5, "token", torch.Generator().manual_seed(5))
-    c = draw_gold(target_in, 0.5, "token", torch.Generator().manual_seed(6))
+    a = draw_coins(target_in, 0.5, "token", torch.Generator().manual_seed(5))
+    b = draw_coins(target_in, 0.5, "token", torch.Generator().manual_seed(5))
+    c = draw_coins(target_in, 0.5, "token", torch.Generator().manual_seed(6))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 

@@ -7,12 +7,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from lit_helpers import ATTENTIONS, CELLS, random_batch, tiny_model
 
 from lit_seq2seq import LitSeq2Seq, Seq2Seq
 from lit_seq2seq.translate import TorchStepDecoder
 from seq2seq_fit.translate import translate
 from seq2seq_fit.vocab import EOS_ID, PAD_ID, SPECIALS, Vocab
+from tests.helpers.lightning import ATTENTIONS, CELLS, random_batch, tiny_model
 
 SRC = Vocab([*SPECIALS, *"abcdefg"])  # 11 tokens, as tiny_model's source side
 TGT = Vocab([*SPECIALS, *"ABCDEFGHI"])  # 13 tokens, as tiny_model's target side

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from lit_helpers import quiet_trainer
 
 from datamodules import Seq2SeqDataModule
 from datamodules.toy import TOY_PAIRS
 from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.cli import main
+from tests.helpers.lightning import quiet_trainer
 
 SMALL = {"embedding_dim": 16, "hidden_size": 32}
 
@@ -107,7 +108,7 @@ def test_errors_are_one_line_naming_the_file_and_the_fix(
     pickled = tmp_path / "pickled.ckpt"
     torch.save({**torch.load(checkpoint, weights_only=True), "extra": Path("x")}, pickled)
     line = error_line(["translate", "--ckpt_path", str(pickled), "hello"], capsys)
-    assert re.search(r"pickled\.ckpt: refused to load.*; here: --weights_only false$", line)
+    assert re.search(r"pickled\.ckpt: refused to load.*GLOBAL.*; pass --weights_only false .*if you trust", line)
     assert len(main(["translate", "--ckpt_path", str(pickled), "--weights_only", "false", "hello"])) == 1
     capsys.readouterr()  # the unseen-token warning of "hello"
     line = error_line(
@@ -117,6 +118,34 @@ def test_errors_are_one_line_naming_the_file_and_the_fix(
     assert "nothing to translate" in error_line(["translate", "--ckpt_path", str(checkpoint)], capsys)
     line = error_line(["translate", "--ckpt_path", str(checkpoint), "--file", str(tmp_path / "absent.txt")], capsys)
     assert line.endswith("absent.txt: No such file or directory")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("corpus.tsv", b"hello\tworld\n", "not a file written by torch.save"),
+        ("empty.ckpt", b"", "an empty file"),
+        ("notes.txt", b"hi", "not a file written by torch.save"),
+        ("random.ckpt", bytes(range(200, 256)) * 4, "not a file written by torch.save"),
+        ("pickle.ckpt", b"\x80\x02" + bytes(range(190, 256)), "Unsupported operand"),
+        ("zip.ckpt", b"PK\x03\x04 truncated", ""),
+    ],
+)
+def test_a_file_that_is_not_a_checkpoint_is_one_line_without_the_weights_only_advice(
+    name: str, content: bytes, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    line = error_line(["translate", "--model", str(path), "hello"], capsys)
+    assert line.startswith(f"lit-seq2seq translate: error: --model {path}: not a LitSeq2Seq checkpoint ({reason}")
+    assert "weights_only" not in line
+
+
+def test_a_torch_file_without_a_model_is_not_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "tensors.pt"
+    torch.save({"x": torch.zeros(2)}, path)
+    line = error_line(["translate", "--model", str(path), "hello"], capsys)
+    assert line.startswith(f"lit-seq2seq translate: error: --model {path}: not a LitSeq2Seq checkpoint (")
 
 
 def test_an_empty_source_prints_an_empty_line(checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -158,3 +187,12 @@ def test_the_console_script_exits_with_status_zero(
            "--trainer.accelerator=cpu", f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
     monkeypatch.setattr(sys, "argv", ["lit-seq2seq", *fit])
     assert main() is None
+
+
+def test_main_called_from_python_leaves_the_environment_as_it_found_it(
+    checkpoint: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("GRPC_VERBOSITY", "DEBUG")
+    assert len(main(["translate", "--model", str(checkpoint), "I feel hungry"])) == 1
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ and os.environ["GRPC_VERBOSITY"] == "DEBUG"

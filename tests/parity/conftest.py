@@ -6,25 +6,18 @@ import importlib.util
 import os
 
 import pytest
-import torch
-from parity_helpers import CHILD_FLAG, BackendRun
 
 import keras
+from tests.helpers import CHILD_FLAG
+from tests.helpers.keras import fresh_keras_state, limit_torch_threads
+from tests.helpers.parity import BackendRun
 
-# One thread: two spinning against each other on a busy 2-core machine are far slower.
-torch.set_num_threads(int(os.environ.get("KERAS_SEQ2SEQ_TORCH_THREADS", "1")))
+__all__ = ["backend_runs", "fresh_keras_state", "logit_differences"]
+
+limit_torch_threads()
 
 #: Largest |logit difference| per configuration, filled by the logit tests, printed at the end.
 LOGIT_DIFFERENCES: dict[str, float] = {}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_keras_state() -> None:
-    """Float32 policy and a fixed seed for every test."""
-    keras.config.set_dtype_policy("float32")
-    keras.utils.set_random_seed(0)
-    yield
-    keras.config.set_dtype_policy("float32")
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from parity_helpers import BACKEND, BACKENDS, CHILD_FLAG
+
+from tests.helpers import BACKENDS, CHILD_FLAG
+from tests.helpers.keras import BACKEND
 
 OTHERS = [b for b in BACKENDS if b != BACKEND]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from parity_helpers import TOKENS
 
 from keras_seq2seq import Seq2SeqModel
 from keras_seq2seq.pretrained import keras_slots
 from lit_seq2seq import LitSeq2Seq
 from seq2seq_fit import Seq2SeqConfig
 from seq2seq_fit.weight_layout import canonical_to_keras
+from tests.helpers.parity import TOKENS
 
 CONFIGS = {
     "gru-luong-bi": {"cell": "gru", "attention": "luong", "bidirectional": True, "num_layers": 2},
@@ -30,7 +30,7 @@ def test_every_keras_weight_is_drawn_like_its_pytorch_counterpart(case):
     state = {k: v.detach().numpy() for k, v in lit.model.state_dict().items()}
     expected = canonical_to_keras(state, config, len(TOKENS), len(TOKENS))
     compared = 0
-    for slot, arrays in keras_slots(model).items():
+    for slot, arrays in keras_slots(model.model).items():
         for i, (ours, theirs) in enumerate(zip(arrays, expected[slot], strict=True)):
             assert ours.shape == theirs.shape, slot
             recurrent = "_layers." in slot  # encoder.forward_layers.0, decoder.rnn_layers.1, ...

@@ -13,13 +13,15 @@ import sys
 
 import numpy as np
 import pytest
-from parity_helpers import BACKEND, CASES, CHILD_FLAG, REPO, TOKENS, keras_logits, lit_logits, lit_model, source_tokens
 
 from keras_seq2seq.pretrained import keras_slots, set_keras_slots
 from keras_seq2seq.seq2seq_model import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
 from seq2seq_fit.model_format import ModelFormatError
 from seq2seq_fit.vocab import EOS_ID
+from tests.helpers import CHILD_FLAG, REPO
+from tests.helpers.keras import BACKEND
+from tests.helpers.parity import CASES, TOKENS, keras_logits, lit_logits, lit_model, source_tokens
 
 #: Largest |logit difference| accepted between the frameworks (fp32 on CPU).
 TOLERANCE = 1e-4
@@ -29,18 +31,18 @@ LOADERS = {"lightning": LitSeq2Seq, "keras": Seq2SeqModel}
 
 def keras_model(config: dict, seed: int = 0) -> Seq2SeqModel:
     """A Keras model with every weight drawn from ``U(-0.8, 0.8)`` and the ``<eos>`` bias lowered by
-    1, like ``parity_helpers.lit_model`` (outputs that vary with the source)."""
+    1, like ``tests.helpers.parity.lit_model`` (outputs that vary with the source)."""
     model = Seq2SeqModel(TOKENS, TOKENS, config, {"schedule": "linear", "decay_steps": 50}, seed=seed)
     rng = np.random.default_rng(seed)
     slots = {
         slot: [rng.uniform(-0.8, 0.8, a.shape).astype(np.float32) for a in arrays]
-        for slot, arrays in keras_slots(model).items()
+        for slot, arrays in keras_slots(model.model).items()
     }
     output_bias = (
         slots["decoder.output_bias"][0] if model.config.tie_embeddings else slots["decoder.output_projection"][1]
     )
     output_bias[EOS_ID] -= 1.0
-    set_keras_slots(model, slots)
+    set_keras_slots(model.model, slots)
     return model
 
 

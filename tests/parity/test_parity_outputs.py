@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from parity_helpers import BACKEND, CASES, keras_logits, lit_logits, twins
+
+from tests.helpers.keras import BACKEND
+from tests.helpers.parity import CASES, keras_logits, lit_logits, twins
 
 #: Largest |logit difference| accepted between the frameworks (fp32 on CPU).
 TOLERANCE = 1e-4

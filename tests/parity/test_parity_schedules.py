@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from parity_helpers import TOKENS, to_numpy
 
 import keras
 from keras_seq2seq.seq2seq_model import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
+from tests.helpers.keras import to_numpy
+from tests.helpers.parity import TOKENS
 
 SCHEDULES = {
     "constant": {"schedule": "constant", "start": 0.7},

@@ -8,7 +8,6 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
-from parity_helpers import BACKEND, CASES, TOKENS, lit_model
 from torch.utils.data import DataLoader
 
 import keras
@@ -16,6 +15,8 @@ from keras_seq2seq.seq2seq_model import Seq2SeqModel
 from seq2seq_fit import EVAL_METRICS, metric_name
 from seq2seq_fit.scores import length_budget
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
+from tests.helpers.keras import BACKEND
+from tests.helpers.parity import CASES, TOKENS, lit_model
 
 #: One configuration per cell and attention family (each rerun on every Keras backend).
 SCORED_CASES = ["gru-bahdanau-bi", "lstm-luong-general-uni", "gru-none-uni"]

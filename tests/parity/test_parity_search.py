@@ -8,7 +8,8 @@ well as the default budget. The parity folder reruns this on every Keras backend
 from __future__ import annotations
 
 import pytest
-from parity_helpers import CASES, TOKENS, twins
+
+from tests.helpers.parity import CASES, TOKENS, twins
 
 #: Sources of lengths 5, 3, 1, 7 and 2 (tokens ``a``-``p``).
 SOURCES = [list("abcde"), list("ijk"), ["m"], list("ponmlkj"), list("fa")]

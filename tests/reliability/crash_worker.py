@@ -1,6 +1,8 @@
 """Run by ``test_rel_lit_crash.py``: trains with periodic checkpoints; the test kills it and restarts it.
 
-Usage: ``python crash_worker.py OUT_DIR MAX_STEPS INTERVAL [--resume] [--step-sleep S] [--die-in-save N]``.
+Usage, from the repository root::
+
+    python -m tests.reliability.crash_worker OUT_DIR MAX_STEPS INTERVAL [--resume] [--step-sleep S] [--die-in-save N]
 
 Writes ``OUT_DIR/progress`` (the last finished global step) after every step,
 ``OUT_DIR/resumed_from`` (the global step training restarted at) and, when the run completes,
@@ -13,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -23,8 +24,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-sys.path.insert(0, str(Path(__file__).parent))
-from rel_helpers import quiet_trainer, small_data, small_model
+from tests.helpers.lightning import quiet_trainer, small_data, small_model
 
 
 class KillsWhenPickled:
@@ -67,6 +67,7 @@ def main() -> None:
     dm = small_data(n_train=40)  # 10 steps per epoch
     saver = ModelCheckpoint(dirpath=args.out / "ckpts", every_n_train_steps=args.interval, save_last=True)
     trainer = quiet_trainer(
+        validate=False,
         max_steps=args.max_steps,
         callbacks=[Progress(args.out, args.step_sleep, args.die_in_save), saver],
         enable_checkpointing=True,

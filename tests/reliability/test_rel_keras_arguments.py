@@ -77,7 +77,7 @@ def test_translate_refuses_before_decoding(
     def no_work(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("translate encoded or decoded before checking its arguments")
 
-    monkeypatch.setattr(model, "encode", no_work)
+    monkeypatch.setattr(model.model, "encode", no_work)
     monkeypatch.setattr(model.src_vocab, "encode", no_work)
     arguments: dict[str, Any] = {"sources": [], **kwargs}
     with pytest.raises(ValueError, match=re.escape(name)) as error:

@@ -65,20 +65,20 @@ def recording_model(data: KerasData, steps: list[dict[str, Any]]) -> Seq2SeqMode
 
 def record(model: Seq2SeqModel, steps: list[dict[str, Any]]) -> Seq2SeqModel:
     model.run_eagerly = True  # the recorder sees values
-    training_logits = model.training_logits
+    network_loss = model.model.loss
 
-    def recorded(x: dict[str, Any], training: bool = True, step: Any = None) -> Any:
-        logits, gold, ratio = training_logits(x, training, step)
+    def recorded(source: Any, target_in: Any, target_out: Any, *args: Any, **kwargs: Any) -> Any:
+        loss, gold = network_loss(source, target_in, target_out, *args, **kwargs)
         steps.append(
             {
                 "step": int(model.optimizer.iterations),
-                "source": keras.ops.convert_to_numpy(x["source"]).tolist(),
+                "source": keras.ops.convert_to_numpy(source).tolist(),
                 "gold": keras.ops.convert_to_numpy(gold).tolist(),
             }
         )
-        return logits, gold, ratio
+        return loss, gold
 
-    model.training_logits = recorded
+    model.model.loss = recorded
     return model
 
 

@@ -112,5 +112,5 @@ def test_translate_refuses_a_string_where_a_list_of_sources_belongs(model: LitSe
 
 def test_valid_translate_arguments_pass(model: LitSeq2Seq) -> None:
     out = model.translate(["a b"], strategy="beam", beam_width=2, length_penalty=0.6, max_length=3, batch_size=1)
-    assert isinstance(out, list) and len(out) == 1
+    assert len(out) == 1 and len(out[0]) <= 3 and all(token in model.tgt_vocab.tokens for token in out[0])
     assert model.translate([], strategy="sample", temperature=0.5, top_k=2, seed=0) == []

@@ -17,10 +17,11 @@ import pytest
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
-from rel_helpers import quiet_trainer, small_data, small_model, train_and_save
 
 from lit_seq2seq import LitSeq2Seq, SafeCheckpointIO, UnsafeFileError
 from lit_seq2seq.checkpoint_io import atomic_torch_save
+from seq2seq_fit.errors import ModelFormatError
+from tests.helpers.lightning import quiet_trainer, small_data, small_model, train_and_save
 
 
 class InjectedFailure(OSError):
@@ -49,7 +50,7 @@ class FailOnSave(pl.Callback):
 
 def test_lit_seq2seq_gives_the_trainer_the_safe_checkpoint_io_unless_one_was_chosen() -> None:
     dm = small_data()
-    trainer = quiet_trainer(max_steps=1)
+    trainer = quiet_trainer(validate=False, max_steps=1)
     assert type(trainer.strategy.checkpoint_io) is TorchCheckpointIO
     trainer.fit(small_model(dm), dm)
     assert isinstance(trainer.strategy.checkpoint_io, SafeCheckpointIO)
@@ -58,7 +59,7 @@ def test_lit_seq2seq_gives_the_trainer_the_safe_checkpoint_io_unless_one_was_cho
         pass
 
     chosen = MyIO()
-    trainer = quiet_trainer(max_steps=1, plugins=[chosen])
+    trainer = quiet_trainer(validate=False, max_steps=1, plugins=[chosen])
     trainer.fit(small_model(dm), dm)
     assert trainer.strategy.checkpoint_io is chosen
 
@@ -67,7 +68,7 @@ def test_a_failure_in_the_middle_of_save_checkpoint_keeps_the_previous_file(tmp_
     dm = small_data()
     model = small_model(dm)
     failing = FailOnSave(n=2)
-    trainer = quiet_trainer(max_steps=2, callbacks=[failing], default_root_dir=tmp_path)
+    trainer = quiet_trainer(validate=False, max_steps=2, callbacks=[failing], default_root_dir=tmp_path)
     trainer.fit(model, dm)
     path = tmp_path / "ckpts" / "model.ckpt"
     trainer.save_checkpoint(path)
@@ -86,7 +87,7 @@ def test_a_failure_in_the_middle_of_save_checkpoint_keeps_the_previous_file(tmp_
 def test_a_failure_while_model_checkpoint_saves_keeps_last_ckpt(tmp_path: Path) -> None:
     dm = small_data()
     saver = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=2, save_top_k=-1, save_last=True)
-    trainer = quiet_trainer(max_steps=6, callbacks=[saver, FailOnSave(n=3)], enable_checkpointing=True)
+    trainer = quiet_trainer(validate=False, max_steps=6, callbacks=[saver, FailOnSave(n=3)], enable_checkpointing=True)
     with pytest.raises(InjectedFailure):
         trainer.fit(small_model(dm), dm)
     # saves so far: step=2 (1st), last (2nd), step=4 (3rd: fails)
@@ -94,7 +95,7 @@ def test_a_failure_while_model_checkpoint_saves_keeps_last_ckpt(tmp_path: Path) 
     last = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert last["global_step"] == 2
     saver = ModelCheckpoint(dirpath=tmp_path, save_last=True)
-    resumed = quiet_trainer(max_steps=6, callbacks=[saver], enable_checkpointing=True)
+    resumed = quiet_trainer(validate=False, max_steps=6, callbacks=[saver], enable_checkpointing=True)
     resumed.fit(small_model(dm), dm, ckpt_path="last")
     assert resumed.global_step == 6
 
@@ -116,7 +117,9 @@ def test_temporary_files_of_a_killed_writer_are_removed_by_the_next_save(tmp_pat
 def test_model_checkpoint_files_with_all_training_state_load_with_weights_only(tmp_path: Path) -> None:
     dm = small_data()
     saver = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=3, save_top_k=-1, save_last=True)
-    quiet_trainer(max_steps=9, callbacks=[saver], enable_checkpointing=True).fit(small_model(dm, warmup_steps=2), dm)
+    quiet_trainer(validate=False, max_steps=9, callbacks=[saver], enable_checkpointing=True).fit(
+        small_model(dm, warmup_steps=2), dm
+    )
     files = sorted(tmp_path.glob("*.ckpt"))
     assert len(files) == 4
     for path in files:
@@ -161,11 +164,25 @@ def test_load_from_checkpoint_refuses_pickled_objects_and_says_how_to_opt_in(
     assert not marker.exists(), "no code from the file ran"
 
 
+def test_a_pickle_that_is_not_a_checkpoint_is_not_called_unsafe(tmp_path: Path) -> None:
+    """Only a rejected Python global makes a file unsafe; other unpickling failures mean "not a checkpoint",
+    and the advice to opt in with ``weights_only=False`` would be wrong there."""
+    path = tmp_path / "random.ckpt"
+    path.write_bytes(b"\x80\x02" + bytes(range(190, 256)))
+    with pytest.raises(
+        ModelFormatError, match=r"random\.ckpt: not a LitSeq2Seq checkpoint \(Unsupported operand"
+    ) as err:
+        LitSeq2Seq.load_from_checkpoint(path)
+    assert not isinstance(err.value, UnsafeFileError) and "weights_only" not in str(err.value)
+    with pytest.raises(ModelFormatError):
+        SafeCheckpointIO().load_checkpoint(path)
+
+
 def test_resuming_training_refuses_pickled_objects(poisoned: tuple[Path, Path]) -> None:
     path, marker = poisoned
     dm = small_data()
     with pytest.raises(UnsafeFileError, match="weights_only=False"):
-        quiet_trainer(max_steps=4).fit(small_model(dm), dm, ckpt_path=path)
+        quiet_trainer(validate=False, max_steps=4).fit(small_model(dm), dm, ckpt_path=path)
     assert not marker.exists()
 
 
@@ -179,6 +196,6 @@ def test_the_payload_is_live_so_the_refusals_above_mean_something(poisoned: tupl
 def test_resuming_from_a_trusted_file_opts_in_with_weights_only_false(poisoned: tuple[Path, Path]) -> None:
     path, marker = poisoned
     dm = small_data()
-    trainer = quiet_trainer(max_steps=4)
+    trainer = quiet_trainer(validate=False, max_steps=4)
     trainer.fit(small_model(dm), dm, ckpt_path=path, weights_only=False)
     assert marker.exists() and trainer.global_step == 4

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 
-WORKER = Path(__file__).with_name("crash_worker.py")
+from tests.helpers import REPO
+
 MAX_STEPS = 24
 INTERVAL = 4
 
 
 def start(out: Path, *extra: str) -> subprocess.Popen[str]:
-    command = [sys.executable, str(WORKER), str(out), str(MAX_STEPS), str(INTERVAL), *extra]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-m", "tests.reliability.crash_worker", str(out), str(MAX_STEPS), str(INTERVAL), *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
 
 
 def step_file(out: Path, name: str) -> int:

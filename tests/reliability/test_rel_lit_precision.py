@@ -16,12 +16,12 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
-from rel_helpers import quiet_trainer, small_data, small_model, weights
 
 from datamodules import BOS_ID, EOS_ID, PAD_ID
 from lit_seq2seq import Seq2Seq, masked_cross_entropy
-from lit_seq2seq.scheduled_sampling import draw_gold
+from lit_seq2seq.scheduled_sampling import draw_coins
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from tests.helpers.lightning import quiet_trainer, small_data, small_model, weights
 
 INF_AT = 3  # the training step (0-based) whose gradients get an inf
 
@@ -71,7 +71,7 @@ def test_an_inf_gradient_under_fp16_skips_the_step_and_halves_the_loss_scale(att
     plugin, scaler = fp16_on_cpu()
     probe = InfGradientAt(scaler)
     model.model.decoder.out.register_forward_hook(lambda m, i, out: probe.logits_dtypes.add(out.dtype))
-    quiet_trainer(max_steps=INF_AT + 3, plugins=[plugin], callbacks=[probe]).fit(model, dm)
+    quiet_trainer(validate=False, max_steps=INF_AT + 3, plugins=[plugin], callbacks=[probe]).fit(model, dm)
 
     assert torch.float16 in probe.logits_dtypes, "the forward pass really ran in float16"
     skipped = probe.rows[INF_AT]
@@ -91,7 +91,7 @@ def test_without_a_scaler_the_same_inf_corrupts_the_weights() -> None:
     dm = small_data()
     model = small_model(dm)
     probe = InfGradientAt(None)
-    quiet_trainer(max_steps=INF_AT + 1, callbacks=[probe]).fit(model, dm)
+    quiet_trainer(validate=False, max_steps=INF_AT + 1, callbacks=[probe]).fit(model, dm)
     assert not probe.rows[INF_AT]["finite"]
 
 
@@ -100,7 +100,7 @@ def test_without_a_scaler_the_same_inf_corrupts_the_weights() -> None:
 def test_an_inf_gradient_under_16_mixed_on_gpu_skips_the_step() -> None:
     dm = small_data()
     model = small_model(dm)
-    trainer = quiet_trainer(accelerator="gpu", max_steps=INF_AT + 3, precision="16-mixed")
+    trainer = quiet_trainer(validate=False, accelerator="gpu", max_steps=INF_AT + 3, precision="16-mixed")
     scaler = trainer.precision_plugin.scaler  # type: ignore[attr-defined]
     probe = InfGradientAt(scaler)
     trainer.callbacks.append(probe)  # type: ignore[attr-defined]
@@ -141,7 +141,7 @@ def test_padded_and_length_one_rows_give_no_nan(dtype: str, cell: str, attention
     autocast = torch.autocast("cpu", dtype=DTYPES[dtype], enabled=DTYPES[dtype] is not None)
     with autocast:
         forced = model(b["source"], b["source_lengths"], b["target_in"])  # (B, T, V)
-        gold = draw_gold(b["target_in"], 0.5, "token", generator)
+        gold = draw_coins(b["target_in"], 0.5, "token", generator)
         scheduled = model.scheduled_forward(b["source"], b["source_lengths"], b["target_in"], gold, tf, 0.5, generator)
         loss = masked_cross_entropy(forced, b["target_out"]) + masked_cross_entropy(scheduled, b["target_out"])
         padding_only = masked_cross_entropy(forced[:1], b["target_out"][:1])

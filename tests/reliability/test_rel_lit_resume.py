@@ -14,12 +14,12 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from rel_helpers import BatchRecorder, assert_same_weights, quiet_trainer, small_data, small_model, weights
 
-import lit_seq2seq.module
+import lit_seq2seq.model
+from tests.helpers.lightning import BatchRecorder, assert_same_weights, quiet_trainer, small_data, small_model, weights
 
 STEPS = 12  # 6 steps per epoch: stopping at 6 is an epoch boundary, at 8 mid-epoch
-DRAW_GOLD = lit_seq2seq.module.draw_gold
+DRAW_COINS = lit_seq2seq.model.draw_coins
 TEACHER_FORCING = {"schedule": "linear", "start": 0.9, "end": 0.2, "decay_steps": 12, "feed": "sample"}
 
 
@@ -40,18 +40,20 @@ def train(
 ) -> Run:
     run = Run()
 
-    def recording_draw_gold(*args, **kwargs):  # type: ignore[no-untyped-def]
-        gold = DRAW_GOLD(*args, **kwargs)
+    def recording_draw_coins(*args, **kwargs):  # type: ignore[no-untyped-def]
+        gold = DRAW_COINS(*args, **kwargs)
         run.coins.append(gold.clone())
         return gold
 
-    monkeypatch.setattr(lit_seq2seq.module, "draw_gold", recording_draw_gold)
+    monkeypatch.setattr(lit_seq2seq.model, "draw_coins", recording_draw_coins)
     dm = small_data(num_workers=num_workers)
     model = small_model(dm, teacher_forcing=TEACHER_FORCING)
     callbacks: list[pl.Callback] = [run.batches]
     if save_every:
         callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=save_every, save_top_k=-1))
-    trainer = quiet_trainer(max_steps=max_steps, callbacks=callbacks, enable_checkpointing=bool(save_every))
+    trainer = quiet_trainer(
+        validate=False, max_steps=max_steps, callbacks=callbacks, enable_checkpointing=bool(save_every)
+    )
     trainer.fit(model, dm, ckpt_path=ckpt_path)
     run.weights = weights(model)
     return run

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from rel_helpers import assert_same_weights, quiet_trainer, small_data, train_and_save, weights
 
 from datamodules import Seq2SeqDataModule
 from lit_seq2seq import LitSeq2Seq
+from tests.helpers.lightning import assert_same_weights, quiet_trainer, small_data, train_and_save, weights
 
 
 def run_stage(stage: str, model: LitSeq2Seq, dm: Seq2SeqDataModule) -> None:
-    trainer = quiet_trainer(max_steps=2, limit_val_batches=1.0)
+    trainer = quiet_trainer(max_steps=2)
     if stage == "fit":
         trainer.fit(model, dm)
     else:

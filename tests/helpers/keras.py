@@ -1,4 +1,5 @@
-"""Shared helpers so a component's test is a short config plus helper calls (keras-hub style)."""
+"""Helpers of the Keras and parity tests, so a component's test is a short config plus helper calls
+(keras-hub style). The backend is whatever ``KERAS_BACKEND`` says (TensorFlow by default)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,41 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 import keras
 from datamodules.keras import KerasData
 from keras_seq2seq import Seq2SeqModel
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from tests.helpers import REPO
 
 BACKEND = keras.backend.backend()
-REPO = Path(__file__).resolve().parents[2]
+
+
+def limit_torch_threads() -> None:
+    """One torch thread (``KERAS_SEQ2SEQ_TORCH_THREADS`` to change it): two spinning against each other
+    on a busy 2-core machine are tens of times slower."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("KERAS_SEQ2SEQ_TORCH_THREADS", "1")))
+
+
+@pytest.fixture(autouse=True)
+def fresh_keras_state() -> Iterator[None]:
+    """Float32 policy and a fixed seed for every test. Autouse where a ``conftest.py`` imports it."""
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
 
 
 def to_numpy(x: Any) -> np.ndarray:
+    """A Keras variable or backend tensor as a numpy array."""
     if isinstance(x, keras.Variable):
         x = x.value
     return np.asarray(keras.ops.convert_to_numpy(x))

@@ -1,28 +1,21 @@
-"""Shared pieces of the parity tests: the configurations, a fixed batch, both twins of one model."""
+"""Helpers of the parity tests: the configurations, a fixed batch, both twins of one model, and the
+suite's runs on the other Keras backends."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-import keras
-from keras_seq2seq.seq2seq_model import Seq2SeqModel
+from keras_seq2seq import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
 from seq2seq_fit.vocab import EOS_ID
-
-BACKEND = keras.backend.backend()
-BACKENDS = ("tensorflow", "jax", "torch")
-REPO = Path(__file__).resolve().parents[2]
-#: Set in per-backend child processes (the same flag as tests/keras/test_keras_backends.py), so
-#: they do not launch children themselves.
-CHILD_FLAG = "KERAS_SEQ2SEQ_CHILD"
+from tests.helpers import REPO, child_env
+from tests.helpers.keras import to_numpy
 
 #: 16 specials-plus-letters vocabulary (ids 0-3 are <pad>, <bos>, <eos>, <unk>).
 TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefghijklmnop"]
@@ -95,16 +88,12 @@ def keras_logits(model: Seq2SeqModel) -> np.ndarray:
     return to_numpy(model({"source": SOURCE, "target_in": TARGET_IN}))
 
 
-def to_numpy(x: Any) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
 def source_tokens() -> list[list[str]]:
     return [[TOKENS[i] for i in row if i] for row in SOURCE]
 
 
 class BackendRun:
-    """This directory's tests running in a fresh interpreter on Keras backend ``backend``.
+    """The parity tests (``tests/parity``) running in a fresh interpreter on Keras backend ``backend``.
 
     Started at once and left running, so the other backends' runs and this process's own tests
     share the machine; :meth:`output` waits for it.
@@ -112,17 +101,15 @@ class BackendRun:
 
     def __init__(self, backend: str, *pytest_args: str) -> None:
         self.backend = backend
-        env = {
-            **os.environ,
-            "KERAS_BACKEND": backend,
-            CHILD_FLAG: "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "OMP_NUM_THREADS": "1",
-        }
-        command = [sys.executable, "-m", "pytest", str(Path(__file__).parent), "-q", "-p", "no:cacheprovider"]
+        command = [sys.executable, "-m", "pytest", str(REPO / "tests" / "parity"), "-q", "-p", "no:cacheprovider"]
         self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read back in output())
         self.process = subprocess.Popen(
-            [*command, *pytest_args], stdout=self.log, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO
+            [*command, *pytest_args],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=child_env(backend),
+            cwd=REPO,
         )
 
     def output(self, timeout: float = 600) -> str:

@@ -1,0 +1,24 @@
+"""Helpers shared by the test suites, framework-free (the framework ones are in ``tests.helpers.lightning``,
+``tests.helpers.keras`` and ``tests.helpers.parity``, so a test imports only the framework it needs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The repository root: the working directory of every subprocess the tests start.
+REPO = Path(__file__).resolve().parents[2]
+#: The Keras backends the suites run on, each in its own process (a backend is fixed per process).
+BACKENDS = ("tensorflow", "jax", "torch")
+#: Set in per-backend child processes so they do not start children themselves.
+CHILD_FLAG = "KERAS_SEQ2SEQ_CHILD"
+
+
+def child_env(backend: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a child process: this one's, quiet TensorFlow logs, one OpenMP thread, and
+    ``KERAS_BACKEND=backend`` with :data:`CHILD_FLAG` set when ``backend`` is given."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1"}
+    if backend is not None:
+        env.update({"KERAS_BACKEND": backend, CHILD_FLAG: "1"})
+    env.update(extra)
+    return env

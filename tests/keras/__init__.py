@@ -1,0 +1,1 @@
+"""Tests of the Keras side (``keras_seq2seq``)."""

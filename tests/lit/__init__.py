@@ -1,0 +1,1 @@
+"""Tests of the Lightning side (``lit_seq2seq``)."""

@@ -1,0 +1,1 @@
+"""Lightning vs Keras on the same weights."""

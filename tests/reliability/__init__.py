@@ -1,0 +1,1 @@
+"""Crashes, resumes, bad arguments and unsafe files."""
