@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= lightning,keras,tf,jax,plot,dev
 
-.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep docs clean
+.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-gpu docs clean
 
 setup: $(VENV)/.installed
 
@@ -57,6 +57,17 @@ bench-g2p bench-g2p-20ep: setup
 		--variants $(G2P_KERAS_VARIANTS) --tag keras-$(G2P_TAG); keras=$$?; \
 	wait $$lightning && test $$keras -eq 0
 	$(BIN)/python -m benchmarks.g2p --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
+
+# One prepared run on a lent GPU (issue 17), about 9 minutes on an H100/H200: pytest -m gpu, throughput of
+# Lightning and Keras (JAX, torch), G2P --preset gpu; one folder of JSON + Markdown. It uses the device's own
+# python3 (its torch, jax, Lightning; no venv, no setup) and installs the missing wheels from WHEELS, made
+# here once with `python -m benchmarks.gpu --download-wheels .whl`. GPU_OUT: the output folder
+# (default benchmarks/results/gpu-<date>). `python -m benchmarks.gpu --smoke` checks it on a CPU.
+GPU_PYTHON ?= python3
+WHEELS ?= .whl
+GPU_OUT ?=
+bench-gpu:
+	$(GPU_PYTHON) -m benchmarks.gpu $(if $(wildcard $(WHEELS)/*.whl),--wheels $(WHEELS)) $(if $(GPU_OUT),--out $(GPU_OUT))
 
 docs: setup
 	$(BIN)/python docs/build_api.py

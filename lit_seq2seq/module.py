@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.types import _MAP_LOCATION_TYPE, _PATH
+from lightning.pytorch.utilities import rank_zero_warn
 from torchmetrics import MeanMetric
 
 from lit_seq2seq.callbacks import TrainingThroughput, is_logging_step
@@ -130,7 +131,7 @@ class LitSeq2Seq(pl.LightningModule):
         self.eval_nll = MeanMetric()
         self._records: list[EvalRecord] = []
         self._generator: torch.Generator | None = None
-        self._pending_rng_state: torch.Tensor | None = None
+        self._pending_rng_state: tuple[torch.Tensor, str] | None = None  # (state, device type it came from)
 
     def forward(self, source: torch.Tensor, source_lengths: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits (B, T, V)."""
@@ -145,7 +146,18 @@ class LitSeq2Seq(pl.LightningModule):
             generator = torch.Generator(device=self.device)
             generator.manual_seed(int(self.hparams["seed"]))
             if self._pending_rng_state is not None:
-                generator.set_state(self._pending_rng_state)
+                state, saved_on = self._pending_rng_state
+                if saved_on == generator.device.type:
+                    generator.set_state(state)
+                else:
+                    # A CPU (Mersenne Twister) and a CUDA (Philox) generator state do not convert into each
+                    # other: the resumed run draws new coins, seeded by the seed and the step.
+                    generator.manual_seed(int(self.hparams["seed"]) + self.global_step)
+                    rank_zero_warn(
+                        f"LitSeq2Seq: the teacher-forcing coins' random state was saved on {saved_on} and training "
+                        f"resumes on {generator.device.type}; the coins are reseeded from seed + step, so the "
+                        "resumed run does not draw the coins an uninterrupted run would have"
+                    )
                 self._pending_rng_state = None
             self._generator = generator
         return self._generator
@@ -334,11 +346,12 @@ class LitSeq2Seq(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["coin_rng_state"] = self.coin_generator.get_state()
+        checkpoint["coin_rng_device"] = self.coin_generator.device.type
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("coin_rng_state")
         if state is not None:
-            self._pending_rng_state = state.cpu()
+            self._pending_rng_state = (state.cpu(), str(checkpoint.get("coin_rng_device", self.device.type)))
             self._generator = None
 
     # ------------------------------------------------------------------------- model directory

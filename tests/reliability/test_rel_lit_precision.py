@@ -159,3 +159,32 @@ def test_padded_and_length_one_rows_give_no_nan(dtype: str, cell: str, attention
     eos = (generated == EOS_ID).long()  # (B, L)
     after_eos = (eos.cumsum(1) - eos) > 0
     assert (generated[after_eos] == PAD_ID).all(), "only <pad> after a row's <eos>"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("attention,mode", [("luong", "parallel"), ("bahdanau", "sequential")])
+def test_16_mixed_on_gpu_runs_float16_and_its_cuda_scaler_skips_the_inf_step(attention: str, mode: str) -> None:
+    """The CPU test above with Lightning's own ``16-mixed`` on a GPU: a CUDA ``GradScaler``, float16 logits."""
+    dm = small_data()
+    model = small_model(dm, config={"embedding_dim": 12, "hidden_size": 16, "attention": attention})
+    model.teacher_forcing = TeacherForcing(start=0.5, mode=mode)
+    trainer = quiet_trainer(validate=False, accelerator="gpu", max_steps=INF_AT + 3, precision="16-mixed")
+    plugin = trainer.precision_plugin
+    assert isinstance(plugin, MixedPrecision) and plugin.scaler is not None
+    probe = InfGradientAt(plugin.scaler)
+    model.model.decoder.out.register_forward_hook(lambda m, i, out: probe.logits_dtypes.add(out.dtype))
+    trainer.callbacks.append(probe)  # type: ignore[attr-defined]
+    trainer.fit(model, dm)
+
+    assert plugin.scaler._scale is not None and plugin.scaler._scale.is_cuda, "a CUDA scaler"
+    assert torch.float16 in probe.logits_dtypes, "the forward pass really ran in float16"
+    skipped = probe.rows[INF_AT]
+    assert skipped["changed"] == [] and skipped["adam_steps"] == INF_AT, "the optimizer step was skipped"
+    assert skipped["scale_after"] == skipped["scale_before"] / 2
+    for i, row in enumerate(probe.rows):
+        assert row["finite"], f"non-finite weights after step {i}"
+        if i != INF_AT:
+            assert row["changed"], f"step {i} updated the weights"
+            assert row["scale_after"] == row["scale_before"]
+    assert probe.rows[-1]["adam_steps"] == INF_AT + 2

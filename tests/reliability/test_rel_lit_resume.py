@@ -93,3 +93,21 @@ def test_the_comparison_detects_a_lost_batch(monkeypatch: pytest.MonkeyPatch, tm
     resumed = train(monkeypatch, STEPS, 0, ckpt_path=str(ahead))
     assert resumed.batches.rows[0] == (8, full.batches.rows[9][1])
     assert not all(torch.equal(full.weights[k], resumed.weights[k]) for k in full.weights)
+
+
+def test_coin_state_from_another_device_type_reseeds_with_a_warning() -> None:
+    # A CUDA (Philox) generator state cannot be loaded into a CPU generator: resuming a GPU run on the
+    # CPU (or the reverse) reseeds the coins from seed + step instead of failing inside training_step.
+    def resumed() -> torch.Tensor:
+        model = small_model(small_data(), seed=5)
+        model.on_load_checkpoint({"coin_rng_state": torch.zeros(16, dtype=torch.uint8), "coin_rng_device": "cuda"})
+        with pytest.warns(UserWarning, match="saved on cuda and training resumes on cpu"):
+            generator = model.coin_generator
+        return torch.rand(4, generator=generator)
+
+    assert torch.equal(resumed(), resumed())
+    same_device = small_model(small_data(), seed=5)
+    same_device.on_save_checkpoint(checkpoint := {})
+    draws = torch.rand(4, generator=same_device.coin_generator)
+    same_device.on_load_checkpoint(checkpoint)
+    assert torch.equal(torch.rand(4, generator=same_device.coin_generator), draws)

