@@ -272,10 +272,34 @@ def error_row(e: BaseException) -> dict[str, Any]:
     return {"error": f"{type(e).__name__}: {str(e)[:400]}"}
 
 
+def run_jobs(
+    spec: dict[str, Any],
+    info: dict[str, Any],
+    measure_job: Callable[[dict[str, Any], BenchData], dict[str, Any]],
+    after: Callable[[], None] | None = None,
+) -> None:
+    """Measure every job of ``spec`` (each size's data built once) and print one ``ROW`` per job."""
+    import traceback
+
+    cache: dict[tuple[str, int, int], BenchData] = {}
+    for job in spec["jobs"]:
+        try:
+            key = (job["size"], job["batch_size"], job["n_batches"])
+            if key not in cache:
+                cache[key] = size_data(*key, smoke=spec["smoke"])
+            row = measure_job(job, cache[key])
+            row.update(token_fields(row, cache[key]))
+        except Exception as e:  # one setting the device cannot run must not lose the others
+            traceback.print_exc()
+            row = error_row(e)
+        emit(job, {**row, "versions": info})
+        if after is not None:
+            after()
+
+
 def lightning_child(spec: dict[str, Any]) -> None:
     """Reads jobs from stdin, prints one ``ROW {json}`` per job: ``throughput_lightning.measure``."""
     import logging
-    import traceback
     import warnings
 
     import torch
@@ -288,32 +312,20 @@ def lightning_child(spec: dict[str, Any]) -> None:
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec|litlogger|does not have many workers).*")
-    info = versions()
-    cache: dict[tuple[str, int, int], BenchData] = {}
-    for job in spec["jobs"]:
-        try:
-            key = (job["size"], job["batch_size"], job["n_batches"])
-            if key not in cache:
-                cache[key] = size_data(*key, smoke=spec["smoke"])
-            torch.backends.cuda.matmul.allow_tf32 = job["tf32"]
-            torch.backends.cudnn.allow_tf32 = job["tf32"]
-            tf = TeacherForcing.from_dict(job["teacher_forcing"])
-            variant = Variant(job["name"], Seq2SeqConfig.from_dict(job["config"]), tf, job["precision"], job["jit"])
-            row = measure(variant, cache[key], spec["device"], job["warmup"], job["steps"], job["rounds"],
-                          job["trainer_too"])  # fmt: skip
-            row.update(token_fields(row, cache[key]))
-        except Exception as e:  # one setting the device cannot run must not lose the others
-            traceback.print_exc()
-            row = error_row(e)
-        emit(job, {**row, "versions": info})
-        if spec["device"] == "cuda":
-            torch.cuda.empty_cache()
+
+    def measure_job(job: dict[str, Any], data: BenchData) -> dict[str, Any]:
+        torch.backends.cuda.matmul.allow_tf32 = job["tf32"]
+        torch.backends.cudnn.allow_tf32 = job["tf32"]
+        tf = TeacherForcing.from_dict(job["teacher_forcing"])
+        variant = Variant(job["name"], Seq2SeqConfig.from_dict(job["config"]), tf, job["precision"], job["jit"])
+        return measure(variant, data, spec["device"], job["warmup"], job["steps"], job["rounds"], job["trainer_too"])
+
+    after = torch.cuda.empty_cache if spec["device"] == "cuda" else None
+    run_jobs(spec, versions(), measure_job, after)
 
 
 def keras_child(spec: dict[str, Any]) -> None:
     """The Keras counterpart of :func:`lightning_child` (``KERAS_BACKEND`` set by the parent)."""
-    import traceback
-
     backend, device = os.environ["KERAS_BACKEND"], spec["device"]
     from benchmarks.common import set_backend_threads
 
@@ -324,19 +336,7 @@ def keras_child(spec: dict[str, Any]) -> None:
     if keras.backend.backend() != backend:
         raise RuntimeError(f"KERAS_BACKEND={backend} but keras runs {keras.backend.backend()}")
     check_device(backend, device)
-    info = versions(backend, device)
-    cache: dict[tuple[str, int, int], BenchData] = {}
-    for job in spec["jobs"]:
-        try:
-            key = (job["size"], job["batch_size"], job["n_batches"])
-            if key not in cache:
-                cache[key] = size_data(*key, smoke=spec["smoke"])
-            row = measure(job, backend, device, cache[key])
-            row.update(token_fields(row, cache[key]))
-        except Exception as e:
-            traceback.print_exc()
-            row = error_row(e)
-        emit(job, {**row, "versions": info})
+    run_jobs(spec, versions(backend, device), lambda job, data: measure(job, backend, device, data))
 
 
 def g2p_child(results_dir: str, words: int, argv: list[str]) -> None:

@@ -229,7 +229,6 @@ class BucketBatchSampler:
                 batches.sort(key=len)
                 batches[:2] = [batches[0] + batches[1]]
         return batches
-        return batches
 
     def batches(self, epoch: int | None = None) -> list[list[int]]:
         """This rank's batches for ``epoch``."""

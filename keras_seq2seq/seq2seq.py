@@ -16,6 +16,7 @@ from keras_seq2seq.decoder import Decoder, Memory
 from keras_seq2seq.encoder import Encoder
 from keras_seq2seq.scheduled_sampling import draw_coins, gumbel_noise, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
+from seq2seq_fit.scores import length_budget
 from seq2seq_fit.vocab import BOS_ID, PAD_ID
 
 
@@ -183,13 +184,15 @@ class Seq2Seq(keras.layers.Layer):
         logits = self.scheduled_forward(source, target_in, gold, teacher_forcing, training)  # (B, T, V)
         return masked_cross_entropy(logits, target_out, self.config.label_smoothing), gold
 
-    def generate(self, source: Any, *, max_length: Any = None) -> tuple[Any, Any]:
+    def generate(self, source: Any, *, max_length: Any = None, encoded: Any = None) -> tuple[Any, Any]:
         """Greedy decoding as one compiled loop (what ``predict`` and the evaluation decodes run;
         ``Seq2SeqModel.translate`` uses the shared search of :mod:`seq2seq_fit.search`).
 
         Args:
             source: ``(B, S)`` source ids.
             max_length: steps to run (an int or a scalar tensor); ``None``: ``2 * S + 10``.
+            encoded: ``encode(source)`` when the caller has it already (evaluation also needs it
+                for the teacher-forced loss), so the source is encoded once.
 
         Returns:
             ``(tokens (B, L), attention (B, L, S))`` with ``L = max_length``: the argmax token of
@@ -198,8 +201,8 @@ class Seq2Seq(keras.layers.Layer):
         """
         source = ops.cast(source, "int32")
         if max_length is None:
-            max_length = 2 * ops.shape(source)[1] + 10
-        memory, states = self.encode(source)
+            max_length = length_budget(ops.shape(source)[1])
+        memory, states = self.encode(source) if encoded is None else encoded
         batch = ops.shape(source)[0]
         start = ops.full((batch, max_length), BOS_ID, dtype="int32")  # (B, L), only column 0 is read
         _, tokens, weights = self.decoder.loop(start, first_only(batch, max_length), states, memory)

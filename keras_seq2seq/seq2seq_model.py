@@ -184,8 +184,11 @@ class Seq2SeqModel(keras.Model):
         """
         source = ops.cast(x["source"], "int32")
         target_out = ops.cast(y, "int32")
-        loss = masked_cross_entropy(self.model(source, x["target_in"]), target_out)
-        hypotheses, _ = self.model.generate(source)  # (B, 2 * S + 10): the length_budget of the padded width
+        encoded = self.model.encode(source)  # once, for the loss and the greedy decode
+        memory, states = encoded
+        logits = self.model.decoder(ops.cast(x["target_in"], "int32"), states, memory)  # (B, T, V)
+        loss = masked_cross_entropy(logits, target_out)
+        hypotheses, _ = self.model.generate(source, encoded=encoded)  # (B, 2 * S + 10): budget of the padded width
         tokens = ops.sum(ops.cast(ops.not_equal(target_out, PAD_ID), "float32"))
         return {"loss": loss, "tokens": tokens, "source": source, "hypotheses": hypotheses, "targets": target_out}
 

@@ -11,6 +11,7 @@ from lit_seq2seq.encoder import Encoder
 from lit_seq2seq.scheduled_sampling import draw_coins, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.config import check_int
+from seq2seq_fit.scores import length_budget
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -165,7 +166,12 @@ class Seq2Seq(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, source: torch.Tensor, source_lengths: torch.Tensor | None = None, *, max_length: int | None = None
+        self,
+        source: torch.Tensor,
+        source_lengths: torch.Tensor | None = None,
+        *,
+        max_length: int | None = None,
+        encoded: tuple[Memory, State] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Greedy decoding on the model's device, without gold tokens (what validation runs during
         training; ``LitSeq2Seq.translate`` uses the shared search of :mod:`seq2seq_fit.search`).
@@ -174,15 +180,17 @@ class Seq2Seq(nn.Module):
             source: ``(B, S)`` source ids.
             source_lengths: ``(B,)`` non-pad lengths (``None``: counted from the padding).
             max_length: most steps, ``<eos>`` included; ``None``: ``2 * S + 10``.
+            encoded: ``encode(source, source_lengths)`` when the caller has it already (evaluation
+                also needs it for the teacher-forced loss), so the source is encoded once.
 
         Returns:
             ``(tokens (B, L), attention (B, L, S) or None)``: generated ids (``<bos>`` not
             included), ``<pad>`` after each row's ``<eos>``; ``L <= max_length``.
         """
         if max_length is None:
-            max_length = 2 * source.size(1) + 10
+            max_length = length_budget(source.size(1))
         check_int("Seq2Seq.generate", "max_length", max_length, 1)
-        memory, state = self.encode(source, source_lengths)
+        memory, state = self.encode(source, source_lengths) if encoded is None else encoded
         b = source.size(0)
         token = torch.full((b,), BOS_ID, dtype=torch.long, device=source.device)
         finished = torch.zeros(b, dtype=torch.bool, device=source.device)

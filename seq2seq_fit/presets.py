@@ -30,15 +30,3 @@ PRESETS: dict[str, Seq2SeqConfig] = {
     ),
     "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
 }
-
-
-def preset(name: str) -> Seq2SeqConfig:
-    """The config of preset ``name``, with an error that lists the presets.
-
-    Example:
-        >>> preset("cpu").hidden_size
-        256
-    """
-    if name not in PRESETS:
-        raise ValueError(f"preset: got {name!r}, expected one of {', '.join(PRESETS)}")
-    return PRESETS[name]

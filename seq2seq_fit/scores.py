@@ -82,7 +82,7 @@ def metric_name(name: str, stage: Stage, side: Side) -> str:
     raise ValueError(f"metric_name.side: got {side!r}, expected 'lightning' or 'keras'")
 
 
-def length_budget(source_length: int) -> int:
+def length_budget(source_length: Any) -> Any:
     """Greedy steps an evaluation decode gives a source of ``source_length`` tokens: ``2 * n + 10``.
 
     The default ``max_length`` rule of ``translate``, applied per source (not to the padded batch
@@ -92,7 +92,7 @@ def length_budget(source_length: int) -> int:
         >>> length_budget(3)
         16
     """
-    return 2 * int(source_length) + 10
+    return 2 * source_length + 10  # also a framework's scalar tensor: the compiled Keras decode uses it
 
 
 # -- records --------------------------------------------------------------------------------------
