@@ -107,6 +107,25 @@ def save_pretrained(
             f"save_pretrained.weights: {'; '.join(problems)} for the config and vocabulary sizes "
             f"{len(src)} (source) and {len(tgt)} (target)"
         )
+    texts = json_files(config, teacher_forcing, src, tgt, extra)
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    from safetensors.numpy import save_file  # here, not at the top: a CLI's --help needs none of it
+
+    with atomic_write_path(target / WEIGHTS_FILE) as temp:
+        save_file(arrays, os.fspath(temp), metadata={"format": "seq2seq-fit", "format_version": str(FORMAT_VERSION)})
+    write_json_files(target, texts)
+
+
+def json_files(
+    config: Seq2SeqConfig,
+    teacher_forcing: TeacherForcing,
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    extra: Mapping[str, Any] | None,
+) -> dict[str, str]:
+    """The text of ``vocab.json`` and ``config.json`` by file name (what :func:`save_pretrained` and
+    the ONNX export of :mod:`seq2seq_fit.onnx_export` both write)."""
     header = {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
@@ -117,17 +136,15 @@ def save_pretrained(
         config_text = json.dumps(header, indent=2, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ValueError(f"save_pretrained.extra: got {extra!r}, expected plain JSON data ({err})") from err
-    vocab_text = json.dumps({"source": src.tokens, "target": tgt.tokens}, ensure_ascii=False)
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    from safetensors.numpy import save_file  # here, not at the top: a CLI's --help needs none of it
+    vocab_text = json.dumps({"source": src_vocab.tokens, "target": tgt_vocab.tokens}, ensure_ascii=False)
+    return {VOCAB_FILE: vocab_text + "\n", CONFIG_FILE: config_text + "\n"}
 
-    with atomic_write_path(target / WEIGHTS_FILE) as temp:
-        save_file(arrays, os.fspath(temp), metadata={"format": "seq2seq-fit", "format_version": str(FORMAT_VERSION)})
-    with atomic_write_path(target / VOCAB_FILE) as temp:
-        temp.write_text(vocab_text + "\n", encoding="utf-8")
-    with atomic_write_path(target / CONFIG_FILE) as temp:
-        temp.write_text(config_text + "\n", encoding="utf-8")
+
+def write_json_files(target: Path, texts: Mapping[str, str]) -> None:
+    """Write each of ``texts`` (file name -> text) into ``target`` atomically, ``config.json`` last."""
+    for name, text in texts.items():
+        with atomic_write_path(target / name) as temp:
+            temp.write_text(text, encoding="utf-8")
 
 
 def load_pretrained(directory: str | os.PathLike[str]) -> PretrainedModel:

@@ -1,0 +1,256 @@
+"""Run an ONNX export with onnxruntime and numpy only: no torch, TensorFlow, Keras or onnx needed.
+
+:class:`OnnxTranslator` reads a directory written by :func:`seq2seq_fit.onnx_export.export_onnx`
+(``LitSeq2Seq.export_onnx``, ``Seq2SeqModel.export_onnx``, ``lit-seq2seq export``,
+``keras-seq2seq export`` or ``seq2seq-fit export``) and decodes with the same driver and search as
+the two frameworks' ``translate`` (:mod:`seq2seq_fit.translate`, :mod:`seq2seq_fit.search`): the
+encoder graph runs once per batch, the decoder graph once per output token (times the beam).
+
+Example:
+    >>> import tempfile
+    >>> from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+    >>> from seq2seq_fit.onnx_export import export_onnx
+    >>> from seq2seq_fit.weight_layout import canonical_shapes
+    >>> config, tokens = Seq2SeqConfig(hidden_size=4, embedding_dim=2), ["<pad>", "<bos>", "<eos>", "<unk>", "a"]
+    >>> rng = np.random.default_rng(0)
+    >>> weights = {k: rng.normal(size=s).astype(np.float32) for k, s in canonical_shapes(config, 5, 5).items()}
+    >>> directory = export_onnx(tempfile.mkdtemp(), config=config, teacher_forcing=TeacherForcing(),
+    ...                         src_vocab=tokens, tgt_vocab=tokens, weights=weights)
+    >>> outputs = OnnxTranslator(directory).translate(["a a", "a"], strategy="beam", beam_width=2, max_length=3)
+    >>> [len(output) <= 3 for output in outputs]
+    [True, True]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.errors import ModelFormatError
+from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, read_config, read_json, read_vocab
+from seq2seq_fit.teacher_forcing import TeacherForcing
+from seq2seq_fit.tokenizer import Tokenizer
+from seq2seq_fit.translate import Source, translate
+from seq2seq_fit.vocab import Vocab
+
+# The names below mirror seq2seq_fit.onnx_export, which this module must not import (it imports onnx).
+EXPORT_FORMAT = "seq2seq-fit-onnx"
+SUPPORTED_VERSIONS = (1,)
+ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"
+MANIFEST_FILE = "export.json"
+EXPORT_FILES = (CONFIG_FILE, VOCAB_FILE, ENCODER_FILE, DECODER_FILE, MANIFEST_FILE)
+#: Decoder inputs whose batch axis is axis 1 (the recurrent state, ``(L, N, H)``); the others have it first.
+STATE_INPUTS = ("h", "c")
+
+#: ``name -> array``: the decoder graph's inputs other than ``token``.
+State = dict[str, np.ndarray]
+
+
+def check_export_directory(directory: str | os.PathLike[str]) -> Path:
+    """``directory`` as a path, after checking that it holds every file of an export.
+
+    Raises:
+        ModelFormatError: naming the path: not a directory, a ``save_pretrained`` directory (not
+            exported yet), or files missing.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        what = "a file" if root.exists() else "nothing there"
+        raise ModelFormatError(
+            f"{root}: not an ONNX export directory ({what}); export_onnx / `seq2seq-fit export` writes a "
+            f"directory holding {', '.join(EXPORT_FILES)}"
+        )
+    missing = [name for name in EXPORT_FILES if not (root / name).is_file()]
+    if missing and (root / "model.safetensors").is_file() and ENCODER_FILE in missing:
+        raise ModelFormatError(
+            f"{root}: a save_pretrained model directory, not an ONNX export; export it first: "
+            f"seq2seq-fit export --model {root} --out EXPORT_DIR"
+        )
+    if missing:
+        raise ModelFormatError(
+            f"{', '.join(os.fspath(root / name) for name in missing)}: missing; an ONNX export directory holds "
+            f"{', '.join(EXPORT_FILES)}"
+        )
+    manifest = read_json(root / MANIFEST_FILE)
+    if manifest.get("format") != EXPORT_FORMAT or manifest.get("format_version") not in SUPPORTED_VERSIONS:
+        raise ModelFormatError(
+            f"{root / MANIFEST_FILE}: format {manifest.get('format')!r} version {manifest.get('format_version')!r} "
+            f"is not supported; this version of seq2seq-fit reads {EXPORT_FORMAT!r} version "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}"
+        )
+    return root
+
+
+def session(path: Path, threads: int | None, providers: list[Any] | None) -> Any:
+    """An onnxruntime session of the graph ``path``; ``ModelFormatError`` if onnxruntime cannot load it."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(
+            os.fspath(path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
+        )
+    except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph/... types
+        raise ModelFormatError(f"{path}: onnxruntime cannot load it ({type(err).__name__}: {err})") from err
+
+
+def check_metadata(
+    path: Path, sess: Any, config: Seq2SeqConfig, src_vocab: Vocab, tgt_vocab: Vocab, directory: Path
+) -> None:
+    """Raise ``ModelFormatError`` unless the graph ``path`` was exported from the directory's config and
+    vocabularies."""
+    meta = sess.get_modelmeta().custom_metadata_map
+    if meta.get("seq2seq_fit.format") != EXPORT_FORMAT:
+        raise ModelFormatError(f"{path}: not a graph exported by seq2seq-fit (no {EXPORT_FORMAT!r} metadata)")
+    graph_config = json.loads(meta.get("seq2seq_fit.config", "{}"))
+    if graph_config != config.to_dict():
+        differ = sorted(
+            k for k in set(graph_config) | set(config.to_dict()) if graph_config.get(k) != getattr(config, k, None)
+        )
+        raise ModelFormatError(
+            f"{path}: exported from another model than {directory / CONFIG_FILE} describes (they differ in "
+            f"{', '.join(differ)}: graph {', '.join(f'{k}={graph_config.get(k)!r}' for k in differ)}); export again"
+        )
+    for key, vocab, side in (("src_vocab_size", src_vocab, "source"), ("tgt_vocab_size", tgt_vocab, "target")):
+        size = meta.get(f"seq2seq_fit.{key}")
+        if size != str(len(vocab)):
+            raise ModelFormatError(
+                f"{path}: built for a {side} vocabulary of {size} tokens, but {directory / VOCAB_FILE} has "
+                f"{len(vocab)}; export again"
+            )
+
+
+class OnnxStepDecoder:
+    """The two graphs of an export as the core's ``StepDecoder`` (numpy arrays in and out).
+
+    Args:
+        encoder, decoder: onnxruntime sessions of ``encoder.onnx`` and ``decoder.onnx``.
+        has_attention: whether the decoder returns attention weights.
+    """
+
+    def __init__(self, encoder: Any, decoder: Any, has_attention: bool) -> None:
+        self.encoder, self.decoder = encoder, decoder
+        self.has_attention = has_attention
+        self.state_inputs = [i.name for i in decoder.get_inputs() if i.name != "token"]
+        self.outputs = [o.name for o in decoder.get_outputs()]
+
+    def start(self, source_ids: np.ndarray, lengths: np.ndarray) -> State:
+        """Run the encoder on ``source_ids`` (B, S) with ``lengths`` (B,); the decoder's first state."""
+        feeds = {
+            "source_ids": np.ascontiguousarray(source_ids, dtype=np.int64),
+            "lengths": np.ascontiguousarray(lengths, dtype=np.int64),
+        }
+        names = [o.name for o in self.encoder.get_outputs()]
+        values = dict(zip(names, self.encoder.run(names, feeds), strict=True))
+        return {name: values[name] for name in self.state_inputs}
+
+    def step(self, tokens: np.ndarray, state: State, *, attention: bool = True) -> tuple[np.ndarray, State, Any]:
+        """One decoder step from ``tokens`` (N,): ``(logits (N, V), new state, attention (N, S) or None)``."""
+        feeds = {"token": np.ascontiguousarray(tokens, dtype=np.int64), **state}
+        values = dict(zip(self.outputs, self.decoder.run(self.outputs, feeds), strict=True))
+        new_state = dict(state)
+        for name in STATE_INPUTS:
+            if name in state:
+                new_state[name] = values[f"{name}_out"]
+        weights = values.get("attention") if attention else None
+        return values["logits"], new_state, weights
+
+    def reorder(self, state: State, index: np.ndarray) -> State:
+        """The rows ``index`` (N',) of the state (axis 1 of ``h``/``c``, axis 0 of the memory)."""
+        return {name: np.take(value, index, axis=1 if name in STATE_INPUTS else 0) for name, value in state.items()}
+
+
+class OnnxTranslator:
+    """Translate with an ONNX export: what ``LitSeq2Seq.translate`` and ``Seq2SeqModel.translate`` do,
+    with onnxruntime and numpy only.
+
+    Args:
+        directory: an export directory (``config.json``, ``vocab.json``, ``encoder.onnx``,
+            ``decoder.onnx``, ``export.json``).
+        threads: onnxruntime intra-op threads (``None``: its default, every core).
+        providers: onnxruntime execution providers (``None``: the CPU).
+
+    Attributes:
+        config, teacher_forcing, src_vocab, tgt_vocab: the exported model's, from the directory.
+
+    Raises:
+        ModelFormatError: the directory is not an export or a file is missing or malformed, or the
+            graphs were exported from another config or vocabulary than the JSON files describe;
+            the message names the path.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike[str], *, threads: int | None = None, providers: list[Any] | None = None
+    ) -> None:
+        root = check_export_directory(directory)
+        self.directory = root
+        self.config: Seq2SeqConfig
+        self.teacher_forcing: TeacherForcing
+        self.config, self.teacher_forcing, self.extra = read_config(root / CONFIG_FILE)
+        self.src_vocab, self.tgt_vocab = read_vocab(root / VOCAB_FILE)
+        sessions = []
+        for name in (ENCODER_FILE, DECODER_FILE):
+            sess = session(root / name, threads, providers)
+            check_metadata(root / name, sess, self.config, self.src_vocab, self.tgt_vocab, root)
+            sessions.append(sess)
+        self.decoder = OnnxStepDecoder(sessions[0], sessions[1], self.config.attention != "none")
+
+    def translate(
+        self,
+        sources: list[Source],
+        *,
+        strategy: str = "greedy",
+        beam_width: int = 5,
+        length_penalty: float = 0.0,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        max_length: int | None = None,
+        return_attention: bool = False,
+        tokenizer: Tokenizer = "whitespace",
+        batch_size: int = 64,
+        seed: int | None = None,
+    ) -> list[list[str]] | tuple[list[list[str]], list[np.ndarray]]:
+        """Decode ``sources`` to target token lists; see :func:`seq2seq_fit.translate.translate` for every argument
+        (the same as ``LitSeq2Seq.translate`` and ``Seq2SeqModel.translate``)."""
+        return translate(
+            self.decoder,
+            self.src_vocab,
+            self.tgt_vocab,
+            sources,
+            strategy=strategy,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
+            temperature=temperature,
+            top_k=top_k,
+            max_length=max_length,
+            return_attention=return_attention,
+            tokenizer=tokenizer,
+            batch_size=batch_size,
+            seed=seed,
+        )
+
+    def logits(self, source_ids: np.ndarray, lengths: np.ndarray, target_in: np.ndarray) -> np.ndarray:
+        """Teacher-forced logits (B, T, V) of decoder inputs ``target_in`` (B, T), one decoder step per column
+        (what the frameworks' ``forward`` returns in eval mode)."""
+        state = self.decoder.start(source_ids, lengths)
+        steps = []
+        for t in range(np.shape(target_in)[1]):
+            logits, state, _ = self.decoder.step(np.asarray(target_in)[:, t], state, attention=False)
+            steps.append(logits)
+        return np.stack(steps, 1)
+
+    def __repr__(self) -> str:
+        return f"OnnxTranslator({os.fspath(self.directory)!r})"
+
+
+__all__ = ["OnnxStepDecoder", "OnnxTranslator", "check_export_directory"]
