@@ -27,6 +27,8 @@ OPTIONS = [
     {"strategy": "sample", "seed": 0, "temperature": 0.7, "top_k": 5},
     {"batch_size": 2},
 ]
+#: Also decoded by Keras here (greedy and beam): JAX compiles its step for each new shape, which costs time.
+KERAS_OPTIONS = [OPTIONS[0], OPTIONS[2]]
 TOLERANCE = 1e-4
 
 
@@ -47,7 +49,8 @@ def test_onnx_export_matches_both_frameworks(case, tmp_path, logit_differences):
         assert diff < TOLERANCE, f"{case}: ONNX exported from {side} differs by {diff:.2e} in logits"
     for options in OPTIONS:
         reference = lit.translate(SOURCES, **options)
-        assert model.translate(SOURCES, **options) == reference, options
+        if options in KERAS_OPTIONS:  # the rest: Keras equals Lightning in test_parity_search.py
+            assert model.translate(SOURCES, **options) == reference, options
         for side, runner in runners.items():
             assert runner.translate(SOURCES, **options) == reference, (side, options)
     if CASES[case]["attention"] != "none":
