@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -402,6 +403,44 @@ class Seq2SeqModel(keras.Model):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
         return cls(**config)
 
+    def export(
+        self,
+        filepath: str | os.PathLike[str],
+        format: str = "tf_saved_model",
+        verbose: bool | None = None,
+        input_signature: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Write a TensorFlow SavedModel that decodes greedily (``keras.Model.export``'s signature).
+
+        Keras' own ``export`` would trace ``call`` (teacher-forced logits from source and target);
+        this one's endpoint ``serve``, also the ``serving_default`` signature (output
+        ``output_0``), maps right-padded source ids ``(B, S)`` int (``<pad>`` = 0) to the greedy ids
+        ``(B, L)`` int32 of :meth:`Seq2Seq.generate` with the budget ``2 * S + 10``: ``<bos>`` left
+        out, each row's first ``<eos>`` kept and ``<pad>`` after it, columns that are ``<pad>`` in
+        every row dropped (``L`` = the longest row, at most ``2 * S + 10``). For a batch of
+        equal-length sources this is what ``translate(sources)`` decodes; a shorter source in a
+        wider batch gets the batch's budget instead of its own. The vocabularies go with it (string
+        variables ``src_vocab`` / ``tgt_vocab``, and ``assets.extra/vocab.json`` and ``config.json``).
+        The artifact loads with ``tf.saved_model.load`` alone (no Keras, no ``keras_seq2seq``); see
+        :mod:`keras_seq2seq.saved_model` and docs/keras.md. TensorFlow backend only;
+        :meth:`export_onnx` works on every backend and serves beam search and sampling too.
+
+        Args:
+            filepath: the SavedModel directory.
+            format: ``"tf_saved_model"`` (any other raises ``ValueError``).
+            verbose: print the endpoints; ``None``: ``True``, as Keras.
+            input_signature: ``None`` (any ``(B, S)``, int32), or one rank-2 integer spec (``keras.InputSpec``,
+                ``tf.TensorSpec``), alone or in a list.
+            **kwargs: none accepted (Keras' ``is_static`` / ``jax2tf_kwargs`` are for JAX).
+
+        Raises:
+            ValueError: another backend or format, an unknown keyword, a bad path or spec.
+        """
+        from keras_seq2seq.saved_model import export_saved_model
+
+        export_saved_model(self, filepath, format, verbose, input_signature, **kwargs)
+
     # ------------------------------------------------------------------------- model directory
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
@@ -424,15 +463,50 @@ class Seq2SeqModel(keras.Model):
             >>> Seq2SeqModel.from_pretrained(directory).seed
             3
         """
-        save_pretrained(
-            directory,
-            config=self.config,
-            teacher_forcing=self.teacher_forcing,
-            src_vocab=self.src_vocab,
-            tgt_vocab=self.tgt_vocab,
-            weights=canonical_weights(self.model),
-            extra={"seed": int(self.seed)},
-        )
+        save_pretrained(directory, **self._pretrained_arguments())
+
+    def export_onnx(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the model for ``seq2seq_fit.serving.OnnxTranslator``: an encoder and a one-step decoder graph.
+
+        The directory holds what :meth:`save_pretrained` writes but the weights (``config.json``,
+        ``vocab.json``), plus ``encoder.onnx``, ``decoder.onnx`` and ``export.json``; see
+        :func:`seq2seq_fit.onnx_export.export_onnx` and docs/serving.md. The graphs are built from
+        the canonical weights with ``onnx``'s own operators, on any backend and without tracing
+        this model, so exporting needs ``onnx`` (the ``[serve]`` extra) and no torch, and running
+        them needs only numpy and onnxruntime. (``export`` writes Keras' own TensorFlow SavedModel.)
+
+        Args:
+            directory: the export directory (created if needed).
+
+        Returns:
+            The export directory.
+
+        Example:
+            >>> import os, tempfile
+            >>> from seq2seq_fit.serving import OnnxTranslator
+            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
+            >>> model = Seq2SeqModel(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4}, seed=3)
+            >>> directory = model.export_onnx(tempfile.mkdtemp())
+            >>> sorted(os.listdir(directory))
+            ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'vocab.json']
+            >>> OnnxTranslator(directory).translate(["a b"], max_length=4) == model.translate(["a b"], max_length=4)
+            True
+        """
+        from seq2seq_fit.onnx_export import export_onnx  # here: onnx only for those who export
+
+        return export_onnx(directory, **self._pretrained_arguments())
+
+    def _pretrained_arguments(self) -> dict[str, Any]:
+        """The keywords of ``seq2seq_fit.model_format.save_pretrained`` for this model (config, teacher
+        forcing, vocabularies, canonical weights, seed): what :meth:`save_pretrained` and :meth:`export_onnx` write."""
+        return {
+            "config": self.config,
+            "teacher_forcing": self.teacher_forcing,
+            "src_vocab": self.src_vocab,
+            "tgt_vocab": self.tgt_vocab,
+            "weights": canonical_weights(self.model),
+            "extra": {"seed": int(self.seed)},
+        }
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str], **kwargs: Any) -> Seq2SeqModel:

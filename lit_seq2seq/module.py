@@ -7,6 +7,7 @@ import math
 import os
 import pickle
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import lightning.pytorch as pl
@@ -376,15 +377,50 @@ class LitSeq2Seq(pl.LightningModule):
             >>> LitSeq2Seq.from_pretrained(directory, lr=3e-4).hparams["lr"]
             0.0003
         """
-        save_pretrained(
-            directory,
-            config=self.config,
-            teacher_forcing=self.teacher_forcing,
-            src_vocab=self.src_vocab,
-            tgt_vocab=self.tgt_vocab,
-            weights=canonical_weights(self.model),
-            extra={"seed": int(self.hparams["seed"])},
-        )
+        save_pretrained(directory, **self._pretrained_arguments())
+
+    def export_onnx(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the model for ``seq2seq_fit.serving.OnnxTranslator``: an encoder and a one-step decoder graph.
+
+        The directory holds what :meth:`save_pretrained` writes but the weights (``config.json``,
+        ``vocab.json``), plus ``encoder.onnx``, ``decoder.onnx`` and ``export.json``; see
+        :func:`seq2seq_fit.onnx_export.export_onnx` and docs/serving.md. The graphs are built from
+        the canonical weights with ``onnx``'s own operators, so exporting needs ``onnx`` (the
+        ``[serve]`` extra) and no tracing of this module, and running them needs only numpy and
+        onnxruntime.
+
+        Args:
+            directory: the export directory (created if needed).
+
+        Returns:
+            The export directory.
+
+        Example:
+            >>> import os, tempfile
+            >>> from seq2seq_fit.serving import OnnxTranslator
+            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
+            >>> lit = LitSeq2Seq(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4})
+            >>> directory = lit.export_onnx(tempfile.mkdtemp())
+            >>> sorted(os.listdir(directory))
+            ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'vocab.json']
+            >>> OnnxTranslator(directory).translate(["a b"], max_length=4) == lit.translate(["a b"], max_length=4)
+            True
+        """
+        from seq2seq_fit.onnx_export import export_onnx  # here: onnx only for those who export
+
+        return export_onnx(directory, **self._pretrained_arguments())
+
+    def _pretrained_arguments(self) -> dict[str, Any]:
+        """The keywords of ``seq2seq_fit.model_format.save_pretrained`` for this model (config, teacher
+        forcing, vocabularies, canonical weights, seed): what :meth:`save_pretrained` and :meth:`export_onnx` write."""
+        return {
+            "config": self.config,
+            "teacher_forcing": self.teacher_forcing,
+            "src_vocab": self.src_vocab,
+            "tgt_vocab": self.tgt_vocab,
+            "weights": canonical_weights(self.model),
+            "extra": {"seed": int(self.hparams["seed"])},
+        }
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str], **kwargs: Any) -> LitSeq2Seq:
