@@ -3,6 +3,7 @@
 Example:
     keras-seq2seq fit --corpus cmudict --attention luong --epochs 3 --mixed-precision bf16 --backend jax
     keras-seq2seq translate --model model.keras --tokenizer char hello world
+    keras-seq2seq export --model model.keras --out model-onnx
 
 Option names follow ``lit-seq2seq`` where they mean the same thing: the config and teacher-forcing
 fields by name (``--hidden_size``, ``--attention``, ``--schedule``, ``--decay_steps``...), also
@@ -34,13 +35,17 @@ from seq2seq_fit.cli_options import (
     TRAINING_OPTIONS,
     CLIError,
     OneLineParser,
+    add_export_options,
     add_translate_options,
     bounded_int,
+    check_export_args,
     checked_input,
     cli_errors,
+    export_model_directory,
     quiet_framework_logs,
     read_sources,
     restored_environment,
+    run_export,
     run_translate,
 )
 from seq2seq_fit.config import Seq2SeqConfig, parse_bool
@@ -122,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="a .keras file (model.save, ModelCheckpoint) or a save_pretrained directory",
     )  # fmt: skip
     add_translate_options(tr)
+
+    ex = sub.add_parser(
+        "export", help="write a saved model as an ONNX export for seq2seq-fit translate; prints the directory"
+    )
+    ex.add_argument("--backend", choices=BACKENDS, default=None, help="Keras backend (default: KERAS_BACKEND)")
+    ex.add_argument(
+        "--model", required=True, metavar="PATH",
+        help="a .keras file (model.save, ModelCheckpoint) or a save_pretrained directory",
+    )  # fmt: skip
+    add_export_options(ex)
     return parser
 
 
@@ -249,8 +264,8 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-def load_for_translate(path: str) -> Any:
-    """The model of ``--model``: a ``.keras`` file or a ``save_pretrained`` directory.
+def load_saved_model(path: str) -> Any:
+    """The model of ``--model`` (``translate``, ``export``): a ``.keras`` file or a ``save_pretrained`` directory.
 
     Raises:
         CLIError: the file is not a ``.keras`` archive of a ``Seq2SeqModel``.
@@ -286,13 +301,20 @@ def main(argv: list[str] | None = None) -> int:
             sources = read_sources(args.sentences, args.file)
             if not os.path.exists(args.model):
                 raise CLIError(f"--model {args.model}: no such file or directory")
+        elif args.command == "export":
+            check_export_args(args)
+            if os.path.isdir(args.model):  # the core exports a model directory; Keras need not start
+                export_model_directory(args)
+                return 0
         else:
             model_settings(args)  # --hidden_size 0, --schedule bogus: refused before Keras starts
         start_keras(args)
         if args.command == "fit":
             print(json.dumps(run_fit(args), ensure_ascii=False))
+        elif args.command == "export":
+            run_export(args, load_saved_model(args.model).export_onnx)
         else:
-            print("\n".join(run_translate(prog, args, sources, load_for_translate)))
+            print("\n".join(run_translate(prog, args, sources, load_saved_model)))
     return 0
 
 

@@ -5,15 +5,17 @@ Example:
     lit-seq2seq fit --config run.yaml
     lit-seq2seq fit --print_config > run.yaml
     lit-seq2seq translate --model runs/demo/checkpoints/last.ckpt --tokenizer char python keras
+    lit-seq2seq export --ckpt_path runs/demo/checkpoints/last.ckpt --out g2p-onnx
 
 The vocabularies are built by the data module and linked into the model when both are
 instantiated, so they are never given on the command line. ``fit``, ``validate``, ``test`` and
 ``predict`` are LightningCLI's (:class:`lit_seq2seq.lightning_cli.Seq2SeqCLI`), with the training
 defaults of ``keras-seq2seq fit`` (``seq2seq_fit.cli_options.TRAINING_OPTIONS``); ``translate``
-(decode sentences with a checkpoint) is dispatched before LightningCLI is built and takes the
-options of ``keras-seq2seq translate``. Errors are one line on stderr with exit status 2; ``--debug``
-(anywhere on the line) shows the traceback. ``--help`` of ``translate`` and its argument errors
-import no torch.
+(decode sentences with a checkpoint) and ``export`` (write the ONNX export that ``seq2seq-fit
+translate`` runs) are dispatched before LightningCLI is built and take the options of
+``keras-seq2seq translate`` and ``keras-seq2seq export``. Errors are one line on stderr with exit
+status 2; ``--debug`` (anywhere on the line) shows the traceback. ``--help`` of ``translate`` and
+``export`` and their argument errors import no torch.
 """
 
 from __future__ import annotations
@@ -23,16 +25,21 @@ import os
 import pickle
 import sys
 import zipfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from seq2seq_fit.cli_options import (
     CLIError,
     OneLineParser,
+    add_export_options,
     add_translate_options,
+    check_export_args,
     cli_errors,
+    export_model_directory,
     quiet_framework_logs,
     read_sources,
     restored_environment,
+    run_export,
     run_translate,
 )
 from seq2seq_fit.config import parse_bool
@@ -53,8 +60,9 @@ OWNERS = {
     "Seq2SeqDataModule": "--data.",
 }
 DESCRIPTION = (
-    "Train, evaluate and use LitSeq2Seq models: fit, validate, test and predict (LightningCLI), and translate "
-    "(decode sentences with a checkpoint, below). --debug: show the traceback of an error."
+    "Train, evaluate and use LitSeq2Seq models: fit, validate, test and predict (LightningCLI), translate "
+    "(decode sentences with a checkpoint, below) and export (the ONNX export seq2seq-fit translate runs). "
+    "--debug: show the traceback of an error."
 )
 TRANSLATE_USAGE = (
     "lit-seq2seq translate --model CKPT [options] SENTENCE ...: decode sentences (or a --file of them) with a "
@@ -67,6 +75,7 @@ SUBCOMMANDS = {
     "test": "evaluate a model on the test split (LightningCLI)",
     "predict": "run a model over the predict split (LightningCLI)",
     "translate": "decode sentences (or a --file of them) with a checkpoint or model directory",
+    "export": "write a checkpoint or model directory as an ONNX export for seq2seq-fit translate",
 }
 
 
@@ -79,23 +88,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--model`` (also ``--ckpt_path``) and ``--weights_only`` of ``translate`` and ``export``."""
+    parser.add_argument(
+        "--model", "--ckpt_path", "--ckpt-path", dest="model", required=True, metavar="PATH",
+        help="a .ckpt file written by Trainer.fit / ModelCheckpoint (loaded with weights_only=True), or a "
+        "save_pretrained directory",
+    )  # fmt: skip
+    parser.add_argument(
+        "--weights_only", "--weights-only", type=parse_bool, default=True, metavar="BOOL",
+        help="false unpickles Python objects in the checkpoint: only for a file you trust (default true)",
+    )  # fmt: skip
+
+
 def build_translate_parser() -> argparse.ArgumentParser:
     """Options of ``lit-seq2seq translate`` (those of ``keras-seq2seq translate``; ``-`` or ``_`` alike)."""
     parser = OneLineParser(
         prog=f"{PROG} translate",
         description="Decode sentences with a LitSeq2Seq checkpoint; prints one line of tokens per sentence.",
     )
-    parser.add_argument(
-        "--model", "--ckpt_path", "--ckpt-path", dest="model", required=True, metavar="PATH",
-        help="a .ckpt file written by Trainer.fit / ModelCheckpoint (loaded with weights_only=True), or a "
-        "save_pretrained directory",
-    )  # fmt: skip
+    add_model_options(parser)
     parser.add_argument("--device", default="cpu", help="where to decode: cpu, cuda, cuda:1, mps (default cpu)")
-    parser.add_argument(
-        "--weights_only", "--weights-only", type=parse_bool, default=True, metavar="BOOL",
-        help="false unpickles Python objects in the checkpoint: only for a file you trust (default true)",
-    )  # fmt: skip
     add_translate_options(parser)
+    return parser
+
+
+def build_export_parser() -> argparse.ArgumentParser:
+    """Options of ``lit-seq2seq export`` (those of ``keras-seq2seq export``)."""
+    parser = OneLineParser(
+        prog=f"{PROG} export",
+        description="Write a LitSeq2Seq checkpoint or model directory as an ONNX export (encoder and one-step "
+        "decoder graphs, config, vocabularies) that seq2seq-fit translate runs with numpy and onnxruntime only; "
+        "prints the export directory.",
+    )  # fmt: skip
+    add_model_options(parser)
+    add_export_options(parser)
     return parser
 
 
@@ -104,7 +131,7 @@ TORCH_FILE_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
 def load_model(args: argparse.Namespace) -> LitSeq2Seq:
-    """The model of ``--model``: a ``.ckpt`` file or a ``save_pretrained`` directory, in eval mode.
+    """The model of ``--model``: a ``.ckpt`` file or a ``save_pretrained`` directory, in eval mode, on ``--device``.
 
     Raises:
         CLIError: the file is not a LitSeq2Seq checkpoint (a TSV, an empty file, random bytes).
@@ -155,6 +182,23 @@ def translate_main(argv: list[str]) -> list[str]:
         lines = run_translate(f"{PROG} translate", args, sources, lambda path: load_model(args))
     print("\n".join(lines))
     return lines
+
+
+def export_main(argv: list[str]) -> Path:
+    """``lit-seq2seq export``: check the paths, load the checkpoint, write the export; errors as ``translate``'s.
+
+    A ``save_pretrained`` directory is exported by the core alone
+    (:func:`seq2seq_fit.cli_options.export_model_directory`): no torch starts.
+    """
+    args = build_export_parser().parse_args(argv)
+    with cli_errors(f"{PROG} export", debug=args.debug, flags=FLAGS):
+        check_export_args(args)  # a bad --model or --out fails before torch starts
+        if os.path.isdir(args.model):
+            return export_model_directory(args)
+        quiet_framework_logs(args.debug)
+        args.device = "cpu"  # the graphs are built from the weights on the host
+        model = load_model(args)
+        return run_export(args, model.export_onnx)
 
 
 def lightning_argv(argv: list[str]) -> list[str]:
@@ -214,9 +258,9 @@ def main(args: list[str] | None = None) -> Any:
 
     Args:
         args: parse these instead of ``sys.argv``. Called so (from Python) it returns the
-            ``Seq2SeqCLI`` of ``fit``/``validate``/``test``/``predict``, or the output lines of
-            ``translate``; as the console script (``args=None``) it returns ``None``, which
-            ``sys.exit`` reads as success.
+            ``Seq2SeqCLI`` of ``fit``/``validate``/``test``/``predict``, the output lines of
+            ``translate``, or the export directory of ``export``; as the console script
+            (``args=None``) it returns ``None``, which ``sys.exit`` reads as success.
     """
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["--debug"]:  # lit-seq2seq --debug fit ...: the subcommand's --debug
@@ -224,7 +268,12 @@ def main(args: list[str] | None = None) -> Any:
     if not argv or argv[0] not in SUBCOMMANDS:  # --help, or no or an unknown subcommand: answered without torch
         build_parser().parse_args(argv[:1])
     with restored_environment():  # quiet_framework_logs' variables, for a main([...]) call from Python
-        result = translate_main(argv[1:]) if argv[:1] == ["translate"] else lightning_main(argv)
+        if argv[:1] == ["translate"]:
+            result: Any = translate_main(argv[1:])
+        elif argv[:1] == ["export"]:
+            result = export_main(argv[1:])
+        else:
+            result = lightning_main(argv)
     return result if args is not None else None
 
 

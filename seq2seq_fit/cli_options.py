@@ -1,8 +1,10 @@
-"""The options both command lines are built from, and how they report errors.
+"""The options the command lines are built from, and how they report errors.
 
-``lit-seq2seq translate`` and ``keras-seq2seq translate`` add :data:`TRANSLATE_OPTIONS` to their
-parsers, so the two take the same options with the same spellings (``--beam_width`` and
-``--beam-width`` alike), defaults and choices. :data:`TRAINING_OPTIONS` are the training options
+``lit-seq2seq translate``, ``keras-seq2seq translate`` and ``seq2seq-fit translate`` (the ONNX
+runtime's) add :data:`TRANSLATE_OPTIONS` to their parsers, so they take the same options with the
+same spellings (``--beam_width`` and ``--beam-width`` alike), defaults and choices; their
+``export`` commands share :func:`add_export_options`, :func:`check_export_args` and
+:func:`run_export`. :data:`TRAINING_OPTIONS` are the training options
 that mean the same thing in both ``fit``s: ``keras-seq2seq fit`` adds them as flags (also accepted
 in the Lightning spelling, ``--trainer.max_epochs``), ``lit-seq2seq fit`` takes them as its
 LightningCLI keys with these defaults. Errors: :func:`cli_errors` turns the errors a user can cause
@@ -16,6 +18,7 @@ no framework.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import sys
@@ -23,6 +26,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 from seq2seq_fit.decoding import STRATEGIES
@@ -257,6 +261,86 @@ def add_translate_options(parser: argparse.ArgumentParser) -> None:
         option.add_to(parser)
     parser.add_argument(*DEBUG_OPTION.flags, action="store_true", help=DEBUG_OPTION.help)
     parser.add_argument("sentences", nargs="*", metavar="SENTENCE", help="sources to translate")
+
+
+#: ``export`` in the three command lines: where the ONNX export is written.
+OUT_OPTION = Option(
+    "out",
+    None,
+    metavar="DIR",
+    help="the export directory (created if needed): config.json, vocab.json, encoder.onnx, decoder.onnx, export.json",
+)
+
+#: The pip extra that installs the exporter's and the runtime's packages.
+SERVE_EXTRA = "pip install 'seq2seq-fit[serve]'"
+
+
+def add_export_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--out`` (required) and ``--debug`` to an ``export`` parser."""
+    parser.add_argument(*OUT_OPTION.flags, dest=OUT_OPTION.name, required=True, metavar=OUT_OPTION.metavar,
+                        help=OUT_OPTION.help)  # fmt: skip
+    parser.add_argument(*DEBUG_OPTION.flags, action="store_true", help=DEBUG_OPTION.help)
+
+
+def require_package(name: str, purpose: str) -> None:
+    """Refuse to start ``purpose`` when the package ``name`` is not installed (checked without importing it).
+
+    Raises:
+        CLIError: ``name`` is missing; the message gives the pip line that installs it.
+    """
+    if importlib.util.find_spec(name) is None:
+        raise CLIError(f"{purpose} needs the {name} package, which is not installed: {SERVE_EXTRA}")
+
+
+def check_export_args(args: argparse.Namespace) -> None:
+    """The checks of ``export`` that need no framework: ``--model`` exists, ``--out`` is not a file, onnx is installed.
+
+    Raises:
+        CLIError: naming the option, the path and the fix.
+    """
+    if not os.path.exists(args.model):
+        raise CLIError(f"--model {args.model}: no such file or directory")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out}: a file, expected a directory to write the export into")
+    require_package("onnx", "export")
+
+
+def run_export(args: argparse.Namespace, export: Callable[[str], Any]) -> Path:
+    """``export`` of the three command lines: write the export of ``--model`` to ``--out``; print its path.
+
+    Args:
+        args: the parsed options (``--model``, ``--out``), already checked by :func:`check_export_args`.
+        export: this command line's exporter: the ``--out`` directory -> the export directory written.
+
+    Raises:
+        CLIError: ``--out`` cannot be written.
+    """
+    try:
+        path = Path(export(args.out))
+    except OSError as err:
+        where = err.filename if err.filename is not None else args.out
+        raise CLIError(f"--out {args.out}: cannot write {where}: {err.strerror or err}") from err
+    print(path)
+    return path
+
+
+def export_model_directory(args: argparse.Namespace) -> Path:
+    """``export`` of a ``save_pretrained`` directory ``--model``, by the core alone (no framework starts).
+
+    The three command lines export a model directory so, with
+    :func:`seq2seq_fit.onnx_export.export_pretrained`: the graphs hold the saved arrays as they are.
+
+    Raises:
+        CLIError: ``--model`` is not a model directory (a file missing or malformed), or ``--out``
+            cannot be written.
+    """
+    from seq2seq_fit.errors import ModelFormatError
+    from seq2seq_fit.onnx_export import export_pretrained
+
+    try:
+        return run_export(args, lambda out: export_pretrained(args.model, out))
+    except ModelFormatError as err:
+        raise CLIError(f"--model {err}") from err
 
 
 def read_sources(sentences: Sequence[str], file: str | None) -> list[str]:

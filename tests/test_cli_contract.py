@@ -1,7 +1,9 @@
-"""The two command lines take the same options for what they share: ``translate`` and the training options of ``fit``.
+"""The command lines take the same options for what they share: ``translate``, ``export`` and the training
+options of ``fit``.
 
-Both are built from ``seq2seq_fit.cli_options``; these tests fail when one side adds, renames or
-re-defaults an option the other does not.
+``lit-seq2seq``, ``keras-seq2seq`` and ``seq2seq-fit`` (the ONNX runtime's) are built from
+``seq2seq_fit.cli_options``; these tests fail when one adds, renames or re-defaults an option the
+others do not.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import pytest
 import yaml
 
 from keras_seq2seq.cli import build_parser
-from lit_seq2seq.cli import build_translate_parser
+from lit_seq2seq.cli import build_export_parser, build_translate_parser
+from seq2seq_fit.cli import build_parser as build_serving_parser
 from seq2seq_fit.cli_options import TRAINING_OPTIONS, TRANSLATE_OPTIONS
 
-#: Options of one side only: how each loads its model and where it runs.
+#: Options of one command line only: how each loads its model and where it runs.
 LIT_ONLY = {"device", "weights_only"}
 KERAS_ONLY = {"backend"}
+SERVING_ONLY = {"threads"}
 FRAMEWORKS = ("keras", "tensorflow", "jax", "torch", "lightning")
 
 
@@ -51,6 +55,27 @@ def test_translate_takes_the_same_options_in_both_command_lines() -> None:
         assert {f"--{option.name}", f"--{option.name.replace('_', '-')}"} <= set(keras[option.name]["flags"])
 
 
+def test_serving_translate_takes_the_options_of_the_framework_translates() -> None:
+    serving = options(subcommand(build_serving_parser(), "translate"))
+    keras = options(subcommand(build_parser(), "translate"))
+    assert set(serving) - SERVING_ONLY == set(keras) - KERAS_ONLY
+    for dest in set(serving) - SERVING_ONLY - {"model"}:
+        assert serving[dest] == keras[dest], f"translate {dest}: seq2seq-fit {serving[dest]} != keras {keras[dest]}"
+    assert serving["model"]["flags"] == ["--model"] and serving["threads"]["default"] is None
+
+
+def test_export_takes_the_same_options_in_the_three_command_lines() -> None:
+    lit = options(build_export_parser())
+    keras = options(subcommand(build_parser(), "export"))
+    serving = options(subcommand(build_serving_parser(), "export"))
+    assert set(lit) - LIT_ONLY == set(keras) - KERAS_ONLY == set(serving) == {"model", "out", "debug"}
+    for dest in ("out", "debug"):
+        assert lit[dest] == keras[dest] == serving[dest], dest
+    assert lit["out"]["flags"] == ["--out"] and "--model" in keras["model"]["flags"] + serving["model"]["flags"]
+    assert "--ckpt_path" in lit["model"]["flags"], "lit-seq2seq export reads --ckpt_path as translate does"
+    assert lit["weights_only"] == options(build_translate_parser())["weights_only"]
+
+
 def test_translate_defaults_are_those_of_the_core_driver() -> None:
     import inspect
 
@@ -66,9 +91,10 @@ def test_building_both_parsers_imports_no_framework() -> None:
     code = (
         "import sys\n"
         "from keras_seq2seq.cli import build_parser\n"
-        "from lit_seq2seq.cli import build_translate_parser\n"
-        "build_parser(), build_translate_parser()\n"
-        f"print(' '.join(m for m in {FRAMEWORKS!r} if m in sys.modules))\n"
+        "from lit_seq2seq.cli import build_export_parser, build_translate_parser\n"
+        "from seq2seq_fit.cli import build_parser as build_serving_parser\n"
+        "build_parser(), build_translate_parser(), build_export_parser(), build_serving_parser()\n"
+        f"print(' '.join(m for m in {(*FRAMEWORKS, 'onnx', 'onnxruntime')!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

@@ -1,8 +1,8 @@
-"""Errors at the edges of both command lines: one line on stderr, exit status 2, no traceback unless ``--debug``.
+"""Errors at the edges of the command lines: one line on stderr, exit status 2, no traceback unless ``--debug``.
 
-Runs the installed console scripts (``lit-seq2seq``, ``keras-seq2seq``) the way a user does, under
-``python -X importtime`` where it matters, to see that ``--help`` and argument errors start no
-framework.
+Runs the installed console scripts (``lit-seq2seq``, ``keras-seq2seq``, ``seq2seq-fit``) the way a
+user does, under ``python -X importtime`` where it matters, to see that ``--help`` and argument
+errors start no framework.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 BIN = Path(sys.executable).parent
 FRAMEWORKS = ("keras", "tensorflow", "jax", "torch", "lightning")
-CLIS = ("lit-seq2seq", "keras-seq2seq")
+CLIS = ("lit-seq2seq", "keras-seq2seq", "seq2seq-fit")
 
 
 def run(cli: str, *args: str, stdin: str = "") -> tuple[int, list[str], set[str]]:
@@ -31,10 +31,11 @@ def run(cli: str, *args: str, stdin: str = "") -> tuple[int, list[str], set[str]
 
 @pytest.mark.parametrize("cli", CLIS)
 def test_help_imports_no_framework(cli: str) -> None:
-    commands = [["--help"], ["translate", "--help"]] + ([["fit", "--help"]] if cli == "keras-seq2seq" else [])
+    commands = [["--help"], ["translate", "--help"], ["export", "--help"]]
+    commands += [["fit", "--help"]] if cli == "keras-seq2seq" else []
     for command in commands:
         status, _, imported = run(cli, *command)
-        assert status == 0 and not imported & set(FRAMEWORKS), (command, imported & set(FRAMEWORKS))
+        assert status == 0 and not imported & {*FRAMEWORKS, "onnx", "onnxruntime"}, (command, imported)
 
 
 @pytest.mark.parametrize("cli", CLIS)
@@ -54,6 +55,25 @@ def test_translate_errors_are_one_line_naming_the_option(cli: str, tmp_path: Pat
         assert len(stderr) == 1 and stderr[0].startswith(f"{cli} translate: error: "), (args, stderr)
         assert message in stderr[0], (args, stderr)
         assert not imported & set(FRAMEWORKS), (args, imported & set(FRAMEWORKS))
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_export_errors_are_one_line_naming_the_option(cli: str, tmp_path: Path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x", encoding="utf-8")
+    absent, out = str(tmp_path / "absent"), str(tmp_path / "out")
+    cases = {
+        ("--model", absent, "--out", out): f"--model {absent}: no such file or directory",
+        ("--model", str(tmp_path), "--out", str(a_file)): f"--out {a_file}: a file, expected a directory",
+        ("--model", str(tmp_path)): "the following arguments are required: --out",
+        ("--out", out): "the following arguments are required: --model",
+    }
+    for args, message in cases.items():
+        status, stderr, imported = run(cli, "export", *args)
+        assert status == 2, (args, stderr)
+        assert len(stderr) == 1 and stderr[0].startswith(f"{cli} export: error: {message}"), (args, stderr)
+        assert not imported & set(FRAMEWORKS), (args, imported & set(FRAMEWORKS))
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("cli", CLIS)

@@ -38,7 +38,7 @@ ONLY_LIGHTNING = {
 ONLY_KERAS = {"kwargs": "keras.Model's own arguments (name, dtype)"}
 
 #: Methods both model classes have with the same parameters and defaults.
-MIRRORED_METHODS = ("translate", "save_pretrained", "from_pretrained")
+MIRRORED_METHODS = ("translate", "save_pretrained", "from_pretrained", "export_onnx")
 
 #: Public names both packages export for the same thing.
 MIRRORED_EXPORTS = (

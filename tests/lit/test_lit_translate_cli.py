@@ -166,7 +166,7 @@ def test_help_mentions_translate(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "{fit,validate,test,predict,translate}" in out and "lit-seq2seq translate --model" in out
+    assert "{fit,validate,test,predict,translate,export}" in out and "lit-seq2seq translate --model" in out
     with pytest.raises(SystemExit) as exit_info:
         main(["translate", "--help"])
     assert exit_info.value.code == 0
