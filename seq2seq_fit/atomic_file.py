@@ -7,6 +7,7 @@ the target: a reader (or a resumed run) sees the previous file or the new one, n
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,16 @@ from pathlib import Path
 def temp_prefix(path: str | os.PathLike[str]) -> str:
     """Name prefix of the temporary files written for ``path`` (hidden, next to it)."""
     return f".{Path(path).name}.tmp-"
+
+
+@functools.cache
+def default_mode() -> int:
+    """The permissions ``open()`` gives a new file: ``0o666`` less the process umask (``mkstemp``'s
+    own ``0o600`` would hide saved models and checkpoints from the other users of a server). Read
+    once: reading the umask sets it for an instant."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
@@ -50,8 +61,8 @@ def atomic_write_path(path: str | os.PathLike[str], suffix: str = "") -> Iterato
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "state.json"
         >>> with atomic_write_path(target) as tmp:
         ...     _ = tmp.write_text("{}")
-        >>> target.read_text()
-        '{}'
+        >>> target.read_text(), oct(target.stat().st_mode & 0o777) == oct(default_mode())
+        ('{}', True)
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +74,7 @@ def atomic_write_path(path: str | os.PathLike[str], suffix: str = "") -> Iterato
     os.close(fd)
     temp = Path(name)
     try:
+        os.chmod(temp, default_mode())
         yield temp
         with open(temp, "rb") as f:
             os.fsync(f.fileno())
