@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= lightning,keras,tf,jax,plot,serve,dev
+EXTRAS ?= lightning,keras,tf,jax,plot,serve,bench,dev
 
 .PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-gpu docs clean
 
