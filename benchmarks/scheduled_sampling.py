@@ -1,0 +1,656 @@
+"""When scheduled sampling helps: teacher forcing against seven scheduled-sampling variants (issue 16).
+
+Trains the same model under each teacher-forcing variant and seed with Lightning (``Trainer.fit``
+on the CPU, ``--threads`` torch threads) for a fixed number of optimizer steps, then scores the
+final weights on the test split:
+
+- free running (greedy, each source given ``seq2seq_fit.scores.length_budget`` steps): exact match
+  and token accuracy, and for G2P word and phone error rates (any reference), as ``LitSeq2Seq``
+  logs them under ``trainer.test`` (``seq2seq_fit.scores.free_running_scores``);
+- teacher forced: token accuracy (argmax of the logits given the gold prefix, ``<eos>`` included,
+  the same positions as the free-running token accuracy) and the test loss (``test/loss``);
+- the gap, teacher-forced minus free-running token accuracy in points: what exposure bias costs.
+
+Tasks (``--tasks``), chosen for long outputs, where exposure bias should show:
+
+- ``sort``: 20-40 letters of 10 to sort (the built-in ``sort`` task, targets 20-40 tokens);
+- ``addition``: ``a+b`` with operands of 20-30 digits at character level (targets 20-31 tokens).
+  The built-in ``addition`` task draws operands with numpy int64 and stops at 18 digits
+  (``max_digits >= 19`` raises ``ValueError``), so this file generates the pairs itself
+  (:func:`long_addition_corpus`);
+- ``g2p``: CMUdict grapheme-to-phoneme, the ``--g2p-preset`` model for ``--g2p-epochs`` epochs,
+  the protocol of ``benchmarks.g2p`` (batch 256, AdamW 2e-3, warm-up 200, cosine) without early
+  stopping, one seed per variant (``--g2p-seeds``).
+
+The synthetic tasks use a small model (bi-GRU 2x64, embedding 32, Luong attention; about 1-3 minutes
+per run on one thread) on a fixed data set (corpus seed 0: every run is tested on the same pairs);
+the seed changes the initial weights, the batch order and the coins.
+
+Variants (:func:`variants`): teacher forcing; sequential scheduled sampling (Bengio et al. 2015)
+with a linear and an inverse-sigmoid schedule (argmax feed, one coin per token), with a sample feed,
+with one coin per sequence; parallel scheduled sampling (Duckworth et al. 2019) with K = 1 and 2
+passes. Every schedule goes from 1 to ``--ss-end`` (0.5) and finishes its decay at
+``--decay-fraction`` (75%) of the run (the inverse sigmoid has 5% of its range left there), so the
+last quarter trains at the floor. Each run's ``TeacherForcing`` dict is in the JSON.
+
+Runs are resumable. Each finished run writes ``<results>/ss_<tag>_runs/<task>/<variant>_s<seed>.json``
+and is read, not retrained, on a rerun (a run file written with other settings is refused;
+``--fresh`` retrains); a run cut off mid-way resumes from its last epoch's checkpoint in the folder
+of the same name (removed when the run finishes). After every run ``<results>/ss_<tag>.json``,
+``.md`` (mean ± sd over the seeds per task and variant, the difference from teacher forcing and
+whether it is beyond the seed spread) and ``.png`` are rewritten from all the run files of the tag,
+so several processes (e.g. one per task) can share a tag.
+
+    python -m benchmarks.scheduled_sampling                              # the full study (make bench-ss)
+    python -m benchmarks.scheduled_sampling --tasks sort addition --seeds 0 1 2 --threads 1
+    python -m benchmarks.scheduled_sampling --tasks g2p --g2p-preset cpu --g2p-epochs 10 --threads 1
+    python -m benchmarks.scheduled_sampling --smoke --results /tmp/ss   # tiny, < 40 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import logging
+import math
+import shutil
+import statistics
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import RESULTS, markdown_table, read_json, write_json
+from datamodules.corpus import Corpus, Pair
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from seq2seq_fit.atomic_file import atomic_write_path
+from seq2seq_fit.presets import PRESETS
+
+#: Variant name -> label in the table and plot, in table order. Schedules: :func:`variants`.
+VARIANT_LABELS = {
+    "teacher-forcing": "teacher forcing",
+    "ss-linear": "SS sequential, linear",
+    "ss-inverse-sigmoid": "SS sequential, inverse sigmoid",
+    "ss-sample": "SS sequential, linear, sample feed",
+    "ss-sequence": "SS sequential, linear, sequence coins",
+    "ss-parallel-k1": "SS parallel K=1, linear",
+    "ss-parallel-k2": "SS parallel K=2, linear",
+}
+TASK_NAMES = ("sort", "addition", "g2p")
+#: Variants of ``--smoke`` (unless ``--variants`` is given).
+SMOKE_VARIANTS = ("teacher-forcing", "ss-linear")
+#: Share of the inverse sigmoid's range (start - end) left at the end of its decay.
+INVERSE_SIGMOID_LEFT = 0.05
+
+
+def inverse_sigmoid_k(decay_steps: int, left: float = INVERSE_SIGMOID_LEFT) -> float:
+    """The ``k`` of an inverse-sigmoid schedule that has ``left`` of its range still to go at ``decay_steps``.
+
+    ``TeacherForcing.ratio`` is ``end + (start - end) * k / (k + exp(step / k))``; ``k / (k + exp(s / k))``
+    grows with ``k``, so bisection finds the ``k >= 1`` where it equals ``left`` at ``s = decay_steps``
+    (1 when even ``k = 1`` leaves less).
+
+    Example:
+        >>> k = inverse_sigmoid_k(1000)
+        >>> tf = TeacherForcing(schedule="inverse_sigmoid", start=1.0, end=0.5, k=k)
+        >>> round(tf.ratio(1000), 3), round(k, 1)
+        (0.525, 128.2)
+    """
+    if not 0.0 < left < 1.0:
+        raise ValueError(f"inverse_sigmoid_k.left: got {left!r}, expected a number in (0, 1)")
+
+    def share(k: float) -> float:
+        return k / (k + math.exp(min(decay_steps / k, 700.0)))
+
+    lo, hi = 1.0, float(max(decay_steps, 2))
+    if share(lo) >= left:
+        return lo
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if share(mid) < left else (lo, mid)
+    return (lo + hi) / 2
+
+
+def variants(total_steps: int, end: float = 0.5, decay_fraction: float = 0.75) -> dict[str, TeacherForcing]:
+    """The study's teacher-forcing variants for a run of ``total_steps`` optimizer steps.
+
+    Every scheduled-sampling variant decays from 1 to ``end`` by step ``decay_fraction * total_steps``
+    and stays at ``end`` after it.
+
+    Example:
+        >>> vs = variants(1000)
+        >>> list(vs) == list(VARIANT_LABELS)
+        True
+        >>> [round(v.ratio(1000), 2) for v in vs.values()]
+        [1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    """
+    if not 0.0 <= end < 1.0:
+        raise ValueError(f"--ss-end: got {end!r}, expected a number in [0, 1)")
+    if not 0.0 < decay_fraction <= 1.0:
+        raise ValueError(f"--decay-fraction: got {decay_fraction!r}, expected a number in (0, 1]")
+    decay = max(1, round(decay_fraction * total_steps))
+    linear: dict[str, Any] = {"schedule": "linear", "start": 1.0, "end": end, "decay_steps": decay}
+    return {
+        "teacher-forcing": TeacherForcing(),
+        "ss-linear": TeacherForcing(**linear),
+        "ss-inverse-sigmoid": TeacherForcing(
+            schedule="inverse_sigmoid", start=1.0, end=end, decay_steps=decay, k=inverse_sigmoid_k(decay)
+        ),
+        "ss-sample": TeacherForcing(**linear, feed="sample"),
+        "ss-sequence": TeacherForcing(**linear, granularity="sequence"),
+        "ss-parallel-k1": TeacherForcing(**linear, mode="parallel", passes=1),
+        "ss-parallel-k2": TeacherForcing(**linear, mode="parallel", passes=2),
+    }
+
+
+def schedule_text(tf: TeacherForcing, total_steps: int) -> str:
+    """One line for the table: ``linear 1 -> 0.5 over 750 steps, 0.50 at the end``."""
+    if tf.schedule == "constant":
+        return f"constant {tf.start:g}"
+    shape = f"k={tf.k:.1f}, " if tf.schedule == "inverse_sigmoid" else ""
+    return (
+        f"{tf.schedule.replace('_', ' ')} {tf.start:g} -> {tf.end:g} ({shape}decay {tf.decay_steps} steps), "
+        f"{tf.ratio(total_steps):.2f} at step {total_steps}"
+    )
+
+
+# -- data --------------------------------------------------------------------------------------------
+
+
+def long_addition_pairs(n: int, seed: int, min_digits: int, max_digits: int) -> list[Pair]:
+    """``n`` pairs ``"a+b" -> "a+b's sum"`` at character level, each operand of ``min_digits``..``max_digits``
+    digits (no leading zero; Python integers, so any length).
+
+    Example:
+        >>> src, tgt = long_addition_pairs(1, 0, 3, 3)[0]
+        >>> a, b = "".join(src).split("+")
+        >>> int(a) + int(b) == int("".join(tgt)) and len(a) == len(b) == 3
+        True
+    """
+    if not 1 <= min_digits <= max_digits:
+        raise ValueError(f"long addition: need 1 <= min_digits <= max_digits, got {min_digits} and {max_digits}")
+    rng = np.random.default_rng(seed)
+    pairs: list[Pair] = []
+    for _ in range(n):
+        a, b = (
+            str(int(rng.integers(1, 10))) + "".join(map(str, rng.integers(0, 10, size=int(d) - 1)))
+            for d in rng.integers(min_digits, max_digits + 1, size=2)
+        )
+        pairs.append((list(f"{a}+{b}"), list(str(int(a) + int(b)))))
+    return pairs
+
+
+def long_addition_corpus(
+    *, seed: int = 0, n_train: int = 20000, n_val: int = 200, n_test: int = 1000, min_digits: int = 20,
+    max_digits: int = 30,
+) -> Corpus:  # fmt: skip
+    """Long-operand addition split three ways (independent streams, as ``datamodules.synthetic_corpus``)."""
+    kw = {"min_digits": min_digits, "max_digits": max_digits}
+    return Corpus(
+        "addition",
+        train=long_addition_pairs(n_train, seed, **kw),
+        val=long_addition_pairs(n_val, seed + 1_000_003, **kw),
+        test=long_addition_pairs(n_test, seed + 2_000_006, **kw),
+    )
+
+
+# -- tasks ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of the study: data, model and training budget (``steps``, or ``epochs`` when 0).
+
+    ``metric`` is the free-running score compared across variants (``exact_match``: higher is
+    better; ``wer``: lower is better). ``limit_batches`` caps training batches per epoch and test
+    batches (0: all; smoke runs).
+    """
+
+    name: str
+    corpus: str
+    corpus_options: dict[str, Any]
+    config: Seq2SeqConfig
+    batch_size: int = 64
+    steps: int = 0
+    epochs: int = 0
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    metric: str = "exact_match"
+    limit_batches: int = 0
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["config"] = self.config.to_dict()
+        return out
+
+    def data_module(self, seed: int) -> Any:
+        """The ``Seq2SeqDataModule`` of this task; ``seed`` orders the batches."""
+        from datamodules import Seq2SeqDataModule
+
+        if self.corpus == "long-addition":
+            return Seq2SeqDataModule.from_corpus(
+                long_addition_corpus(**self.corpus_options), batch_size=self.batch_size, seed=seed
+            )
+        return Seq2SeqDataModule(
+            self.corpus, batch_size=self.batch_size, seed=seed, corpus_options=self.corpus_options or None
+        )
+
+
+#: The synthetic tasks' model: bi-GRU 2x64 (hidden 128), embedding 32, Luong attention.
+SYNTHETIC_CONFIG = Seq2SeqConfig(
+    cell="gru", embedding_dim=32, hidden_size=128, num_layers=1, bidirectional=True, attention="luong"
+)
+SMOKE_CONFIG = Seq2SeqConfig(cell="gru", embedding_dim=8, hidden_size=16, bidirectional=True, attention="luong")
+
+
+def make_tasks(args: argparse.Namespace) -> dict[str, Task]:
+    """The tasks named by ``--tasks``, full size or ``--smoke`` size."""
+    smoke = args.smoke
+    n = {"n_train": 128, "n_val": 16, "n_test": 32} if smoke else {"n_train": 20000, "n_val": 200, "n_test": 1000}
+    synthetic: dict[str, Any] = {
+        "config": SMOKE_CONFIG if smoke else SYNTHETIC_CONFIG,
+        "batch_size": 16 if smoke else 64,
+        "steps": 6 if smoke else args.steps,
+        "warmup_steps": 2 if smoke else 100,
+    }
+    tasks = {
+        "sort": Task(
+            "sort", "sort", {"seed": 0, "min_len": 20, "max_len": 40, "num_symbols": 10, **n}, **synthetic,
+            description="sort 20-40 letters of 10 (targets 20-40 tokens)",
+        ),
+        "addition": Task(
+            "addition", "long-addition", {"seed": 0, "min_digits": 20, "max_digits": 30, **n}, **synthetic,
+            description="a+b, operands of 20-30 digits, most significant digit first (targets 20-31 tokens)",
+        ),
+        "g2p": Task(
+            "g2p", "cmudict", {}, SMOKE_CONFIG if smoke else PRESETS[args.g2p_preset], batch_size=256,
+            epochs=1 if smoke else args.g2p_epochs, warmup_steps=2 if smoke else 200, metric="wer",
+            limit_batches=2 if smoke else 0,
+            description=f"CMUdict G2P, preset {args.g2p_preset}{' (smoke: tiny model)' if smoke else ''}",
+        ),
+    }  # fmt: skip
+    return {name: tasks[name] for name in args.tasks}
+
+
+def total_steps(task: Task) -> int:
+    """Optimizer steps of one run: ``task.steps``, or ``task.epochs`` times the batches of an epoch."""
+    if task.steps:
+        return task.steps
+    dm = task.data_module(0)
+    dm.setup("fit")
+    per_epoch = len(dm.train_dataloader())
+    return task.epochs * (min(per_epoch, task.limit_batches) if task.limit_batches else per_epoch)
+
+
+# -- one run ----------------------------------------------------------------------------------------------
+
+
+def train_and_test(
+    task: Task, variant: str, tf: TeacherForcing, seed: int, steps: int, run_dir: Path, threads: int
+) -> dict[str, Any]:
+    """Train one run with ``Trainer.fit`` (resuming from ``run_dir/ckpt/last.ckpt``) and score its test split."""
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint, Timer
+
+    from lit_seq2seq import LitSeq2Seq
+
+    pl.seed_everything(seed, verbose=False)
+    if threads:
+        torch.set_num_threads(threads)
+    dm = task.data_module(seed)
+    dm.setup("fit")
+    module = LitSeq2Seq(
+        dm.src_vocab, dm.tgt_vocab, task.config, tf, lr=task.lr, warmup_steps=task.warmup_steps,
+        lr_decay_steps=max(1, steps - task.warmup_steps), min_lr_ratio=task.min_lr_ratio, seed=seed,
+    )  # fmt: skip
+    ckpt = run_dir / "ckpt"
+    last = ckpt / f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}.ckpt"
+    timer = Timer()
+    limit = task.limit_batches or 1.0
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, max_steps=steps, max_epochs=-1, gradient_clip_val=1.0,
+        limit_train_batches=limit, limit_val_batches=0, limit_test_batches=limit, num_sanity_val_steps=0,
+        callbacks=[ModelCheckpoint(dirpath=ckpt, save_top_k=0, save_last=True), timer],
+        logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=run_dir,
+    )  # fmt: skip
+    resume = last if last.exists() else None
+    if resume:
+        print(f"resuming from {resume}", flush=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        trainer.fit(module, datamodule=dm, ckpt_path=resume)
+        start = time.perf_counter()
+        (test,) = trainer.test(module, datamodule=dm, verbose=False)
+        tf_acc = teacher_forced_accuracy(module, dm.test_dataloader(), task.limit_batches)
+    scores = {key.removeprefix("test/"): float(value) for key, value in test.items()}
+    run: dict[str, Any] = {
+        "task": task.name,
+        "variant": variant,
+        "seed": seed,
+        "steps": int(trainer.global_step),
+        "train_minutes": timer.time_elapsed("train") / 60,
+        "test_seconds": time.perf_counter() - start,
+        "final_ratio": float(tf.ratio(steps)),
+        "tf_token_acc": tf_acc,
+        "tf_loss": scores.pop("loss"),
+        **{name: scores[name] for name in ("exact_match", "token_acc", "wer", "per", "bleu")},
+    }
+    run["gap"] = run["tf_token_acc"] - run["token_acc"]
+    return run
+
+
+def teacher_forced_accuracy(module: Any, loader: Any, limit: int = 0) -> float:
+    """Percent of the non-pad ``target_out`` tokens (``<eos>`` included) that the argmax of the
+    teacher-forced logits gets right, over ``loader``'s batches (the first ``limit``; 0: all)."""
+    import torch
+
+    from seq2seq_fit.vocab import PAD_ID
+
+    module.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for i, batch in enumerate(loader):
+            if limit and i >= limit:
+                break
+            logits = module(batch["source"], batch["source_lengths"], batch["target_in"])  # (B, T, V)
+            target = batch["target_out"]  # (B, T)
+            mask = target != PAD_ID
+            correct += int(((logits.argmax(-1) == target) & mask).sum())
+            total += int(mask.sum())
+    return 100.0 * correct / total if total else 0.0
+
+
+def run_settings(task: Task, tf: TeacherForcing, seed: int, steps: int) -> dict[str, Any]:
+    """What a run's numbers depend on: a run file with other settings is not reused."""
+    return {"task": task.to_dict(), "teacher_forcing": tf.to_dict(), "seed": seed, "total_steps": steps}
+
+
+def one_run(
+    task: Task, variant: str, tf: TeacherForcing, seed: int, steps: int, runs_dir: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Read a finished run's file, or train, score and write it (its checkpoint folder removed after)."""
+    path = runs_dir / task.name / f"{variant}_s{seed}.json"
+    run_dir = path.with_suffix("")
+    settings = run_settings(task, tf, seed, steps)
+    if args.fresh:
+        path.unlink(missing_ok=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    done = read_json(path)
+    if done:
+        if done["settings"] != settings:
+            raise SystemExit(
+                f"scheduled_sampling.py: {path} was written with other settings; pass --fresh to retrain it, "
+                "or use another --tag"
+            )
+        print(f"read {path} (trained before; --fresh retrains it)", flush=True)
+        return dict(done["run"])
+    started = read_json(run_dir / "settings.json")
+    if started and started != settings:
+        raise SystemExit(
+            f"scheduled_sampling.py: {run_dir} holds a run started with other settings; pass --fresh to start over"
+        )
+    write_json(run_dir / "settings.json", settings)
+    run = train_and_test(task, variant, tf, seed, steps, run_dir, args.threads)
+    run["teacher_forcing"] = tf.to_dict()
+    write_json(path, {"settings": settings, "run": run})
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return run
+
+
+# -- report ---------------------------------------------------------------------------------------------------
+
+#: Per-run numbers summarised as mean and sample standard deviation over the seeds.
+SUMMARY_KEYS = ("exact_match", "token_acc", "wer", "per", "tf_token_acc", "tf_loss", "gap", "train_minutes", "steps")
+
+
+def read_runs(runs_dir: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Every finished run under ``runs_dir`` (task, then variant, then seed order) and each task's settings
+    (with the ``TeacherForcing`` dict of each variant)."""
+    runs: list[dict[str, Any]] = []
+    tasks: dict[str, dict[str, Any]] = {}
+    for path in sorted(runs_dir.glob("*/*.json")):
+        data = read_json(path)
+        run, settings = data["run"], data["settings"]
+        runs.append(run)
+        task = tasks.setdefault(run["task"], {**settings["task"], "total_steps": settings["total_steps"]})
+        task.setdefault("variants", {})[run["variant"]] = settings["teacher_forcing"]
+    order = {name: i for i, name in enumerate(TASK_NAMES)}
+    variant_order = {name: i for i, name in enumerate(VARIANT_LABELS)}
+    runs.sort(key=lambda r: (order.get(r["task"], 99), r["task"], variant_order.get(r["variant"], 99), r["seed"]))
+    return runs, {name: tasks[name] for name in sorted(tasks, key=lambda t: (order.get(t, 99), t))}
+
+
+def beyond_spread(values: list[float], reference: list[float]) -> bool | None:
+    """Whether two sets of seeds do not overlap (every value of one above every value of the other);
+    ``None`` with fewer than 2 seeds on either side (no spread to compare with).
+
+    With 3 seeds each, two sets drawn from the same distribution fail to overlap with
+    probability 2 / C(6, 3) = 0.1.
+
+    Example:
+        >>> beyond_spread([3.0, 4.0], [1.0, 2.0]), beyond_spread([1.5, 4.0], [1.0, 2.0]), beyond_spread([3.0], [1.0])
+        (True, False, None)
+    """
+    if len(values) < 2 or len(reference) < 2:
+        return None
+    return min(values) > max(reference) or max(values) < min(reference)
+
+
+def summarise(runs: list[dict[str, Any]], tasks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean ± sd per (task, variant), with the difference of the task's metric from teacher forcing."""
+    summary = []
+    for task, variant in dict.fromkeys((r["task"], r["variant"]) for r in runs):
+        rs = [r for r in runs if r["task"] == task and r["variant"] == variant]
+        metric = tasks[task]["metric"]
+        row: dict[str, Any] = {"task": task, "variant": variant, "label": VARIANT_LABELS.get(variant, variant),
+                               "metric": metric, "seeds": len(rs), "seed_list": [r["seed"] for r in rs],
+                               "final_ratio": rs[0]["final_ratio"]}  # fmt: skip
+        for key in SUMMARY_KEYS:
+            values = [float(r[key]) for r in rs]
+            row[key] = statistics.mean(values)
+            row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else None
+            row[key + "_text"] = f"{row[key]:.2f}" + (f" ± {row[key + '_sd']:.2f}" if len(values) > 1 else "")
+        reference = [float(r[metric]) for r in runs if r["task"] == task and r["variant"] == "teacher-forcing"]
+        if reference and variant != "teacher-forcing":
+            row["delta"] = row[metric] - statistics.mean(reference)
+            row["beyond_spread"] = beyond_spread([float(r[metric]) for r in rs], reference)
+            better = row["delta"] > 0 if metric == "exact_match" else row["delta"] < 0
+            spread = {True: ", beyond spread", False: ", within spread", None: ""}[row["beyond_spread"]]
+            row["delta_text"] = f"{row['delta']:+.2f} ({'better' if better else 'worse'}{spread})"
+            if row["delta"] == 0:
+                row["delta_text"] = "+0.00"
+        summary.append(row)
+    return summary
+
+
+def results_table(title: str, summary: list[dict[str, Any]], tasks: dict[str, dict[str, Any]]) -> str:
+    """The Markdown report: protocol, then one table per task."""
+    text = f"# {title}\n\n"
+    text += (
+        "Fixed optimizer-step budget per run, final weights, test split. Free running: greedy decoding "
+        "(`seq2seq_fit.scores.length_budget` steps per source), scored as `LitSeq2Seq` logs `test/...`. "
+        "TF: teacher forced (gold prefix), token accuracy of the logits' argmax on the same tokens as the "
+        "free-running token accuracy (`<eos>` included) and the test loss. Gap = TF token accuracy minus "
+        "free-running token accuracy, in points (what exposure bias costs). Mean ± sample standard deviation over "
+        "the seeds; Δ: the variant's mean minus teacher forcing's on the task's metric, *beyond spread* when the "
+        "seeds' ranges do not overlap (with 3 seeds each that happens by chance with probability 0.1). "
+        "train min: wall time, machine load included.\n"
+    )
+    for name, task in tasks.items():
+        rows = [r for r in summary if r["task"] == name]
+        if not rows:
+            continue
+        config = Seq2SeqConfig(**task["config"])
+        epochs = task["epochs"]
+        budget = f"{task['total_steps']} steps" + (f" ({epochs} epoch{'s' if epochs > 1 else ''})" if epochs else "")
+        data = f"; data {task['corpus_options']}" if task["corpus_options"] else ""
+        text += f"\n## {name}: {task['description']}\n\n"
+        text += f"Model `{config}`; batch {task['batch_size']}, {budget}, AdamW {task['lr']:g} with "
+        text += f"{task['warmup_steps']} warm-up steps and a cosine decay to {task['min_lr_ratio']:g} of it{data}.\n\n"
+        if task["metric"] == "wer":
+            metric_cols = [("wer_text", "WER %", ""), ("per_text", "PER %", ""), ("delta_text", "Δ WER", "")]
+        else:
+            metric_cols = [("exact_match_text", "exact %", ""), ("delta_text", "Δ exact", "")]
+        cols = [
+            ("label", "variant", ""),
+            ("seeds", "seeds", "d"),
+            *metric_cols,
+            ("token_acc_text", "token acc %", ""),
+            ("tf_token_acc_text", "TF token acc %", ""),
+            ("gap_text", "gap (pts)", ""),
+            ("tf_loss_text", "TF loss", ""),
+            ("final_ratio", "final ratio", ".2f"),
+            ("train_minutes", "train min", ".1f"),
+        ]
+        text += markdown_table(rows, cols)
+        text += "\nSchedules: " + "; ".join(
+            f"{VARIANT_LABELS.get(v, v)}: {schedule_text(TeacherForcing.from_dict(tf), task['total_steps'])}"
+            for v, tf in sorted(task["variants"].items(), key=lambda kv: list(VARIANT_LABELS).index(kv[0]))
+            if v != "teacher-forcing"
+        )
+        text += ".\n"
+    return text
+
+
+#: Short variant labels for the plot's axis.
+PLOT_LABELS = {
+    "teacher-forcing": "TF",
+    "ss-linear": "seq lin",
+    "ss-inverse-sigmoid": "seq inv-sig",
+    "ss-sample": "seq sample",
+    "ss-sequence": "seq per-seq",
+    "ss-parallel-k1": "par K=1",
+    "ss-parallel-k2": "par K=2",
+}
+
+
+def plot(runs: list[dict[str, Any]], tasks: dict[str, dict[str, Any]], path: Path) -> None:
+    """Per task (columns), the free-running metric (top) and token accuracy (bottom) of each variant:
+    the mean with the seeds' range, and each seed; the dashed line is teacher forcing's mean."""
+    try:
+        from seq2seq_fit.plots import _pyplot
+
+        plt = _pyplot()
+    except ImportError:
+        return
+    names = [name for name in tasks if any(r["task"] == name for r in runs)]
+    fig, axes = plt.subplots(2, len(names), figsize=(4.0 * len(names), 5.6), dpi=120, squeeze=False)
+    for column, name in enumerate(names):
+        metric = tasks[name]["metric"]
+        rows = [
+            (metric, "free-running WER % (lower is better)" if metric == "wer" else "free-running exact match %"),
+            ("token_acc", "free-running token accuracy %"),
+        ]
+        for (key, ylabel), ax in zip(rows, axes[:, column], strict=True):
+            variant_names = [v for v in VARIANT_LABELS if any(r["task"] == name and r["variant"] == v for r in runs)]
+            for x, variant in enumerate(variant_names):
+                values = [float(r[key]) for r in runs if r["task"] == name and r["variant"] == variant]
+                mean = statistics.mean(values)
+                color = "tab:gray" if variant == "teacher-forcing" else "tab:blue"
+                ax.errorbar([x], [mean], yerr=[[mean - min(values)], [max(values) - mean]], fmt="o", color=color,
+                            capsize=4, ms=5)  # fmt: skip
+                ax.scatter([x] * len(values), values, color=color, s=9, alpha=0.5)
+                if variant == "teacher-forcing":
+                    ax.axhline(mean, color="tab:gray", lw=0.8, ls="--")
+            ax.set_xlim(-0.5, len(variant_names) - 0.5)
+            ax.set_xticks(range(len(variant_names)))
+            ax.set_xticklabels([PLOT_LABELS.get(v, v) for v in variant_names], fontsize=7, rotation=45, ha="right")
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.grid(alpha=0.3, axis="y")
+        axes[0, column].set_title(name, fontsize=9)
+    fig.suptitle("Scheduled sampling (SS) vs teacher forcing (TF): mean, range over seeds and each seed", fontsize=9)
+    fig.tight_layout()
+    with atomic_write_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
+@contextlib.contextmanager
+def report_lock(runs_dir: Path) -> Iterator[None]:
+    """One report writer at a time among the processes sharing a tag."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with open(runs_dir / ".report.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write_report(results: Path, tag: str, meta: dict[str, Any]) -> str:
+    """``ss_<tag>.json`` / ``.md`` / ``.png`` from every finished run file of the tag; returns the table."""
+    runs_dir = results / f"ss_{tag}_runs"
+    with report_lock(runs_dir):
+        runs, tasks = read_runs(runs_dir)
+        summary = summarise(runs, tasks)
+        table = results_table(f"When scheduled sampling helps ({tag})", summary, tasks)
+        meta = {**meta, "tasks": tasks, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+        write_json(results / f"ss_{tag}.json", {"meta": meta, "rows": runs + summary})
+        with atomic_write_path(results / f"ss_{tag}.md") as tmp:
+            tmp.write_text(table)
+        if runs:
+            plot(runs, tasks, results / f"ss_{tag}.png")
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=None, choices=TASK_NAMES,
+                        help="default: all (--smoke: sort addition)")  # fmt: skip
+    parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANT_LABELS),
+                        help="default: all (--smoke: teacher-forcing ss-linear)")  # fmt: skip
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="seeds of the synthetic tasks (default: 0 1 2; --smoke: 0)")  # fmt: skip
+    parser.add_argument("--g2p-seeds", nargs="+", type=int, default=[0], help="seeds of g2p")
+    parser.add_argument("--steps", type=int, default=1000, help="optimizer steps per synthetic run")
+    parser.add_argument("--g2p-preset", default="cpu", choices=list(PRESETS), help="g2p model (seq2seq_fit.presets)")
+    parser.add_argument("--g2p-epochs", type=int, default=10, help="epochs per g2p run")
+    parser.add_argument("--ss-end", type=float, default=0.5, help="teacher-forcing ratio at the end of the decay")
+    parser.add_argument(
+        "--decay-fraction", type=float, default=0.75, help="share of the run over which the schedules decay"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--tag", default=None, help="results name ss_<tag> (default: cpu, or smoke with --smoke)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
+    parser.add_argument("--fresh", action="store_true", help="retrain the selected runs even if they have files")
+    parser.add_argument(
+        "--smoke", action="store_true",
+        help="tiny models, 6 steps, 2 variants, seed 0, tasks sort and addition unless --tasks is given (< 40 s)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    args.variants = args.variants or list(SMOKE_VARIANTS if args.smoke else VARIANT_LABELS)
+    args.seeds = args.seeds or ([0] if args.smoke else [0, 1, 2])
+    args.tasks = args.tasks or (["sort", "addition"] if args.smoke else list(TASK_NAMES))
+    tag = args.tag or ("smoke" if args.smoke else "cpu")
+
+    import lightning
+    import torch
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # not the GPU/TPU lines of every run
+
+    meta = {"device": "cpu", "threads": args.threads, "torch": torch.__version__, "lightning": lightning.__version__,
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}  # fmt: skip
+    runs_dir = args.results / f"ss_{tag}_runs"
+    table = ""
+    for task in make_tasks(args).values():
+        steps = total_steps(task)
+        schedules = variants(steps, args.ss_end, args.decay_fraction)
+        for variant in args.variants:
+            for seed in args.g2p_seeds if task.name == "g2p" else args.seeds:
+                print(f"== {task.name} {variant} seed {seed}: {steps} steps", flush=True)
+                run = one_run(task, variant, schedules[variant], seed, steps, runs_dir, args)
+                print({k: v for k, v in run.items() if k != "teacher_forcing"}, flush=True)
+                table = write_report(args.results, tag, meta)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
