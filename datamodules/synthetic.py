@@ -11,6 +11,22 @@ from datamodules.corpus import SYNTHETIC_TASKS, Corpus, Pair
 SYMBOLS = string.ascii_lowercase
 
 
+#: Most digits one int64 draw covers; longer operands are drawn digit by digit (Python ints do not overflow).
+INT64_DIGITS = 18
+
+
+def draw_number(rng: np.random.Generator, digits: int) -> int:
+    """A uniform integer in ``[0, 10**digits)``.
+
+    Example:
+        >>> len(str(draw_number(np.random.default_rng(0), 30))) <= 30
+        True
+    """
+    if digits <= INT64_DIGITS:
+        return int(rng.integers(0, 10**digits))
+    return int("".join(map(str, rng.integers(0, 10, size=digits))))
+
+
 def generate(
     task: str,
     n: int,
@@ -43,7 +59,7 @@ def generate(
     pairs: list[Pair] = []
     for _ in range(n):
         if task == "addition":
-            a, b = (int(rng.integers(0, 10 ** int(rng.integers(1, max_digits + 1)))) for _ in range(2))
+            a, b = (draw_number(rng, int(rng.integers(1, max_digits + 1))) for _ in range(2))
             pairs.append((list(f"{a}+{b}"), list(str(a + b))))
             continue
         length = int(rng.integers(min_len, max_len + 1))

@@ -4,6 +4,7 @@ import pytest
 
 from datamodules import load_corpus
 from datamodules.corpus import Corpus
+from datamodules.synthetic import generate
 
 
 def test_toy_corpus_is_the_seed_data():
@@ -78,3 +79,11 @@ def test_cmudict_pairs_and_references(cmudict):
 def test_cmudict_stress_option():
     c = load_corpus("cmudict", stress=True)
     assert any(any(ch.isdigit() for ph in tgt for ch in ph) for _, tgt in c.train[:50])
+
+
+def test_addition_with_operands_longer_than_int64_holds_true_sums():
+    pairs = generate("addition", 200, seed=3, max_digits=30)
+    for source, target in pairs:
+        a, b = "".join(source).split("+")
+        assert int(a) + int(b) == int("".join(target))
+    assert max(len("".join(source).split("+")[0]) for source, _ in pairs) > 19, "some operands beyond int64"
