@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= lightning,keras,tf,jax,plot,serve,bench,dev
 
-.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-gpu docs clean
+.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-ss bench-gpu docs clean
 
 setup: $(VENV)/.installed
 
@@ -44,7 +44,11 @@ G2P_MINUTES = 60
 G2P_LIT_VARIANTS = teacher-forcing ss-sequential ss-parallel
 G2P_KERAS_VARIANTS = teacher-forcing ss-parallel
 G2P_TAG = cpu
-G2P_CPU = --preset cpu --max-epochs $(G2P_EPOCHS) --minutes $(G2P_MINUTES) --seeds 0 1 2 --threads 1 --val-batches 0.25
+# G2P_ARGS: more benchmarks.g2p arguments for both frameworks, e.g. G2P_ARGS=--fresh to retrain runs
+# that have results (by default a run is resumed from its last epoch, or read when it has finished).
+G2P_ARGS ?=
+G2P_CPU = --preset cpu --max-epochs $(G2P_EPOCHS) --minutes $(G2P_MINUTES) --seeds 0 1 2 --threads 1 --val-batches 0.25 \
+	$(G2P_ARGS)
 bench-g2p-20ep: G2P_EPOCHS = 20
 bench-g2p-20ep: G2P_MINUTES = 150
 bench-g2p-20ep: G2P_LIT_VARIANTS = teacher-forcing
@@ -57,6 +61,16 @@ bench-g2p bench-g2p-20ep: setup
 		--variants $(G2P_KERAS_VARIANTS) --tag keras-$(G2P_TAG); keras=$$?; \
 	wait $$lightning && test $$keras -eq 0
 	$(BIN)/python -m benchmarks.g2p --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
+
+# When scheduled sampling helps (issue 16): teacher forcing and 6 scheduled-sampling variants, Lightning on the CPU,
+# one thread per process: sort and long addition (3 seeds, 1000 steps each) on one core, CMUdict G2P (preset cpu,
+# 10 epochs, seed 0) on the other, one table: results/ss_cpu.{json,md,png}. Estimated (from step timings, not a
+# measured run) about 2 hours on 2 otherwise idle cores: ~2-3 min per synthetic run, ~15 min per G2P run.
+# Resumable: run it again to continue; finished runs are read, not retrained.
+bench-ss: setup
+	$(BIN)/python -m benchmarks.scheduled_sampling --tasks sort addition --threads 1 & synthetic=$$!; \
+	$(BIN)/python -m benchmarks.scheduled_sampling --tasks g2p --threads 1; g2p=$$?; \
+	wait $$synthetic && test $$g2p -eq 0
 
 # One prepared run on a lent GPU (issue 17), about 9 minutes on an H100/H200: pytest -m gpu, throughput of
 # Lightning and Keras (JAX, torch), G2P --preset gpu; one folder of JSON + Markdown. It uses the device's own

@@ -21,6 +21,7 @@ import numpy as np
 from datamodules import PreparedData, Vocab, collate, pad_ratio
 from datamodules.corpus import Corpus
 from seq2seq_fit import Seq2SeqConfig
+from seq2seq_fit.atomic_file import atomic_write_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -259,16 +260,172 @@ def cudnn_rnn_ran(step: Any) -> bool:
     return any("cudnn_rnn" in event.key for event in prof.key_averages())
 
 
-def write_results(stem: str, rows: list[dict[str, Any]], meta: dict[str, Any], table: str) -> tuple[Path, Path]:
-    """``results/<stem>.json`` (every setting and version) and ``results/<stem>.md`` (the table)."""
+def write_results(stem: str, rows: list[dict[str, Any]], meta: dict[str, Any], table: str | None) -> tuple[Path, Path]:
+    """``results/<stem>.json`` (every setting and version) and ``results/<stem>.md`` (the table; not
+    written when ``table`` is ``None``). Both are replaced atomically."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "written": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu_count": os.cpu_count()}
     jpath, mpath = RESULTS / f"{stem}.json", RESULTS / f"{stem}.md"
-    tmp = jpath.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    os.replace(tmp, jpath)
-    mpath.write_text(table)
+    write_json(jpath, {"meta": meta, "rows": rows})
+    if table is not None:
+        with atomic_write_path(mpath) as tmp:
+            tmp.write_text(table)
     return jpath, mpath
+
+
+def write_json(path: Path, data: Any) -> None:
+    """``data`` as indented JSON at ``path``, replaced atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object at ``path``, or ``{}`` when there is no such file."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+#: Compile counts of a Keras run: the function kinds counted (the rest is ``other``).
+COMPILE_KINDS = ("train", "test", "predict")
+
+
+class CompileCounter:
+    """How often a Keras model's train/test/predict functions were compiled or traced, and the seconds.
+
+    - JAX: ``jax.monitoring`` duration events of the installed JAX (0.10): a compile is one
+      ``/jax/core/compile/backend_compile_duration`` event (XLA), its seconds those of that event plus
+      the tracing (``jaxpr_trace_duration``) and lowering (``jaxpr_to_mlir_module_duration``) of the
+      same function; the kind comes from the jitted function's name (``train_step`` ...; other jitted
+      functions, e.g. small ops run eagerly, count as ``other``). Also ``<kind>_s``: seconds by kind.
+    - TensorFlow: the tracing count of the ``tf.function`` objects inside ``model.train_function`` /
+      ``test_function`` / ``predict_function`` (``experimental_get_tracing_count``, the largest of a
+      kind's nested functions), and TensorFlow's own graph-building time counter for the seconds (all
+      functions together; an XLA compile under ``jit_compile=True`` is not in it).
+    - torch: nothing is compiled (counts 0, seconds ``None``) unless ``model.jit_compile`` is on
+      (``torch.compile``): then the number of graphs Dynamo compiled, kinds not told apart.
+
+    Use :meth:`start` before ``fit``, :meth:`result` (any time) and :meth:`stop` after.
+
+    Example:
+        >>> counter = CompileCounter("numpy")  # a backend without compiles
+        >>> counter.start()
+        >>> counter.result(None)
+        {'backend': 'numpy', 'train': 0, 'test': 0, 'predict': 0, 'other': 0, 'seconds': None}
+        >>> counter.stop()
+    """
+
+    JAX_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+    JAX_TIMED_EVENTS = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        JAX_COMPILE_EVENT,
+    )
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.counts = dict.fromkeys((*COMPILE_KINDS, "other"), 0)
+        self.seconds = 0.0
+        self.kind_seconds = dict.fromkeys(self.counts, 0.0)
+        self._listening = False
+        self._tf_start_us = 0
+        self._dynamo_start = 0
+
+    @staticmethod
+    def kind(name: str) -> str:
+        """``train``, ``test``, ``predict`` or ``other`` from a compiled function's name."""
+        return next((k for k in COMPILE_KINDS if k in name), "other")
+
+    def _on_jax_event(self, event: str, duration: float, **kwargs: Any) -> None:
+        kind = self.kind(str(kwargs.get("fun_name", "")))
+        if event in self.JAX_TIMED_EVENTS:
+            self.seconds += duration
+            self.kind_seconds[kind] += duration
+        if event == self.JAX_COMPILE_EVENT:
+            self.counts[kind] += 1
+
+    def start(self) -> None:
+        if self.backend == "jax":
+            import jax.monitoring
+
+            jax.monitoring.register_event_duration_secs_listener(self._on_jax_event)
+            self._listening = True
+        elif self.backend == "tensorflow":
+            self._tf_start_us = self._tf_graph_building_us()
+        elif self.backend == "torch":
+            self._dynamo_start = self._dynamo_graphs()
+
+    def stop(self) -> None:
+        if self._listening:
+            import jax.monitoring
+
+            jax.monitoring.unregister_event_duration_listener(self._on_jax_event)
+            self._listening = False
+
+    @staticmethod
+    def _tf_graph_building_us() -> int:
+        from tensorflow.python.eager.polymorphic_function import tracing_compilation
+
+        return int(tracing_compilation._graph_building_time_counter.get_cell().value())
+
+    @staticmethod
+    def _dynamo_graphs() -> int:
+        try:
+            from torch._dynamo.utils import counters
+        except ImportError:
+            return 0
+        return int(counters["stats"]["unique_graphs"])
+
+    @staticmethod
+    def tf_tracing_count(function: Any, depth: int = 4) -> int:
+        """Largest ``experimental_get_tracing_count()`` among the ``tf.function`` objects reachable from
+        ``function`` through closures (Keras wraps them in plain Python functions); 0 for ``None``."""
+        if function is None:
+            return 0
+        if hasattr(function, "experimental_get_tracing_count"):
+            return int(function.experimental_get_tracing_count())
+        cells = getattr(function, "__closure__", None) or ()
+        if depth == 0:
+            return 0
+        counts = [0]
+        for cell in cells:
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if callable(value) and value is not function:
+                counts.append(CompileCounter.tf_tracing_count(value, depth - 1))
+        return max(counts)
+
+    def result(self, model: Any) -> dict[str, Any]:
+        """Counts by kind and seconds so far (``seconds`` is ``None`` where nothing is measured)."""
+        out: dict[str, Any] = {"backend": self.backend, **self.counts, "seconds": None}
+        if self.backend == "jax":
+            out["seconds"] = self.seconds
+            out.update({f"{kind}_s": seconds for kind, seconds in self.kind_seconds.items()})
+        elif self.backend == "tensorflow":
+            for kind in COMPILE_KINDS:
+                out[kind] = self.tf_tracing_count(getattr(model, f"{kind}_function", None))
+            out["seconds"] = (self._tf_graph_building_us() - self._tf_start_us) / 1e6
+        elif self.backend == "torch" and getattr(model, "jit_compile", False):
+            out["other"] = self._dynamo_graphs() - self._dynamo_start
+        return out
+
+
+def add_compile_counts(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
+    """Counts and seconds of two sessions of one run (e.g. before and after a resume) added up.
+
+    Example:
+        >>> add_compile_counts({"train": 2, "seconds": 1.5}, {"train": 1, "seconds": None})
+        {'train': 3, 'seconds': 1.5}
+    """
+    if not a:
+        return dict(b)
+    out = dict(b)
+    for key, value in a.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            other = b.get(key)
+            out[key] = value + other if isinstance(other, (int, float)) else value
+    return out
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:

@@ -15,6 +15,18 @@ global norm 1, early stopping on the greedy dev WER of the first ``--val-batches
 capped by a wall-clock ``--minutes`` per run. Pick ``--max-epochs`` so that a run ends inside
 ``--minutes``: a run the clock stops never reaches the end of its learning-rate decay.
 
+Runs survive the end of a session. Each run trains in its folder
+``results/g2p_<tag>_runs/<variant>_s<seed>/``: Lightning writes ``ckpt/last.ckpt`` every epoch and
+resumes from it, Keras keeps ``backup/`` (``BackupAndRestore``), and ``state.json`` holds what
+those checkpoints lack (dev curve, sessions; for Keras the seconds spent, early-stopping and best
+values, compile counts). Run the same command again to resume an unfinished run; a finished run
+(its ``result.json``) is read, not retrained; a run folder written with other settings is refused;
+``--fresh`` starts over. Each finished run also writes ``results/g2p_<tag>-<variant>-s<seed>.json``
+at once (commit it as it lands; ``--combine`` merges such files), and ``results/g2p_<tag>.*`` is
+rewritten after every run. Keras runs record how often XLA compiled (JAX) or TensorFlow traced the
+train/test/predict functions and the seconds (``compiles``), and the padded batch shapes trained
+on (``train_shapes``).
+
 ``make bench-g2p`` runs the CPU set (both frameworks, 3 seeds) and merges it with ``--combine``.
 
     python -m benchmarks.g2p --framework lightning --max-epochs 30 --minutes 10 --seeds 0 1 2   # on a GPU
@@ -28,7 +40,6 @@ capped by a wall-clock ``--minutes`` per run. Pick ``--max-epochs`` so that a ru
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import json
 import os
@@ -40,7 +51,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, keras_env, markdown_table, set_backend_threads, write_results
+from benchmarks.common import COMPILE_KINDS, RESULTS, keras_env, markdown_table, set_backend_threads, write_results
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, g2p_scores
 from seq2seq_fit.precision import PRECISIONS, keras_dtype_policy, lightning_precision
 from seq2seq_fit.presets import PRESETS
@@ -62,6 +73,9 @@ def lr_decay_steps(args: argparse.Namespace, steps_per_epoch: int) -> int:
     return max(1, args.max_epochs * min(steps_per_epoch, args.limit_train_batches or steps_per_epoch) - WARMUP_STEPS)
 
 
+#: The peer package on this project's split, all 12,533 test words (REFERENCE.md section 7).
+G2P_EN = {"version": "2.1.0", "model": "GRU-256 encoder-decoder, no attention", "wer": 27.08, "per": 8.01}
+
 PUBLISHED = [
     ("Sequitur G2P (joint n-gram)", "24.5", "5.9"),
     ("Phonetisaurus (WFST)", "24.4", "-"),
@@ -73,57 +87,157 @@ PUBLISHED = [
 ]
 
 
+#: Files of a run folder (``results/g2p_<tag>_runs/<variant>_s<seed>/``). ``state.json``: the
+#: training state the frameworks' own checkpoints do not hold (dev curve, sessions, and for Keras the
+#: elapsed seconds, early-stopping and best-checkpoint state, compile counts), written at every epoch
+#: end; ``result.json``: the finished run's row (a run that has one is read, not retrained).
+STATE_FILE, RESULT_FILE = "state.json", "result.json"
+
+
+class Interrupted(SystemExit):
+    """Raised after epoch ``--stop-after-epoch`` (its checkpoint written): a session cut off there;
+    the process exits with status 3."""
+
+    def __init__(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        super().__init__(3)
+
+
+#: The arguments a run's training depends on (besides framework, variant and seed): a run folder
+#: trained with other values is not resumed (``--minutes`` may grow, to give a cut-off run more time).
+TRAINING_ARGS = ("preset", "batch_size", "lr", "lr_schedule", "min_lr_ratio", "max_epochs", "limit_train_batches",
+                 "precision", "val_batches", "patience")  # fmt: skip
+
+
+def differences(saved: dict[str, Any], now: dict[str, Any]) -> str:
+    """``key: [there] there, [now] now`` for the keys whose values differ."""
+    changed = sorted(k for k in now if saved.get(k) != now[k])
+    return f"{', '.join(changed)}: {[saved.get(k) for k in changed]} there, {[now[k] for k in changed]} now"
+
+
+def check_training(out: Path, state: dict[str, Any], framework: str, variant: str, seed: int, args: Any) -> None:
+    """Refuse to resume a run folder trained with other settings; record this run's settings in ``state``."""
+    training = {
+        "framework": framework,
+        "variant": variant,
+        "seed": seed,
+        **{k: getattr(args, k) for k in TRAINING_ARGS},
+    }
+    saved = state.get("training")
+    if saved is not None and saved != training:
+        raise SystemExit(
+            f"g2p.py: {out / STATE_FILE} belongs to a run with other settings ({differences(saved, training)}); "
+            f"resume it with the same settings, or start over (benchmarks.g2p --fresh, or delete {out})"
+        )
+    state["training"] = training
+
+
+def lightning_run_callbacks(out: Path, state: dict[str, Any], stop_after_epoch: int) -> Any:
+    """A Lightning callback that records the dev curve and each session's starting point in
+    ``state.json`` and, with ``stop_after_epoch > 0``, ends the process after that epoch."""
+    import lightning.pytorch as pl
+
+    from benchmarks.common import write_json
+
+    class RunState(pl.Callback):  # type: ignore[misc]
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            # after the checkpoint was restored: where this session starts
+            session = {"epoch": trainer.current_epoch, "step": trainer.global_step, "started": time.time()}
+            state.setdefault("sessions", []).append(session)
+            write_json(out / STATE_FILE, state)
+
+        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+            if trainer.sanity_checking or "val/wer" not in trainer.callback_metrics:
+                return
+            point = {"step": float(trainer.global_step), "epoch": float(trainer.current_epoch),
+                     "val_wer": float(trainer.callback_metrics["val/wer"])}  # fmt: skip
+            state["curve"] = [c for c in state.get("curve", []) if c["epoch"] != point["epoch"]] + [point]
+            write_json(out / STATE_FILE, state)
+
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            # at the start of the next epoch: ModelCheckpoint (the last callback) has saved last.ckpt
+            if stop_after_epoch and trainer.current_epoch >= stop_after_epoch:
+                raise Interrupted(f"g2p.py: stopped after epoch {trainer.current_epoch} (--stop-after-epoch)")
+
+    return RunState()
+
+
 def train_lightning(
-    variant: str, seed: int, args: argparse.Namespace, out: Path
+    variant: str, seed: int, args: argparse.Namespace, out: Path, stop_after_epoch: int = 0
 ) -> tuple[Any, list[dict[str, float]], float]:
-    """Train with ``Trainer.fit``; returns the best-on-dev module, the dev curve and training seconds."""
+    """Train with ``Trainer.fit``; returns the best-on-dev module, the dev curve and training seconds.
+
+    Resumable: ``out/ckpt/last.ckpt`` is written at every epoch end (atomically, by the module's
+    ``SafeCheckpointIO``) and a later call with the same ``out`` resumes from it
+    (``trainer.fit(ckpt_path=...)``). The checkpoint holds the callbacks' state, so the resumed run
+    keeps the wall-clock budget already spent (``Timer``), the early-stopping count and best score,
+    and the best checkpoint (``ModelCheckpoint``'s best score and ``best.ckpt``). Once ``fit`` has
+    returned, ``state.json`` says so and a later call only loads ``best.ckpt``. The training seconds
+    are the ``Timer``'s (``trainer.fit``'s training loop, all sessions).
+    """
     import lightning.pytorch as pl
     import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
     from lightning.pytorch.loggers import CSVLogger
 
+    from benchmarks.common import read_json, write_json
     from datamodules import Seq2SeqDataModule
     from lit_seq2seq import LitSeq2Seq
 
     pl.seed_everything(seed, verbose=False)
     if args.threads:
         torch.set_num_threads(args.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    state = read_json(out / STATE_FILE)
+    check_training(out, state, "lightning", variant, seed, args)
     dm = Seq2SeqDataModule("cmudict", batch_size=args.batch_size, seed=seed, num_workers=args.workers)
     dm.setup("fit")
     module = LitSeq2Seq(
         dm.src_vocab, dm.tgt_vocab, PRESETS[args.preset], VARIANTS[variant], lr=args.lr, warmup_steps=WARMUP_STEPS,
         lr_decay_steps=lr_decay_steps(args, len(dm.train_dataloader())), min_lr_ratio=args.min_lr_ratio, seed=seed,
     )  # fmt: skip
-    best = ModelCheckpoint(dirpath=out / "ckpt", monitor="val/wer", mode="min", save_top_k=1, filename="best")
-    logger = CSVLogger(out, name="logs")
-    trainer = pl.Trainer(
-        accelerator=args.accelerator,
-        devices=1,
-        precision=lightning_precision(args.precision),
-        max_epochs=args.max_epochs,
-        max_time=timedelta(minutes=args.minutes),
-        gradient_clip_val=1.0,
-        limit_val_batches=args.val_batches,
-        limit_train_batches=args.limit_train_batches or 1.0,
-        callbacks=[best, EarlyStopping(monitor="val/wer", mode="min", patience=args.patience)],
-        logger=logger,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+    ckpt_dir = out / "ckpt"
+    best = ModelCheckpoint(
+        dirpath=ckpt_dir, monitor="val/wer", mode="min", save_top_k=1, filename="best", save_last=True
     )
-    start = time.perf_counter()
-    trainer.fit(module, datamodule=dm)
-    seconds = time.perf_counter() - start
-    if best.best_model_path:
-        module = LitSeq2Seq.load_from_checkpoint(best.best_model_path, map_location="cpu")
+    last = ckpt_dir / f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}.ckpt"
+    if not state.get("trained"):
+        logger = CSVLogger(out, name="logs")  # one version folder per session
+        trainer = pl.Trainer(
+            accelerator=args.accelerator,
+            devices=1,
+            precision=lightning_precision(args.precision),
+            max_epochs=args.max_epochs,
+            max_time=timedelta(minutes=args.minutes),
+            gradient_clip_val=1.0,
+            limit_val_batches=args.val_batches,
+            limit_train_batches=args.limit_train_batches or 1.0,
+            callbacks=[
+                best,
+                EarlyStopping(monitor="val/wer", mode="min", patience=args.patience),
+                lightning_run_callbacks(out, state, stop_after_epoch),
+            ],
+            logger=logger,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+        )
+        resume = last if last.exists() else None
+        if resume:
+            print(f"resuming from {resume}", flush=True)
+        trainer.fit(module, datamodule=dm, ckpt_path=resume)
+        timer = next(cb for cb in trainer.callbacks if isinstance(cb, Timer))
+        state.update(
+            trained=True,
+            train_seconds=timer.time_elapsed("train"),
+            steps=trainer.global_step,
+            best_path=best.best_model_path,
+        )
+        write_json(out / STATE_FILE, state)
+    weights = state.get("best_path") or (str(last) if last.exists() else None)
+    if weights:
+        module = LitSeq2Seq.load_from_checkpoint(weights, map_location="cpu")
     module = module.to("cuda" if torch.cuda.is_available() and args.accelerator != "cpu" else "cpu").eval()
-    curve = []
-    with open(Path(logger.log_dir) / "metrics.csv") as f:
-        for row in csv.DictReader(f):
-            if row.get("val/wer"):
-                curve.append(
-                    {"step": float(row["step"]), "epoch": float(row["epoch"]), "val_wer": float(row["val/wer"])}
-                )
-    return module, curve, seconds
+    return module, state.get("curve", []), float(state["train_seconds"])
 
 
 def val_batch_count(total: int, limit: float) -> int:
@@ -141,12 +255,26 @@ def val_batch_count(total: int, limit: float) -> int:
 
 
 def default_backend(accelerator: str) -> str:
-    """TensorFlow on a CPU machine; on a GPU machine TensorFlow if it is a CUDA build, else JAX."""
+    """The fastest installed Keras backend for the G2P training step on this kind of machine.
+
+    On a CPU machine JAX (XLA), then TensorFlow, then torch: ``results/throughput_cpu.md`` (2 threads,
+    G2P model, batch 128) measured 51.7 ms/step on JAX with XLA, 55.9 on torch, 57.1 on TensorFlow
+    with XLA (77.8 without; Lightning 41.7). At batch 256 and 1 thread the ``cpu`` preset's steady
+    steps were as fast on JAX as on torch (8,270 and 8,350 target tokens/s, a loaded machine), and
+    with 2 threads on a loaded machine torch fell to a tenth of that while JAX kept 8,700-9,000. The
+    price is XLA's compile per padded batch shape (about 10-17 s each for the train step on 2 busy
+    cores); ``KerasData``'s ``pad_to_multiple=8`` bounds the shapes: 9 distinct ``(batch, S, T)`` in
+    20 epochs of CMUdict at batch 256, the last, smaller batch included, and 4 for a quarter of the
+    dev set, so a run compiles for 2-3 minutes (each run's JSON lists ``train_shapes`` and
+    ``compiles``). On a GPU machine TensorFlow if it is a CUDA build, else JAX.
+    """
     installed = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b) is not None]
     if not installed:
         raise SystemExit("g2p.py: --framework keras needs TensorFlow, JAX or torch installed")
     gpu = accelerator != "cpu" and shutil.which("nvidia-smi") is not None
-    if "tensorflow" in installed and gpu:
+    if not gpu:
+        return next(b for b in ("jax", "tensorflow", "torch") if b in installed)
+    if "tensorflow" in installed:
         import tensorflow as tf
 
         if not tf.test.is_built_with_cuda():
@@ -201,16 +329,51 @@ def keras_jit_compile(option: str, accelerator: str) -> bool | str:
     return "auto"
 
 
+def train_shapes(data: Any, steps: int, limit: int) -> list[list[int]]:
+    """Distinct padded ``[batch, S, T]`` shapes of the first ``steps`` training batches (the
+    shapes a compiled Keras train step saw), from the shared sampler's lengths (nothing collated).
+    ``limit > 0``: the first ``limit`` batches of each epoch (``--limit-train-batches``, epoch 0's)."""
+    import numpy as np
+
+    prepared = data.data
+    enc, sampler, multiple = prepared.encoded["train"], prepared.sampler("train"), prepared.pad_to_multiple
+    src, tgt = np.asarray(enc.source_lengths), np.asarray(enc.target_lengths)
+    shapes: set[tuple[int, int, int]] = set()
+    epoch = 0
+    while steps > 0:
+        batches = sampler.batches(epoch)
+        if limit:
+            batches = sampler.batches(0)[:limit]  # FirstBatches: the same batches every epoch
+        for ids in batches[:steps]:
+            ids = np.asarray(ids)
+            s_len = -(-int(src[ids].max()) // multiple) * multiple
+            t_len = -(-(int(tgt[ids].max()) + 1) // multiple) * multiple
+            shapes.add((len(ids), s_len, t_len))
+        steps -= len(batches)
+        epoch += 1
+    return [list(shape) for shape in sorted(shapes)]
+
+
 def train_keras(
-    variant: str, seed: int, args: argparse.Namespace, out: Path
+    variant: str, seed: int, args: argparse.Namespace, out: Path, stop_after_epoch: int = 0
 ) -> tuple[Any, list[dict[str, float]], float]:
     """Train with ``model.fit``; returns the best-on-dev model, the dev curve and training seconds.
 
     The Keras counterpart of :func:`train_lightning`: validation logs ``val_wer`` (greedy, on the
     first ``--val-batches`` dev batches, the batches of ``val_loss``) to the epoch logs, where
     ``EarlyStopping`` and ``ModelCheckpoint`` find it, and ``CSVLogger`` writes the curve.
+
+    Resumable: ``keras.callbacks.BackupAndRestore`` keeps the weights, the optimizer (its step
+    counter included) and the finished epochs in ``out/backup``; a later call with the same ``out``
+    continues from there. What it does not keep is in ``state.json`` and restored here: the training
+    seconds already spent (``TimeBudget``), ``EarlyStopping``'s wait count and best value and
+    ``ModelCheckpoint``'s best ``val_wer`` (Keras resets both at ``on_train_begin``, so a resumed run
+    would otherwise stop late and overwrite ``best.weights.h5`` with a worse epoch), the compile
+    counts of the earlier sessions. Once ``fit`` has returned, ``state.json`` says so and a later call
+    only loads ``best.weights.h5``. Also recorded there: the distinct padded batch shapes trained on.
     """
     import keras
+    from benchmarks.common import CompileCounter, add_compile_counts, read_json, write_json
     from datamodules.keras import KerasData
     from keras import ops
     from keras_seq2seq import (
@@ -235,18 +398,22 @@ def train_keras(
             return self.sequence[index]
 
     class TimeBudget(keras.callbacks.Callback):  # type: ignore[misc]
-        """Stops training once ``minutes`` have passed since ``fit`` began (Lightning's ``max_time``);
-        the epoch in progress is still validated. Also logs ``step`` (optimizer steps so far)."""
+        """Stops training once ``minutes`` of training have passed, ``spent`` seconds of them in earlier
+        sessions (Lightning's ``max_time``); the epoch in progress is still validated. Also logs
+        ``step`` (optimizer steps so far)."""
 
-        def __init__(self, minutes: float) -> None:
+        def __init__(self, minutes: float, spent: float) -> None:
             super().__init__()
-            self.seconds = 60.0 * minutes
+            self.seconds, self.spent = 60.0 * minutes, spent
 
         def on_train_begin(self, logs: Any = None) -> None:
             self.start = time.perf_counter()
 
+        def elapsed(self) -> float:
+            return self.spent + time.perf_counter() - self.start
+
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            if time.perf_counter() - self.start > self.seconds:
+            if self.elapsed() > self.seconds:
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
@@ -254,6 +421,47 @@ def train_keras(
             if logs is not None:
                 logs["step"] = int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
+    class ResumedEarlyStopping(keras.callbacks.EarlyStopping):  # type: ignore[misc]
+        """``EarlyStopping`` that starts from the wait count and best value of ``state``."""
+
+        def __init__(self, saved: dict[str, Any], **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.saved = saved
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            super().on_train_begin(logs)
+            if self.saved:
+                self.wait, self.best, self.best_epoch = self.saved["wait"], self.saved["best"], self.saved["best_epoch"]
+
+    class SaveState(keras.callbacks.Callback):  # type: ignore[misc]
+        """Writes ``state.json`` at each epoch end, after ``BackupAndRestore`` (listed before it)."""
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+            epoch = self.model._initial_epoch or 0  # set by BackupAndRestore when it restored a backup
+            state.setdefault("sessions", []).append({"epoch": epoch, "step": step, "started": time.time()})
+            write_json(out / STATE_FILE, state)
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            logs = logs or {}
+            if logs.get("val_wer") is not None:
+                point = {"step": float(logs["step"]), "epoch": float(epoch), "val_wer": float(logs["val_wer"])}
+                state["curve"] = [c for c in state.get("curve", []) if c["epoch"] != epoch] + [point]
+            state.update(
+                epochs_done=epoch + 1,
+                train_seconds=budget.elapsed(),
+                best_val_wer=None if checkpoint.best in (None, float("inf")) else float(checkpoint.best),
+                early_stopping={"wait": stopping.wait, "best": stopping.best, "best_epoch": stopping.best_epoch},
+                compiles=add_compile_counts(compiles_before, counter.result(self.model)),
+            )
+            state["early_stopping"]["best"] = None if stopping.best is None else float(stopping.best)
+            write_json(out / STATE_FILE, state)
+            if stop_after_epoch and epoch + 1 >= stop_after_epoch:
+                raise Interrupted(f"g2p.py: stopped after epoch {epoch + 1} (--stop-after-epoch)")
+
+    out.mkdir(parents=True, exist_ok=True)
+    state = read_json(out / STATE_FILE)
+    check_training(out, state, f"keras-{keras.backend.backend()}", variant, seed, args)
     keras.utils.set_random_seed(seed)
     keras.config.set_dtype_policy(keras_dtype_policy(args.precision))
     data = KerasData("cmudict", batch_size=args.batch_size, seed=seed)
@@ -264,32 +472,51 @@ def train_keras(
     model.compile(optimizer=optimizer, jit_compile=keras_jit_compile(args.jit_compile, args.accelerator))
     val = data.val()
     n_val = val_batch_count(len(val), args.val_batches)
-    out.mkdir(parents=True, exist_ok=True)
     best_path, log_path = out / "best.weights.h5", out / "history.csv"
-    callbacks = [  # the ones that add to the epoch logs first (val_wer comes from evaluate itself)
-        TrainingThroughput(),
-        TimeBudget(args.minutes),
-        keras.callbacks.EarlyStopping(monitor="val_wer", mode="min", patience=args.patience),
-        AtomicModelCheckpoint(
-            str(best_path), monitor="val_wer", mode="min", save_best_only=True, save_weights_only=True
-        ),
-        keras.callbacks.CSVLogger(str(log_path)),
-    ]
-    start = time.perf_counter()
-    model.fit(
-        FirstBatches(train, args.limit_train_batches) if 0 < args.limit_train_batches < len(train) else train,
-        validation_data=FirstBatches(val, n_val), epochs=args.max_epochs, callbacks=callbacks, verbose=2,
-    )  # fmt: skip
-    seconds = time.perf_counter() - start
+    if not state.get("trained"):
+        backend = keras.backend.backend()
+        counter = CompileCounter(backend)
+        compiles_before = state.get("compiles")
+        budget = TimeBudget(args.minutes, state.get("train_seconds", 0.0))
+        stopping = ResumedEarlyStopping(
+            state.get("early_stopping"), monitor="val_wer", mode="min", patience=args.patience
+        )
+        checkpoint = AtomicModelCheckpoint(
+            str(best_path), monitor="val_wer", mode="min", save_best_only=True, save_weights_only=True,
+            initial_value_threshold=state.get("best_val_wer"),
+        )  # fmt: skip
+        callbacks = [  # the ones that add to the epoch logs first (val_wer comes from evaluate itself)
+            TrainingThroughput(),
+            budget,
+            stopping,
+            checkpoint,
+            keras.callbacks.CSVLogger(str(log_path), append=True),
+            keras.callbacks.BackupAndRestore(backup_dir=str(out / "backup"), delete_checkpoint=False),
+            SaveState(),
+        ]
+        limited = 0 < args.limit_train_batches < len(train)
+        counter.start()
+        try:
+            model.fit(
+                FirstBatches(train, args.limit_train_batches) if limited else train,
+                validation_data=FirstBatches(val, n_val), epochs=args.max_epochs, callbacks=callbacks, verbose=2,
+            )  # fmt: skip
+        finally:
+            counter.stop()
+        steps = int(ops.convert_to_numpy(model.optimizer.iterations))
+        state.update(
+            trained=True,
+            train_seconds=budget.elapsed(),
+            steps=steps,
+            compiles=add_compile_counts(compiles_before, counter.result(model)),
+            train_shapes=train_shapes(data, steps, args.limit_train_batches if limited else 0),
+        )
+        write_json(out / STATE_FILE, state)
+    elif not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)  # the weights files hold the optimizer's too
     if best_path.exists():
         model.load_weights(str(best_path))
-    with open(log_path) as f:
-        curve = [
-            {"step": float(row["step"]), "epoch": float(row["epoch"]), "val_wer": float(row["val_wer"])}
-            for row in csv.DictReader(f)
-            if row.get("val_wer") not in (None, "", "NA")
-        ]
-    return model, curve, seconds
+    return model, state.get("curve", []), float(state["train_seconds"])
 
 
 def evaluate(model: Any, args: argparse.Namespace) -> dict[str, float]:
@@ -330,6 +557,13 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in SCORE_KEYS:
             sd = row[key + "_sd"]
             row[key + "_text"] = f"{row[key]:.2f}" if sd is None else f"{row[key]:.2f} ± {sd:.2f}"
+        compiles = [r["compiles"] for r in rs if r.get("compiles")]
+        if compiles:  # Keras: compiles or traces of the train/test/predict functions, mean over the seeds
+            row["compiles_text"] = "/".join(
+                format(statistics.mean(c.get(kind, 0) for c in compiles), "g") for kind in COMPILE_KINDS
+            )
+            seconds = [c["seconds"] for c in compiles if c.get("seconds") is not None]
+            row["compile_s"] = statistics.mean(seconds) if seconds else None
         summary.append(row)
     return summary
 
@@ -346,11 +580,19 @@ def results_table(title: str, summary: list[dict[str, Any]], config: Seq2SeqConf
         ("beam5_per_text", "PER beam5 %", ""),
         ("epochs", "epochs", ".1f"),
         ("train_minutes", "train min", ".1f"),
+        ("compiles_text", "compiles train/test/predict", ""),
+        ("compile_s", "compile s", ".1f"),
     ]
     table = f"# {title}\n\nSplit: REFERENCE.md section 4 (12,533 test words"
     table += f"{', first ' + str(test_words) if test_words else ''}). Config: `{config}`.\n"
-    table += "Mean ± sample standard deviation over the seeds; train min is wall time, machine load included.\n\n"
+    table += "Mean ± sample standard deviation over the seeds; train min is wall time, machine load included "
+    table += "(compiles included); compiles: times Keras' train/test/predict functions were compiled (XLA on JAX) or "
+    table += "traced (TensorFlow), and their seconds (`benchmarks.common.CompileCounter`; none on torch).\n\n"
     table += markdown_table(summary, cols)
+    table += f"\nPeer, measured on the same split: `g2p_en` {G2P_EN['version']} ({G2P_EN['model']}), "
+    table += (
+        f"WER {G2P_EN['wer']:.2f} %, PER {G2P_EN['per']:.2f} % (greedy; it saw most of the test words in training).\n"
+    )
     table += "\nPublished (older standard split, 12,000 test words: compare loosely)\n\n"
     table += "| system | WER % | PER % |\n|---|---|---|\n"
     table += "".join(f"| {n} | {w} | {p} |\n" for n, w, p in PUBLISHED)
@@ -390,7 +632,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--framework", default="lightning", choices=["lightning", "keras"])
     parser.add_argument(
         "--backend", choices=["tensorflow", "jax", "torch"], default=None,
-        help="Keras backend (default: tensorflow on a CPU machine; jax on a GPU one without a CUDA TensorFlow)",
+        help="Keras backend (default: the fastest for this step: jax on a CPU machine; on a GPU one tensorflow if "
+        "it is a CUDA build, else jax)",
     )  # fmt: skip
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -424,6 +667,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-words", type=int, default=0, help="score only the first N test words (0: all)")
     parser.add_argument("--tag", default="")
     parser.add_argument(
+        "--fresh", action="store_true",
+        help="discard the run folders' checkpoints and scores and train from scratch (default: resume an unfinished "
+        "run from its last epoch, read a finished one)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--stop-after-epoch", type=int, default=0, metavar="N",
+        help="end the process (status 3) after epoch N's checkpoint, unscored: a session cut off there (resume tests)",
+    )  # fmt: skip
+    parser.add_argument(
         "--combine", nargs="+", metavar="TAG", default=None,
         help="train nothing: merge the runs of results/g2p_TAG.json files into results/g2p_<--tag>.*",
     )  # fmt: skip
@@ -446,28 +698,6 @@ def main(argv: list[str] | None = None) -> None:
         framework, train, versions = "lightning", train_lightning, {"torch": torch.__version__}
     tag = args.tag or f"{args.framework}-{'gpu' if device != 'cpu' else 'cpu'}"
     workdir = RESULTS / f"g2p_{tag}_runs"
-    runs: list[dict[str, Any]] = []
-    for variant in args.variants:
-        for seed in args.seeds:
-            print(f"== {framework} {variant} seed {seed} on {device}", flush=True)
-            model, curve, seconds = train(variant, seed, args, workdir / f"{variant}_s{seed}")
-            scores = evaluate(model, args)
-            runs.append(
-                {
-                    "framework": framework,
-                    "variant": variant,
-                    "seed": seed,
-                    "train_minutes": seconds / 60,
-                    "epochs": len(curve),
-                    "curve": curve,
-                    **scores,
-                }
-            )
-            print({k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
-
-    summary = summarise(runs)
-    table = results_table(f"CMUdict G2P on {device} ({tag})", summary, PRESETS[args.preset], args.test_words)
-    print(table)
     meta = {
         "device": device,
         "args": vars(args),
@@ -475,8 +705,65 @@ def main(argv: list[str] | None = None) -> None:
         "variants": {k: VARIANTS[k].to_dict() for k in args.variants},
         **versions,
     }
-    write_results(f"g2p_{tag}", runs + summary, meta, table)
-    plot_curves(runs, RESULTS / f"g2p_{tag}_curves.png")
+    runs: list[dict[str, Any]] = []
+    for variant in args.variants:
+        for seed in args.seeds:
+            print(f"== {framework} {variant} seed {seed} on {device}", flush=True)
+            runs.append(one_run(framework, train, variant, seed, args, workdir / f"{variant}_s{seed}"))
+            print({k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
+            # each run's own file at once (to commit as it lands), and the table of the runs so far
+            write_results(f"g2p_{tag}-{variant}-s{seed}", [runs[-1]], meta, None)
+            table = results_table(
+                f"CMUdict G2P on {device} ({tag})", summarise(runs), PRESETS[args.preset], args.test_words
+            )
+            write_results(f"g2p_{tag}", runs + summarise(runs), meta, table)
+            plot_curves(runs, RESULTS / f"g2p_{tag}_curves.png")
+    print(table)
+
+
+def run_protocol(framework: str, variant: str, args: argparse.Namespace) -> dict[str, Any]:
+    """What a finished run's scores depend on: reading one scored otherwise is refused (``--fresh``
+    trains it again)."""
+    return {"framework": framework, "variant": variant, "preset": args.preset,
+            **{key: getattr(args, key) for key in PROTOCOL_ARGS}}  # fmt: skip
+
+
+def one_run(framework: str, train: Any, variant: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Train (or resume) and score one run in its folder ``out``; a run with a ``result.json`` there
+    is read, not retrained. ``--fresh`` discards the folder first."""
+    from benchmarks.common import read_json, write_json
+
+    if args.fresh and out.exists():
+        shutil.rmtree(out)
+    protocol = run_protocol(framework, variant, args)
+    done = read_json(out / RESULT_FILE)
+    if done and done["protocol"] != protocol:
+        raise SystemExit(
+            f"g2p.py: {out / RESULT_FILE} was written by a run with other settings "
+            f"({differences(done['protocol'], protocol)}); pass --fresh to discard it and train again"
+        )
+    if done:
+        print(f"read {out / RESULT_FILE} (trained before; --fresh retrains it)", flush=True)
+        return dict(done["run"])
+    model, curve, seconds = train(variant, seed, args, out, stop_after_epoch=args.stop_after_epoch)
+    state = read_json(out / STATE_FILE)
+    scores = evaluate(model, args)
+    run = {
+        "framework": framework,
+        "variant": variant,
+        "seed": seed,
+        "train_minutes": seconds / 60,
+        "epochs": len(curve),
+        "steps": state.get("steps"),
+        "sessions": len(state.get("sessions", [])),
+        "curve": curve,
+        **scores,
+    }
+    if "compiles" in state:
+        run["compiles"] = state["compiles"]
+        run["train_shapes"] = state.get("train_shapes")
+    write_json(out / RESULT_FILE, {"protocol": protocol, "run": run})
+    return run
 
 
 #: Arguments that change what a run's scores mean (how it was trained or scored): ``--combine``

@@ -74,3 +74,54 @@ def test_combine_refuses_files_of_different_models(results: Path) -> None:
         g2p.main(["--combine", "a", "d", "--tag", "both"])
     with pytest.raises(SystemExit, match=r"g2p_missing\.json does not exist"):
         g2p.main(["--combine", "a", "missing", "--tag", "both"])
+
+
+def test_keras_rows_show_compile_counts_and_the_peer_is_printed_beside_ours(results: Path) -> None:
+    keras_runs = [run("keras-jax", "teacher-forcing", s, 33.0) for s in range(2)]
+    for r, train, seconds in zip(keras_runs, (9, 11), (30.0, 40.0), strict=True):
+        r["compiles"] = {"backend": "jax", "train": train, "test": 4, "predict": 0, "other": 20, "seconds": seconds}
+    write(results, "a", [run("lightning", "teacher-forcing", 0, 32.0), *keras_runs])
+    g2p.main(["--combine", "a", "--tag", "both"])
+    table = (results / "g2p_both.md").read_text()
+    assert "| lightning | teacher-forcing | 1 | 32.00 | 8.00 | 31.50 | 7.90 | 3.0 | 10.0 |  |  |" in table
+    assert "| 3.0 | 10.5 | 10/4/0 | 35.0 |" in table  # keras: mean compiles train/test/predict and seconds
+    assert "`g2p_en` 2.1.0" in table and "WER 27.08 %, PER 8.01 %" in table and "same split" in table
+
+
+def test_compile_counts_of_two_sessions_add_up() -> None:
+    first = {"backend": "tensorflow", "train": 2, "test": 1, "predict": 0, "other": 0, "seconds": 4.0}
+    second = {"backend": "tensorflow", "train": 1, "test": 1, "predict": 0, "other": 0, "seconds": 2.5}
+    assert common.add_compile_counts(first, second) == {**second, "train": 3, "test": 2, "seconds": 6.5}
+    assert common.add_compile_counts(None, second) == second
+    torch_run = {"backend": "torch", "train": 0, "test": 0, "predict": 0, "other": 0, "seconds": None}
+    assert common.add_compile_counts(torch_run, torch_run)["seconds"] is None
+
+
+def test_compile_counter_counts_jax_compiles_by_function_name() -> None:
+    """The JAX event names are those of the installed JAX: a renamed event would count nothing."""
+    jax = pytest.importorskip("jax")
+
+    def train_step(x: object) -> object:
+        return x * 2  # type: ignore[operator]
+
+    def predict_step(x: object) -> object:
+        return x + 1  # type: ignore[operator]
+
+    train, predict = jax.jit(train_step), jax.jit(predict_step)
+    counter = common.CompileCounter("jax")
+    counter.start()
+    try:
+        for n in (3, 3, 4):  # two shapes: two compiles
+            train(jax.numpy.ones(n))
+        predict(jax.numpy.ones(3))
+    finally:
+        counter.stop()
+    train(jax.numpy.ones(5))  # after stop: not counted
+    counts = counter.result(None)
+    assert (counts["train"], counts["test"], counts["predict"]) == (2, 0, 1)
+    assert counts["seconds"] >= counts["train_s"] + counts["predict_s"] > 0
+
+
+def test_the_keras_default_backend_on_a_cpu_is_jax() -> None:
+    pytest.importorskip("jax")
+    assert g2p.default_backend("cpu") == "jax"
