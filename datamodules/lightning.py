@@ -102,6 +102,8 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         max_length: longest sequence kept (``None``: no limit).
         length_policy: ``filter``, ``truncate`` or ``error`` for longer pairs.
         bucket: length-bucketed training batches (less padding).
+        pad_to_multiple: round padded lengths up to a multiple of this (1: to the longest row; ``KerasData``
+            uses 8 so compiled steps see few shapes; give 8 here too for batches of identical shapes).
         seed: batch order is a function of ``(seed, epoch)``.
         num_workers, pin_memory: ``DataLoader`` options.
         min_freq, max_vocab: vocabulary options.
@@ -122,6 +124,7 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         max_length: int | None = None,
         length_policy: str = "filter",
         bucket: bool = True,
+        pad_to_multiple: int = 1,
         seed: int = 0,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -141,6 +144,7 @@ class Seq2SeqDataModule(pl.LightningDataModule):
             max_length=max_length,
             length_policy=length_policy,
             bucket=bucket,
+            pad_to_multiple=pad_to_multiple,
             seed=seed,
             min_freq=min_freq,
             max_vocab=max_vocab,

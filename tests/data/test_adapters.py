@@ -86,19 +86,21 @@ def test_datamodule_shards_across_ranks():
     assert sorted(strip(r) for r in seen[0] + seen[1]) == expected
 
 
-def test_keras_and_lightning_see_identical_batches():
+@pytest.mark.parametrize("pad_to_multiple", [1, 8])
+def test_keras_and_lightning_see_identical_batches(pad_to_multiple):
     from datamodules import KerasData, Seq2SeqDataModule
 
-    kw = {"corpus_options": {"n_train": 64}, "seed": 5}
+    kw = {"corpus_options": {"n_train": 64}, "seed": 5, "pad_to_multiple": pad_to_multiple}
     dm = Seq2SeqDataModule("reverse", batch_size=8, **kw)
     dm.setup("fit")
-    kd = KerasData("reverse", batch_size=8, pad_to_multiple=1, **kw)
+    kd = KerasData("reverse", batch_size=8, **kw)
     seq = kd.train()
     for i, batch in enumerate(dm.train_dataloader()):
         x, y = seq[i]
         np.testing.assert_array_equal(x["source"], batch["source"].numpy())
         np.testing.assert_array_equal(x["target_in"], batch["target_in"].numpy())
         np.testing.assert_array_equal(y, batch["target_out"].numpy())
+        assert batch["source"].shape[1] % pad_to_multiple == 0 and batch["target_in"].shape[1] % pad_to_multiple == 0
     seq.on_epoch_end()
     dm.train_dataloader().sampler.set_epoch(1)
     x, _ = seq[0]
