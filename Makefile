@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= lightning,keras,tf,jax,plot,serve,bench,dev
 
-.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-ss bench-gpu docs clean
+.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-g2p-large bench-ss bench-gpu docs clean
 
 setup: $(VENV)/.installed
 
@@ -47,17 +47,31 @@ G2P_TAG = cpu
 # G2P_ARGS: more benchmarks.g2p arguments for both frameworks, e.g. G2P_ARGS=--fresh to retrain runs
 # that have results (by default a run is resumed from its last epoch, or read when it has finished).
 G2P_ARGS ?=
-G2P_CPU = --preset cpu --max-epochs $(G2P_EPOCHS) --minutes $(G2P_MINUTES) --seeds 0 1 2 --threads 1 --val-batches 0.25 \
-	$(G2P_ARGS)
+G2P_PRESET = cpu
+G2P_SEEDS = 0 1 2
+G2P_KERAS_BACKEND = torch
+G2P_CPU = --preset $(G2P_PRESET) --max-epochs $(G2P_EPOCHS) --minutes $(G2P_MINUTES) --seeds $(G2P_SEEDS) --threads 1 \
+	--val-batches 0.25 $(G2P_ARGS)
 bench-g2p-20ep: G2P_EPOCHS = 20
 bench-g2p-20ep: G2P_MINUTES = 150
 bench-g2p-20ep: G2P_LIT_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_KERAS_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_TAG = cpu-20ep
-bench-g2p bench-g2p-20ep: setup
+# bench-g2p-large: the cpu-large preset (bi-LSTM 2x512), teacher forcing, 20 epochs capped at 2 hours a run, Keras on
+# JAX; seed 0 by default (G2P_SEEDS="0 1 2" adds seeds: finished runs are read, not retrained). A run cut off (end of
+# a session, Ctrl-C) resumes from its last epoch when the same command runs again.
+bench-g2p-large: G2P_PRESET = cpu-large
+bench-g2p-large: G2P_EPOCHS = 20
+bench-g2p-large: G2P_MINUTES = 120
+bench-g2p-large: G2P_SEEDS = 0
+bench-g2p-large: G2P_LIT_VARIANTS = teacher-forcing
+bench-g2p-large: G2P_KERAS_VARIANTS = teacher-forcing
+bench-g2p-large: G2P_KERAS_BACKEND = jax
+bench-g2p-large: G2P_TAG = cpu-large
+bench-g2p bench-g2p-20ep bench-g2p-large: setup
 	$(BIN)/python -m benchmarks.g2p --framework lightning $(G2P_CPU) --variants $(G2P_LIT_VARIANTS) \
 		--tag lightning-$(G2P_TAG) & lightning=$$!; \
-	$(BIN)/python -m benchmarks.g2p --framework keras --backend torch $(G2P_CPU) \
+	$(BIN)/python -m benchmarks.g2p --framework keras --backend $(G2P_KERAS_BACKEND) $(G2P_CPU) \
 		--variants $(G2P_KERAS_VARIANTS) --tag keras-$(G2P_TAG); keras=$$?; \
 	wait $$lightning && test $$keras -eq 0
 	$(BIN)/python -m benchmarks.g2p --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
