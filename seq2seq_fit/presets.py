@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from seq2seq_fit.config import Seq2SeqConfig
 
+#: The bidirectional 2x512 LSTM with Luong ``general`` attention of the ``gpu`` and ``cpu-large`` presets.
+BI_LSTM_2X512 = Seq2SeqConfig(
+    cell="lstm",
+    embedding_dim=128,
+    hidden_size=512,
+    num_layers=2,
+    bidirectional=True,
+    attention="luong",
+    luong_score="general",
+    dropout=0.3,
+    label_smoothing=0.1,
+)
+
 #: ``gpu``: the G2P model of the quality benchmark on a GPU (``benchmarks.g2p --preset gpu``), a
 #: bidirectional 2x512 LSTM with Luong ``general`` attention.
 #: ``cpu``: the smaller G2P model of the 2-core CPU runs and of ``lit_seq2seq.demo``, a bi-GRU of 256
@@ -17,30 +30,10 @@ from seq2seq_fit.config import Seq2SeqConfig
 #: after 3 epochs).
 #: ``gnmt``: the GNMT-like size of ``benchmarks.throughput`` (2+2 LSTM 512, Luong attention).
 PRESETS: dict[str, Seq2SeqConfig] = {
-    "gpu": Seq2SeqConfig(
-        cell="lstm",
-        embedding_dim=128,
-        hidden_size=512,
-        num_layers=2,
-        bidirectional=True,
-        attention="luong",
-        luong_score="general",
-        dropout=0.3,
-        label_smoothing=0.1,
-    ),
+    "gpu": BI_LSTM_2X512,
     "cpu": Seq2SeqConfig(
         cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
     ),
-    "cpu-large": Seq2SeqConfig(
-        cell="lstm",
-        embedding_dim=128,
-        hidden_size=512,
-        num_layers=2,
-        bidirectional=True,
-        attention="luong",
-        luong_score="general",
-        dropout=0.3,
-        label_smoothing=0.1,
-    ),
+    "cpu-large": BI_LSTM_2X512,
     "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
 }
