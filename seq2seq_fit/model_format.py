@@ -161,22 +161,40 @@ def load_pretrained(directory: str | os.PathLike[str]) -> PretrainedModel:
             ``format_version`` is unknown, or a tensor is missing, unexpected or mis-shaped; the
             message names the file (and the tensor).
     """
-    root = Path(directory)
-    if not root.is_dir():
-        what = "a file" if root.exists() else "nothing there"
-        raise ModelFormatError(
-            f"{root}: not a model directory ({what}); save_pretrained writes a directory holding "
-            f"{', '.join(FILES[:-1])} and {FILES[-1]}"
-        )
-    missing = [os.fspath(root / name) for name in FILES if not (root / name).is_file()]
-    if missing:
-        raise ModelFormatError(
-            f"{', '.join(missing)}: missing; a model directory holds {', '.join(FILES[:-1])} and {FILES[-1]}"
-        )
+    root = check_directory(directory, FILES, kind="a model directory", writer="save_pretrained")
     config, teacher_forcing, extra = read_config(root / CONFIG_FILE)
     src_vocab, tgt_vocab = read_vocab(root / VOCAB_FILE)
     weights = read_weights(root / WEIGHTS_FILE, config, len(src_vocab), len(tgt_vocab))
     return PretrainedModel(config, teacher_forcing, src_vocab, tgt_vocab, weights, extra)
+
+
+def check_directory(directory: str | os.PathLike[str], files: Sequence[str], *, kind: str, writer: str) -> Path:
+    """``directory`` as a path, after checking that it is a directory holding every one of ``files``.
+
+    Args:
+        directory: the directory to check.
+        files: the file names it must hold.
+        kind: what it is called in errors (``"a model directory"``).
+        writer: what writes one, for the error's hint (``"save_pretrained"``).
+
+    Raises:
+        ModelFormatError: naming the path: not a directory (a file, or nothing there), or the files missing.
+
+    Example:
+        >>> check_directory("/nowhere", ["a.json", "b.json"], kind="a model directory", writer="save_pretrained")
+        Traceback (most recent call last):
+        ...
+        seq2seq_fit.errors.ModelFormatError: /nowhere: not a model directory (nothing there); save_pretrained ...
+    """
+    root = Path(directory)
+    listing = ", ".join(files[:-1]) + " and " + files[-1] if len(files) > 1 else files[0]
+    if not root.is_dir():
+        what = "a file" if root.exists() else "nothing there"
+        raise ModelFormatError(f"{root}: not {kind} ({what}); {writer} writes a directory holding {listing}")
+    missing = [os.fspath(root / name) for name in files if not (root / name).is_file()]
+    if missing:
+        raise ModelFormatError(f"{', '.join(missing)}: missing; {kind} holds {listing}")
+    return root
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -255,6 +273,7 @@ __all__ = [
     "SUPPORTED_VERSIONS",
     "ModelFormatError",
     "PretrainedModel",
+    "check_directory",
     "load_pretrained",
     "save_pretrained",
 ]

@@ -41,6 +41,8 @@ from seq2seq_fit.weight_layout import check_canonical_weights, reorder_gru_gates
 #: The export format this code writes, and the versions the runtime reads.
 EXPORT_FORMAT = "seq2seq-fit-onnx"
 EXPORT_VERSION = 1
+#: Every export version the runtime (:mod:`seq2seq_fit.serving`) reads.
+SUPPORTED_VERSIONS = (1,)
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 MANIFEST_FILE = "export.json"
@@ -145,11 +147,14 @@ class GraphBuilder:
             attrs["linear_before_reset"] = 1
         return list(self.op(cell.upper(), inputs, 3 if cell == "lstm" else 2, **attrs))
 
-    def masked_softmax(self, scores: str, mask: str) -> str:
-        """Softmax over the last axis of ``scores`` (N, S) where ``mask`` (N, S) bool, zero elsewhere."""
-        filled = self.op("Where", [mask, scores, self.const("mask_value", np.array(MASK_VALUE, np.float32))])
-        weights = self.op("Softmax", [filled], axis=-1)
-        return self.op("Mul", [weights, self.op("Cast", [mask], to=self.helper.TensorProto.FLOAT)])
+    def attend(self, scores: str) -> tuple[str, str]:
+        """Context ``(N, H)`` and weights ``(N, S)`` of attention ``scores`` ``(N, S)`` over the graph inputs
+        ``enc`` and ``mask``: a softmax over the real source positions (zero at padding), then the weighted sum."""
+        filled = self.op("Where", ["mask", scores, self.const("mask_value", np.array(MASK_VALUE, np.float32))])
+        softmax = self.op("Softmax", [filled], axis=-1)
+        weights = self.op("Mul", [softmax, self.op("Cast", ["mask"], to=self.helper.TensorProto.FLOAT)])
+        context = self.op("MatMul", [self.op("Unsqueeze", [weights, self.ints(1)]), "enc"])  # (N, 1, H)
+        return self.op("Squeeze", [context, self.ints(1)]), weights
 
     def model(self, name: str, inputs: list[Any], outputs: list[Any], metadata: Mapping[str, str]) -> Any:
         """The checked ``ModelProto`` of the collected graph."""
@@ -172,9 +177,13 @@ def tensor(name: str, elem: Any, shape: Sequence[Any]) -> Any:
     return helper.make_tensor_value_info(name, elem, list(shape))
 
 
+#: The recurrent state inputs of the decoder graph, ``(L, N, H)`` (batch on axis 1; the memory inputs have it first).
+STATE_NAMES = ("h", "c")
+
+
 def state_names(config: Seq2SeqConfig) -> list[str]:
     """The recurrent state the decoder carries: ``h`` (and ``c`` for an LSTM)."""
-    return ["h", "c"] if config.cell == "lstm" else ["h"]
+    return list(STATE_NAMES if config.cell == "lstm" else STATE_NAMES[:1])
 
 
 def memory_names(config: Seq2SeqConfig) -> list[str]:
@@ -234,13 +243,6 @@ def build_decoder(
     h, layers = c.hidden_size, c.num_layers
     x = g.op("Gather", [g.weight("decoder.embedding.weight"), "token"])  # (N, E)
 
-    def attend(query: str, keys: str) -> tuple[str, str]:
-        """Context (N, H) and weights (N, S) of ``scores = keys . query``-style attention (Luong)."""
-        scores = g.op("Squeeze", [g.op("MatMul", [keys, g.op("Unsqueeze", [query, g.ints(2)])]), g.ints(2)])
-        w = g.masked_softmax(scores, "mask")  # (N, S)
-        context = g.op("Squeeze", [g.op("MatMul", [g.op("Unsqueeze", [w, g.ints(1)]), "enc"]), g.ints(1)])
-        return context, w
-
     weights_out = ""
     if c.attention == "bahdanau":
         top = g.op("Gather", ["h", g.const("top_layer", np.array(layers - 1, np.int64))], axis=0)  # (N, H)
@@ -249,8 +251,7 @@ def build_decoder(
         scores = g.op(
             "Squeeze", [g.op("MatMul", [energy, g.weight("decoder.attention.v.weight", lambda a: a.T)]), g.ints(2)]
         )  # (N, S)
-        weights_out = g.masked_softmax(scores, "mask")
-        context = g.op("Squeeze", [g.op("MatMul", [g.op("Unsqueeze", [weights_out, g.ints(1)]), "enc"]), g.ints(1)])
+        context, weights_out = g.attend(scores)
         x = g.op("Concat", [x, context], axis=-1)  # (N, E + H)
     layer_in = g.op("Unsqueeze", [x, g.ints(0)])  # (1, N, I)
     finals: dict[str, list[str]] = {name: [] for name in state_names(c)}
@@ -278,7 +279,8 @@ def build_decoder(
     top_out = g.op("Squeeze", [layer_in, g.ints(0)])  # (N, H)
     pre = top_out
     if c.attention == "luong":
-        context, weights_out = attend(top_out, "keys")
+        scores = g.op("Squeeze", [g.op("MatMul", ["keys", g.op("Unsqueeze", [top_out, g.ints(2)])]), g.ints(2)])
+        context, weights_out = g.attend(scores)  # (N, H), (N, S)
         combined = g.op("Concat", [context, top_out], axis=-1)  # (N, 2H)
         pre = g.op("Tanh", [g.linear(combined, "decoder.attention.w_c", bias=False)])
     out_weight = "decoder.embedding.weight" if c.tie_embeddings else "decoder.out.weight"

@@ -32,21 +32,20 @@ import numpy as np
 
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.errors import ModelFormatError
-from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, read_config, read_json, read_vocab
+from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, check_directory, read_config, read_json, read_vocab
+from seq2seq_fit.onnx_export import (  # constants only: that module imports onnx inside its functions alone
+    DECODER_FILE,
+    ENCODER_FILE,
+    EXPORT_FILES,
+    EXPORT_FORMAT,
+    MANIFEST_FILE,
+    STATE_NAMES,
+    SUPPORTED_VERSIONS,
+)
 from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.tokenizer import Tokenizer
 from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.vocab import Vocab
-
-# The names below mirror seq2seq_fit.onnx_export, which this module must not import (it imports onnx).
-EXPORT_FORMAT = "seq2seq-fit-onnx"
-SUPPORTED_VERSIONS = (1,)
-ENCODER_FILE = "encoder.onnx"
-DECODER_FILE = "decoder.onnx"
-MANIFEST_FILE = "export.json"
-EXPORT_FILES = (CONFIG_FILE, VOCAB_FILE, ENCODER_FILE, DECODER_FILE, MANIFEST_FILE)
-#: Decoder inputs whose batch axis is axis 1 (the recurrent state, ``(L, N, H)``); the others have it first.
-STATE_INPUTS = ("h", "c")
 
 #: ``name -> array``: the decoder graph's inputs other than ``token``.
 State = dict[str, np.ndarray]
@@ -60,23 +59,12 @@ def check_export_directory(directory: str | os.PathLike[str]) -> Path:
             exported yet), or files missing.
     """
     root = Path(directory)
-    if not root.is_dir():
-        what = "a file" if root.exists() else "nothing there"
-        raise ModelFormatError(
-            f"{root}: not an ONNX export directory ({what}); export_onnx / `seq2seq-fit export` writes a "
-            f"directory holding {', '.join(EXPORT_FILES)}"
-        )
-    missing = [name for name in EXPORT_FILES if not (root / name).is_file()]
-    if missing and (root / "model.safetensors").is_file() and ENCODER_FILE in missing:
+    if root.is_dir() and (root / "model.safetensors").is_file() and not (root / ENCODER_FILE).is_file():
         raise ModelFormatError(
             f"{root}: a save_pretrained model directory, not an ONNX export; export it first: "
             f"seq2seq-fit export --model {root} --out EXPORT_DIR"
         )
-    if missing:
-        raise ModelFormatError(
-            f"{', '.join(os.fspath(root / name) for name in missing)}: missing; an ONNX export directory holds "
-            f"{', '.join(EXPORT_FILES)}"
-        )
+    check_directory(root, EXPORT_FILES, kind="an ONNX export directory", writer="export_onnx (or `seq2seq-fit export`)")
     manifest = read_json(root / MANIFEST_FILE)
     if manifest.get("format") != EXPORT_FORMAT or manifest.get("format_version") not in SUPPORTED_VERSIONS:
         raise ModelFormatError(
@@ -142,7 +130,10 @@ class OnnxStepDecoder:
         self.encoder, self.decoder = encoder, decoder
         self.has_attention = has_attention
         self.state_inputs = [i.name for i in decoder.get_inputs() if i.name != "token"]
-        self.outputs = [o.name for o in decoder.get_outputs()]
+        self.recurrent = [name for name in STATE_NAMES if name in self.state_inputs]  # h (and c)
+        # what each step fetches: logits and the new recurrent state, and the attention weights only when asked
+        self.step_outputs = ["logits", *(f"{name}_out" for name in self.recurrent)]
+        self.encoder_outputs = [o.name for o in encoder.get_outputs()]
 
     def start(self, source_ids: np.ndarray, lengths: np.ndarray) -> State:
         """Run the encoder on ``source_ids`` (B, S) with ``lengths`` (B,); the decoder's first state."""
@@ -150,24 +141,20 @@ class OnnxStepDecoder:
             "source_ids": np.ascontiguousarray(source_ids, dtype=np.int64),
             "lengths": np.ascontiguousarray(lengths, dtype=np.int64),
         }
-        names = [o.name for o in self.encoder.get_outputs()]
-        values = dict(zip(names, self.encoder.run(names, feeds), strict=True))
+        values = dict(zip(self.encoder_outputs, self.encoder.run(self.encoder_outputs, feeds), strict=True))
         return {name: values[name] for name in self.state_inputs}
 
     def step(self, tokens: np.ndarray, state: State, *, attention: bool = True) -> tuple[np.ndarray, State, Any]:
         """One decoder step from ``tokens`` (N,): ``(logits (N, V), new state, attention (N, S) or None)``."""
         feeds = {"token": np.ascontiguousarray(tokens, dtype=np.int64), **state}
-        values = dict(zip(self.outputs, self.decoder.run(self.outputs, feeds), strict=True))
-        new_state = dict(state)
-        for name in STATE_INPUTS:
-            if name in state:
-                new_state[name] = values[f"{name}_out"]
-        weights = values.get("attention") if attention else None
-        return values["logits"], new_state, weights
+        wanted = attention and self.has_attention
+        fetched = self.decoder.run([*self.step_outputs, "attention"] if wanted else self.step_outputs, feeds)
+        new_state = {**state, **dict(zip(self.recurrent, fetched[1 : 1 + len(self.recurrent)], strict=True))}
+        return fetched[0], new_state, fetched[-1] if wanted else None
 
     def reorder(self, state: State, index: np.ndarray) -> State:
         """The rows ``index`` (N',) of the state (axis 1 of ``h``/``c``, axis 0 of the memory)."""
-        return {name: np.take(value, index, axis=1 if name in STATE_INPUTS else 0) for name, value in state.items()}
+        return {name: np.take(value, index, axis=1 if name in STATE_NAMES else 0) for name, value in state.items()}
 
 
 class OnnxTranslator:
