@@ -38,14 +38,13 @@ from seq2seq_fit.cli_options import (
     add_export_options,
     add_translate_options,
     bounded_int,
-    check_export_args,
     checked_input,
     cli_errors,
-    export_model_directory,
+    export_command,
     quiet_framework_logs,
     read_sources,
+    require_model_path,
     restored_environment,
-    run_export,
     run_translate,
 )
 from seq2seq_fit.config import Seq2SeqConfig, parse_bool
@@ -299,20 +298,20 @@ def main(argv: list[str] | None = None) -> int:
         sources: list[str] = []
         if args.command == "translate":  # a bad --file or --model fails before Keras starts
             sources = read_sources(args.sentences, args.file)
-            if not os.path.exists(args.model):
-                raise CLIError(f"--model {args.model}: no such file or directory")
+            require_model_path(args.model, "file or directory")
         elif args.command == "export":
-            check_export_args(args)
-            if os.path.isdir(args.model):  # the core exports a model directory; Keras need not start
-                export_model_directory(args)
-                return 0
+
+            def load_exporter() -> Any:  # only for a .keras file: the core exports a model directory alone
+                start_keras(args)
+                return load_saved_model(args.model).export_onnx
+
+            export_command(args, load_exporter)
+            return 0
         else:
             model_settings(args)  # --hidden_size 0, --schedule bogus: refused before Keras starts
         start_keras(args)
         if args.command == "fit":
             print(json.dumps(run_fit(args), ensure_ascii=False))
-        elif args.command == "export":
-            run_export(args, load_saved_model(args.model).export_onnx)
         else:
             print("\n".join(run_translate(prog, args, sources, load_saved_model)))
     return 0

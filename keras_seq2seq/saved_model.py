@@ -57,7 +57,7 @@ def finish_ids(tokens: Any) -> Any:
     eos_before = ops.cumsum(is_eos, axis=1) - is_eos  # (B, T): <eos> strictly earlier in the row
     ids = ops.where(ops.greater(eos_before, 0), PAD_ID, tokens)  # (B, T)
     time = ops.shape(tokens)[1]
-    ended = ops.any(ops.equal(ids, EOS_ID), axis=1)  # (B,)
+    ended = ops.any(ops.greater(is_eos, 0), axis=1)  # (B,)
     first_eos = ops.cast(ops.argmax(is_eos, axis=1), "int32")  # (B,)
     needed = ops.where(ended, first_eos + 1, time)  # (B,): the row's length, <eos> included
     width = ops.max(ops.concatenate([ops.zeros((1,), "int32"), needed]))  # 0 for no rows
@@ -117,7 +117,7 @@ def export_saved_model(
     Args:
         model: the trained model (its network ``model.model`` is tracked; optimizer and trackers are not saved).
         filepath: the SavedModel directory.
-        format: ``"tf_saved_model"`` only (see :func:`check_export_args`).
+        format: ``"tf_saved_model"`` only (see :func:`check_saved_model_args`).
         verbose: print the endpoints (Keras' message); ``None``: ``True``, as Keras.
         input_signature: the source spec (see :func:`source_spec`).
         **kwargs: none accepted (Keras' are for other backends and formats).
@@ -125,7 +125,7 @@ def export_saved_model(
     Raises:
         ValueError: another format or backend, an unknown keyword, a bad path or spec.
     """
-    check_export_args(filepath, format, kwargs)
+    check_saved_model_args(filepath, format, kwargs)
     import tensorflow as tf  # the backend: importable here
 
     network = model.model
@@ -137,11 +137,12 @@ def export_saved_model(
     archive.write_out(os.fspath(filepath), verbose=True if verbose is None else bool(verbose))
     extra = Path(filepath) / EXTRA_DIRECTORY
     extra.mkdir(exist_ok=True)
-    texts = json_files(model.config, model.teacher_forcing, model.src_vocab, model.tgt_vocab, {"seed": int(model.seed)})
-    write_json_files(extra, texts)
+    arguments = model._pretrained_arguments()  # what save_pretrained writes, so the JSON files are the same
+    del arguments["weights"]
+    write_json_files(extra, json_files(**arguments))
 
 
-def check_export_args(filepath: Any, format: str, kwargs: dict[str, Any]) -> None:
+def check_saved_model_args(filepath: Any, format: str, kwargs: dict[str, Any]) -> None:
     """Raise ``ValueError`` for what ``Seq2SeqModel.export`` cannot write, naming the value and the fix."""
     if format not in KERAS_FORMATS:
         raise ValueError(f"Seq2SeqModel.export.format: got {format!r}, expected one of {list(KERAS_FORMATS)}")
@@ -171,7 +172,7 @@ def check_export_args(filepath: Any, format: str, kwargs: dict[str, Any]) -> Non
 __all__ = [
     "ENDPOINT",
     "EXTRA_DIRECTORY",
-    "check_export_args",
+    "check_saved_model_args",
     "export_saved_model",
     "finish_ids",
     "greedy_ids",

@@ -112,9 +112,10 @@ class Seq2Seq(keras.layers.Layer):
         outputs, summary, mask = self.encoder(source, training=training)  # (B, S, H), (B, H), (B, S)
         return self.decoder.memory(outputs, mask), self.decoder.initial_states(summary)
 
-    def call(self, source: Any, target_in: Any, training: bool = False) -> Any:
-        """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T)."""
-        memory, states = self.encode(source, training=training)
+    def call(self, source: Any, target_in: Any, training: bool = False, *, encoded: Any = None) -> Any:
+        """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T); ``encoded``: ``encode(source)``
+        when the caller has it already (evaluation reuses it for its greedy decode)."""
+        memory, states = self.encode(source, training=training) if encoded is None else encoded
         return self.decoder(ops.cast(target_in, "int32"), states, memory, training=training)
 
     def scheduled_forward(

@@ -186,8 +186,7 @@ class Seq2SeqModel(keras.Model):
         source = ops.cast(x["source"], "int32")
         target_out = ops.cast(y, "int32")
         encoded = self.model.encode(source)  # once, for the loss and the greedy decode
-        memory, states = encoded
-        logits = self.model.decoder(ops.cast(x["target_in"], "int32"), states, memory)  # (B, T, V)
+        logits = self.model(source, x["target_in"], encoded=encoded)  # (B, T, V)
         loss = masked_cross_entropy(logits, target_out)
         hypotheses, _ = self.model.generate(source, encoded=encoded)  # (B, 2 * S + 10): budget of the padded width
         tokens = ops.sum(ops.cast(ops.not_equal(target_out, PAD_ID), "float32"))

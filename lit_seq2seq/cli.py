@@ -33,13 +33,12 @@ from seq2seq_fit.cli_options import (
     OneLineParser,
     add_export_options,
     add_translate_options,
-    check_export_args,
     cli_errors,
-    export_model_directory,
+    export_command,
     quiet_framework_logs,
     read_sources,
+    require_model_path,
     restored_environment,
-    run_export,
     run_translate,
 )
 from seq2seq_fit.config import parse_bool
@@ -130,8 +129,9 @@ def build_export_parser() -> argparse.ArgumentParser:
 TORCH_FILE_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
-def load_model(args: argparse.Namespace) -> LitSeq2Seq:
-    """The model of ``--model``: a ``.ckpt`` file or a ``save_pretrained`` directory, in eval mode, on ``--device``.
+def load_model(args: argparse.Namespace, device: str | None = None) -> LitSeq2Seq:
+    """The model of ``--model``: a ``.ckpt`` file or a ``save_pretrained`` directory, in eval mode, on ``device``
+    (``None``: ``--device``).
 
     Raises:
         CLIError: the file is not a LitSeq2Seq checkpoint (a TSV, an empty file, random bytes).
@@ -142,14 +142,15 @@ def load_model(args: argparse.Namespace) -> LitSeq2Seq:
     from lit_seq2seq.module import LitSeq2Seq
     from seq2seq_fit.errors import ModelFormatError
 
+    name = args.device if device is None else device
     try:
-        device = torch.device(args.device)
+        kind = torch.device(name).type
     except RuntimeError as err:
-        raise CLIError(f"--device {args.device}: {err}") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CLIError(f"--device {args.device}: torch finds no CUDA device here; use --device cpu")
+        raise CLIError(f"--device {name}: {err}") from err
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise CLIError(f"--device {name}: torch finds no CUDA device here; use --device cpu")
     if os.path.isdir(args.model):
-        return LitSeq2Seq.from_pretrained(args.model).to(args.device).eval()
+        return LitSeq2Seq.from_pretrained(args.model).to(name).eval()
     try:
         with open(args.model, "rb") as f:
             head = f.read(4)
@@ -159,7 +160,7 @@ def load_model(args: argparse.Namespace) -> LitSeq2Seq:
         kind = "an empty file" if not head else "not a file written by torch.save"
         raise CLIError(f"--model {args.model}: not a LitSeq2Seq checkpoint ({kind})")
     try:
-        model = LitSeq2Seq.load_from_checkpoint(args.model, map_location=args.device, weights_only=args.weights_only)
+        model = LitSeq2Seq.load_from_checkpoint(args.model, map_location=name, weights_only=args.weights_only)
     except (EOFError, KeyError, IndexError, AttributeError, RuntimeError, TypeError, pickle.UnpicklingError) as err:
         # torch.load of a file that is not a checkpoint, or a torch file without LitSeq2Seq's hyper-parameters
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -176,8 +177,7 @@ def translate_main(argv: list[str]) -> list[str]:
     args = build_translate_parser().parse_args(argv)
     with cli_errors(f"{PROG} translate", debug=args.debug, flags=FLAGS):
         sources = read_sources(args.sentences, args.file)  # a bad --file or --model fails before torch starts
-        if not os.path.exists(args.model):
-            raise CLIError(f"--model {args.model}: no such checkpoint file or model directory")
+        require_model_path(args.model, "checkpoint file or model directory")
         quiet_framework_logs(args.debug)
         lines = run_translate(f"{PROG} translate", args, sources, lambda path: load_model(args))
     print("\n".join(lines))
@@ -191,14 +191,13 @@ def export_main(argv: list[str]) -> Path:
     (:func:`seq2seq_fit.cli_options.export_model_directory`): no torch starts.
     """
     args = build_export_parser().parse_args(argv)
-    with cli_errors(f"{PROG} export", debug=args.debug, flags=FLAGS):
-        check_export_args(args)  # a bad --model or --out fails before torch starts
-        if os.path.isdir(args.model):
-            return export_model_directory(args)
+
+    def load_exporter() -> Any:
         quiet_framework_logs(args.debug)
-        args.device = "cpu"  # the graphs are built from the weights on the host
-        model = load_model(args)
-        return run_export(args, model.export_onnx)
+        return load_model(args, device="cpu").export_onnx  # the graphs are built from the weights on the host
+
+    with cli_errors(f"{PROG} export", debug=args.debug, flags=FLAGS):
+        return export_command(args, load_exporter)
 
 
 def lightning_argv(argv: list[str]) -> list[str]:

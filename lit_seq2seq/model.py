@@ -80,10 +80,17 @@ class Seq2Seq(nn.Module):
         return Memory(enc, source != PAD_ID, self.decoder.keys(enc)), state
 
     def forward(
-        self, source: torch.Tensor, source_lengths: torch.Tensor | None, target_in: torch.Tensor
+        self,
+        source: torch.Tensor,
+        source_lengths: torch.Tensor | None,
+        target_in: torch.Tensor,
+        *,
+        encoded: tuple[Memory, State] | None = None,
     ) -> torch.Tensor:
-        """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T)."""
-        memory, state = self.encode(source, source_lengths)
+        """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T); ``encoded``:
+        ``encode(source, source_lengths)`` when the caller has it already (evaluation reuses it for its greedy
+        decode)."""
+        memory, state = self.encode(source, source_lengths) if encoded is None else encoded
         logits, _, _ = self.decoder(target_in, state, memory)
         return logits
 

@@ -205,11 +205,11 @@ class LitSeq2Seq(pl.LightningModule):
         """Teacher-forced NLL, and one greedy decode (each source given its ``length_budget``) whose
         records :func:`seq2seq_fit.scores.free_running_scores` scores at the end of the split."""
         source, lengths, target_out = batch["source"], batch["source_lengths"], batch["target_out"]
-        memory, state = self.model.encode(source, lengths)  # once, for the loss and the greedy decode
-        logits, _, _ = self.model.decoder(batch["target_in"], state, memory)  # (B, T, V)
+        encoded = self.model.encode(source, lengths)  # once, for the loss and the greedy decode
+        logits = self.model(source, lengths, batch["target_in"], encoded=encoded)  # (B, T, V)
         self.eval_nll.update(masked_cross_entropy(logits, target_out), (target_out != PAD_ID).sum())
         budget = length_budget(int(lengths.max()))
-        generated, _ = self.model.generate(source, lengths, max_length=budget, encoded=(memory, state))  # (B, L)
+        generated, _ = self.model.generate(source, lengths, max_length=budget, encoded=encoded)  # (B, L)
         self._records.extend(eval_records(source.cpu(), generated.cpu(), target_out.cpu()))
 
     def _log_eval(self, stage: str) -> None:

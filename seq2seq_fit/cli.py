@@ -18,7 +18,6 @@ TensorFlow, Keras or JAX: ``translate`` needs numpy and onnxruntime, ``export`` 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -29,10 +28,10 @@ from seq2seq_fit.cli_options import (
     add_export_options,
     add_translate_options,
     bounded_int,
-    check_export_args,
     cli_errors,
-    export_model_directory,
+    export_command,
     read_sources,
+    require_model_path,
     require_package,
     run_translate,
 )
@@ -81,8 +80,7 @@ def load_export(path: str, threads: int | None) -> OnnxTranslator:
     from seq2seq_fit.errors import ModelFormatError
     from seq2seq_fit.serving import OnnxTranslator, check_export_directory
 
-    if not os.path.exists(path):
-        raise CLIError(f"--model {path}: no such export directory")
+    require_model_path(path, "export directory")
     try:
         check_export_directory(path)  # before onnxruntime is needed
         require_package("onnxruntime", "translate")
@@ -102,13 +100,7 @@ def translate_main(args: argparse.Namespace) -> list[str]:
 
 def export_main(args: argparse.Namespace) -> Path:
     """``seq2seq-fit export``: a ``save_pretrained`` directory -> an export directory."""
-    check_export_args(args)
-    if not os.path.isdir(args.model):
-        raise CLIError(
-            f"--model {args.model}: a file, expected a save_pretrained directory (for a .ckpt use lit-seq2seq "
-            "export, for a .keras file keras-seq2seq export)"
-        )
-    return export_model_directory(args)
+    return export_command(args, None)
 
 
 @overload

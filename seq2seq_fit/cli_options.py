@@ -292,14 +292,27 @@ def require_package(name: str, purpose: str) -> None:
         raise CLIError(f"{purpose} needs the {name} package, which is not installed: {SERVE_EXTRA}")
 
 
+def require_model_path(path: str, what: str) -> None:
+    """Refuse a ``--model`` path that does not exist, before any framework starts.
+
+    Args:
+        path: the ``--model`` value.
+        what: what the command line takes there, for the message (``"export directory"``).
+
+    Raises:
+        CLIError: ``--model PATH: no such WHAT``.
+    """
+    if not os.path.exists(path):
+        raise CLIError(f"--model {path}: no such {what}")
+
+
 def check_export_args(args: argparse.Namespace) -> None:
     """The checks of ``export`` that need no framework: ``--model`` exists, ``--out`` is not a file, onnx is installed.
 
     Raises:
         CLIError: naming the option, the path and the fix.
     """
-    if not os.path.exists(args.model):
-        raise CLIError(f"--model {args.model}: no such file or directory")
+    require_model_path(args.model, "file or directory")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CLIError(f"--out {args.out}: a file, expected a directory to write the export into")
     require_package("onnx", "export")
@@ -341,6 +354,29 @@ def export_model_directory(args: argparse.Namespace) -> Path:
         return run_export(args, lambda out: export_pretrained(args.model, out))
     except ModelFormatError as err:
         raise CLIError(f"--model {err}") from err
+
+
+def export_command(args: argparse.Namespace, load_exporter: Callable[[], Callable[[str], Any]] | None) -> Path:
+    """``export`` of the three command lines: check ``--model`` and ``--out``, then export a ``save_pretrained``
+    directory with the core alone (:func:`export_model_directory`), or a model file with the framework.
+
+    Args:
+        args: the parsed options (``--model``, ``--out``).
+        load_exporter: starts the framework and loads the model file ``--model``, returning its ``export_onnx``;
+            ``None`` for a command line that takes model directories only (``seq2seq-fit``).
+
+    Raises:
+        CLIError: a bad path (naming the option), or a model file given to a command line without a framework.
+    """
+    check_export_args(args)  # a bad --model or --out fails before a framework starts
+    if os.path.isdir(args.model):
+        return export_model_directory(args)
+    if load_exporter is None:
+        raise CLIError(
+            f"--model {args.model}: a file, expected a save_pretrained directory (for a .ckpt use lit-seq2seq "
+            "export, for a .keras file keras-seq2seq export)"
+        )
+    return run_export(args, load_exporter())
 
 
 def read_sources(sentences: Sequence[str], file: str | None) -> list[str]:
