@@ -260,12 +260,15 @@ def cudnn_rnn_ran(step: Any) -> bool:
     return any("cudnn_rnn" in event.key for event in prof.key_averages())
 
 
-def write_results(stem: str, rows: list[dict[str, Any]], meta: dict[str, Any], table: str | None) -> tuple[Path, Path]:
-    """``results/<stem>.json`` (every setting and version) and ``results/<stem>.md`` (the table; not
-    written when ``table`` is ``None``). Both are replaced atomically."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write_results(
+    stem: str, rows: list[dict[str, Any]], meta: dict[str, Any], table: str | None, results: Path | None = None
+) -> tuple[Path, Path]:
+    """``<results>/<stem>.json`` (every setting and version) and ``<results>/<stem>.md`` (the table; not
+    written when ``table`` is ``None``), ``results`` defaulting to :data:`RESULTS`. Both are replaced atomically."""
+    folder = RESULTS if results is None else results
+    folder.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "written": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu_count": os.cpu_count()}
-    jpath, mpath = RESULTS / f"{stem}.json", RESULTS / f"{stem}.md"
+    jpath, mpath = folder / f"{stem}.json", folder / f"{stem}.md"
     write_json(jpath, {"meta": meta, "rows": rows})
     if table is not None:
         with atomic_write_path(mpath) as tmp:

@@ -60,6 +60,7 @@ from typing import Any
 from benchmarks.common import RESULTS, BenchData, bench_data, gnmt_like_corpus, keras_env, markdown_table
 from benchmarks.throughput import MODES
 from seq2seq_fit import Seq2SeqConfig
+from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -419,9 +420,8 @@ class Results:
                 ("gpu.md", report(self.data)),
                 ("log.txt", "".join(f"===== {k}\n{v}\n" for k, v in self.logs.items())),
             ):
-                tmp = self.out / f".{name}.tmp"
-                tmp.write_text(text)
-                os.replace(tmp, self.out / name)
+                with atomic_write_path(self.out / name) as tmp:
+                    tmp.write_text(text)
 
 
 def run_child(

@@ -14,10 +14,8 @@ final weights on the test split:
 Tasks (``--tasks``), chosen for long outputs, where exposure bias should show:
 
 - ``sort``: 20-40 letters of 10 to sort (the built-in ``sort`` task, targets 20-40 tokens);
-- ``addition``: ``a+b`` with operands of 20-30 digits at character level (targets 20-31 tokens).
-  The built-in ``addition`` task draws operands with numpy int64 and stops at 18 digits
-  (``max_digits >= 19`` raises ``ValueError``), so this file generates the pairs itself
-  (:func:`long_addition_corpus`);
+- ``addition``: ``a+b`` with operands of exactly 20-30 digits at character level (the built-in
+  ``addition`` task with ``min_digits=20, max_digits=30``; targets 20-31 tokens);
 - ``g2p``: CMUdict grapheme-to-phoneme, the ``--g2p-preset`` model for ``--g2p-epochs`` epochs,
   the protocol of ``benchmarks.g2p`` (batch 256, AdamW 2e-3, warm-up 200, cosine) without early
   stopping, one seed per variant (``--g2p-seeds``).
@@ -63,10 +61,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from benchmarks.common import RESULTS, markdown_table, read_json, write_json
-from datamodules.corpus import Corpus, Pair
+from benchmarks.common import RESULTS, markdown_table, read_json, write_json, write_results
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.presets import PRESETS
@@ -159,46 +154,6 @@ def schedule_text(tf: TeacherForcing, total_steps: int) -> str:
     )
 
 
-# -- data --------------------------------------------------------------------------------------------
-
-
-def long_addition_pairs(n: int, seed: int, min_digits: int, max_digits: int) -> list[Pair]:
-    """``n`` pairs ``"a+b" -> "a+b's sum"`` at character level, each operand of ``min_digits``..``max_digits``
-    digits (no leading zero; Python integers, so any length).
-
-    Example:
-        >>> src, tgt = long_addition_pairs(1, 0, 3, 3)[0]
-        >>> a, b = "".join(src).split("+")
-        >>> int(a) + int(b) == int("".join(tgt)) and len(a) == len(b) == 3
-        True
-    """
-    if not 1 <= min_digits <= max_digits:
-        raise ValueError(f"long addition: need 1 <= min_digits <= max_digits, got {min_digits} and {max_digits}")
-    rng = np.random.default_rng(seed)
-    pairs: list[Pair] = []
-    for _ in range(n):
-        a, b = (
-            str(int(rng.integers(1, 10))) + "".join(map(str, rng.integers(0, 10, size=int(d) - 1)))
-            for d in rng.integers(min_digits, max_digits + 1, size=2)
-        )
-        pairs.append((list(f"{a}+{b}"), list(str(int(a) + int(b)))))
-    return pairs
-
-
-def long_addition_corpus(
-    *, seed: int = 0, n_train: int = 20000, n_val: int = 200, n_test: int = 1000, min_digits: int = 20,
-    max_digits: int = 30,
-) -> Corpus:  # fmt: skip
-    """Long-operand addition split three ways (independent streams, as ``datamodules.synthetic_corpus``)."""
-    kw = {"min_digits": min_digits, "max_digits": max_digits}
-    return Corpus(
-        "addition",
-        train=long_addition_pairs(n_train, seed, **kw),
-        val=long_addition_pairs(n_val, seed + 1_000_003, **kw),
-        test=long_addition_pairs(n_test, seed + 2_000_006, **kw),
-    )
-
-
 # -- tasks ---------------------------------------------------------------------------------------------
 
 
@@ -234,10 +189,6 @@ class Task:
         """The ``Seq2SeqDataModule`` of this task; ``seed`` orders the batches."""
         from datamodules import Seq2SeqDataModule
 
-        if self.corpus == "long-addition":
-            return Seq2SeqDataModule.from_corpus(
-                long_addition_corpus(**self.corpus_options), batch_size=self.batch_size, seed=seed
-            )
         return Seq2SeqDataModule(
             self.corpus, batch_size=self.batch_size, seed=seed, corpus_options=self.corpus_options or None
         )
@@ -266,7 +217,7 @@ def make_tasks(args: argparse.Namespace) -> dict[str, Task]:
             description="sort 20-40 letters of 10 (targets 20-40 tokens)",
         ),
         "addition": Task(
-            "addition", "long-addition", {"seed": 0, "min_digits": 20, "max_digits": 30, **n}, **synthetic,
+            "addition", "addition", {"seed": 0, "min_digits": 20, "max_digits": 30, **n}, **synthetic,
             description="a+b, operands of 20-30 digits, most significant digit first (targets 20-31 tokens)",
         ),
         "g2p": Task(
@@ -592,10 +543,7 @@ def write_report(results: Path, tag: str, meta: dict[str, Any]) -> str:
         runs, tasks = read_runs(runs_dir)
         summary = summarise(runs, tasks)
         table = results_table(f"When scheduled sampling helps ({tag})", summary, tasks)
-        meta = {**meta, "tasks": tasks, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
-        write_json(results / f"ss_{tag}.json", {"meta": meta, "rows": runs + summary})
-        with atomic_write_path(results / f"ss_{tag}.md") as tmp:
-            tmp.write_text(table)
+        write_results(f"ss_{tag}", runs + summary, {**meta, "tasks": tasks}, table, results=results)
         if runs:
             plot(runs, tasks, results / f"ss_{tag}.png")
     return table

@@ -15,13 +15,17 @@ SYMBOLS = string.ascii_lowercase
 INT64_DIGITS = 18
 
 
-def draw_number(rng: np.random.Generator, digits: int) -> int:
-    """A uniform integer in ``[0, 10**digits)``.
+def draw_number(rng: np.random.Generator, digits: int, *, exact: bool = False) -> int:
+    """A uniform integer in ``[0, 10**digits)``, or with ``exact`` one of exactly ``digits`` digits (no leading zero).
 
     Example:
         >>> len(str(draw_number(np.random.default_rng(0), 30))) <= 30
         True
+        >>> len(str(draw_number(np.random.default_rng(0), 30, exact=True)))
+        30
     """
+    if exact:
+        return int(str(rng.integers(1, 10)) + "".join(map(str, rng.integers(0, 10, size=digits - 1))))
     if digits <= INT64_DIGITS:
         return int(rng.integers(0, 10**digits))
     return int("".join(map(str, rng.integers(0, 10, size=digits))))
@@ -36,12 +40,15 @@ def generate(
     max_len: int = 10,
     num_symbols: int = 10,
     max_digits: int = 3,
+    min_digits: int = 1,
 ) -> list[Pair]:
     """``n`` pairs of ``task``.
 
     - ``reverse``/``copy``/``sort``: sequences of ``min_len``..``max_len`` symbols drawn from the
       first ``num_symbols`` lowercase letters; the target is the reversed / same / sorted sequence.
-    - ``addition``: ``"12+345" -> "357"`` at character level, operands of 1..``max_digits`` digits.
+    - ``addition``: ``"12+345" -> "357"`` at character level, each operand drawn below ``10**d`` for ``d`` in
+      ``min_digits``..``max_digits``; with ``min_digits > 1`` every operand has exactly ``d`` digits (no
+      leading zero), so the outputs are long (``min_digits=20, max_digits=30``: 20-31 tokens).
 
     Example:
         >>> generate("reverse", 1, seed=0, min_len=3, max_len=3)
@@ -53,13 +60,18 @@ def generate(
         raise ValueError(f"synthetic {task}: need 1 <= min_len <= max_len, got min_len={min_len}, max_len={max_len}")
     if not 1 <= num_symbols <= len(SYMBOLS):
         raise ValueError(f"synthetic {task}: num_symbols must be in [1, {len(SYMBOLS)}], got {num_symbols}")
-    if max_digits < 1:
-        raise ValueError(f"synthetic {task}: max_digits must be >= 1, got {max_digits}")
+    if not 1 <= min_digits <= max_digits:
+        raise ValueError(
+            f"synthetic {task}: need 1 <= min_digits <= max_digits, got min_digits={min_digits}, "
+            f"max_digits={max_digits}"
+        )
     rng = np.random.default_rng(seed)
     pairs: list[Pair] = []
     for _ in range(n):
         if task == "addition":
-            a, b = (draw_number(rng, int(rng.integers(1, max_digits + 1))) for _ in range(2))
+            a, b = (
+                draw_number(rng, int(rng.integers(min_digits, max_digits + 1)), exact=min_digits > 1) for _ in range(2)
+            )
             pairs.append((list(f"{a}+{b}"), list(str(a + b))))
             continue
         length = int(rng.integers(min_len, max_len + 1))
@@ -85,9 +97,16 @@ def synthetic_corpus(
     max_len: int = 10,
     num_symbols: int = 10,
     max_digits: int = 3,
+    min_digits: int = 1,
 ) -> Corpus:
     """A corpus of ``task`` with independent streams for each split (seeds ``seed``, +1, +2)."""
-    kw = {"min_len": min_len, "max_len": max_len, "num_symbols": num_symbols, "max_digits": max_digits}
+    kw = {
+        "min_len": min_len,
+        "max_len": max_len,
+        "num_symbols": num_symbols,
+        "max_digits": max_digits,
+        "min_digits": min_digits,
+    }
     return Corpus(
         task,
         train=generate(task, n_train, seed=seed, **kw),

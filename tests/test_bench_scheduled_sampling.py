@@ -1,5 +1,5 @@
 """``benchmarks/scheduled_sampling.py``: the study's schedules decay within the run to a ratio well
-below 1, the long-addition data is right, the table compares each variant with teacher forcing, and
+below 1, the table compares each variant with teacher forcing, and
 the smoke study writes its JSON / Markdown / PNG and skips finished runs when run again."""
 
 from __future__ import annotations
@@ -61,19 +61,6 @@ def test_schedule_options_out_of_range_are_refused_with_the_option_named() -> No
         ss.variants(100, end=1.0)
     with pytest.raises(ValueError, match="--decay-fraction: got 0"):
         ss.variants(100, decay_fraction=0)
-
-
-def test_long_addition_pairs_are_sums_of_operands_of_the_asked_lengths() -> None:
-    pairs = ss.long_addition_pairs(300, seed=3, min_digits=20, max_digits=30)
-    lengths = set()
-    for src, tgt in pairs:
-        a, b = "".join(src).split("+")
-        assert 20 <= len(a) <= 30 and 20 <= len(b) <= 30 and a[0] != "0" and b[0] != "0"
-        assert int("".join(tgt)) == int(a) + int(b)
-        lengths.add(len(tgt))
-    assert min(lengths) >= 20 and max(lengths) <= 31 and len(lengths) > 5
-    corpus = ss.long_addition_corpus(n_train=50, n_val=10, n_test=10)
-    assert len(corpus.train) == 50 and corpus.test != corpus.train[:10]  # independent streams
 
 
 def row(task: str, variant: str, seed: int, exact: float, wer: float) -> dict:

@@ -87,3 +87,16 @@ def test_addition_with_operands_longer_than_int64_holds_true_sums():
         a, b = "".join(source).split("+")
         assert int(a) + int(b) == int("".join(target))
     assert max(len("".join(source).split("+")[0]) for source, _ in pairs) > 19, "some operands beyond int64"
+
+
+def test_long_addition_pairs_are_sums_of_operands_of_the_asked_lengths():
+    pairs = generate("addition", 300, seed=3, min_digits=20, max_digits=30)
+    lengths = set()
+    for src, tgt in pairs:
+        a, b = "".join(src).split("+")
+        assert 20 <= len(a) <= 30 and 20 <= len(b) <= 30 and a[0] != "0" and b[0] != "0"
+        assert int("".join(tgt)) == int(a) + int(b)
+        lengths.add(len(tgt))
+    assert min(lengths) >= 20 and max(lengths) <= 31 and len(lengths) > 5
+    corpus = load_corpus("addition", min_digits=20, max_digits=30, n_train=50, n_val=10, n_test=10)
+    assert len(corpus.train) == 50 and corpus.test != corpus.train[:10]  # independent streams
