@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 #: The repository root: the working directory of every subprocess the tests start.
 REPO = Path(__file__).resolve().parents[2]
@@ -22,3 +26,12 @@ def child_env(backend: str | None = None, **extra: str) -> dict[str, str]:
         env.update({"KERAS_BACKEND": backend, CHILD_FLAG: "1"})
     env.update(extra)
     return env
+
+
+def error_line(main: Callable[[list[str]], Any], args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one stderr line of a command line's error (``main(args)``), after checking exit status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    return line

@@ -120,6 +120,25 @@ def train_and_save(tmp_path: Path, steps: int = 2) -> Path:
     return path
 
 
+def toy_checkpoint(path: Path, config: dict[str, Any], steps: int) -> Path:
+    """A small model with ``config`` trained ``steps`` steps on the four toy pairs (lr 0.02: 20-40 steps memorise
+    them) on one thread, written to ``path`` by ``Trainer.save_checkpoint`` (the command-line tests' model)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a module fixture runs before the per-test thread limit
+    try:
+        dm = Seq2SeqDataModule("toy", batch_size=4)
+        torch.manual_seed(0)
+        model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, config, lr=0.02)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*LeafSpec.*")
+            trainer = quiet_trainer(max_steps=steps, validate=False, default_root_dir=path.parent)
+            trainer.fit(model, dm)
+        trainer.save_checkpoint(path)
+    finally:
+        torch.set_num_threads(threads)
+    return path
+
+
 class StepRecorder(pl.Callback):
     """Records ``(global_step, tf_ratio, fed_from_model, loss)`` after every training step."""
 

@@ -10,38 +10,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules import Seq2SeqDataModule
 from datamodules.toy import TOY_PAIRS
 from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.cli import main
-from tests.helpers.lightning import quiet_trainer
+from tests.helpers import error_line
+from tests.helpers.lightning import toy_checkpoint
 
 SMALL = {"embedding_dim": 16, "hidden_size": 32}
 
 
-def error_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """The one stderr line of a ``lit-seq2seq`` error (after checking exit status 2)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    assert exit_info.value.code == 2
-    (line,) = capsys.readouterr().err.splitlines()
-    return line
-
-
 def train_and_save(path: Path, attention: str, steps: int) -> Path:
-    """A small model trained ``steps`` steps on the four toy pairs (30 steps memorise them), saved to ``path``."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        dm = Seq2SeqDataModule("toy", batch_size=4)
-        torch.manual_seed(0)
-        model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {**SMALL, "attention": attention}, lr=0.02)
-        trainer = quiet_trainer(max_steps=steps, validate=False, default_root_dir=path.parent)
-        trainer.fit(model, dm)
-        trainer.save_checkpoint(path)
-    finally:
-        torch.set_num_threads(threads)
-    return path
+    """A small model with ``attention`` trained ``steps`` steps on the toy pairs (30 steps memorise them)."""
+    return toy_checkpoint(path, {**SMALL, "attention": attention}, steps)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +69,7 @@ def test_show_attention_is_refused_without_attention(tmp_path: Path, capsys: pyt
     checkpoint = train_and_save(tmp_path / "none.ckpt", "none", steps=1)
     png = tmp_path / "attention.png"
     line = error_line(
-        ["translate", "--ckpt_path", str(checkpoint), "--show-attention", str(png), "I feel hungry"], capsys
+        main, ["translate", "--ckpt_path", str(checkpoint), "--show-attention", str(png), "I feel hungry"], capsys
     )
     assert (
         line.startswith("lit-seq2seq translate: error: --show-attention: ") and "none.ckpt has attention='none'" in line
@@ -102,21 +82,22 @@ def test_errors_are_one_line_naming_the_file_and_the_fix(
     checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "nowhere" / "model.ckpt"
-    assert error_line(["translate", "--ckpt_path", str(missing), "hello"], capsys) == (
+    assert error_line(main, ["translate", "--ckpt_path", str(missing), "hello"], capsys) == (
         f"lit-seq2seq translate: error: --model {missing}: no such checkpoint file or model directory"
     )
     pickled = tmp_path / "pickled.ckpt"
     torch.save({**torch.load(checkpoint, weights_only=True), "extra": Path("x")}, pickled)
-    line = error_line(["translate", "--ckpt_path", str(pickled), "hello"], capsys)
+    line = error_line(main, ["translate", "--ckpt_path", str(pickled), "hello"], capsys)
     assert re.search(r"pickled\.ckpt: refused to load.*GLOBAL.*; pass --weights_only false .*if you trust", line)
     assert len(main(["translate", "--ckpt_path", str(pickled), "--weights_only", "false", "hello"])) == 1
     capsys.readouterr()  # the unseen-token warning of "hello"
     line = error_line(
-        ["translate", "--ckpt_path", str(checkpoint), "--strategy", "beam", "--beam-width", "0", "x"], capsys
+        main, ["translate", "--ckpt_path", str(checkpoint), "--strategy", "beam", "--beam-width", "0", "x"], capsys
     )
     assert "--beam_width/--beam-width: got 0, expected an integer >= 1" in line
-    assert "nothing to translate" in error_line(["translate", "--ckpt_path", str(checkpoint)], capsys)
-    line = error_line(["translate", "--ckpt_path", str(checkpoint), "--file", str(tmp_path / "absent.txt")], capsys)
+    assert "nothing to translate" in error_line(main, ["translate", "--ckpt_path", str(checkpoint)], capsys)
+    absent = str(tmp_path / "absent.txt")
+    line = error_line(main, ["translate", "--ckpt_path", str(checkpoint), "--file", absent], capsys)
     assert line.endswith("absent.txt: No such file or directory")
 
 
@@ -136,7 +117,7 @@ def test_a_file_that_is_not_a_checkpoint_is_one_line_without_the_weights_only_ad
 ) -> None:
     path = tmp_path / name
     path.write_bytes(content)
-    line = error_line(["translate", "--model", str(path), "hello"], capsys)
+    line = error_line(main, ["translate", "--model", str(path), "hello"], capsys)
     assert line.startswith(f"lit-seq2seq translate: error: --model {path}: not a LitSeq2Seq checkpoint ({reason}")
     assert "weights_only" not in line
 
@@ -144,7 +125,7 @@ def test_a_file_that_is_not_a_checkpoint_is_one_line_without_the_weights_only_ad
 def test_a_torch_file_without_a_model_is_not_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "tensors.pt"
     torch.save({"x": torch.zeros(2)}, path)
-    line = error_line(["translate", "--model", str(path), "hello"], capsys)
+    line = error_line(main, ["translate", "--model", str(path), "hello"], capsys)
     assert line.startswith(f"lit-seq2seq translate: error: --model {path}: not a LitSeq2Seq checkpoint (")
 
 

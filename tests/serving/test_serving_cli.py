@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,14 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("lightning")
 
-import torch
 
-from datamodules import Seq2SeqDataModule
 from datamodules.toy import TOY_PAIRS
 from keras_seq2seq.cli import main as keras_main
 from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.cli import main as lit_main
 from seq2seq_fit.cli import main as serve_main
-from tests.helpers import REPO, child_env
-from tests.helpers.lightning import one_thread, quiet_trainer
+from tests.helpers import REPO, child_env, error_line
+from tests.helpers.lightning import one_thread, toy_checkpoint
 
 __all__ = ["one_thread"]  # autouse: one torch thread in this module
 
@@ -50,35 +47,12 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def error_line(main: object, args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """The one stderr line of a command-line error, after checking exit status 2."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)  # type: ignore[operator]
-    assert exit_info.value.code == 2
-    (line,) = capsys.readouterr().err.splitlines()
-    return line
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small LSTM with Bahdanau attention trained on the toy pairs until it has learnt them (20 steps), saved by
     ``Trainer.save_checkpoint``."""
-    path = tmp_path_factory.mktemp("lit") / "toy.ckpt"
-    dm = Seq2SeqDataModule("toy", batch_size=4)
-    torch.manual_seed(0)
     config = {"embedding_dim": 16, "hidden_size": 32, "cell": "lstm", "attention": "bahdanau"}
-    model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, config, lr=0.02)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as one_thread does for each test (a module fixture runs before it)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", ".*LeafSpec.*")
-            trainer = quiet_trainer(max_steps=20, validate=False, default_root_dir=path.parent)
-            trainer.fit(model, dm)
-        trainer.save_checkpoint(path)
-    finally:
-        torch.set_num_threads(threads)
-    return path
+    return toy_checkpoint(tmp_path_factory.mktemp("lit") / "toy.ckpt", config, steps=20)
 
 
 @pytest.fixture(scope="module")
