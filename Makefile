@@ -70,9 +70,9 @@ bench-g2p-large: G2P_KERAS_BACKEND = jax
 bench-g2p-large: G2P_TAG = cpu-large
 bench-g2p bench-g2p-20ep bench-g2p-large: setup
 	$(BIN)/python -m benchmarks.g2p --framework lightning $(G2P_CPU) --variants $(G2P_LIT_VARIANTS) \
-		--tag lightning-$(G2P_TAG) & lightning=$$!; \
+		--cpus 0 --tag lightning-$(G2P_TAG) & lightning=$$!; \
 	$(BIN)/python -m benchmarks.g2p --framework keras --backend $(G2P_KERAS_BACKEND) $(G2P_CPU) \
-		--variants $(G2P_KERAS_VARIANTS) --tag keras-$(G2P_TAG); keras=$$?; \
+		--variants $(G2P_KERAS_VARIANTS) --cpus 1 --tag keras-$(G2P_TAG); keras=$$?; \
 	wait $$lightning && test $$keras -eq 0
 	$(BIN)/python -m benchmarks.g2p --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
 
@@ -82,8 +82,8 @@ bench-g2p bench-g2p-20ep bench-g2p-large: setup
 # measured run) about 2 hours on 2 otherwise idle cores: ~2-3 min per synthetic run, ~15 min per G2P run.
 # Resumable: run it again to continue; finished runs are read, not retrained.
 bench-ss: setup
-	$(BIN)/python -m benchmarks.scheduled_sampling --tasks sort addition --threads 1 & synthetic=$$!; \
-	$(BIN)/python -m benchmarks.scheduled_sampling --tasks g2p --threads 1; g2p=$$?; \
+	$(BIN)/python -m benchmarks.scheduled_sampling --tasks sort addition --threads 1 --cpus 0 & synthetic=$$!; \
+	$(BIN)/python -m benchmarks.scheduled_sampling --tasks g2p --threads 1 --cpus 1; g2p=$$?; \
 	wait $$synthetic && test $$g2p -eq 0
 
 # One prepared run on a lent GPU (issue 17), about 9 minutes on an H100/H200: pytest -m gpu, throughput of

@@ -11,6 +11,7 @@ import json
 import os
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def keras_env(backend: str, cpu_only: bool, threads: int) -> dict[str, str]:
-    """Environment for a Keras process, to set before Keras is imported: the backend, no GPU on CPU
-    runs, and ``threads`` CPU threads for XLA (JAX, TensorFlow with ``jit_compile``; 0: default)."""
+    """Environment for a Keras process, to set before Keras is imported: the backend and no GPU on CPU
+    runs, and XLA's thread flags for ``threads`` (0: default). JAX's XLA sizes its CPU thread pool
+    from the CPUs the process may run on and does not follow these flags: :func:`set_backend_threads`
+    pins the process to ``threads`` CPUs for that."""
     env = {"KERAS_BACKEND": backend}
     if cpu_only:
         env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
@@ -38,8 +41,54 @@ def keras_env(backend: str, cpu_only: bool, threads: int) -> dict[str, str]:
     return env
 
 
+def parse_cpus(text: str) -> set[int]:
+    """CPU ids from ``"0"``, ``"0,2"`` or ``"0-3"`` (the ``taskset -c`` syntax).
+
+    Example:
+        >>> sorted(parse_cpus("0-2,5"))
+        [0, 1, 2, 5]
+    """
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            cpus.update(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise SystemExit(f"--cpus: got {text!r}, expected CPU ids such as 0, 0,1 or 0-3") from None
+    if not cpus:
+        raise SystemExit(f"--cpus: got {text!r}, expected at least one CPU id")
+    return cpus
+
+
+def allowed_cpus() -> list[int] | None:
+    """The CPUs this process may run on (``None`` where the system does not say: not Linux)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+
+
+def pin_cpus(cpus: str | None = None, threads: int = 0) -> list[int] | None:
+    """Run this process (and the threads it starts from now on) on the CPUs ``cpus`` names
+    (:func:`parse_cpus`), or else on the first ``threads`` CPUs it may use (``threads=0``: leave it).
+    Returns the CPUs, or ``None`` where nothing changed (not Linux, or neither argument).
+
+    Two runs side by side on a 2-core machine each pass their own CPU (``--cpus 0``, ``--cpus 1``):
+    thread counts alone do not keep them apart, since XLA on the CPU (JAX) sizes its pool from the
+    CPUs it may use and ignores ``--xla_cpu_multi_thread_eigen`` (seen with jax 0.10: two
+    ``tf_XLAEigen`` threads at ``--threads 1``, one after pinning).
+    """
+    if not hasattr(os, "sched_setaffinity") or (cpus is None and threads <= 0):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    wanted = sorted(parse_cpus(cpus)) if cpus is not None else allowed[:threads]
+    if not set(wanted) <= set(allowed):
+        raise SystemExit(f"--cpus {cpus}: this process may only run on CPUs {allowed}")
+    os.sched_setaffinity(0, wanted)
+    return wanted
+
+
 def set_backend_threads(backend: str, threads: int) -> None:
-    """CPU threads of TensorFlow / torch (0: their default); JAX takes them from :func:`keras_env`."""
+    """CPU threads of TensorFlow / torch (0: their default); JAX: the process is pinned to ``threads``
+    CPUs (:func:`pin_cpus`) unless it already runs on no more, which works only before JAX starts its
+    CPU backend (a warning otherwise)."""
     if threads <= 0:
         return
     if backend == "tensorflow":
@@ -51,6 +100,12 @@ def set_backend_threads(backend: str, threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+    elif backend == "jax" and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > threads:
+        from jax._src import xla_bridge
+
+        if xla_bridge.backends_are_initialized():
+            warnings.warn(f"JAX started before it could be limited to {threads} CPU thread(s)", stacklevel=2)
+        pin_cpus(threads=threads)
 
 
 class StepClock:

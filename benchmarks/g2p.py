@@ -51,7 +51,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import COMPILE_KINDS, RESULTS, keras_env, markdown_table, set_backend_threads, write_results
+from benchmarks.common import (
+    COMPILE_KINDS,
+    RESULTS,
+    allowed_cpus,
+    keras_env,
+    markdown_table,
+    pin_cpus,
+    set_backend_threads,
+    write_results,
+)
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, g2p_scores
 from seq2seq_fit.precision import PRECISIONS, keras_dtype_policy, lightning_precision
 from seq2seq_fit.presets import PRESETS
@@ -659,6 +668,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accelerator", default="auto")
     parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"], help="Keras only")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (torch, TF intra/inter-op, XLA)")
+    parser.add_argument(
+        "--cpus", default=None,
+        help="run on these CPUs only (taskset -c syntax: 0, 0,1, 0-3); two runs side by side each take their own",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument(
         "--val-batches", type=float, default=1.0,
@@ -686,6 +699,7 @@ def main(argv: list[str] | None = None) -> None:
         combine(args.combine, args.tag)
         return
 
+    pin_cpus(args.cpus)
     if args.framework == "keras":
         backend, device = configure_keras(args)
         import keras
@@ -703,6 +717,7 @@ def main(argv: list[str] | None = None) -> None:
         "args": vars(args),
         "config": PRESETS[args.preset].to_dict(),
         "variants": {k: VARIANTS[k].to_dict() for k in args.variants},
+        "cpus": allowed_cpus(),
         **versions,
     }
     runs: list[dict[str, Any]] = []

@@ -61,7 +61,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, markdown_table, read_json, write_json, write_results
+from benchmarks.common import RESULTS, allowed_cpus, markdown_table, pin_cpus, read_json, write_json, write_results
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.presets import PRESETS
@@ -566,6 +566,7 @@ def main(argv: list[str] | None = None) -> None:
         "--decay-fraction", type=float, default=0.75, help="share of the run over which the schedules decay"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--cpus", default=None, help="run on these CPUs only (taskset -c syntax: 0, 0,1, 0-3)")
     parser.add_argument("--tag", default=None, help="results name ss_<tag> (default: cpu, or smoke with --smoke)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     parser.add_argument("--fresh", action="store_true", help="retrain the selected runs even if they have files")
@@ -578,13 +579,15 @@ def main(argv: list[str] | None = None) -> None:
     args.seeds = args.seeds or ([0] if args.smoke else [0, 1, 2])
     args.tasks = args.tasks or (["sort", "addition"] if args.smoke else list(TASK_NAMES))
     tag = args.tag or ("smoke" if args.smoke else "cpu")
+    pin_cpus(args.cpus)
 
     import lightning
     import torch
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # not the GPU/TPU lines of every run
 
-    meta = {"device": "cpu", "threads": args.threads, "torch": torch.__version__, "lightning": lightning.__version__,
+    meta = {"device": "cpu", "threads": args.threads, "cpus": allowed_cpus(), "torch": torch.__version__,
+            "lightning": lightning.__version__,
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}  # fmt: skip
     runs_dir = args.results / f"ss_{tag}_runs"
     table = ""

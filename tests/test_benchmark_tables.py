@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,31 @@ def test_compile_counter_counts_jax_compiles_by_function_name() -> None:
 def test_the_keras_default_backend_on_a_cpu_is_jax() -> None:
     pytest.importorskip("jax")
     assert g2p.default_backend("cpu") == "jax"
+
+
+def test_cpu_lists_use_the_taskset_syntax_and_bad_ones_name_the_value() -> None:
+    assert sorted(common.parse_cpus("0-2,5")) == [0, 1, 2, 5]
+    assert common.parse_cpus("1") == {1}
+    with pytest.raises(SystemExit, match="'0-x'"):
+        common.parse_cpus("0-x")
+
+
+@pytest.mark.skipif(len(common.allowed_cpus() or []) < 2, reason="needs a machine with 2 or more CPUs")
+def test_a_jax_run_asked_for_one_thread_runs_one_xla_thread_on_one_cpu() -> None:
+    """XLA ignores its thread flags and sizes its pool from the CPUs it may use: two runs side by side,
+    each at --threads 1, took 3 CPUs' worth of time on 2 cores until the JAX one was pinned."""
+    pytest.importorskip("jax")
+    code = (
+        "import os\n"
+        "from benchmarks.common import keras_env, set_backend_threads\n"
+        "os.environ.update(keras_env('jax', True, 1))\n"
+        "set_backend_threads('jax', 1)\n"
+        "import jax.numpy as jnp\n"
+        "(jnp.ones((256, 256)) @ jnp.ones((256, 256))).block_until_ready()\n"
+        "names = [open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')]\n"
+        "print(len(os.sched_getaffinity(0)), names.count('tf_XLAEigen'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    cpus, xla_threads = map(int, out.stdout.split()[-2:])
+    assert cpus == 1
+    assert xla_threads <= 1
