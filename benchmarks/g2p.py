@@ -266,11 +266,11 @@ def val_batch_count(total: int, limit: float) -> int:
 def default_backend(accelerator: str) -> str:
     """The fastest installed Keras backend for the G2P training step on this kind of machine.
 
-    On a CPU machine JAX (XLA), then TensorFlow, then torch: ``results/throughput_cpu.md`` (2 threads,
+    On a CPU machine JAX (XLA), then torch, then TensorFlow: ``results/throughput_cpu.md`` (2 threads,
     G2P model, batch 128) measured 51.7 ms/step on JAX with XLA, 55.9 on torch, 57.1 on TensorFlow
-    with XLA (77.8 without; Lightning 41.7). At batch 256 and 1 thread the ``cpu`` preset's steady
-    steps were as fast on JAX as on torch (8,270 and 8,350 target tokens/s, a loaded machine), and
-    with 2 threads on a loaded machine torch fell to a tenth of that while JAX kept 8,700-9,000. The
+    with XLA (77.8 without; Lightning 41.7). With the ``cpu-large`` model at batch 256, each process
+    pinned to one CPU that another training run also used, a steady step took 1.45 s on JAX, 1.60 s
+    on torch and 4.1 s on TensorFlow with XLA (alone on its CPU: 0.66 s on JAX, 0.51 s for Lightning). The
     price is XLA's compile per padded batch shape (about 10-17 s each for the train step on 2 busy
     cores); ``KerasData``'s ``pad_to_multiple=8`` bounds the shapes: 9 distinct ``(batch, S, T)`` in
     20 epochs of CMUdict at batch 256, the last, smaller batch included, and 4 for a quarter of the
@@ -282,7 +282,7 @@ def default_backend(accelerator: str) -> str:
         raise SystemExit("g2p.py: --framework keras needs TensorFlow, JAX or torch installed")
     gpu = accelerator != "cpu" and shutil.which("nvidia-smi") is not None
     if not gpu:
-        return next(b for b in ("jax", "tensorflow", "torch") if b in installed)
+        return next(b for b in ("jax", "torch", "tensorflow") if b in installed)
     if "tensorflow" in installed:
         import tensorflow as tf
 
