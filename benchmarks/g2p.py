@@ -47,6 +47,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,9 @@ def train_lightning(
     out.mkdir(parents=True, exist_ok=True)
     state = read_json(out / STATE_FILE)
     check_training(out, state, "lightning", variant, seed, args)
-    dm = Seq2SeqDataModule("cmudict", batch_size=args.batch_size, seed=seed, num_workers=args.workers)
+    dm = Seq2SeqDataModule(
+        "cmudict", batch_size=args.batch_size, seed=seed, num_workers=args.workers, pad_to_multiple=args.pad_to_multiple
+    )
     dm.setup("fit")
     module = LitSeq2Seq(
         dm.src_vocab, dm.tgt_vocab, PRESETS[args.preset], VARIANTS[variant], lr=args.lr, warmup_steps=WARMUP_STEPS,
@@ -272,10 +275,11 @@ def default_backend(accelerator: str) -> str:
     pinned to one CPU that another training run also used, a steady step took 1.45 s on JAX, 1.60 s
     on torch and 4.1 s on TensorFlow with XLA (alone on its CPU: 0.66 s on JAX, 0.51 s for Lightning). The
     price is XLA's compile per padded batch shape (about 10-17 s each for the train step on 2 busy
-    cores); ``KerasData``'s ``pad_to_multiple=8`` bounds the shapes: 9 distinct ``(batch, S, T)`` in
-    20 epochs of CMUdict at batch 256, the last, smaller batch included, and 4 for a quarter of the
-    dev set, so a run compiles for 2-3 minutes (each run's JSON lists ``train_shapes`` and
-    ``compiles``). On a GPU machine TensorFlow if it is a CUDA build, else JAX.
+    cores). ``--pad-to-multiple`` (default 4, both frameworks, so they train on the same batches)
+    bounds the shapes: 16 distinct ``(batch, S, T)`` in 20 epochs of CMUdict at batch 256, the last,
+    smaller batch included, for 1.34 / 1.20 padded cells per source / target token; 8 gives 9 shapes
+    but 1.50 / 1.39 cells, 1 gives 80 shapes and 1.13 / 1.03 (:func:`padding_report`). Each run's JSON
+    lists ``train_shapes`` and ``compiles``. On a GPU machine TensorFlow if it is a CUDA build, else JAX.
     """
     installed = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b) is not None]
     if not installed:
@@ -338,29 +342,66 @@ def keras_jit_compile(option: str, accelerator: str) -> bool | str:
     return "auto"
 
 
-def train_shapes(data: Any, steps: int, limit: int) -> list[list[int]]:
-    """Distinct padded ``[batch, S, T]`` shapes of the first ``steps`` training batches (the
-    shapes a compiled Keras train step saw), from the shared sampler's lengths (nothing collated).
-    ``limit > 0``: the first ``limit`` batches of each epoch (``--limit-train-batches``, epoch 0's)."""
+def padded_batches(
+    prepared: Any, steps: int, limit: int = 0, multiple: int | None = None
+) -> Iterator[tuple[Any, int, int]]:
+    """``(ids, S, T)`` of the first ``steps`` training batches of ``prepared`` (a ``PreparedData``):
+    the rows and the padded source and target lengths, from the shared sampler's lengths (nothing
+    collated), rounded up to ``multiple`` (default: the data's ``pad_to_multiple``). ``limit > 0``:
+    the first ``limit`` batches of each epoch (``--limit-train-batches``, epoch 0's)."""
     import numpy as np
 
-    prepared = data.data
-    enc, sampler, multiple = prepared.encoded["train"], prepared.sampler("train"), prepared.pad_to_multiple
+    enc, sampler = prepared.encoded["train"], prepared.sampler("train")
+    multiple = multiple or prepared.pad_to_multiple
     src, tgt = np.asarray(enc.source_lengths), np.asarray(enc.target_lengths)
-    shapes: set[tuple[int, int, int]] = set()
     epoch = 0
     while steps > 0:
-        batches = sampler.batches(epoch)
-        if limit:
-            batches = sampler.batches(0)[:limit]  # FirstBatches: the same batches every epoch
+        batches = sampler.batches(0)[:limit] if limit else sampler.batches(epoch)  # FirstBatches: the same each epoch
         for ids in batches[:steps]:
             ids = np.asarray(ids)
             s_len = -(-int(src[ids].max()) // multiple) * multiple
             t_len = -(-(int(tgt[ids].max()) + 1) // multiple) * multiple
-            shapes.add((len(ids), s_len, t_len))
+            yield ids, s_len, t_len
         steps -= len(batches)
         epoch += 1
+
+
+def train_shapes(data: Any, steps: int, limit: int) -> list[list[int]]:
+    """Distinct padded ``[batch, S, T]`` shapes of the first ``steps`` training batches of ``data``
+    (``KerasData``): the shapes a compiled Keras train step saw (:func:`padded_batches`)."""
+    shapes = {(len(ids), s_len, t_len) for ids, s_len, t_len in padded_batches(data.data, steps, limit)}
     return [list(shape) for shape in sorted(shapes)]
+
+
+def padding_report(batch_size: int, epochs: int, multiples: Sequence[int] = (1, 2, 4, 8)) -> str:
+    """For each ``pad_to_multiple``: the distinct training-batch shapes in ``epochs`` epochs of CMUdict and
+    the padded cells per real token (source, and target with ``<eos>``), what a step computes over.
+
+    ``python -m benchmarks.g2p --padding-report`` (batch 256, 20 epochs) printed: multiple 1: 80 shapes,
+    1.133 / 1.028 cells per token; 2: 33, 1.200 / 1.087; 4: 16, 1.335 / 1.204; 8: 9, 1.497 / 1.387.
+    """
+    import numpy as np
+
+    from datamodules.prepared import PreparedData
+
+    prepared = PreparedData("cmudict", batch_size=batch_size, seed=0)
+    prepared.setup()
+    enc = prepared.encoded["train"]
+    src, tgt = np.asarray(enc.source_lengths), np.asarray(enc.target_lengths) + 1
+    steps = epochs * len(prepared.sampler("train").batches(0))
+    lines = [f"CMUdict train, batch {batch_size}, {epochs} epochs ({steps} batches)"]
+    for multiple in multiples:
+        shapes, cells, real = set(), np.zeros(2), np.zeros(2)
+        for ids, s_len, t_len in padded_batches(prepared, steps, multiple=multiple):
+            shapes.add((len(ids), s_len, t_len))
+            cells += (len(ids) * s_len, len(ids) * t_len)
+            real += (src[ids].sum(), tgt[ids].sum())
+        ratio = cells / real
+        lines.append(
+            f"pad_to_multiple {multiple}: {len(shapes)} shapes; padded cells per token: source {ratio[0]:.3f}, "
+            f"target {ratio[1]:.3f}"
+        )
+    return "\n".join(lines)
 
 
 def train_keras(
@@ -473,7 +514,7 @@ def train_keras(
     check_training(out, state, f"keras-{keras.backend.backend()}", variant, seed, args)
     keras.utils.set_random_seed(seed)
     keras.config.set_dtype_policy(keras_dtype_policy(args.precision))
-    data = KerasData("cmudict", batch_size=args.batch_size, seed=seed)
+    data = KerasData("cmudict", batch_size=args.batch_size, seed=seed, pad_to_multiple=args.pad_to_multiple)
     model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, PRESETS[args.preset], VARIANTS[variant], seed=seed)
     # LitSeq2Seq's optimizer (torch.optim.AdamW, eps 1e-8) with Lightning's gradient_clip_val=1.0.
     train = data.train()
@@ -663,6 +704,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit-train-batches", type=int, default=0, help="batches per epoch (0: all; smoke tests)")
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--pad-to-multiple", type=int, default=4,
+        help="round padded batch lengths up to a multiple of this, in both frameworks (the same batches; a compiled "
+        "Keras step sees few shapes)",
+    )  # fmt: skip
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--precision", default="32-true", choices=list(PRECISIONS), help="seq2seq_fit.precision name")
     parser.add_argument("--accelerator", default="auto")
@@ -689,6 +735,10 @@ def main(argv: list[str] | None = None) -> None:
         help="end the process (status 3) after epoch N's checkpoint, unscored: a session cut off there (resume tests)",
     )  # fmt: skip
     parser.add_argument(
+        "--padding-report", action="store_true",
+        help="train nothing: print the batch shapes and padding of each --pad-to-multiple over 20 epochs",
+    )  # fmt: skip
+    parser.add_argument(
         "--combine", nargs="+", metavar="TAG", default=None,
         help="train nothing: merge the runs of results/g2p_TAG.json files into results/g2p_<--tag>.*",
     )  # fmt: skip
@@ -697,6 +747,9 @@ def main(argv: list[str] | None = None) -> None:
         if not args.tag:
             parser.error("--combine needs --tag, the name of the merged results")
         combine(args.combine, args.tag)
+        return
+    if args.padding_report:
+        print(padding_report(args.batch_size, 20))
         return
 
     pin_cpus(args.cpus)
@@ -771,6 +824,7 @@ def one_run(framework: str, train: Any, variant: str, seed: int, args: argparse.
         "epochs": len(curve),
         "steps": state.get("steps"),
         "sessions": len(state.get("sessions", [])),
+        "pad_to_multiple": args.pad_to_multiple,
         "curve": curve,
         **scores,
     }
