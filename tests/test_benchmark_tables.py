@@ -155,3 +155,20 @@ def test_a_jax_run_asked_for_one_thread_runs_one_xla_thread_on_one_cpu() -> None
     cpus, xla_threads = map(int, out.stdout.split()[-2:])
     assert cpus == 1
     assert xla_threads <= 1
+
+
+def test_padded_batch_lengths_are_multiples_that_hold_the_longest_row() -> None:
+    import numpy as np
+
+    from datamodules.prepared import PreparedData
+
+    prepared = PreparedData("toy", batch_size=4, seed=0, pad_to_multiple=4)
+    prepared.setup()
+    enc = prepared.encoded["train"]
+    src, tgt = np.asarray(enc.source_lengths), np.asarray(enc.target_lengths)
+    seen = list(g2p.padded_batches(prepared, steps=10))
+    assert len(seen) == 10
+    for ids, s_len, t_len in seen:
+        assert s_len % 4 == 0 and t_len % 4 == 0
+        assert s_len - 4 < src[ids].max() <= s_len and t_len - 4 < tgt[ids].max() + 1 <= t_len
+    assert {(s, t) for _, s, t in g2p.padded_batches(prepared, 10, multiple=1)} != {(s, t) for _, s, t in seen}
