@@ -78,9 +78,9 @@ bench-g2p bench-g2p-20ep bench-g2p-large: setup
 
 # When scheduled sampling helps (issue 16): teacher forcing and 6 scheduled-sampling variants, Lightning on the CPU,
 # one thread per process: sort and long addition (3 seeds, 1000 steps each) on one core, CMUdict G2P (preset cpu,
-# 10 epochs, seed 0) on the other, one table: results/ss_cpu.{json,md,png}. Estimated (from step timings, not a
-# measured run) about 2 hours on 2 otherwise idle cores: ~2-3 min per synthetic run, ~15 min per G2P run.
-# Resumable: run it again to continue; finished runs are read, not retrained.
+# 10 epochs, seed 0) on the other, one table: results/ss_cpu.{json,md,png}. Measured so far: a synthetic run takes
+# 2.5-6 minutes on its own core (42 runs: 2-4 hours); G2P runs not yet measured. Resumable: run it again to
+# continue; finished runs (results/ss_cpu_runs/, committed) are read, not retrained.
 bench-ss: setup
 	$(BIN)/python -m benchmarks.scheduled_sampling --tasks sort addition --threads 1 --cpus 0 & synthetic=$$!; \
 	$(BIN)/python -m benchmarks.scheduled_sampling --tasks g2p --threads 1 --cpus 1; g2p=$$?; \
