@@ -65,9 +65,40 @@ def allowed_cpus() -> list[int] | None:
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
 
 
+def idlest_cpus(allowed: list[int], count: int, seconds: float = 0.2) -> list[int]:
+    """The ``count`` CPUs of ``allowed`` with the most idle time over ``seconds`` (``/proc/stat``), in id
+    order; the first ``count`` where the kernel does not say. A run pinned without ``--cpus`` so keeps
+    off a CPU another pinned run is using.
+
+    Example:
+        >>> cpus = sorted(os.sched_getaffinity(0))
+        >>> len(idlest_cpus(cpus, 1)) == 1 and set(idlest_cpus(cpus, 1)) <= set(cpus)
+        True
+    """
+
+    def idle() -> dict[int, int]:
+        times = {}
+        with open("/proc/stat") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit():
+                    times[int(name[3:])] = int(fields[3]) + int(fields[4])  # idle + iowait
+        return times
+
+    try:
+        before = idle()
+        time.sleep(seconds)
+        after = idle()
+    except (OSError, ValueError, IndexError):
+        return allowed[:count]
+    ranked = sorted(allowed, key=lambda cpu: (before.get(cpu, 0) - after.get(cpu, 0), cpu))
+    return sorted(ranked[:count])
+
+
 def pin_cpus(cpus: str | None = None, threads: int = 0) -> list[int] | None:
     """Run this process (and the threads it starts from now on) on the CPUs ``cpus`` names
-    (:func:`parse_cpus`), or else on the first ``threads`` CPUs it may use (``threads=0``: leave it).
+    (:func:`parse_cpus`), or else on the ``threads`` CPUs it may use that were idlest over the last
+    0.2 s (:func:`idlest_cpus`; ``threads=0``: leave it).
     Returns the CPUs, or ``None`` where nothing changed (not Linux, or neither argument).
 
     Two runs side by side on a 2-core machine each pass their own CPU (``--cpus 0``, ``--cpus 1``):
@@ -78,17 +109,17 @@ def pin_cpus(cpus: str | None = None, threads: int = 0) -> list[int] | None:
     if not hasattr(os, "sched_setaffinity") or (cpus is None and threads <= 0):
         return None
     allowed = sorted(os.sched_getaffinity(0))
-    wanted = sorted(parse_cpus(cpus)) if cpus is not None else allowed[:threads]
+    wanted = sorted(parse_cpus(cpus)) if cpus is not None else idlest_cpus(allowed, threads)
     if not set(wanted) <= set(allowed):
         raise SystemExit(f"--cpus {cpus}: this process may only run on CPUs {allowed}")
     os.sched_setaffinity(0, wanted)
     return wanted
 
 
-def set_backend_threads(backend: str, threads: int) -> None:
-    """CPU threads of TensorFlow / torch (0: their default); JAX: the process is pinned to ``threads``
-    CPUs (:func:`pin_cpus`) unless it already runs on no more, which works only before JAX starts its
-    CPU backend (a warning otherwise)."""
+def set_backend_threads(backend: str, threads: int, pin_jax: bool = True) -> None:
+    """CPU threads of TensorFlow / torch (0: their default); JAX (``pin_jax``): the process is pinned to
+    ``threads`` CPUs (:func:`pin_cpus`) unless it already runs on no more, which works only before JAX
+    starts its CPU backend (a warning otherwise)."""
     if threads <= 0:
         return
     if backend == "tensorflow":
@@ -100,7 +131,7 @@ def set_backend_threads(backend: str, threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
-    elif backend == "jax" and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > threads:
+    elif backend == "jax" and pin_jax and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > threads:
         from jax._src import xla_bridge
 
         if xla_bridge.backends_are_initialized():
