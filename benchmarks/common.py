@@ -106,9 +106,9 @@ def pin_cpus(cpus: str | None = None, threads: int = 0) -> list[int] | None:
     CPUs it may use and ignores ``--xla_cpu_multi_thread_eigen`` (seen with jax 0.10: two
     ``tf_XLAEigen`` threads at ``--threads 1``, one after pinning).
     """
-    if not hasattr(os, "sched_setaffinity") or (cpus is None and threads <= 0):
+    allowed = allowed_cpus()
+    if allowed is None or (cpus is None and threads <= 0):
         return None
-    allowed = sorted(os.sched_getaffinity(0))
     wanted = sorted(parse_cpus(cpus)) if cpus is not None else idlest_cpus(allowed, threads)
     if not set(wanted) <= set(allowed):
         raise SystemExit(f"--cpus {cpus}: this process may only run on CPUs {allowed}")
@@ -131,7 +131,7 @@ def set_backend_threads(backend: str, threads: int, pin_jax: bool = True) -> Non
         import torch
 
         torch.set_num_threads(threads)
-    elif backend == "jax" and pin_jax and hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > threads:
+    elif backend == "jax" and pin_jax and len(allowed_cpus() or ()) > threads:
         from jax._src import xla_bridge
 
         if xla_bridge.backends_are_initialized():

@@ -6,6 +6,8 @@ what those results mean, so add a preset rather than edit one.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from seq2seq_fit.config import Seq2SeqConfig
 
 #: The bidirectional 2x512 LSTM with Luong ``general`` attention of the ``gpu`` preset.
@@ -35,16 +37,6 @@ PRESETS: dict[str, Seq2SeqConfig] = {
     "cpu": Seq2SeqConfig(
         cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
     ),
-    "cpu-large": Seq2SeqConfig(
-        cell="lstm",
-        embedding_dim=128,
-        hidden_size=384,
-        num_layers=1,
-        bidirectional=True,
-        attention="luong",
-        luong_score="general",
-        dropout=0.3,
-        label_smoothing=0.1,
-    ),
+    "cpu-large": replace(BI_LSTM_2X512, hidden_size=384, num_layers=1),
     "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
 }
