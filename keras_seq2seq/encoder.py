@@ -6,15 +6,17 @@ from typing import Any
 
 import keras
 from keras import ops
+from keras_seq2seq.fast_rnn import FastGRU, FastLSTM
 from keras_seq2seq.initializers import embedding, rnn_initializers
 from seq2seq_fit.config import CELLS, check_choice
 
 
 def rnn_layer(cell: str, units: int, name: str, dtype: Any) -> keras.layers.Layer:
     """A whole-sequence GRU (``reset_after=True``, the PyTorch formula) or LSTM layer, initialised as
-    PyTorch initialises its own."""
+    PyTorch initialises its own (:class:`~keras_seq2seq.fast_rnn.FastGRU`/``FastLSTM``: the Keras
+    layers with a faster path on JAX)."""
     check_choice("rnn_layer", "cell", cell, CELLS)
-    layer_cls = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
+    layer_cls = FastGRU if cell == "gru" else FastLSTM
     kwargs = {"reset_after": True} if cell == "gru" else {}
     kwargs.update(rnn_initializers(units, cell))
     return layer_cls(units, return_sequences=True, return_state=True, name=name, dtype=dtype, **kwargs)
