@@ -49,6 +49,25 @@ def time_major(x: Any, dtype: str) -> Any:
     return ops.swapaxes(ops.cast(x, dtype), 0, 1)
 
 
+def fast_inner_loop(layer: keras.layers.LSTM | keras.layers.GRU, sequences: Any, initial_state: Any) -> Any:
+    """What Keras' ``inner_loop`` returns, ``(last output, outputs, states)``, from
+    :mod:`keras_seq2seq.jax_rnn`'s LSTM or GRU loop."""
+    from keras_seq2seq import jax_rnn
+
+    dtype = layer.cell.compute_dtype
+    states = [
+        ops.cast(s, dtype) for s in (initial_state if isinstance(initial_state, (list, tuple)) else [initial_state])
+    ]
+    x = time_major(sequences, dtype)  # (T, B, F)
+    if isinstance(layer, keras.layers.LSTM):
+        outputs, c_last = jax_rnn.lstm_sequence(x, *states, *cell_weights(layer))  # (T, B, H), (B, H)
+        last_states = [outputs[-1], c_last]
+    else:
+        outputs = jax_rnn.gru_sequence(x, *states, *cell_weights(layer))  # (T, B, H)
+        last_states = [outputs[-1]]
+    return outputs[-1], ops.swapaxes(outputs, 0, 1), last_states
+
+
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
 class FastLSTM(keras.layers.LSTM):  # type: ignore[misc]
     """``keras.layers.LSTM`` whose whole-sequence call on JAX runs
@@ -68,14 +87,7 @@ class FastLSTM(keras.layers.LSTM):  # type: ignore[misc]
         mask = unnest(mask)
         if not fast_path_applies(self, mask) or self.cudnn_may_apply():
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        from keras_seq2seq.jax_rnn import lstm_sequence
-
-        dtype = self.cell.compute_dtype
-        h0, c0 = (ops.cast(s, dtype) for s in initial_state)  # (B, H)
-        x = time_major(sequences, dtype)  # (T, B, F)
-        outputs, c_last = lstm_sequence(x, h0, c0, *cell_weights(self))  # (T, B, H), (B, H)
-        last = outputs[-1]
-        return last, ops.swapaxes(outputs, 0, 1), [last, c_last]
+        return fast_inner_loop(self, sequences, initial_state)
 
     def cudnn_may_apply(self) -> bool:
         """Whether the parent would try cuDNN (JAX on a GPU): then it keeps that path."""
@@ -103,11 +115,4 @@ class FastGRU(keras.layers.GRU):  # type: ignore[misc]
         mask = unnest(mask)
         if not (fast_path_applies(self, mask) and self.cell.reset_after):
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        from keras_seq2seq.jax_rnn import gru_sequence
-
-        dtype = self.cell.compute_dtype
-        h0 = ops.cast(unnest(initial_state), dtype)  # (B, H)
-        x = time_major(sequences, dtype)  # (T, B, F)
-        outputs = gru_sequence(x, h0, *cell_weights(self))  # (T, B, H)
-        last = outputs[-1]
-        return last, ops.swapaxes(outputs, 0, 1), [last]
+        return fast_inner_loop(self, sequences, initial_state)
