@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from benchmarks import common, g2p
+from tests.helpers import CHILD_FLAG, REPO, child_env
 
 ARGS = ["--preset", "cpu", "--variants", "teacher-forcing", "--seeds", "0", "--limit-train-batches", "2",
         "--max-epochs", "2", "--test-words", "20", "--val-batches", "1.0", "--batch-size", "64",
@@ -140,3 +143,49 @@ def test_keras_run_resumes_after_a_cut_off_and_is_read_once_finished(
     assert run["train_shapes"] and all(len(shape) == 3 and shape[0] == 64 for shape in run["train_shapes"])
     assert "compiles train/test/predict" in (results / "g2p_t.md").read_text()
     read_not_retrained(results, argv, "train_keras", monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND") != "jax", reason="JAX only: run by the test below in a JAX child")
+def test_keras_jax_run_resumed_loads_its_compiled_steps(results: Path) -> None:
+    """Keras on JAX keeps XLA's compiled steps in the run folder (``xla_cache/``): the session that
+    resumes a cut-off run loads them there instead of compiling every padded batch shape again."""
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache
+
+    events: list[str] = []
+
+    def listen(event: str, **kwargs: Any) -> None:
+        if event.startswith("/jax/compilation_cache/cache_"):
+            events.append(event.rsplit("/", 1)[1])
+
+    argv = ["--framework", "keras", "--backend", "jax", *ARGS]
+    jax.monitoring.register_event_listener(listen)
+    try:
+        run_dir, _ = cut_off_then_resume(results, argv)
+        cached = {p.name: p.stat().st_mtime_ns for p in (run_dir / "xla_cache").iterdir()}
+        assert any(name.startswith("jit_") for name in cached), cached  # the train/test steps, compiled once
+        first_session = list(events)
+        assert "cache_misses" in first_session and "cache_hits" not in first_session  # an empty folder
+        events.clear()
+        g2p.main(argv)
+        check_finished(results, run_dir)
+        assert events.count("cache_hits") >= 2, events  # at least the train and test steps of epoch 1's shapes
+        for name, written in cached.items():  # loaded, not rewritten
+            assert (run_dir / "xla_cache" / name).stat().st_mtime_ns == written
+    finally:
+        jax.monitoring.unregister_event_listener(listen)
+        jax.config.update("jax_compilation_cache_dir", None)
+        compilation_cache.reset_cache()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND") == "jax" or os.environ.get(CHILD_FLAG) == "1", reason="runs the JAX test here"
+)
+def test_keras_jax_compile_cache_under_jax() -> None:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", "-k", "loads_its_compiled",
+               __file__]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, env=child_env("jax"), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"under KERAS_BACKEND=jax:\n{result.stdout[-8000:]}"
+    assert "1 passed" in result.stdout
