@@ -60,9 +60,9 @@ bench-g2p-20ep: G2P_LIT_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_KERAS_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_TAG = cpu-20ep
 # bench-g2p-large: the cpu-large preset (bi-LSTM 384) at batch 64 (lr 1e-3), teacher forcing, 20 epochs capped at
-# 2 hours a run (105 minutes on one core for Lightning, 100 for Keras on JAX, compiles included); seed 0 by default (G2P_SEEDS="0 1 2" adds
-# seeds: finished runs are read, not retrained). A run cut off (end of a session, Ctrl-C) resumes from its last epoch
-# when the same command runs again.
+# 2 hours a run (105 minutes on one core for Lightning, 100 for Keras on JAX, compiles included); seed 0 by default
+# (G2P_SEEDS="0 1 2" adds seeds: finished runs are read, not retrained). A run cut off (end of a session, Ctrl-C)
+# resumes from its last epoch when the same command runs again.
 bench-g2p-large: G2P_PRESET = cpu-large
 bench-g2p-large: G2P_EPOCHS = 20
 bench-g2p-large: G2P_MINUTES = 120

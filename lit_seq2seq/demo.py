@@ -27,7 +27,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from datamodules import Seq2SeqDataModule
 from lit_seq2seq.callbacks import TrainingThroughput
 from lit_seq2seq.module import LitSeq2Seq
-from seq2seq_fit import TeacherForcing, g2p_scores, lr_factor
+from seq2seq_fit import TeacherForcing, cosine_decay, g2p_scores, lr_factor
 from seq2seq_fit.presets import PRESETS
 
 #: The demo's model (preset ``cpu``): a bidirectional GRU encoder and a Luong-attention GRU decoder.
@@ -43,10 +43,10 @@ class WallClockCosine(pl.Callback):
     A demo that trains for ``minutes`` cannot know its step count in advance (it depends on the
     machine), so a step-based schedule either stops before its decay ends or idles at its floor.
     Before each training batch this sets every parameter group's learning rate to
-    ``lr`` times a linear warm-up over ``warmup_steps`` optimizer steps and a cosine from 1 to
-    ``min_lr_ratio`` as the elapsed fraction of ``seconds`` goes from 0 to 1 (``seq2seq_fit.lr_factor``),
-    then the floor. Use it with a module that has no scheduler of its own (``warmup_steps=0``,
-    ``lr_decay_steps=0``).
+    ``lr`` times the schedule's linear warm-up over ``warmup_steps`` optimizer steps
+    (``seq2seq_fit.lr_factor``) and its cosine from 1 to ``min_lr_ratio`` as the elapsed fraction of
+    ``seconds`` goes from 0 to 1 (``seq2seq_fit.cosine_decay``), then the floor. Use it with a module
+    that has no scheduler of its own (``warmup_steps=0``, ``lr_decay_steps=0``).
     """
 
     def __init__(self, seconds: float, warmup_steps: int = 100, min_lr_ratio: float = 0.02) -> None:
@@ -61,10 +61,8 @@ class WallClockCosine(pl.Callback):
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        t = (time.perf_counter() - self.start) / self.seconds  # the elapsed fraction of the budget
-        warmup = min(1.0, (trainer.global_step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
-        # lr_factor's cosine over one "step" of length 1, at position t (it takes the 0-based step t - 1)
-        factor = warmup * lr_factor(t - 1.0, decay_steps=1, min_lr_ratio=self.min_lr_ratio)
+        t = min(1.0, (time.perf_counter() - self.start) / self.seconds)  # the elapsed fraction of the budget
+        factor = lr_factor(trainer.global_step, self.warmup_steps) * cosine_decay(t, self.min_lr_ratio)
         for group, base in zip(trainer.optimizers[0].param_groups, self.base_lrs, strict=True):
             group["lr"] = base * factor
 

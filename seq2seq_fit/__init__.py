@@ -7,7 +7,7 @@ Imports neither torch nor TensorFlow, so both ``lit_seq2seq`` and ``keras_seq2se
 from seq2seq_fit.config import Seq2SeqConfig, as_config
 from seq2seq_fit.decoding import length_penalty
 from seq2seq_fit.errors import InputError, ModelFormatError, UnsafeFileError
-from seq2seq_fit.learning_rate import check_lr_schedule, lr_factor
+from seq2seq_fit.learning_rate import check_lr_schedule, cosine_decay, lr_factor
 from seq2seq_fit.model_format import PretrainedModel, load_pretrained, save_pretrained
 from seq2seq_fit.scores import (
     EVAL_METRICS,
@@ -43,6 +43,7 @@ __all__ = [
     "check_lr_schedule",
     "check_tokenizer",
     "check_translate_args",
+    "cosine_decay",
     "edit_distance",
     "exact_match",
     "g2p_scores",

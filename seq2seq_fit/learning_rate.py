@@ -27,6 +27,20 @@ def check_lr_schedule(owner: str, warmup_steps: Any, decay_steps: Any, min_lr_ra
     check_float(owner, "min_lr_ratio", min_lr_ratio, 0.0, 1.0)
 
 
+def cosine_decay(t: Any, min_lr_ratio: float = 0.0, *, cos: Callable[[Any], Any] = math.cos) -> Any:
+    """The cosine of the schedule at the fraction ``t`` (0 to 1) of the decay:
+    ``r + (1 - r) * (1 + cos(pi * t)) / 2``, from 1 down to ``r = min_lr_ratio``.
+
+    :func:`lr_factor` takes ``t`` from the step count; ``lit_seq2seq.demo.WallClockCosine`` from the
+    elapsed fraction of a wall-clock budget.
+
+    Example:
+        >>> [round(cosine_decay(t, 0.1), 3) for t in (0.0, 0.5, 1.0)]
+        [1.0, 0.55, 0.1]
+    """
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + cos(math.pi * t))
+
+
 def lr_factor(
     step: Any,
     warmup_steps: int = 0,
@@ -56,5 +70,5 @@ def lr_factor(
     factor = minimum(1.0, k / warmup_steps) if warmup_steps > 0 else 1.0
     if decay_steps > 0:
         t = minimum(1.0, maximum(0.0, (k - warmup_steps) / decay_steps))
-        factor = factor * (min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + cos(math.pi * t)))
+        factor = factor * cosine_decay(t, min_lr_ratio, cos=cos)
     return factor
