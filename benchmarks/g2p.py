@@ -331,7 +331,7 @@ def use_jax_cache(folder: Path) -> None:
     load it from there in a later process. A run's first session still compiles each padded batch
     shape (the ``compiles`` seconds of its JSON); a session that resumes it, cut off by the end of a
     session or Ctrl-C, loads them in a fraction of a second each instead of compiling them again
-    (about 35 s per train shape for ``cpu-large`` on one busy core). Different runs do not share a
+    (10-35 s per train shape for ``cpu-large`` on one core, the other one busy). Different runs do not share a
     folder, so each run's first compile is counted in full."""
     import jax
     from jax.experimental.compilation_cache import compilation_cache
