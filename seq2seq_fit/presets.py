@@ -38,5 +38,16 @@ PRESETS: dict[str, Seq2SeqConfig] = {
         cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
     ),
     "cpu-large": replace(BI_LSTM_2X512, hidden_size=384, num_layers=1),
+    # the cpu model, regularised for long (60-80 epoch) runs
+    "cpu-reg": Seq2SeqConfig(
+        cell="gru",
+        embedding_dim=64,
+        hidden_size=256,
+        num_layers=1,
+        bidirectional=True,
+        attention="luong",
+        dropout=0.25,
+        label_smoothing=0.1,
+    ),
     "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
 }
