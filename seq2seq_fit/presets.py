@@ -23,6 +23,11 @@ BI_LSTM_2X512 = Seq2SeqConfig(
     label_smoothing=0.1,
 )
 
+#: The bidirectional GRU of 256 with Luong attention of the ``cpu`` preset.
+BI_GRU_256 = Seq2SeqConfig(
+    cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
+)
+
 #: ``gpu``: the G2P model of the quality benchmark on a GPU (``benchmarks.g2p --preset gpu``), a
 #: bidirectional 2x512 LSTM with Luong ``general`` attention.
 #: ``cpu``: the smaller G2P model of the 2-core CPU runs and of ``lit_seq2seq.demo``, a bi-GRU of 256
@@ -31,23 +36,12 @@ BI_LSTM_2X512 = Seq2SeqConfig(
 #: the 2-core machine), a one-layer bidirectional LSTM of 384 with Luong ``general`` attention, dropout 0.3 and label
 #: smoothing 0.1. The ``gpu`` size led a 2x384 bi-GRU in 4-epoch tuning runs (``benchmarks/results/g2p_tune-*.md``),
 #: but at about 2 s a step on one core (batch 256) its 20 epochs take about 5 hours; this one takes about 0.5 s.
+#: ``cpu-reg``: the ``cpu`` model with dropout 0.25 and label smoothing 0.1, for long (80-epoch) G2P runs.
 #: ``gnmt``: the GNMT-like size of ``benchmarks.throughput`` (2+2 LSTM 512, Luong attention).
 PRESETS: dict[str, Seq2SeqConfig] = {
     "gpu": BI_LSTM_2X512,
-    "cpu": Seq2SeqConfig(
-        cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
-    ),
+    "cpu": BI_GRU_256,
     "cpu-large": replace(BI_LSTM_2X512, hidden_size=384, num_layers=1),
-    # the cpu model, regularised for long (60-80 epoch) runs
-    "cpu-reg": Seq2SeqConfig(
-        cell="gru",
-        embedding_dim=64,
-        hidden_size=256,
-        num_layers=1,
-        bidirectional=True,
-        attention="luong",
-        dropout=0.25,
-        label_smoothing=0.1,
-    ),
+    "cpu-reg": replace(BI_GRU_256, dropout=0.25, label_smoothing=0.1),
     "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
 }
