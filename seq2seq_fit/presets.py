@@ -37,11 +37,14 @@ BI_GRU_256 = Seq2SeqConfig(
 #: smoothing 0.1. The ``gpu`` size led a 2x384 bi-GRU in 4-epoch tuning runs (``benchmarks/results/g2p_tune-*.md``),
 #: but at about 2 s a step on one core (batch 256) its 20 epochs take about 5 hours; this one takes about 0.5 s.
 #: ``cpu-reg``: the ``cpu`` model with dropout 0.25 and label smoothing 0.1, for long (80-epoch) G2P runs.
+#: ``cpu-bahdanau``: the ``cpu`` model with Bahdanau attention (the context feeds the decoder RNN's input), about
+#: 1.5x the ``cpu`` model's step time.
 #: ``gnmt``: the GNMT-like size of ``benchmarks.throughput`` (2+2 LSTM 512, Luong attention).
 PRESETS: dict[str, Seq2SeqConfig] = {
     "gpu": BI_LSTM_2X512,
     "cpu": BI_GRU_256,
     "cpu-large": replace(BI_LSTM_2X512, hidden_size=384, num_layers=1),
     "cpu-reg": replace(BI_GRU_256, dropout=0.25, label_smoothing=0.1),
+    "cpu-bahdanau": replace(BI_GRU_256, attention="bahdanau"),
     "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
 }
