@@ -709,10 +709,7 @@ def main(argv: list[str] | None = None) -> None:
         "--preset",
         default="gpu",
         choices=list(PRESETS),
-        help="model (seq2seq_fit.presets.PRESETS): gpu (bi-LSTM 2x512, Luong), cpu (bi-GRU 256, Luong; the "
-        "demo's), cpu-large (bi-LSTM 384), cpu-reg (the cpu model with dropout 0.25 and label smoothing 0.1, "
-        "for long runs), cpu-bahdanau (the cpu model with Bahdanau attention) or gnmt (LSTM 2+2 x512, the "
-        "throughput benchmark's size)",
+        help="model (seq2seq_fit.presets.PRESETS, where each one is described)",
     )
     parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock cap on the training of each run")
     parser.add_argument("--max-epochs", type=int, default=40, help="training budget per run, in epochs")
