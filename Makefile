@@ -60,31 +60,25 @@ bench-g2p-20ep: G2P_MINUTES = 150
 bench-g2p-20ep: G2P_LIT_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_KERAS_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_TAG = cpu-20ep
-# bench-g2p-large: the cpu-large preset (bi-LSTM 384) at batch 64 (lr 1e-3), teacher forcing, 20 epochs capped at
-# 2 hours a run (105 minutes on one core for Lightning, 100 for Keras on JAX, compiles included); seed 0 by default
-# (G2P_SEEDS="0 1 2" adds seeds: finished runs are read, not retrained). A run cut off (end of a session, Ctrl-C)
-# resumes from its last epoch when the same command runs again.
+# bench-g2p-large and bench-g2p-bahdanau: the 2-hour CPU presets, teacher forcing, 20 epochs capped at 2 hours a run,
+# Keras on JAX; seed 0 by default (G2P_SEEDS="0 1 2" adds seeds: finished runs are read, not retrained). A run cut
+# off (end of a session, Ctrl-C) resumes from its last epoch when the same command runs again.
+bench-g2p-large bench-g2p-bahdanau: G2P_EPOCHS = 20
+bench-g2p-large bench-g2p-bahdanau: G2P_MINUTES = 120
+bench-g2p-large bench-g2p-bahdanau: G2P_SEEDS = 0
+bench-g2p-large bench-g2p-bahdanau: G2P_LIT_VARIANTS = teacher-forcing
+bench-g2p-large bench-g2p-bahdanau: G2P_KERAS_VARIANTS = teacher-forcing
+bench-g2p-large bench-g2p-bahdanau: G2P_KERAS_BACKEND = jax
+# bench-g2p-large: the cpu-large preset (bi-LSTM 384) at batch 64 (lr 1e-3), early stopping on dev WER (105 minutes
+# on one core for Lightning, 100 for Keras on JAX, compiles included).
 bench-g2p-large: G2P_PRESET = cpu-large
-bench-g2p-large: G2P_EPOCHS = 20
-bench-g2p-large: G2P_MINUTES = 120
-bench-g2p-large: G2P_SEEDS = 0
-bench-g2p-large: G2P_LIT_VARIANTS = teacher-forcing
-bench-g2p-large: G2P_KERAS_VARIANTS = teacher-forcing
-bench-g2p-large: G2P_KERAS_BACKEND = jax
 bench-g2p-large: G2P_BATCH = 64
 bench-g2p-large: G2P_LR = 1e-3
 bench-g2p-large: G2P_TAG = cpu-large-b64
-# bench-g2p-bahdanau: the cpu-bahdanau-384 preset (Bahdanau GRU 384), the preset under 26% WER: batch 256 (lr 2e-3),
-# teacher forcing, 20 epochs and no early stop, capped at 2 hours a run (82 minutes on one core for Lightning);
-# seed 0 by default, resumable like bench-g2p-large.
+# bench-g2p-bahdanau: the cpu-bahdanau-384 preset (Bahdanau GRU 384), the preset under 26% WER, at batch 256
+# (lr 2e-3, the defaults), no early stop (82 minutes on one core for Lightning).
 bench-g2p-bahdanau: G2P_PRESET = cpu-bahdanau-384
-bench-g2p-bahdanau: G2P_EPOCHS = 20
-bench-g2p-bahdanau: G2P_MINUTES = 118
-bench-g2p-bahdanau: G2P_SEEDS = 0
 bench-g2p-bahdanau: G2P_PATIENCE = 1000
-bench-g2p-bahdanau: G2P_LIT_VARIANTS = teacher-forcing
-bench-g2p-bahdanau: G2P_KERAS_VARIANTS = teacher-forcing
-bench-g2p-bahdanau: G2P_KERAS_BACKEND = jax
 bench-g2p-bahdanau: G2P_TAG = cpu-bahdanau-384
 bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: setup
 	$(BIN)/python -m benchmarks.g2p --framework lightning $(G2P_CPU) --variants $(G2P_LIT_VARIANTS) \

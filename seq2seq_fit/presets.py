@@ -30,6 +30,9 @@ BI_GRU_256 = Seq2SeqConfig(
 
 #: ``gpu``: the G2P model of the quality benchmark on a GPU (``benchmarks.g2p --preset gpu``), a
 #: bidirectional 2x512 LSTM with Luong ``general`` attention.
+#: The ``cpu`` model with Bahdanau attention, of the ``cpu-bahdanau`` preset.
+BI_GRU_256_BAHDANAU = replace(BI_GRU_256, attention="bahdanau")
+
 #: ``cpu``: the smaller G2P model of the 2-core CPU runs and of ``lit_seq2seq.demo``, a bi-GRU of 256
 #: with Luong attention.
 #: ``cpu-large``: the larger CPU G2P model (``make bench-g2p-large``: 20 epochs, at most 2 hours a run on one core of
@@ -48,9 +51,9 @@ PRESETS: dict[str, Seq2SeqConfig] = {
     "cpu": BI_GRU_256,
     "cpu-large": replace(BI_LSTM_2X512, hidden_size=384, num_layers=1),
     "cpu-reg": replace(BI_GRU_256, dropout=0.25, label_smoothing=0.1),
-    "cpu-bahdanau": replace(BI_GRU_256, attention="bahdanau"),
+    "cpu-bahdanau": BI_GRU_256_BAHDANAU,
     "cpu-bahdanau-384": replace(
-        BI_GRU_256, attention="bahdanau", embedding_dim=128, hidden_size=384, dropout=0.2, label_smoothing=0.1
+        BI_GRU_256_BAHDANAU, embedding_dim=128, hidden_size=384, dropout=0.2, label_smoothing=0.1
     ),
     "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
 }
