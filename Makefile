@@ -76,7 +76,7 @@ bench-g2p-large: G2P_BATCH = 64
 bench-g2p-large: G2P_LR = 1e-3
 bench-g2p-large: G2P_TAG = cpu-large-b64
 # bench-g2p-bahdanau: the cpu-bahdanau-384 preset (Bahdanau GRU 384), the preset under 26% WER, at batch 256
-# (lr 2e-3, the defaults), no early stop (82 minutes on one core for Lightning).
+# (lr 2e-3, the defaults), no early stop (82 minutes on one core for Lightning, 97 for Keras on JAX).
 bench-g2p-bahdanau: G2P_PRESET = cpu-bahdanau-384
 bench-g2p-bahdanau: G2P_PATIENCE = 1000
 bench-g2p-bahdanau: G2P_TAG = cpu-bahdanau-384
