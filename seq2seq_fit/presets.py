@@ -28,11 +28,11 @@ BI_GRU_256 = Seq2SeqConfig(
     cell="gru", embedding_dim=64, hidden_size=256, num_layers=1, bidirectional=True, attention="luong", dropout=0.1
 )
 
-#: ``gpu``: the G2P model of the quality benchmark on a GPU (``benchmarks.g2p --preset gpu``), a
-#: bidirectional 2x512 LSTM with Luong ``general`` attention.
 #: The ``cpu`` model with Bahdanau attention, of the ``cpu-bahdanau`` preset.
 BI_GRU_256_BAHDANAU = replace(BI_GRU_256, attention="bahdanau")
 
+#: ``gpu``: the G2P model of the quality benchmark on a GPU (``benchmarks.g2p --preset gpu``), a
+#: bidirectional 2x512 LSTM with Luong ``general`` attention.
 #: ``cpu``: the smaller G2P model of the 2-core CPU runs and of ``lit_seq2seq.demo``, a bi-GRU of 256
 #: with Luong attention.
 #: ``cpu-large``: the larger CPU G2P model (``make bench-g2p-large``: 20 epochs, at most 2 hours a run on one core of
