@@ -1,13 +1,20 @@
 """Run by ``test_lit_distributed.py``: one epoch under ``strategy="ddp"`` on 2 CPU processes (gloo).
 
-Each rank writes ``rank<N>.json`` to the output folder: the sources it trained on, its final loss,
-and a checksum of its parameters. Usage, from the repository root: ``python -m tests.lit.ddp_worker OUT_DIR``.
+Two launches share this worker:
+
+- ``python -m tests.lit.ddp_worker OUT_DIR``: one node, ``devices=2``; Lightning starts the second process.
+- ``python -m tests.lit.ddp_worker OUT_DIR --num-nodes 2``: one process per node, ``num_nodes=2, devices=1``,
+  started once per node by the caller with Lightning's plain-environment launch (``MASTER_ADDR``,
+  ``MASTER_PORT``, ``WORLD_SIZE``, ``NODE_RANK``; see Lightning's "Run on an on-prem cluster" guide).
+
+Each rank writes ``rank<N>.json`` to the output folder (the sources it trained on, its final loss, a
+checksum of its parameters) and ``rank<N>.pt``, its final state dict.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,7 +35,7 @@ class SeenSources(pl.Callback):
             self.sources.append(row[:n])
 
 
-def main(out_dir: str) -> None:
+def main(out_dir: str, num_nodes: int = 1) -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
     dm = Seq2SeqDataModule("reverse", batch_size=16, corpus_options={"n_train": 200, "n_val": 16, "n_test": 16})
@@ -36,7 +43,8 @@ def main(out_dir: str) -> None:
     seen = SeenSources()
     trainer = pl.Trainer(
         accelerator="cpu",
-        devices=2,
+        devices=2 // num_nodes,
+        num_nodes=num_nodes,
         strategy="ddp",
         max_epochs=1,
         logger=False,
@@ -48,6 +56,7 @@ def main(out_dir: str) -> None:
     trainer.fit(model, dm)
     result = {
         "world_size": trainer.world_size,
+        "node_rank": trainer.node_rank,
         "backend": torch.distributed.get_backend() if torch.distributed.is_initialized() else None,
         "sources": seen.sources,
         "loss": float(trainer.callback_metrics["train/loss"]),
@@ -55,7 +64,12 @@ def main(out_dir: str) -> None:
         "checksum": float(sum(p.double().sum() for p in model.parameters())),
     }
     Path(out_dir, f"rank{trainer.global_rank}.json").write_text(json.dumps(result))
+    torch.save(model.state_dict(), Path(out_dir, f"rank{trainer.global_rank}.pt"))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out_dir")
+    parser.add_argument("--num-nodes", type=int, default=1, choices=(1, 2))
+    args = parser.parse_args()
+    main(args.out_dir, args.num_nodes)
