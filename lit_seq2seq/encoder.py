@@ -70,6 +70,12 @@ class Encoder(nn.Module):
             lengths = mask.sum(1)
         s = source.size(1)
         emb = self.dropout(self.embedding(source))  # (B, S, E)
+        device = emb.device.type
+        if torch.is_autocast_enabled(device):
+            # CPU bf16 autocast: oneDNN's LSTM fails on float32 input when every row of the packed batch
+            # has the same length (then the packed data is one dense block); the decoder's ``run_rnn``
+            # makes the same cast. On CUDA this is the cast autocast would do anyway.
+            emb = emb.to(torch.get_autocast_dtype(device))  # (B, S, E)
         packed = pack_padded_sequence(emb, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         out_packed, final = self.rnn(packed)
         out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=s)  # (B, S, H)
