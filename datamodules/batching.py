@@ -7,14 +7,15 @@ frameworks see the same batches in the same order for the same ``(seed, epoch)``
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from datamodules.corpus import Pair
-from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
+from seq2seq_fit.batch import Batch, collate
+from seq2seq_fit.vocab import PAD_ID, Vocab
 
 logger = logging.getLogger("datamodules")
 
@@ -50,47 +51,7 @@ def encode_pairs(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab, wher
     return EncodedPairs(sources, targets, unknown)
 
 
-def _round_up(n: int, multiple: int) -> int:
-    return -(-n // multiple) * multiple
-
-
-def collate(
-    sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], pad_to_multiple: int = 1
-) -> dict[str, np.ndarray]:
-    """Right-pad one batch.
-
-    Returns a dict of int64 arrays:
-        ``source`` (B, S), ``source_lengths`` (B,), ``target_in`` (B, T) = ``<bos>`` + target,
-        ``target_out`` (B, T) = target + ``<eos>``. ``S``/``T`` are rounded up to
-        ``pad_to_multiple`` (fewer distinct shapes for compiled Keras steps).
-
-    Example:
-        >>> import numpy as np
-        >>> batch = collate([np.array([5, 6, 7]), np.array([8])], [np.array([9]), np.array([10, 11])])
-        >>> batch["source"].tolist(), batch["source_lengths"].tolist()
-        ([[5, 6, 7], [8, 0, 0]], [3, 1])
-        >>> batch["target_in"].tolist(), batch["target_out"].tolist()  # <bos> = 1, <eos> = 2
-        ([[1, 9, 0], [1, 10, 11]], [[9, 2, 0], [10, 11, 2]])
-    """
-    if not sources:
-        raise ValueError("collate: got an empty batch")
-    b = len(sources)
-    s = _round_up(max(len(x) for x in sources), pad_to_multiple)
-    t = _round_up(max(len(y) for y in targets) + 1, pad_to_multiple)
-    source = np.full((b, s), PAD_ID, dtype=np.int64)
-    target_in = np.full((b, t), PAD_ID, dtype=np.int64)
-    target_out = np.full((b, t), PAD_ID, dtype=np.int64)
-    for i, (x, y) in enumerate(zip(sources, targets, strict=True)):
-        source[i, : len(x)] = x
-        target_in[i, 0] = BOS_ID
-        target_in[i, 1 : len(y) + 1] = y
-        target_out[i, : len(y)] = y
-        target_out[i, len(y)] = EOS_ID
-    lengths = np.array([len(x) for x in sources], dtype=np.int64)
-    return {"source": source, "source_lengths": lengths, "target_in": target_in, "target_out": target_out}
-
-
-def pad_ratio(batches: Sequence[dict[str, np.ndarray]]) -> float:
+def pad_ratio(batches: Sequence[Mapping[str, np.ndarray]]) -> float:
     """Fraction of padding among all source and target-output positions of ``batches``.
 
     Example:
@@ -257,7 +218,7 @@ class BucketBatchSampler:
 
 def make_batches(
     encoded: EncodedPairs, sampler: BucketBatchSampler, pad_to_multiple: int = 1
-) -> list[dict[str, np.ndarray]]:
+) -> list[Batch]:
     """Collate every batch of ``sampler``'s current epoch for this rank (for inspection)."""
     return [
         collate([encoded.sources[i] for i in b], [encoded.targets[i] for i in b], pad_to_multiple)

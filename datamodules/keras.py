@@ -8,6 +8,7 @@ Keras batches are ``(x, y)`` with ``x = {"source": (B, S), "target_in": (B, T)}`
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from seq2seq_fit.vocab import Vocab
 Batch = tuple[dict[str, np.ndarray], np.ndarray]
 
 
-def keras_batch(batch: dict[str, np.ndarray]) -> Batch:
+def keras_batch(batch: Mapping[str, Any]) -> Batch:
     """``(x, y)`` for ``model.fit`` from a collated batch."""
     x = {"source": batch["source"].astype("int32"), "target_in": batch["target_in"].astype("int32")}
     return x, batch["target_out"].astype("int32")

@@ -4,6 +4,7 @@ decoding maths, source tokenizers, the model format both trainers save and load.
 Imports neither torch nor TensorFlow, so both ``lit_seq2seq`` and ``keras_seq2seq`` build on it.
 """
 
+from seq2seq_fit.batch import Batch, check_batch, collate, collate_pairs, from_hugging_face
 from seq2seq_fit.config import Seq2SeqConfig, as_config
 from seq2seq_fit.decoding import length_penalty
 from seq2seq_fit.errors import InputError, ModelFormatError, UnsafeFileError
@@ -28,6 +29,7 @@ from seq2seq_fit.vocab import Vocab
 __all__ = [
     "EVAL_METRICS",
     "TRAIN_METRICS",
+    "Batch",
     "G2PScores",
     "InputError",
     "ModelFormatError",
@@ -39,13 +41,17 @@ __all__ = [
     "Vocab",
     "as_config",
     "as_teacher_forcing",
+    "check_batch",
     "check_compatible",
     "check_lr_schedule",
     "check_tokenizer",
     "check_translate_args",
+    "collate",
+    "collate_pairs",
     "cosine_decay",
     "edit_distance",
     "exact_match",
+    "from_hugging_face",
     "g2p_scores",
     "length_penalty",
     "load_pretrained",
