@@ -7,9 +7,8 @@ the target: a reader (or a resumed run) sees the previous file or the new one, n
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +18,16 @@ def temp_prefix(path: str | os.PathLike[str]) -> str:
     return f".{Path(path).name}.tmp-"
 
 
-@functools.cache
-def default_mode() -> int:
-    """The permissions ``open()`` gives a new file: ``0o666`` less the process umask (``mkstemp``'s
-    own ``0o600`` would hide saved models and checkpoints from the other users of a server). Read
-    once: reading the umask sets it for an instant."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _create_exclusive(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """Create a new, uniquely named empty file in ``directory`` with the mode ``open()`` gives
+    (``tempfile.mkstemp`` makes ``0o600``, which would hide saved models from the server's other users)."""
+    for _ in range(100):
+        path = directory / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{directory}: no free temporary name {prefix}*{suffix} after 100 tries")
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
@@ -47,6 +48,9 @@ def fsync_directory(directory: str | os.PathLike[str]) -> None:
 def atomic_write_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
 
+    The written file gets the mode ``open()`` gives a new file (``0o666`` less the umask), whatever
+    the writer did to the temporary file.
+
     Temporary files left by earlier writers of ``path`` that were killed (``SIGKILL`` leaves no
     chance to clean up) are removed first. On any error the temporary file is removed, ``path`` is
     untouched and the error propagates.
@@ -61,8 +65,8 @@ def atomic_write_path(path: str | os.PathLike[str], suffix: str = "") -> Iterato
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "state.json"
         >>> with atomic_write_path(target) as tmp:
         ...     _ = tmp.write_text("{}")
-        >>> target.read_text(), oct(target.stat().st_mode & 0o777) == oct(default_mode())
-        ('{}', True)
+        >>> target.read_text()
+        '{}'
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -70,12 +74,14 @@ def atomic_write_path(path: str | os.PathLike[str], suffix: str = "") -> Iterato
     for stale in target.parent.glob(f"{prefix}*"):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+    fd, temp = _create_exclusive(target.parent, prefix, suffix)
+    mode = os.fstat(fd).st_mode & 0o777  # 0o666 less the umask
     os.close(fd)
-    temp = Path(name)
     try:
-        os.chmod(temp, default_mode())
         yield temp
+        # Writers that replace the prepared file (safetensors' ``save_file`` does) leave their own mode:
+        # every written file gets what ``open()`` would give it.
+        os.chmod(temp, mode)
         with open(temp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(temp, target)

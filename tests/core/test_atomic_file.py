@@ -5,6 +5,9 @@ import os
 import pytest
 
 from seq2seq_fit.atomic_file import atomic_write_path, temp_prefix
+from tests.helpers import file_modes, umask
+
+__all__ = ["umask"]
 
 
 def test_success_replaces_the_file(tmp_path):
@@ -33,3 +36,21 @@ def test_stale_temporary_files_of_killed_writers_are_removed(tmp_path):
     with atomic_write_path(target) as tmp:
         tmp.write_bytes(b"ok")
     assert not stale.exists() and target.read_bytes() == b"ok"
+
+
+def test_the_written_file_gets_the_umask_mode_even_when_the_writer_replaces_it(tmp_path, umask):
+    target = tmp_path / "model.safetensors"
+    with atomic_write_path(target) as tmp:
+        # What safetensors' save_file does: write its own 0600 file and rename it over the prepared one.
+        own = tmp_path / "own"
+        own.write_bytes(b"weights")
+        own.chmod(0o600)
+        os.replace(own, tmp)
+    assert target.read_bytes() == b"weights"
+    assert file_modes(tmp_path) == {"model.safetensors": 0o666 & ~umask}
+
+
+def test_a_plain_write_gets_the_umask_mode(tmp_path, umask):
+    with atomic_write_path(tmp_path / "config.json") as tmp:
+        tmp.write_text("{}")
+    assert file_modes(tmp_path) == {"config.json": 0o666 & ~umask}

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +35,18 @@ def error_line(main: Callable[[list[str]], Any], args: list[str], capsys: pytest
     assert exit_info.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
     return line
+
+
+@pytest.fixture(params=[0o022, 0o002], ids=["umask022", "umask002"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under a known umask (restored after); the value is the umask."""
+    previous = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(previous)
+
+
+def file_modes(root: Path) -> dict[str, int]:
+    """``relative path -> permission bits`` of every file under ``root``."""
+    return {p.relative_to(root).as_posix(): p.stat().st_mode & 0o777 for p in sorted(root.rglob("*")) if p.is_file()}
