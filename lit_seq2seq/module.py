@@ -19,6 +19,7 @@ from lightning.fabric.utilities.types import _MAP_LOCATION_TYPE, _PATH
 from lightning.pytorch.utilities import rank_zero_warn
 from torchmetrics import MeanMetric
 
+from lit_seq2seq.batch import as_tensors, check_first_batch, to_batch
 from lit_seq2seq.callbacks import TrainingThroughput, is_logging_step
 from lit_seq2seq.checkpoint_io import SafeCheckpointIO, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
@@ -55,6 +56,13 @@ class LitSeq2Seq(pl.LightningModule):
     teacher-forced ``loss`` and ``ppl``, and the percentages of one greedy decode, each source given
     ``seq2seq_fit.scores.length_budget`` steps, scored by ``seq2seq_fit.scores.free_running_scores``
     (a source is right if it matches any of its references), as ``Seq2SeqModel`` logs ``val_<name>``.
+
+    Batches are :class:`seq2seq_fit.Batch` dicts (``source``, ``source_lengths``, ``target_in``,
+    ``target_out``; ``seq2seq_fit.collate_pairs`` is a ``collate_fn`` that makes them, numpy arrays
+    included) or the Hugging Face layout (``input_ids``, ``attention_mask``, ``labels`` padded with
+    -100), converted on the device (:func:`lit_seq2seq.batch.from_hugging_face`). The first batch of
+    each stage goes through :func:`seq2seq_fit.check_batch`, so a wrong one raises one
+    :class:`~seq2seq_fit.errors.InputError` naming the key and the expected layout.
 
     Args:
         src_vocab: source vocabulary (``Vocab`` or its token list).
@@ -133,6 +141,7 @@ class LitSeq2Seq(pl.LightningModule):
         self._records: list[EvalRecord] = []
         self._generator: torch.Generator | None = None
         self._pending_rng_state: tuple[torch.Tensor, str] | None = None  # (state, device type it came from)
+        self._checked_stages: set[str] = set()  # the stages whose first batch was checked
 
     def forward(self, source: torch.Tensor, source_lengths: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits (B, T, V)."""
@@ -305,6 +314,7 @@ class LitSeq2Seq(pl.LightningModule):
         A trainer on Lightning's plain ``TorchCheckpointIO`` gets :class:`SafeCheckpointIO` instead
         (atomic saves, ``weights_only=True`` loads); a checkpoint IO chosen by the user is kept.
         """
+        self._checked_stages = set()  # a new loop may bring new loaders: check their first batches
         if self._trainer is None:
             return
         strategy = self.trainer.strategy
@@ -313,6 +323,21 @@ class LitSeq2Seq(pl.LightningModule):
         data = getattr(getattr(self.trainer, "datamodule", None), "data", None)
         if data is not None and hasattr(data, "check_vocabs"):
             data.check_vocabs(self.src_vocab, self.tgt_vocab)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Numpy arrays (``seq2seq_fit.collate_pairs``) become tensors; the first batch of each stage is checked."""
+        batch = as_tensors(batch)
+        running = self.trainer.state.stage if self._trainer is not None else None
+        stage = str(running.value) if running is not None else "train"
+        if stage not in self._checked_stages:
+            step = STEP_OF_STAGE.get(stage, "training_step")
+            check_first_batch(batch, f"LitSeq2Seq.{step}", targets=step != "predict_step")
+            self._checked_stages.add(stage)
+        return batch
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """A Hugging Face batch becomes ours, with torch ops on the device."""
+        return to_batch(batch)
 
     @classmethod
     def load_from_checkpoint(  # type: ignore[override]
@@ -440,6 +465,16 @@ class LitSeq2Seq(pl.LightningModule):
         module = cls(saved.src_vocab, saved.tgt_vocab, saved.config, saved.teacher_forcing, **kwargs)
         load_canonical_weights(module.model, saved.weights)
         return module
+
+
+#: The step that receives the batches of each of Lightning's running stages (``RunningStage`` values).
+STEP_OF_STAGE = {
+    "train": "training_step",
+    "sanity_check": "validation_step",
+    "validate": "validation_step",
+    "test": "test_step",
+    "predict": "predict_step",
+}
 
 
 def gather_records(records: list[Any]) -> list[Any]:
