@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from datamodules.keras import KerasData
     from datamodules.lightning import Seq2SeqDataModule
 
+#: Marks this package as seq2seq-fit's data layer (``seq2seq_fit.data_layer.require_data_layer`` checks it), so
+#: the command lines can tell it from a project's own package named ``datamodules``.
+__seq2seq_fit_data_layer__ = True
+
 __all__ = [
     "BOS",
     "BOS_ID",

@@ -48,6 +48,7 @@ from seq2seq_fit.cli_options import (
     run_translate,
 )
 from seq2seq_fit.config import Seq2SeqConfig, parse_bool
+from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.teacher_forcing import TeacherForcing, check_compatible
 from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS
 
@@ -309,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         else:
             model_settings(args)  # --hidden_size 0, --schedule bogus: refused before Keras starts
+            require_data_layer()  # so is a project's own ``datamodules`` package first on sys.path
         start_keras(args)
         if args.command == "fit":
             print(json.dumps(run_fit(args), ensure_ascii=False))

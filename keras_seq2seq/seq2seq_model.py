@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 import keras
-from datamodules.prepared import check_same_vocab
 from keras import ops
 from keras_seq2seq import train_steps
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
@@ -31,7 +30,7 @@ from seq2seq_fit.model_format import load_pretrained, save_pretrained
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
 from seq2seq_fit.tokenizer import Tokenizer
 from seq2seq_fit.translate import Source, translate
-from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
+from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab, check_same_vocab
 
 EVAL_IDS = ("eval_source", "eval_hypotheses", "eval_targets")
 """Keys of the id tensors ``test_step`` adds to its logs (taken out again by ``make_test_function``)."""

@@ -96,13 +96,15 @@ class SafeCheckpointIO(TorchCheckpointIO):
         >>> import tempfile
         >>> from pathlib import Path
         >>> import lightning.pytorch as pl
-        >>> from datamodules import Seq2SeqDataModule
+        >>> from torch.utils.data import DataLoader
         >>> from lit_seq2seq import LitSeq2Seq
-        >>> dm = Seq2SeqDataModule("toy", batch_size=4)
-        >>> model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {"hidden_size": 16, "embedding_dim": 8})
+        >>> from seq2seq_fit import Vocab, collate_pairs
+        >>> vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "c"])
+        >>> pairs = [([4, 5, 6], [6, 5, 4]), ([5, 4], [4, 5])] * 2  # (source ids, target ids)
+        >>> model = LitSeq2Seq(vocab, vocab, {"hidden_size": 16, "embedding_dim": 8})
         >>> trainer = pl.Trainer(plugins=[SafeCheckpointIO()], max_steps=2, logger=False, enable_checkpointing=False,
         ...                      enable_progress_bar=False, enable_model_summary=False)
-        >>> trainer.fit(model, dm)
+        >>> trainer.fit(model, DataLoader(pairs, batch_size=2, collate_fn=collate_pairs))
         >>> path = Path(tempfile.mkdtemp()) / "model.ckpt"
         >>> trainer.save_checkpoint(path)  # written to a temporary file, then renamed into place
         >>> [p.name for p in path.parent.iterdir()]

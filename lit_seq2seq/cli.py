@@ -42,6 +42,7 @@ from seq2seq_fit.cli_options import (
     run_translate,
 )
 from seq2seq_fit.config import parse_bool
+from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.precision import PRECISIONS
 
 if TYPE_CHECKING:
@@ -234,6 +235,7 @@ def lightning_main(argv: list[str]) -> Seq2SeqCLI:
     with cli_errors(command, debug=debug, flags=FLAGS, owners=OWNERS):
         argv = lightning_argv(argv)
         quiet_framework_logs(debug)
+        require_data_layer()  # a project's own ``datamodules`` package first on sys.path: one line, not a traceback
         from lit_seq2seq.lightning_cli import Seq2SeqCLI
 
         return Seq2SeqCLI(

@@ -24,10 +24,11 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
-from datamodules import Seq2SeqDataModule
 from lit_seq2seq.callbacks import TrainingThroughput
 from lit_seq2seq.module import LitSeq2Seq
 from seq2seq_fit import TeacherForcing, cosine_decay, g2p_scores, lr_factor
+from seq2seq_fit.data_layer import require_data_layer
+from seq2seq_fit.errors import InputError
 from seq2seq_fit.presets import PRESETS
 
 #: The demo's model (preset ``cpu``): a bidirectional GRU encoder and a Luong-attention GRU decoder.
@@ -95,6 +96,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     if args.minutes <= 0:
         parser.error(f"--minutes: got {args.minutes}, expected a positive number")
+    try:  # the data layer, imported here so that importing this module imports no datamodules
+        require_data_layer()
+    except InputError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    from datamodules import Seq2SeqDataModule
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,10 @@ from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from datamodules.lightning import Seq2SeqDataModule
 from lit_seq2seq.module import LitSeq2Seq
 from seq2seq_fit.cli_options import CLIError, checked_input, fail, lightning_trainer_defaults, one_line_message
 from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.vocab import Vocab
 
@@ -60,6 +60,11 @@ class Seq2SeqCLI(LightningCLI):
     """
 
     def __init__(self, args: list[str], *, debug: bool = False, command: str = "lit-seq2seq", **kwargs: Any) -> None:
+        # The data layer is imported here, not with the module, and checked first (a project's own package
+        # named ``datamodules`` is refused in one line).
+        require_data_layer()
+        from datamodules.lightning import Seq2SeqDataModule
+
         parser_class = type("OneLineArgumentParser", (OneLineArgumentParser,), {"command": command})
         if not debug:  # start-up noise: "Seed set to 0" before anything can fail
             logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
