@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= lightning,keras,tf,jax,plot,serve,bench,dev
+EXTRAS ?= lightning,keras,tf,jax,plot,serve,tokenizers,sentencepiece,bench,dev
 
 .PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-ss bench-gpu docs clean
 

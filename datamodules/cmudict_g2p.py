@@ -6,6 +6,7 @@ import re
 
 from datamodules.corpus import Corpus, Pair
 from datamodules.splits import split_of
+from seq2seq_fit.tokenizer import CHARS
 
 WORD_RE = re.compile(r"^[a-z][a-z']*$")
 STRESS_RE = re.compile(r"\d")
@@ -33,7 +34,8 @@ def g2p_entries(stress: bool = False) -> dict[str, list[list[str]]]:
 def cmudict_corpus(stress: bool = False) -> Corpus:
     """CMUdict G2P with the fixed split of REFERENCE.md section 4.
 
-    Characters in, ARPAbet phones out. One pair per (word, pronunciation): training uses every
+    Characters in (the ``chars`` tokenizer), ARPAbet phones out (``whitespace``). One pair per
+    (word, pronunciation): training uses every
     pronunciation, and :meth:`Corpus.references` gives all references per word for scoring.
     Sizes: 106,063 train / 6,315 dev / 12,533 test words.
 
@@ -46,4 +48,4 @@ def cmudict_corpus(stress: bool = False) -> Corpus:
         for phones in prons:
             target.append((list(word), list(phones)))
     name = "cmudict" + ("-stress" if stress else "")
-    return Corpus(name, train=splits["train"], val=splits["val"], test=splits["test"])
+    return Corpus(name, train=splits["train"], val=splits["val"], test=splits["test"], src_tokenizer=CHARS)

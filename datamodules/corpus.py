@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seq2seq_fit import scores
+from seq2seq_fit.tokenizer import WHITESPACE, Tokenizer
 
 Tokens = list[str]
 Pair = tuple[Tokens, Tokens]
@@ -41,6 +42,9 @@ class Corpus:
             several correct targets (CMUdict words with two pronunciations) appears once per
             target, consecutively.
         stats: counts gathered while loading (skipped lines, filtered pairs, ...).
+        src_tokenizer, tgt_tokenizer: how each side's text became its tokens (whitespace by default;
+            ``cmudict`` reads characters; a TSV corpus its ``tokenizer`` option): a model trained on
+            the corpus keeps them, so that ``translate`` splits and joins text the same way.
     """
 
     name: str
@@ -48,6 +52,8 @@ class Corpus:
     val: list[Pair]
     test: list[Pair]
     stats: dict[str, int] = field(default_factory=dict)
+    src_tokenizer: Tokenizer = WHITESPACE
+    tgt_tokenizer: Tokenizer = WHITESPACE
 
     def split(self, name: str) -> list[Pair]:
         """The pairs of split ``name`` (``train``, ``val`` or ``test``)."""

@@ -17,6 +17,7 @@ import keras
 from datamodules.batching import BucketBatchSampler, EncodedPairs, collate
 from datamodules.corpus import Corpus
 from datamodules.prepared import PreparedData
+from seq2seq_fit.tokenizer import Tokenizer
 from seq2seq_fit.vocab import Vocab
 
 Batch = tuple[dict[str, np.ndarray], np.ndarray]
@@ -128,6 +129,18 @@ class KerasData:
     def tgt_vocab(self) -> Vocab:
         assert self.data.tgt_vocab is not None
         return self.data.tgt_vocab
+
+    @property
+    def src_tokenizer(self) -> Tokenizer:
+        """How the source text became tokens (the model keeps it: ``Seq2SeqModel(src_tokenizer=...)``)."""
+        assert self.data.src_tokenizer is not None
+        return self.data.src_tokenizer
+
+    @property
+    def tgt_tokenizer(self) -> Tokenizer:
+        """How the target text became tokens (the model keeps it)."""
+        assert self.data.tgt_tokenizer is not None
+        return self.data.tgt_tokenizer
 
     @property
     def corpus(self) -> Corpus:

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from datamodules.batching import BucketBatchSampler, EncodedPairs, collate
 from datamodules.corpus import Corpus
 from datamodules.prepared import PreparedData, check_bool_arg, check_int_arg
+from seq2seq_fit.tokenizer import Tokenizer
 from seq2seq_fit.vocab import Vocab
 
 
@@ -90,7 +91,9 @@ class Seq2SeqDataModule(pl.LightningDataModule):
     """Parallel text for ``Trainer.fit``: built-in corpora or a TSV file, bucketed and sharded.
 
     Vocabularies are built from the train split in :meth:`setup` (or taken from ``src_vocab`` /
-    ``tgt_vocab``) and exposed as ``src_vocab`` / ``tgt_vocab``. Under DDP each rank draws
+    ``tgt_vocab``) and exposed as ``src_vocab`` / ``tgt_vocab``; the corpus's tokenizers as
+    ``src_tokenizer`` / ``tgt_tokenizer`` (a ``bpe`` / ``unigram`` tokenizer of a TSV corpus is
+    trained on its train split: ``corpus_options={"tokenizer": "bpe", "vocab_size": 1000}``). Under DDP each rank draws
     disjoint batches that together cover the epoch.
 
     Batches are dicts of int64 tensors: ``source`` (B, S), ``source_lengths`` (B,),
@@ -108,7 +111,9 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         num_workers, pin_memory: ``DataLoader`` options.
         min_freq, max_vocab: vocabulary options.
         src_vocab, tgt_vocab: reuse a trained model's vocabularies (token lists).
-        corpus_options: extra options for the corpus loader (e.g. ``{"stress": True}``).
+        corpus_options: extra options for the corpus loader (e.g. ``{"stress": True}``; for a TSV
+            file ``tokenizer``, ``vocab_size``, ``src_tokenizer``, ``tgt_tokenizer``, ``on_error``:
+            see :func:`datamodules.tsv.read_tsv_corpus`).
 
     Example:
         >>> dm = Seq2SeqDataModule("toy", batch_size=2)
@@ -181,6 +186,20 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         self.data.setup()
         assert self.data.tgt_vocab is not None
         return self.data.tgt_vocab
+
+    @property
+    def src_tokenizer(self) -> Tokenizer:
+        """How the source text became tokens (the corpus's; the model keeps it: ``LitSeq2Seq(src_tokenizer=...)``)."""
+        self.data.setup()
+        assert self.data.src_tokenizer is not None
+        return self.data.src_tokenizer
+
+    @property
+    def tgt_tokenizer(self) -> Tokenizer:
+        """How the target text became tokens (the corpus's; the model keeps it)."""
+        self.data.setup()
+        assert self.data.tgt_tokenizer is not None
+        return self.data.tgt_tokenizer
 
     @property
     def corpus(self) -> Corpus:

@@ -9,6 +9,7 @@ from typing import Any
 
 from datamodules.batching import BucketBatchSampler, EncodedPairs, encode_pairs
 from datamodules.corpus import BUILTIN, LENGTH_POLICIES, Corpus, load_corpus
+from seq2seq_fit.tokenizer import Tokenizer
 from seq2seq_fit.vocab import Vocab, as_vocab, check_same_vocab
 
 logger = logging.getLogger("datamodules")
@@ -52,6 +53,10 @@ def check_corpus_arg(corpus: Any) -> None:
 
 class PreparedData:
     """Load a corpus, build (or reuse) vocabularies from its train split, encode all splits.
+
+    After :meth:`setup`, ``src_tokenizer`` and ``tgt_tokenizer`` are the corpus's tokenizers (what a
+    model trained on it must keep); a subword tokenizer's pieces are the vocabulary, so no
+    vocabulary is built for its side.
 
     Args:
         corpus: built-in name (``toy``, ``cmudict``, ``reverse``, ...), a TSV path, or a
@@ -111,6 +116,8 @@ class PreparedData:
         self.corpus: Corpus | None = None
         self.src_vocab: Vocab | None = None
         self.tgt_vocab: Vocab | None = None
+        self.src_tokenizer: Tokenizer | None = None
+        self.tgt_tokenizer: Tokenizer | None = None
         self.encoded: dict[str, EncodedPairs] = {}
 
     def setup(self) -> None:
@@ -125,8 +132,18 @@ class PreparedData:
             )
         if not corpus.train:
             raise ValueError(f"{corpus.name}: the train split is empty")
-        self.src_vocab = self._given_src or Vocab.build((s for s, _ in corpus.train), self.min_freq, self.max_vocab)
-        self.tgt_vocab = self._given_tgt or Vocab.build((t for _, t in corpus.train), self.min_freq, self.max_vocab)
+        src_pieces, tgt_pieces = corpus.src_tokenizer.vocab_tokens(), corpus.tgt_tokenizer.vocab_tokens()
+        self.src_tokenizer, self.tgt_tokenizer = corpus.src_tokenizer, corpus.tgt_tokenizer
+        self.src_vocab = self._given_src or (
+            Vocab(src_pieces)
+            if src_pieces is not None
+            else Vocab.build((s for s, _ in corpus.train), self.min_freq, self.max_vocab)
+        )
+        self.tgt_vocab = self._given_tgt or (
+            Vocab(tgt_pieces)
+            if tgt_pieces is not None
+            else Vocab.build((t for _, t in corpus.train), self.min_freq, self.max_vocab)
+        )
         for split in SPLITS:
             self.encoded[split] = encode_pairs(
                 corpus.split(split), self.src_vocab, self.tgt_vocab, where=f"{corpus.name} ({split})"

@@ -2,7 +2,8 @@
 
 Example:
     keras-seq2seq fit --corpus cmudict --attention luong --epochs 3 --mixed-precision bf16 --backend jax
-    keras-seq2seq translate --model model.keras --tokenizer char hello world
+    keras-seq2seq fit --corpus pairs.tsv --tokenizer bpe --vocab_size 8000 --epochs 10
+    keras-seq2seq translate --model model.keras hello world
     keras-seq2seq export --model model.keras --out model-onnx
 
 Option names follow ``lit-seq2seq`` where they mean the same thing: the config and teacher-forcing
@@ -31,6 +32,7 @@ from dataclasses import MISSING, fields
 from typing import Any
 
 from seq2seq_fit.cli_options import (
+    CORPUS_TOKENIZER_OPTIONS,
     DEBUG_OPTION,
     TRAINING_OPTIONS,
     CLIError,
@@ -50,7 +52,6 @@ from seq2seq_fit.cli_options import (
 from seq2seq_fit.config import Seq2SeqConfig, parse_bool
 from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.teacher_forcing import TeacherForcing, check_compatible
-from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS
 
 PROG = "keras-seq2seq"
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -99,10 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--on_error", "--on-error", "--data.corpus_options.on_error", choices=("error", "skip"), default=None,
         help="malformed lines of a TSV corpus: error (default) or skip",
     )  # fmt: skip
-    data.add_argument(
-        "--tokenizer", "--data.corpus_options.tokenizer", choices=(*TOKENIZERS, *ALIASES), default=None,
-        help="how the lines of a TSV corpus are split: words (whitespace, the default) or characters (chars, char)",
-    )  # fmt: skip
+    for option in CORPUS_TOKENIZER_OPTIONS:  # --tokenizer, --vocab_size, as lit-seq2seq fit's corpus_options
+        option.add_to(data, f"--{option.lightning}")
     data.add_argument("--seed", "--seed_everything", type=bounded_int(0), default=0)
     add_dataclass_options(fit.add_argument_group("model (Seq2SeqConfig)"), Seq2SeqConfig, "model.config")
     add_dataclass_options(
@@ -202,9 +201,9 @@ def model_settings(args: argparse.Namespace) -> tuple[Seq2SeqConfig, TeacherForc
 
 
 def corpus_options(args: argparse.Namespace) -> dict[str, Any] | None:
-    """``KerasData(corpus_options=...)`` of ``--tokenizer`` and ``--on_error`` (those given), as
-    ``lit-seq2seq fit --data.corpus_options.tokenizer/on_error``."""
-    options = {"tokenizer": args.tokenizer, "on_error": args.on_error}
+    """``KerasData(corpus_options=...)`` of ``--tokenizer``, ``--vocab_size`` and ``--on_error`` (those given),
+    as ``lit-seq2seq fit --data.corpus_options.tokenizer/vocab_size/on_error``."""
+    options = {"tokenizer": args.tokenizer, "vocab_size": args.vocab_size, "on_error": args.on_error}
     return {key: value for key, value in options.items() if value is not None} or None
 
 
@@ -226,7 +225,10 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
             args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
             corpus_options=corpus_options(args),
         )  # fmt: skip
-        model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, config, teacher_forcing, seed=args.seed)
+        model = Seq2SeqModel(
+            data.src_vocab, data.tgt_vocab, config, teacher_forcing, seed=args.seed,
+            src_tokenizer=data.src_tokenizer, tgt_tokenizer=data.tgt_tokenizer,
+        )  # fmt: skip
         jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
         optimizer = make_optimizer(
             args.learning_rate, args.warmup_steps, args.lr_decay_steps, args.min_lr_ratio, args.gradient_clip_val

@@ -28,7 +28,7 @@ from keras_seq2seq.translate import KerasStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.model_format import load_pretrained, save_pretrained
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
-from seq2seq_fit.tokenizer import Tokenizer
+from seq2seq_fit.tokenizer import TokenizerLike, as_tokenizer, check_tokenizer_vocab
 from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab, check_same_vocab
 
@@ -51,7 +51,7 @@ class Seq2SeqModel(keras.Model):
     the percentages of one greedy decode per batch, as ``LitSeq2Seq`` logs ``val/<name>``. The ``target_tokens``
     tracker counts the non-pad target tokens trained in the epoch without logging them (for
     :class:`~keras_seq2seq.callbacks.TrainingThroughput`). The config, teacher forcing,
-    vocabularies and seed are plain data in ``get_config``, so ``.keras`` files load with
+    vocabularies, tokenizers and seed are plain data in ``get_config``, so ``.keras`` files load with
     ``safe_mode=True``.
 
     Args:
@@ -59,6 +59,11 @@ class Seq2SeqModel(keras.Model):
         tgt_vocab: target vocabulary (``Vocab`` or its token list).
         config: architecture (``Seq2SeqConfig`` or its dict; ``None`` for the defaults).
         teacher_forcing: schedule and mode (``TeacherForcing`` or its dict; ``None``: ratio 1).
+        src_tokenizer, tgt_tokenizer: how text becomes each side's tokens and back, saved with the
+            model and used by :meth:`translate`: ``None`` (whitespace), ``"chars"``, a
+            ``tokenizer.json`` or sentencepiece ``.model`` path, a :class:`seq2seq_fit.tokenizer.Tokenizer`
+            or its ``to_dict()`` (see :func:`seq2seq_fit.tokenizer.as_tokenizer`). A subword
+            tokenizer's pieces must be the vocabulary (``src_vocab=tokenizer.vocab_tokens()``).
         seed: seed of the coin and dropout ``SeedGenerator`` s (saved with the model).
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``...).
 
@@ -80,6 +85,8 @@ class Seq2SeqModel(keras.Model):
         config: Seq2SeqConfig | dict[str, Any] | None = None,
         teacher_forcing: TeacherForcing | dict[str, Any] | None = None,
         *,
+        src_tokenizer: Any = None,  # a Tokenizer, its dict, a name or path (Any: LightningCLI cannot parse a Protocol)
+        tgt_tokenizer: Any = None,
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
@@ -101,6 +108,10 @@ class Seq2SeqModel(keras.Model):
             raise ValueError(f"Seq2SeqModel.seed: got {seed!r}, expected an integer >= 0")
         self.src_vocab = as_vocab(src_vocab)
         self.tgt_vocab = as_vocab(tgt_vocab)
+        self.src_tokenizer = as_tokenizer(src_tokenizer, owner="Seq2SeqModel.src")
+        self.tgt_tokenizer = as_tokenizer(tgt_tokenizer, owner="Seq2SeqModel.tgt")
+        check_tokenizer_vocab("Seq2SeqModel", "source", self.src_tokenizer, self.src_vocab.tokens)
+        check_tokenizer_vocab("Seq2SeqModel", "target", self.tgt_tokenizer, self.tgt_vocab.tokens)
         self.seed = seed
         self.model = Seq2Seq(
             self.config, len(self.src_vocab), len(self.tgt_vocab), seed=seed, dtype=self.dtype_policy, name="seq2seq"
@@ -249,7 +260,7 @@ class Seq2SeqModel(keras.Model):
         records, self._eval_records = self._eval_records, None
         loss = float(ops.convert_to_numpy(self.loss_tracker.result()))
         ppl = math.exp(loss) if loss < 700.0 else math.inf
-        return {"loss": loss, "ppl": ppl, **free_running_scores(records, self.tgt_vocab)}
+        return {"loss": loss, "ppl": ppl, **free_running_scores(records, self.tgt_vocab, self.tgt_tokenizer)}
 
     # ------------------------------------------------------------------------------ prediction
 
@@ -319,11 +330,15 @@ class Seq2SeqModel(keras.Model):
         top_k: int | None = None,
         max_length: int | None = None,
         return_attention: bool = False,
-        tokenizer: Tokenizer = "whitespace",
+        tokenizer: TokenizerLike = None,
         batch_size: int = 64,
         seed: int | None = None,
-    ) -> list[list[str]] | tuple[list[list[str]], list[np.ndarray]]:
-        """Decode strings or token lists to target token lists (inference mode, no gradients).
+        detokenize: bool = False,
+    ) -> list[list[str]] | list[str] | tuple[list[Any], list[np.ndarray]]:
+        """Decode strings or token lists to target token lists, or text (inference mode, no gradients).
+
+        String sources are split by the model's :attr:`src_tokenizer` unless ``tokenizer`` overrides
+        it; ``detokenize=True`` returns each output as text, joined by :attr:`tgt_tokenizer`.
 
         The core's driver does the work, the same for ``LitSeq2Seq.translate``: see
         :func:`seq2seq_fit.translate.translate` for every argument and the returned attention
@@ -353,6 +368,9 @@ class Seq2SeqModel(keras.Model):
                 tokenizer=tokenizer,
                 batch_size=batch_size,
                 seed=seed,
+                detokenize=detokenize,
+                src_tokenizer=self.src_tokenizer,
+                tgt_tokenizer=self.tgt_tokenizer,
             )
 
     # --------------------------------------------------------------------------- serialisation
@@ -389,6 +407,8 @@ class Seq2SeqModel(keras.Model):
                 "teacher_forcing": self.teacher_forcing.to_dict(),
                 "src_vocab": self.src_vocab.tokens,
                 "tgt_vocab": self.tgt_vocab.tokens,
+                "src_tokenizer": self.src_tokenizer.to_dict(),
+                "tgt_tokenizer": self.tgt_tokenizer.to_dict(),
                 "seed": self.seed,
             }
         )
@@ -444,7 +464,8 @@ class Seq2SeqModel(keras.Model):
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
         """Write the model as a framework-neutral directory that ``LitSeq2Seq.from_pretrained`` also reads.
 
-        ``config.json`` (config, teacher forcing, seed), ``vocab.json`` and ``model.safetensors``
+        ``config.json`` (config, teacher forcing, seed), ``vocab.json``, the tokenizer files
+        (``tokenizer_config.json``, and a subword tokenizer's own file) and ``model.safetensors``
         (the weights in the canonical layout; an LSTM's one Keras bias is saved as ``bias_ih`` with
         ``bias_hh = 0``); see :mod:`seq2seq_fit.model_format`. Training state (optimizer, step,
         random-generator states) is not saved: that is what ``.keras`` checkpoints are for.
@@ -467,7 +488,7 @@ class Seq2SeqModel(keras.Model):
         """Write the model for ``seq2seq_fit.serving.OnnxTranslator``: an encoder and a one-step decoder graph.
 
         The directory holds what :meth:`save_pretrained` writes but the weights (``config.json``,
-        ``vocab.json``), plus ``encoder.onnx``, ``decoder.onnx`` and ``export.json``; see
+        ``vocab.json``, the tokenizer files), plus ``encoder.onnx``, ``decoder.onnx`` and ``export.json``; see
         :func:`seq2seq_fit.onnx_export.export_onnx` and docs/serving.md. The graphs are built from
         the canonical weights with ``onnx``'s own operators, on any backend and without tracing
         this model, so exporting needs ``onnx`` (the ``[serve]`` extra) and no torch, and running
@@ -486,7 +507,7 @@ class Seq2SeqModel(keras.Model):
             >>> model = Seq2SeqModel(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4}, seed=3)
             >>> directory = model.export_onnx(tempfile.mkdtemp())
             >>> sorted(os.listdir(directory))
-            ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'vocab.json']
+            ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'tokenizer_config.json', 'vocab.json']
             >>> OnnxTranslator(directory).translate(["a b"], max_length=4) == model.translate(["a b"], max_length=4)
             True
         """
@@ -504,6 +525,8 @@ class Seq2SeqModel(keras.Model):
             "tgt_vocab": self.tgt_vocab,
             "weights": canonical_weights(self.model),
             "extra": {"seed": int(self.seed)},
+            "src_tokenizer": self.src_tokenizer,
+            "tgt_tokenizer": self.tgt_tokenizer,
         }
 
     @classmethod
@@ -524,6 +547,8 @@ class Seq2SeqModel(keras.Model):
         """
         saved = load_pretrained(directory)
         kwargs.setdefault("seed", int(saved.extra.get("seed", 0)))
+        kwargs.setdefault("src_tokenizer", saved.src_tokenizer)
+        kwargs.setdefault("tgt_tokenizer", saved.tgt_tokenizer)
         model = cls(saved.src_vocab, saved.tgt_vocab, saved.config, saved.teacher_forcing, **kwargs)
         load_canonical_weights(model.model, saved.weights)
         return model

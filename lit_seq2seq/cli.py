@@ -4,11 +4,13 @@ Example:
     lit-seq2seq fit --data.corpus cmudict --model.config.attention luong --trainer.max_epochs 3
     lit-seq2seq fit --config run.yaml
     lit-seq2seq fit --print_config > run.yaml
-    lit-seq2seq translate --model runs/demo/checkpoints/last.ckpt --tokenizer char python keras
+    lit-seq2seq fit --data.corpus pairs.tsv --data.corpus_options.tokenizer bpe --data.corpus_options.vocab_size 8000
+    lit-seq2seq translate --model runs/demo/checkpoints/last.ckpt python keras
     lit-seq2seq export --ckpt_path runs/demo/checkpoints/last.ckpt --out g2p-onnx
 
-The vocabularies are built by the data module and linked into the model when both are
-instantiated, so they are never given on the command line. ``fit``, ``validate``, ``test`` and
+The vocabularies and tokenizers are built by the data module and linked into the model when both
+are instantiated, so they are never given on the command line; ``translate`` uses the model's own
+tokenizers (``--tokenizer`` overrides the source one). ``fit``, ``validate``, ``test`` and
 ``predict`` are LightningCLI's (:class:`lit_seq2seq.lightning_cli.Seq2SeqCLI`), with the training
 defaults of ``keras-seq2seq fit`` (``seq2seq_fit.cli_options.TRAINING_OPTIONS``); ``translate``
 (decode sentences with a checkpoint) and ``export`` (write the ONNX export that ``seq2seq-fit
@@ -105,7 +107,7 @@ def build_translate_parser() -> argparse.ArgumentParser:
     """Options of ``lit-seq2seq translate`` (those of ``keras-seq2seq translate``; ``-`` or ``_`` alike)."""
     parser = OneLineParser(
         prog=f"{PROG} translate",
-        description="Decode sentences with a LitSeq2Seq checkpoint; prints one line of tokens per sentence.",
+        description="Decode sentences with a LitSeq2Seq checkpoint; prints one line of text per sentence.",
     )
     add_model_options(parser)
     parser.add_argument("--device", default="cpu", help="where to decode: cpu, cuda, cuda:1, mps (default cpu)")

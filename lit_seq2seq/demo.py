@@ -113,8 +113,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     cosine = args.lr_schedule == "cosine"
     warmup_steps = 0 if cosine else 100  # the cosine callback warms up itself
     model = LitSeq2Seq(
-        dm.src_vocab, dm.tgt_vocab, DEMO_CONFIG, teacher_forcing, lr=args.lr, warmup_steps=warmup_steps, seed=args.seed
-    )
+        dm.src_vocab, dm.tgt_vocab, DEMO_CONFIG, teacher_forcing, lr=args.lr, warmup_steps=warmup_steps,
+        seed=args.seed, src_tokenizer=dm.src_tokenizer, tgt_tokenizer=dm.tgt_tokenizer,
+    )  # fmt: skip
     n_params = sum(p.numel() for p in model.parameters())
     print(f"[2/4] training {n_params / 1e6:.2f}M parameters for {args.minutes:g} minutes ({DEMO_CONFIG})")
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", filename="g2p-{step}", save_last=True, save_top_k=0)

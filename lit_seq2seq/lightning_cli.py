@@ -18,6 +18,7 @@ from seq2seq_fit.cli_options import CLIError, checked_input, fail, lightning_tra
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.teacher_forcing import TeacherForcing
+from seq2seq_fit.tokenizer import Tokenizer
 from seq2seq_fit.vocab import Vocab
 
 #: The LightningCLI section of a config or teacher-forcing field that jsonargparse names by itself.
@@ -39,6 +40,11 @@ def vocab_tokens(vocab: Vocab) -> list[str]:
     return vocab.tokens
 
 
+def tokenizer_data(tokenizer: Tokenizer) -> dict[str, Any]:
+    """The plain data of a data module's tokenizer (what the model stores in its checkpoint)."""
+    return tokenizer.to_dict()
+
+
 class OneLineArgumentParser(LightningArgumentParser):
     """A ``LightningArgumentParser`` whose errors are one line on stderr naming the flag, exit status 2."""
 
@@ -50,7 +56,8 @@ class OneLineArgumentParser(LightningArgumentParser):
 
 
 class Seq2SeqCLI(LightningCLI):
-    """``LightningCLI`` for :class:`LitSeq2Seq` and :class:`Seq2SeqDataModule` with linked vocabularies.
+    """``LightningCLI`` for :class:`LitSeq2Seq` and :class:`Seq2SeqDataModule` with linked vocabularies and
+    tokenizers (the data module's ``src_tokenizer`` / ``tgt_tokenizer`` become the model's).
 
     Args:
         args: the command line, without the program name.
@@ -86,6 +93,8 @@ class Seq2SeqCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         for side in ("src_vocab", "tgt_vocab"):
             parser.link_arguments(f"data.{side}", f"model.{side}", compute_fn=vocab_tokens, apply_on="instantiate")
+        for side in ("src_tokenizer", "tgt_tokenizer"):  # the corpus's tokenizers travel with the model
+            parser.link_arguments(f"data.{side}", f"model.{side}", compute_fn=tokenizer_data, apply_on="instantiate")
 
     def instantiate_classes(self) -> None:
         """Build the model, data and trainer; a config or argument check that fails is the user's error

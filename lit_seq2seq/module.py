@@ -31,7 +31,7 @@ from seq2seq_fit.config import as_config, check_bool, check_float, check_int
 from seq2seq_fit.model_format import load_pretrained, save_pretrained
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores, length_budget
 from seq2seq_fit.teacher_forcing import as_teacher_forcing
-from seq2seq_fit.tokenizer import Tokenizer
+from seq2seq_fit.tokenizer import TokenizerLike, as_tokenizer, check_tokenizer_vocab
 from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
 
@@ -69,6 +69,11 @@ class LitSeq2Seq(pl.LightningModule):
         tgt_vocab: target vocabulary (``Vocab`` or its token list).
         config: architecture (``Seq2SeqConfig`` or its dict; ``None`` for the defaults).
         teacher_forcing: schedule and mode (``TeacherForcing`` or its dict; ``None``: ratio 1).
+        src_tokenizer, tgt_tokenizer: how text becomes each side's tokens and back, saved with the
+            model and used by :meth:`translate`: ``None`` (whitespace), ``"chars"``, a
+            ``tokenizer.json`` or sentencepiece ``.model`` path, a :class:`seq2seq_fit.tokenizer.Tokenizer`
+            or its ``to_dict()`` (see :func:`seq2seq_fit.tokenizer.as_tokenizer`). A subword
+            tokenizer's pieces must be the vocabulary (``src_vocab=tokenizer.vocab_tokens()``).
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         warmup_steps: linear learning-rate warm-up over this many steps (0: none).
@@ -100,6 +105,8 @@ class LitSeq2Seq(pl.LightningModule):
         config: Seq2SeqConfig | dict[str, Any] | None = None,
         teacher_forcing: TeacherForcing | dict[str, Any] | None = None,
         *,
+        src_tokenizer: Any = None,  # a Tokenizer, its dict, a name or path (Any: LightningCLI cannot parse a Protocol)
+        tgt_tokenizer: Any = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         warmup_steps: int = 0,
@@ -114,6 +121,10 @@ class LitSeq2Seq(pl.LightningModule):
         self.config = as_config(config, name="LitSeq2Seq.config")
         self.teacher_forcing = as_teacher_forcing(teacher_forcing, name="LitSeq2Seq.teacher_forcing")
         check_compatible(self.config, self.teacher_forcing)
+        self.src_tokenizer = as_tokenizer(src_tokenizer, owner="LitSeq2Seq.src")
+        self.tgt_tokenizer = as_tokenizer(tgt_tokenizer, owner="LitSeq2Seq.tgt")
+        check_tokenizer_vocab("LitSeq2Seq", "source", self.src_tokenizer, self.src_vocab.tokens)
+        check_tokenizer_vocab("LitSeq2Seq", "target", self.tgt_tokenizer, self.tgt_vocab.tokens)
         check_float("LitSeq2Seq", "lr", lr, 0.0, math.inf, low_open=True, high_open=True)
         check_float("LitSeq2Seq", "weight_decay", weight_decay, 0.0, math.inf, high_open=True)
         check_lr_schedule("LitSeq2Seq", warmup_steps, lr_decay_steps, min_lr_ratio)
@@ -125,6 +136,8 @@ class LitSeq2Seq(pl.LightningModule):
                 "tgt_vocab": self.tgt_vocab.tokens,
                 "config": self.config.to_dict(),
                 "teacher_forcing": self.teacher_forcing.to_dict(),
+                "src_tokenizer": self.src_tokenizer.to_dict(),
+                "tgt_tokenizer": self.tgt_tokenizer.to_dict(),
                 "lr": float(lr),
                 "weight_decay": float(weight_decay),
                 "warmup_steps": int(warmup_steps),
@@ -228,7 +241,8 @@ class LitSeq2Seq(pl.LightningModule):
         nll = self.eval_nll.compute()
         self.log(f"{stage}/loss", nll, sync_dist=False)
         self.log(f"{stage}/ppl", torch.exp(nll), sync_dist=False)
-        for name, value in free_running_scores(gather_records(self._records), self.tgt_vocab).items():
+        scores = free_running_scores(gather_records(self._records), self.tgt_vocab, self.tgt_tokenizer)
+        for name, value in scores.items():
             self.log(f"{stage}/{name}", value, sync_dist=False)
         self._reset_eval()
 
@@ -250,11 +264,15 @@ class LitSeq2Seq(pl.LightningModule):
         top_k: int | None = None,
         max_length: int | None = None,
         return_attention: bool = False,
-        tokenizer: Tokenizer = "whitespace",
+        tokenizer: TokenizerLike = None,
         batch_size: int = 64,
         seed: int | None = None,
-    ) -> list[list[str]] | tuple[list[list[str]], list[np.ndarray]]:
-        """Decode strings or token lists to target token lists (in eval mode, without gradients).
+        detokenize: bool = False,
+    ) -> list[list[str]] | list[str] | tuple[list[Any], list[np.ndarray]]:
+        """Decode strings or token lists to target token lists, or text (in eval mode, without gradients).
+
+        String sources are split by the model's :attr:`src_tokenizer` unless ``tokenizer`` overrides
+        it; ``detokenize=True`` returns each output as text, joined by :attr:`tgt_tokenizer`.
 
         The core's driver does the work, the same for ``Seq2SeqModel.translate``: see
         :func:`seq2seq_fit.translate.translate` for every argument and the returned attention
@@ -284,6 +302,9 @@ class LitSeq2Seq(pl.LightningModule):
                 tokenizer=tokenizer,
                 batch_size=batch_size,
                 seed=seed,
+                detokenize=detokenize,
+                src_tokenizer=self.src_tokenizer,
+                tgt_tokenizer=self.tgt_tokenizer,
             )
 
     # -- optimisation, callbacks and checkpoints ------------------------------------------------
@@ -386,7 +407,8 @@ class LitSeq2Seq(pl.LightningModule):
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
         """Write the model as a framework-neutral directory that ``Seq2SeqModel.from_pretrained`` also reads.
 
-        ``config.json`` (config, teacher forcing, seed), ``vocab.json`` and ``model.safetensors``
+        ``config.json`` (config, teacher forcing, seed), ``vocab.json``, the tokenizer files
+        (``tokenizer_config.json``, and a subword tokenizer's own file) and ``model.safetensors``
         (the ``Seq2Seq`` weights); see :mod:`seq2seq_fit.model_format`. Training state (optimizer,
         learning-rate schedule, step) is not saved: that is what checkpoints are for.
 
@@ -408,7 +430,7 @@ class LitSeq2Seq(pl.LightningModule):
         """Write the model for ``seq2seq_fit.serving.OnnxTranslator``: an encoder and a one-step decoder graph.
 
         The directory holds what :meth:`save_pretrained` writes but the weights (``config.json``,
-        ``vocab.json``), plus ``encoder.onnx``, ``decoder.onnx`` and ``export.json``; see
+        ``vocab.json``, the tokenizer files), plus ``encoder.onnx``, ``decoder.onnx`` and ``export.json``; see
         :func:`seq2seq_fit.onnx_export.export_onnx` and docs/serving.md. The graphs are built from
         the canonical weights with ``onnx``'s own operators, so exporting needs ``onnx`` (the
         ``[serve]`` extra) and no tracing of this module, and running them needs only numpy and
@@ -427,7 +449,7 @@ class LitSeq2Seq(pl.LightningModule):
             >>> lit = LitSeq2Seq(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4})
             >>> directory = lit.export_onnx(tempfile.mkdtemp())
             >>> sorted(os.listdir(directory))
-            ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'vocab.json']
+            ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'tokenizer_config.json', 'vocab.json']
             >>> OnnxTranslator(directory).translate(["a b"], max_length=4) == lit.translate(["a b"], max_length=4)
             True
         """
@@ -445,6 +467,8 @@ class LitSeq2Seq(pl.LightningModule):
             "tgt_vocab": self.tgt_vocab,
             "weights": canonical_weights(self.model),
             "extra": {"seed": int(self.hparams["seed"])},
+            "src_tokenizer": self.src_tokenizer,
+            "tgt_tokenizer": self.tgt_tokenizer,
         }
 
     @classmethod
@@ -462,6 +486,8 @@ class LitSeq2Seq(pl.LightningModule):
         """
         saved = load_pretrained(directory)
         kwargs.setdefault("seed", int(saved.extra.get("seed", 0)))
+        kwargs.setdefault("src_tokenizer", saved.src_tokenizer)
+        kwargs.setdefault("tgt_tokenizer", saved.tgt_tokenizer)
         module = cls(saved.src_vocab, saved.tgt_vocab, saved.config, saved.teacher_forcing, **kwargs)
         load_canonical_weights(module.model, saved.weights)
         return module

@@ -22,7 +22,7 @@ from seq2seq_fit.scores import (
     word_error_rate,
 )
 from seq2seq_fit.teacher_forcing import TeacherForcing, as_teacher_forcing, check_compatible
-from seq2seq_fit.tokenizer import check_tokenizer, split_tokens
+from seq2seq_fit.tokenizer import Tokenizer, as_tokenizer, check_tokenizer, split_tokens, train_tokenizer
 from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args
 from seq2seq_fit.vocab import Vocab
 
@@ -36,11 +36,13 @@ __all__ = [
     "PretrainedModel",
     "Seq2SeqConfig",
     "TeacherForcing",
+    "Tokenizer",
     "UnknownTokensWarning",
     "UnsafeFileError",
     "Vocab",
     "as_config",
     "as_teacher_forcing",
+    "as_tokenizer",
     "check_batch",
     "check_compatible",
     "check_lr_schedule",
@@ -60,6 +62,7 @@ __all__ = [
     "phone_error_rate",
     "save_pretrained",
     "split_tokens",
+    "train_tokenizer",
     "word_error_rate",
 ]
 

@@ -2,16 +2,18 @@
 
 Example:
     seq2seq-fit export --model g2p-model --out g2p-onnx
-    seq2seq-fit translate --model g2p-onnx --tokenizer char --strategy beam --beam_width 5 python keras
-    seq2seq-fit translate --model g2p-onnx --tokenizer char --file words.txt
+    seq2seq-fit translate --model g2p-onnx --strategy beam --beam_width 5 python keras
+    seq2seq-fit translate --model g2p-onnx --file words.txt
 
 ``translate`` takes the options of ``lit-seq2seq translate`` and ``keras-seq2seq translate``
 (:data:`seq2seq_fit.cli_options.TRANSLATE_OPTIONS`) and decodes with
 :class:`seq2seq_fit.serving.OnnxTranslator`, so it prints what the framework the model came from
 prints. ``export`` writes a ``save_pretrained`` directory (from either framework) as an export, as
 ``lit-seq2seq export`` and ``keras-seq2seq export`` do from a checkpoint. Neither imports torch,
-TensorFlow, Keras or JAX: ``translate`` needs numpy and onnxruntime, ``export`` numpy and onnx
-(``pip install 'seq2seq-fit[serve]'``). Errors are one line on stderr with exit status 2
+TensorFlow, Keras or JAX: ``translate`` needs numpy and onnxruntime (and ``tokenizers`` or
+``sentencepiece`` for a model with a subword tokenizer), ``export`` numpy and onnx
+(``pip install 'seq2seq-fit[serve]'``). ``translate`` splits and joins text with the model's own
+tokenizers. Errors are one line on stderr with exit status 2
 (``--debug`` shows the traceback).
 """
 

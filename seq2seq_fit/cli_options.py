@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 from seq2seq_fit.decoding import STRATEGIES
 from seq2seq_fit.errors import InputError
 from seq2seq_fit.precision import PRECISIONS
-from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS
+from seq2seq_fit.tokenizer import ALIASES, TOKENIZERS, TRAINABLE
 
 #: Exit status of every command-line error (argparse's).
 USAGE_EXIT = 2
@@ -116,6 +116,40 @@ def checked_by_translate(name: str, kind: type) -> Callable[[str], Any]:
     return parse
 
 
+def tokenizer_name(text: str) -> str:
+    """The value of ``--tokenizer``: a built-in name, or a path ending in ``.json`` or ``.model`` (read later).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else, naming the accepted values.
+    """
+    if text in TOKENIZERS or text in ALIASES or text.endswith((".json", ".model")):
+        return text
+    names = ", ".join((*TOKENIZERS, *ALIASES))
+    raise argparse.ArgumentTypeError(f"got {text!r}, expected {names}, or a tokenizer.json or .model file")
+
+
+tokenizer_name.__name__ = "tokenizer"
+
+
+def corpus_tokenizer_name(text: str) -> str:
+    """The value of ``fit``'s ``--tokenizer``: :func:`tokenizer_name`'s, or ``bpe`` / ``unigram`` (trained on the data).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else, naming the accepted values.
+    """
+    if text in TRAINABLE:
+        return text
+    try:
+        return tokenizer_name(text)
+    except argparse.ArgumentTypeError:
+        names = ", ".join((*TOKENIZERS, *ALIASES, *TRAINABLE))
+        message = f"got {text!r}, expected {names}, or a tokenizer.json or .model file"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+corpus_tokenizer_name.__name__ = "tokenizer"
+
+
 @dataclass(frozen=True)
 class Option:
     """One command-line option: ``--name`` (also ``--name-with-dashes``) and its aliases.
@@ -180,9 +214,11 @@ TRANSLATE_OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "tokenizer",
-        "whitespace",
-        choices=(*TOKENIZERS, *ALIASES),
-        help="how sources are split: words (whitespace) or characters (chars, char)",
+        None,
+        tokenizer_name,
+        "how sources are split, instead of the model's own tokenizer: words (whitespace), characters "
+        "(chars, char), or a tokenizer.json / sentencepiece .model file",
+        metavar="TOKENIZER",
     ),
     Option("batch_size", 64, checked_by_translate("batch_size", int), "sources decoded together"),
     Option("seed", None, checked_by_translate("seed", int), "seed of --strategy sample"),
@@ -191,6 +227,28 @@ TRANSLATE_OPTIONS: tuple[Option, ...] = (
         None,
         metavar="PNG",
         help="write an attention heat map of the first source to this PNG file (needs matplotlib)",
+    ),
+)
+
+#: How ``fit`` splits a TSV corpus (``corpus_options`` of the data; ``lightning`` is the LightningCLI key).
+CORPUS_TOKENIZER_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "tokenizer",
+        None,
+        corpus_tokenizer_name,
+        "how the lines of a TSV corpus are split, each side on its own: whitespace (words, the default), chars "
+        "(char), bpe or unigram (a subword tokenizer trained on the side's train split, --vocab_size pieces), "
+        "or a tokenizer.json / sentencepiece .model file",
+        metavar="TOKENIZER",
+        lightning="data.corpus_options.tokenizer",
+    ),
+    Option(
+        "vocab_size",
+        None,
+        bounded_int(8),
+        "pieces of a bpe / unigram tokenizer trained on the data (default 1000)",
+        metavar="N",
+        lightning="data.corpus_options.vocab_size",
     ),
 )
 
@@ -402,8 +460,9 @@ def read_sources(sentences: Sequence[str], file: str | None) -> list[str]:
     return sources
 
 
-def write_attention(path: str, source: str, tokenizer: str, output: Sequence[str], weights: Any) -> None:
-    """Draw the attention of one source (``weights`` (len(output), S), any array) to a PNG file."""
+def write_attention(path: str, source: str, tokenizer: Any, output: Sequence[str], weights: Any) -> None:
+    """Draw the attention of one source (``weights`` (len(output), S), any array) to a PNG file; ``tokenizer``
+    splits ``source`` as the model did (anything :func:`seq2seq_fit.tokenizer.as_tokenizer` takes)."""
     import numpy as np
 
     from seq2seq_fit.plots import plot_attention
@@ -564,6 +623,11 @@ def cli_warnings(prog: str) -> Iterator[None]:
 def run_translate(prog: str, args: argparse.Namespace, sources: list[str], load: Callable[[str], Any]) -> list[str]:
     """``translate`` of both command lines: load the model, decode, draw the heat map; the output lines.
 
+    Sources are split by the model's own source tokenizer unless ``--tokenizer`` is given, and each
+    output line is the text of the model's target tokenizer (``translate(detokenize=True)``): tokens
+    joined by spaces for a whitespace model, characters joined for a chars model, a subword
+    tokenizer's decoded text.
+
     Args:
         prog: the command, for warnings (``lit-seq2seq translate``).
         args: the parsed :data:`TRANSLATE_OPTIONS` (and ``--model``).
@@ -580,9 +644,11 @@ def run_translate(prog: str, args: argparse.Namespace, sources: list[str], load:
         # One call for the lines and the heat map, so the picture shows the first printed line.
         result = model.translate(sources, return_attention=args.show_attention is not None, **options)
     outputs, attention = result if isinstance(result, tuple) else (result, [])
+    tgt_tokenizer = model.tgt_tokenizer
     if args.show_attention:
-        write_attention(args.show_attention, sources[0], args.tokenizer, outputs[0], attention[0])
-    return [" ".join(tokens) for tokens in outputs]
+        tokenizer = model.src_tokenizer if args.tokenizer is None else args.tokenizer
+        write_attention(args.show_attention, sources[0], tokenizer, outputs[0], attention[0])
+    return [tgt_tokenizer.detokenize(tokens) for tokens in outputs]
 
 
 def quiet_framework_logs(debug: bool) -> None:

@@ -1,13 +1,17 @@
 """The framework-neutral model format: a directory that either trainer saves and either loads.
 
-A model directory holds three plain files, in the manner of Hugging Face ``save_pretrained``:
+A model directory holds plain files, in the manner of Hugging Face ``save_pretrained``:
 
 - ``config.json``: ``{"format_version": 1, "config": {...}, "teacher_forcing": {...}, "extra": {...}}``
   (the ``Seq2SeqConfig`` and ``TeacherForcing`` dicts; ``extra`` holds what else a trainer needs
   to rebuild the same model, such as the seed);
 - ``vocab.json``: ``{"source": [tokens...], "target": [tokens...]}``, specials first;
 - ``model.safetensors``: float32 weights in the canonical layout of docs/architecture.md, named as
-  the PyTorch ``Seq2Seq.state_dict()`` keys (:mod:`seq2seq_fit.weight_layout`).
+  the PyTorch ``Seq2Seq.state_dict()`` keys (:mod:`seq2seq_fit.weight_layout`);
+- ``tokenizer_config.json``: each side's tokenizer (``{"source": {"kind": "chars"}, "target": ...}``),
+  and for a subword tokenizer its own file (``source_tokenizer.json`` of Hugging Face
+  ``tokenizers``, or ``source.model`` of sentencepiece); see :func:`seq2seq_fit.tokenizer.tokenizer_files`.
+  A directory without it (written by an older version) reads as whitespace tokenizers.
 
 No file holds pickled objects, and nothing here imports a framework: ``LitSeq2Seq`` and
 ``Seq2SeqModel`` both call :func:`save_pretrained` and :func:`load_pretrained`, each with its own
@@ -30,6 +34,15 @@ from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.errors import ModelFormatError
 from seq2seq_fit.teacher_forcing import TeacherForcing
+from seq2seq_fit.tokenizer import (
+    WHITESPACE,
+    Tokenizer,
+    TokenizerLike,
+    as_tokenizer,
+    check_tokenizer_vocab,
+    read_tokenizer_files,
+    tokenizer_files,
+)
 from seq2seq_fit.vocab import Vocab, as_vocab
 from seq2seq_fit.weight_layout import weight_problems
 
@@ -52,6 +65,8 @@ class PretrainedModel:
         src_vocab, tgt_vocab: the vocabularies.
         weights: canonical float32 arrays by ``Seq2Seq.state_dict()`` name.
         extra: other plain data the saving trainer stored (e.g. ``{"seed": 0}``).
+        src_tokenizer, tgt_tokenizer: each side's tokenizer (whitespace for a directory without
+            ``tokenizer_config.json``).
     """
 
     config: Seq2SeqConfig
@@ -60,6 +75,8 @@ class PretrainedModel:
     tgt_vocab: Vocab
     weights: dict[str, np.ndarray] = field(repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    src_tokenizer: Tokenizer = WHITESPACE
+    tgt_tokenizer: Tokenizer = WHITESPACE
 
 
 def save_pretrained(
@@ -71,8 +88,10 @@ def save_pretrained(
     tgt_vocab: Vocab | Sequence[str],
     weights: Mapping[str, np.ndarray],
     extra: Mapping[str, Any] | None = None,
+    src_tokenizer: TokenizerLike = None,
+    tgt_tokenizer: TokenizerLike = None,
 ) -> None:
-    """Write a model directory (created if needed; its three files are replaced atomically).
+    """Write a model directory (created if needed; each file is replaced atomically, ``config.json`` last).
 
     Args:
         directory: where to write ``config.json``, ``vocab.json`` and ``model.safetensors``.
@@ -81,10 +100,12 @@ def save_pretrained(
         src_vocab, tgt_vocab: vocabularies (``Vocab`` or token lists).
         weights: canonical arrays by ``Seq2Seq.state_dict()`` name; stored as float32.
         extra: other plain data (JSON types only) to store in ``config.json``, e.g. the seed.
+        src_tokenizer, tgt_tokenizer: each side's tokenizer (``None``: whitespace), saved as
+            ``tokenizer_config.json`` and, for a subword tokenizer, its own file.
 
     Raises:
         ValueError: ``weights`` do not fit the config and vocabulary sizes (naming each tensor),
-            or ``extra`` is not plain JSON data.
+            ``extra`` is not plain JSON data, or a subword tokenizer's pieces are not its vocabulary.
 
     Example:
         >>> import tempfile
@@ -95,7 +116,7 @@ def save_pretrained(
         >>> save_pretrained(directory, config=config, teacher_forcing=TeacherForcing(), src_vocab=tokens,
         ...                 tgt_vocab=tokens, weights=weights, extra={"seed": 0})
         >>> sorted(os.listdir(directory))
-        ['config.json', 'model.safetensors', 'vocab.json']
+        ['config.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.json']
         >>> load_pretrained(directory).config == config
         True
     """
@@ -107,7 +128,7 @@ def save_pretrained(
             f"save_pretrained.weights: {'; '.join(problems)} for the config and vocabulary sizes "
             f"{len(src)} (source) and {len(tgt)} (target)"
         )
-    texts = json_files(config, teacher_forcing, src, tgt, extra)
+    texts = json_files(config, teacher_forcing, src, tgt, extra, src_tokenizer, tgt_tokenizer)
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     from safetensors.numpy import save_file  # here, not at the top: a CLI's --help needs none of it
@@ -123,9 +144,15 @@ def json_files(
     src_vocab: Vocab,
     tgt_vocab: Vocab,
     extra: Mapping[str, Any] | None,
-) -> dict[str, str]:
-    """The text of ``vocab.json`` and ``config.json`` by file name (what :func:`save_pretrained` and
-    the ONNX export of :mod:`seq2seq_fit.onnx_export` both write)."""
+    src_tokenizer: TokenizerLike = None,
+    tgt_tokenizer: TokenizerLike = None,
+) -> dict[str, str | bytes]:
+    """The contents of the tokenizer files, ``vocab.json`` and ``config.json`` by file name, ``config.json``
+    last (what :func:`save_pretrained` and the ONNX export of :mod:`seq2seq_fit.onnx_export` both write)."""
+    tokenizers = []
+    for side, tokenizer, vocab in (("source", src_tokenizer, src_vocab), ("target", tgt_tokenizer, tgt_vocab)):
+        tokenizers.append(as_tokenizer(tokenizer, owner="save_pretrained"))
+        check_tokenizer_vocab("save_pretrained", side, tokenizers[-1], vocab.tokens)
     header = {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
@@ -137,14 +164,17 @@ def json_files(
     except (TypeError, ValueError) as err:
         raise ValueError(f"save_pretrained.extra: got {extra!r}, expected plain JSON data ({err})") from err
     vocab_text = json.dumps({"source": src_vocab.tokens, "target": tgt_vocab.tokens}, ensure_ascii=False)
-    return {VOCAB_FILE: vocab_text + "\n", CONFIG_FILE: config_text + "\n"}
+    return {**tokenizer_files(*tokenizers), VOCAB_FILE: vocab_text + "\n", CONFIG_FILE: config_text + "\n"}
 
 
-def write_json_files(target: Path, texts: Mapping[str, str]) -> None:
-    """Write each of ``texts`` (file name -> text) into ``target`` atomically, ``config.json`` last."""
+def write_json_files(target: Path, texts: Mapping[str, str | bytes]) -> None:
+    """Write each of ``texts`` (file name -> text or bytes) into ``target`` atomically, in their order."""
     for name, text in texts.items():
         with atomic_write_path(target / name) as temp:
-            temp.write_text(text, encoding="utf-8")
+            if isinstance(text, bytes):
+                temp.write_bytes(text)
+            else:
+                temp.write_text(text, encoding="utf-8")
 
 
 def load_pretrained(directory: str | os.PathLike[str]) -> PretrainedModel:
@@ -165,7 +195,25 @@ def load_pretrained(directory: str | os.PathLike[str]) -> PretrainedModel:
     config, teacher_forcing, extra = read_config(root / CONFIG_FILE)
     src_vocab, tgt_vocab = read_vocab(root / VOCAB_FILE)
     weights = read_weights(root / WEIGHTS_FILE, config, len(src_vocab), len(tgt_vocab))
-    return PretrainedModel(config, teacher_forcing, src_vocab, tgt_vocab, weights, extra)
+    src_tokenizer, tgt_tokenizer = read_tokenizers(root)
+    return PretrainedModel(config, teacher_forcing, src_vocab, tgt_vocab, weights, extra, src_tokenizer, tgt_tokenizer)
+
+
+def read_tokenizers(root: Path) -> tuple[Tokenizer, Tokenizer]:
+    """The tokenizers of a model directory or export (whitespace without ``tokenizer_config.json``), each
+    subword tokenizer checked against ``vocab.json``.
+
+    Raises:
+        ModelFormatError: a tokenizer file is malformed or missing, or its pieces are not the vocabulary.
+    """
+    src_vocab, tgt_vocab = read_vocab(root / VOCAB_FILE)
+    tokenizers = read_tokenizer_files(root)
+    for side, tokenizer, vocab in zip(("source", "target"), tokenizers, (src_vocab, tgt_vocab), strict=True):
+        try:
+            check_tokenizer_vocab("load_pretrained", side, tokenizer, vocab.tokens)
+        except ValueError as err:
+            raise ModelFormatError(f"{root / VOCAB_FILE}: {err}") from err
+    return tokenizers
 
 
 def check_directory(directory: str | os.PathLike[str], files: Sequence[str], *, kind: str, writer: str) -> Path:
@@ -275,5 +323,6 @@ __all__ = [
     "PretrainedModel",
     "check_directory",
     "load_pretrained",
+    "read_tokenizers",
     "save_pretrained",
 ]

@@ -9,7 +9,8 @@ docs/architecture.md written with ``MatMul``, ``Softmax`` and ``Where``.
 
 An export directory holds:
 
-- ``config.json`` and ``vocab.json``: the same files as a ``save_pretrained`` directory;
+- ``config.json``, ``vocab.json`` and the tokenizer files (``tokenizer_config.json``, and a subword
+  tokenizer's ``source_tokenizer.json`` / ``source.model``...): the same files as a ``save_pretrained`` directory;
 - ``encoder.onnx``: ``source_ids (B, S) int64, lengths (B,) int64`` ->
   ``h (L, B, H)`` [, ``c (L, B, H)`` for an LSTM] [, ``enc (B, S, H)``, ``keys (B, S, H)``, ``mask (B, S) bool``
   with attention];
@@ -35,6 +36,7 @@ from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, json_files, load_pretrained, write_json_files
 from seq2seq_fit.teacher_forcing import TeacherForcing
+from seq2seq_fit.tokenizer import TokenizerLike
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
 from seq2seq_fit.weight_layout import check_canonical_weights, reorder_gru_gates
 
@@ -325,6 +327,8 @@ def export_onnx(
     tgt_vocab: Vocab | Sequence[str],
     weights: Mapping[str, np.ndarray],
     extra: Mapping[str, Any] | None = None,
+    src_tokenizer: TokenizerLike = None,
+    tgt_tokenizer: TokenizerLike = None,
 ) -> Path:
     """Write an ONNX export directory (created if needed; each file replaced atomically).
 
@@ -334,7 +338,8 @@ def export_onnx(
 
     Args:
         directory: the export directory.
-        config, teacher_forcing, src_vocab, tgt_vocab, weights, extra: the model, as for ``save_pretrained``.
+        config, teacher_forcing, src_vocab, tgt_vocab, weights, extra, src_tokenizer, tgt_tokenizer: the
+            model, as for ``save_pretrained``.
 
     Returns:
         The directory.
@@ -351,7 +356,7 @@ def export_onnx(
         >>> out = export_onnx(tempfile.mkdtemp(), config=config, teacher_forcing=TeacherForcing(),
         ...                   src_vocab=tokens, tgt_vocab=tokens, weights=weights)
         >>> sorted(os.listdir(out))
-        ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'vocab.json']
+        ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'tokenizer_config.json', 'vocab.json']
     """
     try:
         import onnx
@@ -362,7 +367,7 @@ def export_onnx(
     src, tgt = as_vocab(src_vocab), as_vocab(tgt_vocab)
     arrays = {key: np.asarray(value, dtype=np.float32) for key, value in weights.items()}
     check_canonical_weights(arrays, config, len(src), len(tgt))
-    texts = json_files(config, teacher_forcing, src, tgt, extra)  # checks extra before any work
+    texts = json_files(config, teacher_forcing, src, tgt, extra, src_tokenizer, tgt_tokenizer)  # checks before work
     metadata = graph_metadata(config, len(src), len(tgt))
     encoder = build_encoder(config, arrays, metadata)
     decoder = build_decoder(config, arrays, len(tgt), metadata)
@@ -401,6 +406,8 @@ def export_pretrained(model_directory: str | os.PathLike[str], directory: str | 
         tgt_vocab=saved.tgt_vocab,
         weights=saved.weights,
         extra=saved.extra,
+        src_tokenizer=saved.src_tokenizer,
+        tgt_tokenizer=saved.tgt_tokenizer,
     )
 
 

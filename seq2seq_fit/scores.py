@@ -176,11 +176,15 @@ def group_references(records: Iterable[tuple[K, Any, Any]]) -> tuple[list[K], li
     return keys, [hyps[k] for k in keys], [refs[k] for k in keys]
 
 
-def free_running_scores(records: Sequence[EvalRecord], vocab: Vocab) -> dict[str, float]:
+def free_running_scores(records: Sequence[EvalRecord], vocab: Vocab, tokenizer: Any = None) -> dict[str, float]:
     """``token_acc``, ``exact_match``, ``bleu``, ``wer`` and ``per`` (percent) of a split's records.
 
     ``token_acc`` counts over the pairs; the others over distinct sources, each scored against
-    all its references (decoded with ``vocab``). Empty input gives ``{}``.
+    all its references (decoded with ``vocab``). With a subword ``tokenizer`` (one whose
+    ``vocab_tokens()`` is not ``None``, see :mod:`seq2seq_fit.tokenizer`) the hypotheses and
+    references are first detokenized to text and split into words, so ``exact_match``, ``bleu``,
+    ``wer`` and ``per`` count words, not pieces; ``token_acc`` stays on the model's tokens. Empty
+    input gives ``{}``.
 
     Example:
         >>> v = Vocab.build([["a", "b"]])
@@ -192,9 +196,15 @@ def free_running_scores(records: Sequence[EvalRecord], vocab: Vocab) -> dict[str
     """
     if not records:
         return {}
-    _, hyps, refs = group_references(
-        (r.source, tuple(vocab.decode(r.hypothesis)), tuple(vocab.decode(r.reference))) for r in records
-    )
+    subword = tokenizer is not None and tokenizer.vocab_tokens() is not None
+
+    def words(ids: Sequence[int]) -> tuple[str, ...]:
+        tokens = vocab.decode(ids)
+        if not subword:
+            return tuple(tokens)
+        return tuple(tokenizer.detokenize(tokens).split())
+
+    _, hyps, refs = group_references((r.source, words(r.hypothesis), words(r.reference)) for r in records)
     g2p = g2p_scores(hyps, refs)
     return {
         "token_acc": token_accuracy([r.hypothesis for r in records], [r.reference for r in records]),

@@ -32,7 +32,15 @@ import numpy as np
 
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.errors import ModelFormatError
-from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, check_directory, read_config, read_json, read_vocab
+from seq2seq_fit.model_format import (
+    CONFIG_FILE,
+    VOCAB_FILE,
+    check_directory,
+    read_config,
+    read_json,
+    read_tokenizers,
+    read_vocab,
+)
 from seq2seq_fit.onnx_export import (  # constants only: that module imports onnx inside its functions alone
     DECODER_FILE,
     ENCODER_FILE,
@@ -43,7 +51,7 @@ from seq2seq_fit.onnx_export import (  # constants only: that module imports onn
     SUPPORTED_VERSIONS,
 )
 from seq2seq_fit.teacher_forcing import TeacherForcing
-from seq2seq_fit.tokenizer import Tokenizer
+from seq2seq_fit.tokenizer import TokenizerLike
 from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.vocab import Vocab
 
@@ -169,6 +177,8 @@ class OnnxTranslator:
 
     Attributes:
         config, teacher_forcing, src_vocab, tgt_vocab: the exported model's, from the directory.
+        src_tokenizer, tgt_tokenizer: its tokenizers, from ``tokenizer_config.json`` (whitespace for an
+            export without it); a subword tokenizer needs its package (``tokenizers`` or ``sentencepiece``).
 
     Raises:
         ModelFormatError: the directory is not an export or a file is missing or malformed, or the
@@ -185,6 +195,7 @@ class OnnxTranslator:
         self.teacher_forcing: TeacherForcing
         self.config, self.teacher_forcing, self.extra = read_config(root / CONFIG_FILE)
         self.src_vocab, self.tgt_vocab = read_vocab(root / VOCAB_FILE)
+        self.src_tokenizer, self.tgt_tokenizer = read_tokenizers(root)
         sessions = []
         for name in (ENCODER_FILE, DECODER_FILE):
             sess = session(root / name, threads, providers)
@@ -203,12 +214,14 @@ class OnnxTranslator:
         top_k: int | None = None,
         max_length: int | None = None,
         return_attention: bool = False,
-        tokenizer: Tokenizer = "whitespace",
+        tokenizer: TokenizerLike = None,
         batch_size: int = 64,
         seed: int | None = None,
-    ) -> list[list[str]] | tuple[list[list[str]], list[np.ndarray]]:
-        """Decode ``sources`` to target token lists; see :func:`seq2seq_fit.translate.translate` for every argument
-        (the same as ``LitSeq2Seq.translate`` and ``Seq2SeqModel.translate``)."""
+        detokenize: bool = False,
+    ) -> Any:
+        """Decode ``sources`` to target token lists (text with ``detokenize``); see
+        :func:`seq2seq_fit.translate.translate` for every argument (the same as ``LitSeq2Seq.translate``
+        and ``Seq2SeqModel.translate``). ``tokenizer=None`` splits sources with the export's own tokenizer."""
         return translate(
             self.decoder,
             self.src_vocab,
@@ -224,6 +237,9 @@ class OnnxTranslator:
             tokenizer=tokenizer,
             batch_size=batch_size,
             seed=seed,
+            detokenize=detokenize,
+            src_tokenizer=self.src_tokenizer,
+            tgt_tokenizer=self.tgt_tokenizer,
         )
 
     def logits(self, source_ids: np.ndarray, lengths: np.ndarray, target_in: np.ndarray) -> np.ndarray:

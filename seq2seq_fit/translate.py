@@ -1,4 +1,4 @@
-"""The translate driver both frameworks call: strings or token lists in, token lists out.
+"""The translate driver both frameworks call: strings or token lists in, token lists (or text) out.
 
 A framework supplies a :class:`StepDecoder` (its model's encoder, one decoder step, and a reorder
 of the decoder state, numpy at the boundary); everything else happens here, once: the argument
@@ -20,7 +20,7 @@ from seq2seq_fit.config import check_bool, check_choice, check_float, check_int
 from seq2seq_fit.decoding import STRATEGIES
 from seq2seq_fit.scores import length_budget
 from seq2seq_fit.search import SearchResult, beam_search, greedy, sample
-from seq2seq_fit.tokenizer import Tokenizer, check_tokenizer, split_tokens
+from seq2seq_fit.tokenizer import Tokenizer, TokenizerLike, as_tokenizer, check_tokenizer
 from seq2seq_fit.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, UNK_ID, Vocab
 
 #: A source: a string (split by the tokenizer) or a list of tokens.
@@ -70,9 +70,10 @@ def check_translate_args(
     top_k: int | None = None,
     max_length: int | None = None,
     return_attention: bool = False,
-    tokenizer: Tokenizer = "whitespace",
+    tokenizer: TokenizerLike = None,
     batch_size: int = 64,
     seed: int | None = None,
+    detokenize: bool = False,
 ) -> None:
     """Validate every argument of ``translate`` before any work, naming the bad one.
 
@@ -105,6 +106,7 @@ def check_translate_args(
     check_int("translate", "batch_size", batch_size, 1)
     if seed is not None:
         check_int("translate", "seed", seed, 0)
+    check_bool("translate", "detokenize", detokenize)
 
 
 def check_source(index: int, source: Any) -> None:
@@ -188,12 +190,15 @@ def translate(
     top_k: int | None = None,
     max_length: int | None = None,
     return_attention: bool = False,
-    tokenizer: Tokenizer = "whitespace",
+    tokenizer: TokenizerLike = None,
     batch_size: int = 64,
     seed: int | None = None,
-) -> list[list[str]] | tuple[list[list[str]], list[np.ndarray]]:
-    """Decode ``sources`` to target token lists (what ``LitSeq2Seq.translate`` and
-    ``Seq2SeqModel.translate`` run).
+    detokenize: bool = False,
+    src_tokenizer: Tokenizer | None = None,
+    tgt_tokenizer: Tokenizer | None = None,
+) -> Any:
+    """Decode ``sources`` to target token lists, or text (what ``LitSeq2Seq.translate``,
+    ``Seq2SeqModel.translate`` and ``OnnxTranslator.translate`` run).
 
     Sources are decoded ``batch_size`` at a time, longest first (less padding); each output
     depends only on its own source (and, for ``sample``, on ``seed`` and its position in
@@ -217,13 +222,19 @@ def translate(
         return_attention: also return per source a float32 array ``(len(output), len(source))``
             of attention weights: one row per output token (the ``<eos>`` step excluded), one
             column per source token. A ``ValueError`` for a model without attention.
-        tokenizer: ``whitespace``, ``chars`` (or ``char``) or a callable, for string sources.
+        tokenizer: splits string sources: ``None`` (the model's own ``src_tokenizer``), or anything
+            :func:`seq2seq_fit.tokenizer.as_tokenizer` takes (``whitespace``, ``chars``, a
+            ``tokenizer.json`` path, a callable...) to override it.
         batch_size: sources decoded together.
         seed: seeds ``sample`` (``None``: fresh randomness each call).
+        detokenize: return text instead of token lists: each output joined by the model's
+            ``tgt_tokenizer`` (``" ".join`` for whitespace, ``"".join`` for chars, a subword
+            tokenizer's decoder).
+        src_tokenizer, tgt_tokenizer: the model's tokenizers (``None``: whitespace).
 
     Returns:
-        Token lists (``<pad>``/``<bos>`` dropped, cut at ``<eos>``, ``<unk>`` kept), and the
-        attention arrays when ``return_attention``.
+        Token lists (``<pad>``/``<bos>`` dropped, cut at ``<eos>``, ``<unk>`` kept), or strings with
+        ``detokenize``; and the attention arrays when ``return_attention``.
 
     Example:
         >>> class SayX:  # a stand-in model: "x" after <bos>, then <eos>
@@ -235,6 +246,8 @@ def translate(
         >>> vocab = Vocab.build([["x"]])
         >>> translate(SayX(), vocab, vocab, ["x x", ""], strategy="beam", beam_width=2)
         [['x'], []]
+        >>> translate(SayX(), vocab, vocab, ["x x"], detokenize=True)
+        ['x']
     """
     check_translate_args(
         sources,
@@ -248,6 +261,7 @@ def translate(
         tokenizer=tokenizer,
         batch_size=batch_size,
         seed=seed,
+        detokenize=detokenize,
     )
     if return_attention and not decoder.has_attention:
         raise ValueError(
@@ -256,7 +270,8 @@ def translate(
     sources = list(sources)
     for index, source in enumerate(sources):
         check_source(index, source)
-    tokens = [split_tokens(source, tokenizer) for source in sources]
+    splitter = as_tokenizer(src_tokenizer if tokenizer is None else tokenizer)
+    tokens = [splitter.tokenize(s) if isinstance(s, str) else list(s) for s in sources]
     warn_unknown_tokens(tokens, src_vocab)
     ids = [encode_source(t, src_vocab) for t in tokens]
     limits = np.array([length_budget(len(x)) if max_length is None else max_length for x in ids], np.int64)
@@ -299,7 +314,11 @@ def translate(
                 assert result.attention is not None
                 kept = kept_positions(result.ids[row], int(result.lengths[row]))
                 attentions[i] = np.ascontiguousarray(result.attention[row, kept, : len(ids[i])], dtype=np.float32)
-    return (outputs, attentions) if return_attention else outputs
+    texts: list[Any] = outputs
+    if detokenize:
+        joiner = as_tokenizer(tgt_tokenizer)
+        texts = [joiner.detokenize(output) for output in outputs]
+    return (texts, attentions) if return_attention else texts
 
 
 __all__ = [

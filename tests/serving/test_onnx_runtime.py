@@ -56,7 +56,7 @@ def runner(export_dir):
 
 
 def test_export_directory_holds_the_graphs_the_json_files_and_a_manifest(export_dir):
-    assert sorted(p.name for p in export_dir.iterdir()) == sorted(EXPORT_FILES)
+    assert sorted(p.name for p in export_dir.iterdir()) == sorted([*EXPORT_FILES, "tokenizer_config.json"])
     manifest = json.loads((export_dir / "export.json").read_text())
     assert manifest["encoder"]["inputs"] == ["source_ids", "lengths"]
     assert manifest["decoder"]["inputs"] == ["token", "h", "c", "enc", "keys", "mask"]

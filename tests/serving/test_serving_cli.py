@@ -102,9 +102,10 @@ def test_export_prints_the_directory_and_writes_the_model_files(
         "decoder.onnx",
         "encoder.onnx",
         "export.json",
+        "tokenizer_config.json",
         "vocab.json",
     ]
-    for name in ("config.json", "vocab.json"):
+    for name in ("config.json", "vocab.json", "tokenizer_config.json"):
         assert (lit_export / name).read_bytes() == (pretrained / name).read_bytes(), name
     capsys.readouterr()
     assert serve_main(["export", "--model", str(pretrained), "--out", str(tmp_path / "a")]) == tmp_path / "a"
@@ -113,7 +114,14 @@ def test_export_prints_the_directory_and_writes_the_model_files(
     exports = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
     assert capsys.readouterr().out.splitlines() == [str(directory) for directory in exports]
     for directory in exports:
-        for name in ("config.json", "vocab.json", "encoder.onnx", "decoder.onnx", "export.json"):
+        for name in (
+            "config.json",
+            "vocab.json",
+            "tokenizer_config.json",
+            "encoder.onnx",
+            "decoder.onnx",
+            "export.json",
+        ):
             assert (directory / name).read_bytes() == (lit_export / name).read_bytes(), (directory, name)
 
 
