@@ -18,6 +18,7 @@ import numpy as np
 import keras
 from keras import ops
 from keras_seq2seq import train_steps
+from keras_seq2seq.batch import LoaderSequence, check_first_batch, is_torch_dataloader, to_batch
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.pretrained import canonical_weights, load_canonical_weights
 from keras_seq2seq.scheduled_sampling import fed_from_model
@@ -26,6 +27,7 @@ from keras_seq2seq.stream_position import StreamPosition
 from keras_seq2seq.train_steps import num_replicas
 from keras_seq2seq.translate import KerasStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
+from seq2seq_fit.batch import check_batch
 from seq2seq_fit.model_format import load_pretrained, save_pretrained
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
 from seq2seq_fit.tokenizer import TokenizerLike, as_tokenizer, check_tokenizer_vocab
@@ -121,6 +123,7 @@ class Seq2SeqModel(keras.Model):
         self.fed_tracker = keras.metrics.Mean(name="fed_from_model")
         self.target_tokens_tracker = keras.metrics.Sum(name="target_tokens")
         self._eval_records: list[EvalRecord] | None = None  # filled by evaluate, one batch at a time
+        self._checked_steps: frozenset[str] = frozenset()  # the steps whose first batch was checked
         self.build()
 
     def build(self, input_shape: Any = None) -> None:
@@ -154,9 +157,10 @@ class Seq2SeqModel(keras.Model):
     def training_loss(self, x: dict[str, Any], y: Any) -> tuple[Any, dict[str, Any]]:
         """The network's training loss at the scheduled ratio, and the statistics the trackers log:
         ``tf_ratio``, ``fed_from_model`` and ``target_tokens`` (what every train step differentiates)."""
+        batch = to_batch(x, y)  # (x, y), one dict of all four keys, or the Hugging Face layout
         ratio = self.ratio()
-        target_in = ops.cast(x["target_in"], "int32")
-        loss, gold = self.model.loss(x["source"], target_in, y, self.teacher_forcing, ratio, training=True)
+        target_in, y = batch["target_in"], batch["target_out"]
+        loss, gold = self.model.loss(batch["source"], target_in, y, self.teacher_forcing, ratio, training=True)
         return loss, {
             "tf_ratio": ratio,
             "fed_from_model": fed_from_model(gold, target_in),
@@ -174,6 +178,7 @@ class Seq2SeqModel(keras.Model):
     def train_step(self, *args: Any) -> Any:
         """One optimisation step (``train_step(data)``; ``train_step(state, data)`` on JAX), run by
         the backend's function in :mod:`keras_seq2seq.train_steps`."""
+        self.check_first_batch(args[-1], "train_step")
         backend = keras.backend.backend()
         if backend == "jax":
             return train_steps.jax_train_step(self, *args)
@@ -193,10 +198,10 @@ class Seq2SeqModel(keras.Model):
         into records on the host: ``source`` (B, S), ``hypotheses`` (B, 2 * S + 10), greedy,
         at least every row's :func:`~seq2seq_fit.scores.length_budget`) and ``targets`` (B, T).
         """
-        source = ops.cast(x["source"], "int32")
-        target_out = ops.cast(y, "int32")
+        batch = to_batch(x, y)  # (x, y), one dict of all four keys, or the Hugging Face layout
+        source, target_out = batch["source"], batch["target_out"]
         encoded = self.model.encode(source)  # once, for the loss and the greedy decode
-        logits = self.model(source, x["target_in"], encoded=encoded)  # (B, T, V)
+        logits = self.model(source, batch["target_in"], encoded=encoded)  # (B, T, V)
         loss = masked_cross_entropy(logits, target_out)
         hypotheses, _ = self.model.generate(source, encoded=encoded)  # (B, 2 * S + 10): budget of the padded width
         tokens = ops.sum(ops.cast(ops.not_equal(target_out, PAD_ID), "float32"))
@@ -219,6 +224,7 @@ class Seq2SeqModel(keras.Model):
         return {**logs, **dict(zip(EVAL_IDS, ids, strict=True))}
 
     def test_step(self, *args: Any) -> Any:
+        self.check_first_batch(args[-1], "test_step")
         if keras.backend.backend() == "jax":
             return train_steps.jax_test_step(self, *args)
         x, y, _ = keras.utils.unpack_x_y_sample_weight(args[0])
@@ -265,7 +271,8 @@ class Seq2SeqModel(keras.Model):
     # ------------------------------------------------------------------------------ prediction
 
     def predict_step(self, *args: Any) -> Any:
-        """Greedy token ids ``(B, 2 * S + 10)`` for ``x["source"]`` (or ``x`` itself)."""
+        """Greedy token ids ``(B, 2 * S + 10)`` for ``x["source"]`` (or ``x`` itself, or ``x["input_ids"]``)."""
+        self.check_first_batch(args[-1], "predict_step", targets=False)
         if keras.backend.backend() == "jax":
             return train_steps.jax_predict_step(self, *args)
         return self.predict_outputs(args[0])
@@ -273,9 +280,30 @@ class Seq2SeqModel(keras.Model):
     def predict_outputs(self, data: Any) -> Any:
         """What ``predict`` returns for one batch: the greedy ids of :meth:`Seq2Seq.generate`."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.model.generate(x["source"] if isinstance(x, dict) else x)[0]
+        return self.model.generate(to_batch(x)["source"])[0]
 
     # ----------------------------------------------------------------------------------- loops
+
+    def check_first_batch(self, data: Any, step: str, targets: bool = True) -> None:
+        """Check the keys, dtypes and ranks of the first batch a step gets in a ``fit``, ``evaluate`` or
+        ``predict`` (:func:`seq2seq_fit.check_batch`): a wrong batch is one ``InputError`` naming the key.
+
+        Compiled steps run it once, while tracing; eager steps (torch) skip it after the first batch.
+        """
+        if step not in self._checked_steps:
+            check_first_batch(data, f"Seq2SeqModel.{step}", targets)
+            self._checked_steps = self._checked_steps | {step}
+
+    def keras_input(self, data: Any, y: Any = None, where: str = "fit", targets: bool = True) -> Any:
+        """``data`` as Keras' adapters should see it: a torch ``DataLoader`` on TensorFlow or JAX becomes a
+        :class:`~keras_seq2seq.batch.LoaderSequence` (Keras' adapter would drop a dict batch's keys), a
+        ``PyDataset`` on TensorFlow a :func:`dynamic_dataset`; a dict of numpy arrays is checked, values included."""
+        if isinstance(data, dict) and all(isinstance(v, np.ndarray) for v in data.values()):
+            arrays = {**data, "target_out": y} if isinstance(y, np.ndarray) else data
+            check_batch(arrays, f"Seq2SeqModel.{where}", targets=targets, lengths=False)
+        if is_torch_dataloader(data) and keras.backend.backend() != "torch":
+            data = LoaderSequence(data)
+        return dynamic_dataset(data)
 
     def check_data(self, data: Any) -> None:
         """Raise ``ValueError`` when ``data`` (a ``KerasData`` or ``BatchSequence``) was encoded with
@@ -297,9 +325,15 @@ class Seq2SeqModel(keras.Model):
                 self.check_data(data)
         if hasattr(x, "seek"):
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), StreamPosition(x)]
-        if dynamic_dataset(x) is not x:
-            kwargs.setdefault("shuffle", False)  # the PyDataset orders its own batches
-        return super().fit(dynamic_dataset(x), y, *args, validation_data=dynamic_dataset(validation_data), **kwargs)
+        self._checked_steps = frozenset()  # new data: check the first batch of each step again
+        adapted = self.keras_input(x, y)
+        if adapted is not x:
+            kwargs.setdefault("shuffle", False)  # the PyDataset (or DataLoader) orders its own batches
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+            validation = (self.keras_input(validation_data[0], validation_data[1], "evaluate"), validation_data[1])
+        else:
+            validation = self.keras_input(validation_data, where="evaluate")
+        return super().fit(adapted, y, *args, validation_data=validation, **kwargs)
 
     def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.evaluate`` (also run by ``fit`` for ``validation_data``), logging the names of
@@ -310,12 +344,16 @@ class Seq2SeqModel(keras.Model):
         """
         self._eval_records = []
         try:
-            return super().evaluate(dynamic_dataset(x), *args, **kwargs)
+            if not kwargs.get("_use_cached_eval_dataset"):  # a new evaluate, not fit's validation
+                self._checked_steps = self._checked_steps - {"test_step"}
+            data = self.keras_input(x, args[0] if args else kwargs.get("y"), "evaluate")
+            return super().evaluate(data, *args, **kwargs)
         finally:
             self._eval_records = None
 
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
-        return super().predict(dynamic_dataset(x), *args, **kwargs)
+        self._checked_steps = self._checked_steps - {"predict_step"}
+        return super().predict(self.keras_input(x, where="predict", targets=False), *args, **kwargs)
 
     # -------------------------------------------------------------------------------- decoding
 

@@ -40,6 +40,10 @@ ONLY_KERAS = {"kwargs": "keras.Model's own arguments (name, dtype)"}
 #: Methods both model classes have with the same parameters and defaults.
 MIRRORED_METHODS = ("translate", "save_pretrained", "from_pretrained", "export_onnx")
 
+#: Functions of ``lit_seq2seq.batch`` and ``keras_seq2seq.batch`` with the same parameters and defaults
+#: (``from_hugging_face`` also as the core's numpy version).
+MIRRORED_BATCH_FUNCTIONS = ("from_hugging_face", "check_first_batch")
+
 #: Public names both packages export for the same thing.
 MIRRORED_EXPORTS = (
     "BahdanauAttention",
@@ -114,6 +118,19 @@ def test_constructor_keywords_agree_where_both_sides_have_them() -> None:
 @pytest.mark.parametrize("method", MIRRORED_METHODS)
 def test_mirrored_methods_have_the_same_signature(method: str) -> None:
     assert described(getattr(LitSeq2Seq, method)) == described(getattr(Seq2SeqModel, method))
+
+
+@pytest.mark.parametrize("name", MIRRORED_BATCH_FUNCTIONS)
+def test_the_batch_adapters_have_the_same_signature(name: str) -> None:
+    import keras_seq2seq.batch
+    import lit_seq2seq.batch
+    import seq2seq_fit.batch
+
+    lit, keras_side = getattr(lit_seq2seq.batch, name), getattr(keras_seq2seq.batch, name)
+    assert described(lit) == described(keras_side)
+    core = getattr(seq2seq_fit.batch, name, None)
+    if core is not None:
+        assert described(core) == described(lit)
 
 
 @pytest.mark.parametrize("method", sorted(NETWORK_METHODS))

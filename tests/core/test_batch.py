@@ -182,3 +182,17 @@ def test_check_batch_reads_symbolic_shapes_and_framework_dtypes() -> None:
     batch["target_out"] = symbolic((None, None, None), "int32")
     with pytest.raises(InputError, match=r"batch\['target_out'\] is int32 with shape \(None, None, None\)"):
         check_batch(batch)
+
+
+def test_records_of_a_user_batch_score_each_target_as_its_own_reference() -> None:
+    """Scores need nothing but the batches: a source seen once is scored against its own target; a source
+    that repeats with another target is scored against both (multi-reference, as for CMUdict)."""
+    from seq2seq_fit import Vocab
+    from seq2seq_fit.scores import eval_records, free_running_scores
+
+    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefgh"])
+    batch = collate_pairs([([4], [5]), ([6], [7]), ([4], [8])])
+    hypotheses = np.array([[5, 2], [8, 2], [5, 2]])  # right, wrong, and the first source's output again
+    scores = free_running_scores(eval_records(batch["source"], hypotheses, batch["target_out"]), vocab)
+    assert scores["exact_match"] == 50.0  # sources (4) and (6): (4) matches one of its two targets
+    assert scores["token_acc"] == pytest.approx(100 * 4 / 6)  # per pair: 2 + 1 + 1 of 2 + 2 + 2 tokens

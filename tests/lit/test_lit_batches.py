@@ -15,6 +15,7 @@ from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.batch import from_hugging_face as torch_from_hugging_face
 from seq2seq_fit import InputError, Vocab, collate_pairs
 from seq2seq_fit import from_hugging_face as numpy_from_hugging_face
+from seq2seq_fit.scores import eval_records, free_running_scores, length_budget
 from tests.helpers.lightning import TINY, quiet_trainer
 
 VOCAB = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefgh"])
@@ -154,3 +155,17 @@ def test_the_check_runs_once_per_stage_not_per_step(monkeypatch: pytest.MonkeyPa
     trainer.fit(model(), loader, loader)
     assert trainer.global_step == 12
     assert calls == ["LitSeq2Seq.validation_step", "LitSeq2Seq.training_step", "LitSeq2Seq.validation_step"]
+
+
+def test_validation_scores_of_a_user_loader_score_each_pair() -> None:
+    """Without our data layer, the free-running scores are the core's scores of the loader's own pairs: the
+    greedy decode (each source given its length budget) against each target."""
+    pairs = reverse_pairs(8)
+    batch = {k: torch.as_tensor(v) for k, v in collate_pairs(pairs).items()}
+    lit = model()
+    (scores,) = quiet_trainer().validate(lit, DataLoader(pairs, batch_size=8, collate_fn=collate_pairs), verbose=False)
+    with torch.no_grad():
+        budget = length_budget(int(batch["source_lengths"].max()))
+        hypotheses, _ = lit.model.generate(batch["source"], batch["source_lengths"], max_length=budget)
+    expected = free_running_scores(eval_records(batch["source"], hypotheses, batch["target_out"]), VOCAB)
+    assert {name: scores[f"val/{name}"] for name in expected} == pytest.approx(expected)
