@@ -146,19 +146,19 @@ def check_saved_model_args(filepath: Any, format: str, kwargs: dict[str, Any]) -
     """Raise ``ValueError`` for what ``Seq2SeqModel.export`` cannot write, naming the value and the fix."""
     if format not in KERAS_FORMATS:
         raise ValueError(f"Seq2SeqModel.export.format: got {format!r}, expected one of {list(KERAS_FORMATS)}")
-    if format != "tf_saved_model":
+    if format not in ("tf_saved_model", "onnx"):
         raise ValueError(
             f"Seq2SeqModel.export.format: got {format!r}, expected 'tf_saved_model' (a SavedModel of greedy "
-            "decoding, TensorFlow backend); for ONNX use Seq2SeqModel.export_onnx(directory): an encoder and a "
-            "decoder-step graph that seq2seq_fit.serving.OnnxTranslator runs with greedy, beam or sampling search"
+            "decoding, TensorFlow backend) or 'onnx' (Seq2SeqModel.export_onnx's encoder and decoder-step graphs, "
+            "which seq2seq_fit.serving.OnnxTranslator runs with greedy, beam or sampling search)"
         )
     backend = keras.backend.backend()
     if backend != "tensorflow":
         raise ValueError(
             f"Seq2SeqModel.export: the Keras backend is {backend!r}, expected 'tensorflow' (the SavedModel's "
             "greedy loop is a TensorFlow graph): run with KERAS_BACKEND=tensorflow (save_pretrained here, "
-            "Seq2SeqModel.from_pretrained there), or use Seq2SeqModel.export_onnx(directory), which works on every "
-            "backend"
+            "Seq2SeqModel.from_pretrained there), or use format='onnx' (Seq2SeqModel.export_onnx), which works on "
+            "every backend"
         )
     if kwargs:
         raise ValueError(
@@ -169,9 +169,25 @@ def check_saved_model_args(filepath: Any, format: str, kwargs: dict[str, Any]) -
         raise ValueError(f"Seq2SeqModel.export.filepath: got {filepath!r}, expected a str or os.PathLike path")
 
 
+def check_onnx_args(filepath: Any, input_signature: Any, kwargs: dict[str, Any]) -> None:
+    """Raise ``ValueError`` for what ``Seq2SeqModel.export(format="onnx")`` does not take, naming the value."""
+    if input_signature is not None:
+        raise ValueError(
+            f"Seq2SeqModel.export.input_signature: got {input_signature!r}, expected None with format='onnx' "
+            "(the graphs take any batch of right-padded int64 source ids)"
+        )
+    if kwargs:
+        raise ValueError(
+            f"Seq2SeqModel.export: got the keyword arguments {sorted(kwargs)}, expected none with format='onnx'"
+        )
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise ValueError(f"Seq2SeqModel.export.filepath: got {filepath!r}, expected a str or os.PathLike directory")
+
+
 __all__ = [
     "ENDPOINT",
     "EXTRA_DIRECTORY",
+    "check_onnx_args",
     "check_saved_model_args",
     "export_saved_model",
     "finish_ids",

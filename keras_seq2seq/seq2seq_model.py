@@ -467,7 +467,12 @@ class Seq2SeqModel(keras.Model):
         input_signature: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Write a TensorFlow SavedModel that decodes greedily (``keras.Model.export``'s signature).
+        """Write a TensorFlow SavedModel that decodes greedily, or the ONNX export (``keras.Model.export``'s signature).
+
+        ``format="onnx"`` writes, on every backend, what :meth:`export_onnx` writes to the directory
+        ``filepath`` (an encoder and a one-step decoder graph that ``seq2seq_fit.serving.OnnxTranslator``
+        runs with greedy, beam or sampling search); Keras' own ONNX export would trace ``call``
+        (teacher-forced logits), which cannot decode.
 
         Keras' own ``export`` would trace ``call`` (teacher-forced logits from source and target);
         this one's endpoint ``serve``, also the ``serving_default`` signature (output
@@ -484,7 +489,7 @@ class Seq2SeqModel(keras.Model):
 
         Args:
             filepath: the SavedModel directory.
-            format: ``"tf_saved_model"`` (any other raises ``ValueError``).
+            format: ``"tf_saved_model"`` or ``"onnx"`` (any other raises ``ValueError``).
             verbose: print the endpoints; ``None``: ``True``, as Keras.
             input_signature: ``None`` (any ``(B, S)``, int32), or one rank-2 integer spec (``keras.InputSpec``,
                 ``tf.TensorSpec``), alone or in a list.
@@ -493,8 +498,14 @@ class Seq2SeqModel(keras.Model):
         Raises:
             ValueError: another backend or format, an unknown keyword, a bad path or spec.
         """
-        from keras_seq2seq.saved_model import export_saved_model
+        from keras_seq2seq.saved_model import check_onnx_args, export_saved_model
 
+        if format == "onnx":
+            check_onnx_args(filepath, input_signature, kwargs)
+            self.export_onnx(filepath)
+            if verbose is None or verbose:
+                print(f"Saved artifact at '{os.fspath(filepath)}' (the ONNX export of Seq2SeqModel.export_onnx).")
+            return
         export_saved_model(self, filepath, format, verbose, input_signature, **kwargs)
 
     # ------------------------------------------------------------------------- model directory

@@ -457,6 +457,48 @@ class LitSeq2Seq(pl.LightningModule):
 
         return export_onnx(directory, **self._pretrained_arguments())
 
+    def to_onnx(  # type: ignore[override]
+        self, file_path: str | os.PathLike[str] | None = None, input_sample: Any = None, **kwargs: Any
+    ) -> Path:
+        """Lightning's ONNX entry point: write the project's ONNX export to the directory ``file_path``.
+
+        The same files as :meth:`export_onnx` (an encoder and a one-step decoder graph that
+        ``seq2seq_fit.serving.OnnxTranslator`` runs with greedy, beam or sampling search, and the
+        model's JSON files), not Lightning's one traced graph of ``forward``, which holds teacher-forced
+        logits and cannot decode; so no ``input_sample`` or ``example_input_array`` is needed.
+
+        Args:
+            file_path: the export directory (created if needed).
+            input_sample: must be ``None`` (nothing is traced).
+            **kwargs: none accepted (``torch.onnx.export``'s options do not apply).
+
+        Returns:
+            The export directory.
+
+        Raises:
+            ValueError: no directory, an ``input_sample`` or keyword arguments.
+
+        Example:
+            >>> import os, tempfile
+            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
+            >>> lit = LitSeq2Seq(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4})
+            >>> directory = lit.to_onnx(tempfile.mkdtemp())
+            >>> {"encoder.onnx", "decoder.onnx", "config.json"} <= set(os.listdir(directory))
+            True
+        """
+        if not isinstance(file_path, (str, os.PathLike)):
+            raise ValueError(
+                f"LitSeq2Seq.to_onnx.file_path: got {file_path!r}, expected a directory (str or os.PathLike) for "
+                "the encoder and decoder-step graphs of export_onnx"
+            )
+        if input_sample is not None or kwargs:
+            given = ["input_sample"] * (input_sample is not None) + sorted(kwargs)
+            raise ValueError(
+                f"LitSeq2Seq.to_onnx: got {given}, expected only file_path (the graphs are built from the weights, "
+                "not traced)"
+            )
+        return self.export_onnx(file_path)
+
     def _pretrained_arguments(self) -> dict[str, Any]:
         """The keywords of ``seq2seq_fit.model_format.save_pretrained`` for this model (config, teacher
         forcing, vocabularies, canonical weights, seed): what :meth:`save_pretrained` and :meth:`export_onnx` write."""

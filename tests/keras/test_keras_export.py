@@ -198,7 +198,7 @@ def test_the_endpoint_takes_the_input_signature(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"format": "onnx"}, r"format: got 'onnx', expected 'tf_saved_model'.*export_onnx"),
+        ({"format": "savedmodel"}, r"format: got 'savedmodel', expected one of"),
         ({"format": "keras"}, r"format: got 'keras', expected one of"),
         ({"is_static": True}, r"got the keyword arguments \['is_static'\], expected none"),
         (
@@ -216,6 +216,26 @@ def test_bad_arguments_are_named(tmp_path: Path, kwargs: dict[str, Any], message
     with pytest.raises(ValueError, match=message):
         model.export(tmp_path / "model", verbose=False, **kwargs)
     assert not (tmp_path / "model").exists()
+
+
+def test_export_format_onnx_writes_the_onnx_export_on_every_backend(tmp_path: Path) -> None:
+    """Keras' own entry point, ``model.export(path, format="onnx")``, writes what ``export_onnx`` writes."""
+    pytest.importorskip("onnxruntime")
+    from seq2seq_fit.serving import OnnxTranslator
+
+    model = untrained("lstm", "luong", True)
+    model.export(tmp_path / "export", format="onnx", verbose=False)
+    model.export_onnx(tmp_path / "export_onnx")
+    files = sorted(p.name for p in (tmp_path / "export").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "export_onnx").iterdir())
+    assert {"encoder.onnx", "decoder.onnx", "config.json", "vocab.json"} <= set(files)
+    sources = [" ".join(s) for s in MIXED]
+    assert OnnxTranslator(tmp_path / "export").translate(sources) == model.translate(sources)
+    with pytest.raises(ValueError, match=r"input_signature: got .*expected None with format='onnx'"):
+        model.export(tmp_path / "other", format="onnx", input_signature=[keras.InputSpec(shape=(None, 5))])
+    with pytest.raises(ValueError, match=r"keyword arguments \['is_static'\], expected none with format='onnx'"):
+        model.export(tmp_path / "other", format="onnx", is_static=True)
+    assert not (tmp_path / "other").exists()
 
 
 def test_other_backends_are_refused_with_a_pointer_to_export_onnx(tmp_path: Path) -> None:
