@@ -110,6 +110,7 @@ def test_constructor_keywords_agree_where_both_sides_have_them() -> None:
     }
     shared = lit.keys() & other.keys()
     assert "seed" in shared
+    assert lit["src_tokenizer"] is lit["tgt_tokenizer"] is None, "no tokenizer given: whitespace, on both sides"
     assert {name: lit[name] for name in shared} == {name: other[name] for name in shared}
     assert lit.keys() - shared == ONLY_LIGHTNING.keys(), "a Lightning-only argument not listed in ONLY_LIGHTNING"
     assert other.keys() - shared == ONLY_KERAS.keys(), "a Keras-only argument not listed in ONLY_KERAS"
@@ -118,6 +119,15 @@ def test_constructor_keywords_agree_where_both_sides_have_them() -> None:
 @pytest.mark.parametrize("method", MIRRORED_METHODS)
 def test_mirrored_methods_have_the_same_signature(method: str) -> None:
     assert described(getattr(LitSeq2Seq, method)) == described(getattr(Seq2SeqModel, method))
+
+
+def test_translate_uses_the_models_tokenizer_unless_told_and_can_return_text() -> None:
+    for cls in (LitSeq2Seq, Seq2SeqModel):
+        parameters = inspect.signature(cls.translate).parameters
+        assert parameters["tokenizer"].default is None and parameters["detokenize"].default is False, cls
+    from seq2seq_fit.serving import OnnxTranslator
+
+    assert described(OnnxTranslator.translate) == described(LitSeq2Seq.translate), "the ONNX runtime's translate too"
 
 
 @pytest.mark.parametrize("name", MIRRORED_BATCH_FUNCTIONS)
