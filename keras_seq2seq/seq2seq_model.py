@@ -316,6 +316,12 @@ class Seq2SeqModel(keras.Model):
     def fit(self, x: Any = None, y: Any = None, *args: Any, validation_data: Any = None, **kwargs: Any) -> Any:
         """``keras.Model.fit``; a ``PyDataset`` on TensorFlow goes through :func:`dynamic_dataset`.
 
+        ``x`` may be ``(x, y)`` batches as ``datamodules.KerasData`` makes them, or batches of
+        ``seq2seq_fit.Batch`` dicts or of the Hugging Face layout (``input_ids``, ``attention_mask``,
+        ``labels`` padded with -100), with no ``y``: a dict of numpy arrays, a ``tf.data.Dataset``, a
+        ``keras.utils.PyDataset`` or a torch ``DataLoader`` (``collate_fn=seq2seq_fit.collate_pairs``),
+        on every backend. The first batch of each step is checked (:meth:`check_first_batch`).
+
         A :class:`~datamodules.keras.BatchSequence` is checked against the model's vocabularies and
         follows ``optimizer.iterations`` (:class:`StreamPosition`), so a run resumed by
         ``BackupAndRestore`` mid-epoch trains on the batches an uninterrupted run would have.
