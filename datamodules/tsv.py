@@ -185,7 +185,8 @@ def read_tsv_corpus(
         train_rows = [row for row in rows if split_of(key(row), salt, test_percent, val_percent) == "train"]
         for i, side in enumerate(("source", "target")):
             if made[i] is None:
-                made[i] = side_tokenizer(specs[i], [row[1 + i] for row in train_rows], vocab_size, side, name)
+                texts = [row[2] if i else row[1] for row in train_rows]
+                made[i] = side_tokenizer(specs[i], texts, vocab_size, side, name)
     src_split, tgt_split = made
     assert src_split is not None and tgt_split is not None
     pairs, empty = tokenize_rows(name, rows, src_split, tgt_split, on_error)

@@ -506,7 +506,7 @@ def read_tokenizer_files(directory: str | os.PathLike[str]) -> tuple[Tokenizer, 
             config = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelFormatError(f"{path}: not valid JSON ({err})") from err
-    out = []
+    out: list[Tokenizer] = []
     for side in SIDES:
         entry = config.get(side) if isinstance(config, dict) else None
         if not isinstance(entry, dict):
