@@ -266,6 +266,61 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported (checked without importing it)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def keras_default_backend() -> str:
+    """The backend Keras starts on without ``KERAS_BACKEND``: its ``keras.json``'s, else ``tensorflow`` (read
+    without importing Keras)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
+            backend = json.load(f).get("backend")
+    except (OSError, ValueError, AttributeError):
+        backend = None
+    return backend if backend in BACKENDS else "tensorflow"
+
+
+def recorded_backend(path: str) -> str | None:
+    """The backend a ``.keras`` file was trained on (``Seq2SeqModel.get_config()["backend"]``), read from the
+    archive without Keras; ``None`` for a directory, another file or a file saved before it was recorded."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("config.json") as f:
+            backend = json.load(f)["config"].get("backend")
+    except (OSError, KeyError, ValueError, AttributeError, TypeError, zipfile.BadZipFile):
+        return None
+    return backend if backend in BACKENDS else None
+
+
+def choose_backend(args: argparse.Namespace) -> None:
+    """Pick the backend of ``translate`` / ``export`` when neither ``--backend`` nor ``KERAS_BACKEND`` does.
+
+    The backend the ``--model`` file was trained on when it is installed (the same numerics), else
+    Keras' default when installed, else the first installed of tensorflow, jax, torch: a model trained
+    with ``--backend jax`` runs where TensorFlow is not installed.
+
+    Raises:
+        CLIError: no backend is installed.
+    """
+    if args.backend is not None or os.environ.get("KERAS_BACKEND") or "keras" in sys.modules:
+        return
+    default = keras_default_backend()
+    for backend in (recorded_backend(args.model), default, *BACKENDS):
+        if backend is not None and installed(backend):
+            if backend != default:
+                os.environ["KERAS_BACKEND"] = backend
+            return
+    raise CLIError(
+        f"--model {args.model}: no Keras backend is installed (tensorflow, jax or torch): "
+        "pip install 'seq2seq-fit[tf]' (or 'seq2seq-fit[jax]', or torch)"
+    )
+
+
 def load_saved_model(path: str) -> Any:
     """The model of ``--model`` (``translate``, ``export``): a ``.keras`` file or a ``save_pretrained`` directory.
 
@@ -302,9 +357,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "translate":  # a bad --file or --model fails before Keras starts
             sources = read_sources(args.sentences, args.file)
             require_model_path(args.model, "file or directory")
+            choose_backend(args)
         elif args.command == "export":
 
             def load_exporter() -> Any:  # only for a .keras file: the core exports a model directory alone
+                choose_backend(args)
                 start_keras(args)
                 return load_saved_model(args.model).export_onnx
 

@@ -454,6 +454,8 @@ class Seq2SeqModel(keras.Model):
                 "src_tokenizer": self.src_tokenizer.to_dict(),
                 "tgt_tokenizer": self.tgt_tokenizer.to_dict(),
                 "seed": self.seed,
+                # The backend it was trained on: keras-seq2seq translate/export prefer it when KERAS_BACKEND is unset.
+                "backend": keras.backend.backend(),
             }
         )
         return config
@@ -461,6 +463,7 @@ class Seq2SeqModel(keras.Model):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Seq2SeqModel:
         config = dict(config)
+        config.pop("backend", None)  # where it was trained: information, not an argument
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
         return cls(**config)

@@ -22,6 +22,7 @@ CORE_FILES = [
     "tests/keras/test_keras_model.py",
     "tests/keras/test_keras_saving.py",
     "tests/keras/test_keras_batches.py",
+    "tests/keras/test_keras_export.py",  # model.export(format="onnx") on every backend
 ]
 OTHER_BACKENDS = [b for b in ("tensorflow", "jax", "torch") if b != BACKEND]
 #: On JAX every new graph costs an XLA compile (10-20 s here), so the default run keeps the tests
@@ -29,7 +30,7 @@ OTHER_BACKENDS = [b for b in ("tensorflow", "jax", "torch") if b != BACKEND]
 #: the whole core set runs under the ``slow`` marker.
 JAX_DEFAULT = (
     "learns_reverse or memorises or beam_width_one or parallel_at_ratio_one or fresh_process "
-    "or tracks_one_minus_ratio_in_fit and token or backup_and_restore or user_data"
+    "or tracks_one_minus_ratio_in_fit and token or backup_and_restore or user_data or format_onnx"
 )
 CHILD = os.environ.get("KERAS_SEQ2SEQ_CHILD") == "1"
 
