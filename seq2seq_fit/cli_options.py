@@ -340,14 +340,25 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(*DEBUG_OPTION.flags, action="store_true", help=DEBUG_OPTION.help)
 
 
-def require_package(name: str, purpose: str) -> None:
+def require_package(name: str, purpose: str, extra: str = "serve") -> None:
     """Refuse to start ``purpose`` when the package ``name`` is not installed (checked without importing it).
+
+    Args:
+        name: the package (``onnx``, ``matplotlib``).
+        purpose: what needs it, first in the message (``export``, ``--show-attention``).
+        extra: the seq2seq-fit extra that installs it (``serve``, ``plot``).
 
     Raises:
         CLIError: ``name`` is missing; the message gives the pip line that installs it.
     """
-    if importlib.util.find_spec(name) is None:
-        raise CLIError(f"{purpose} needs the {name} package, which is not installed: {SERVE_EXTRA}")
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a finder that refuses it, or a broken half-import
+        found = False
+    if not found:
+        raise CLIError(
+            f"{purpose} needs the {name} package, which is not installed: pip install 'seq2seq-fit[{extra}]'"
+        )
 
 
 def require_model_path(path: str, what: str) -> None:
@@ -634,6 +645,8 @@ def run_translate(prog: str, args: argparse.Namespace, sources: list[str], load:
         sources: what to translate.
         load: this command line's loader: ``--model``'s path -> a model with ``config`` and ``translate``.
     """
+    if args.show_attention:  # before the model loads: a missing extra is one line, not a traceback at the end
+        require_package("matplotlib", "--show-attention", extra="plot")
     model = load(args.model)
     if args.show_attention and model.config.attention == "none":
         raise CLIError(f"--show-attention: {args.model} has attention='none', so there are no weights to draw")

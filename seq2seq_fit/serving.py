@@ -85,7 +85,12 @@ def check_export_directory(directory: str | os.PathLike[str]) -> Path:
 
 def session(path: Path, threads: int | None, providers: list[Any] | None) -> Any:
     """An onnxruntime session of the graph ``path``; ``ModelFormatError`` if onnxruntime cannot load it."""
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError as err:
+        raise ImportError(
+            "OnnxTranslator needs the onnxruntime package: pip install 'seq2seq-fit[serve]' (or onnxruntime alone)"
+        ) from err
 
     options = ort.SessionOptions()
     if threads is not None:
