@@ -33,14 +33,15 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):  # type: ignore[mi
 
     Example:
         >>> import os, tempfile
-        >>> from datamodules import KerasData
         >>> from keras_seq2seq import Seq2SeqModel
-        >>> data = KerasData("toy", batch_size=4)
-        >>> model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, {"hidden_size": 16, "embedding_dim": 8})
+        >>> from seq2seq_fit import Vocab, collate_pairs
+        >>> vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "c"])
+        >>> batch = collate_pairs([([4, 5, 6], [6, 5, 4]), ([5, 4], [4, 5])] * 2)  # (source ids, target ids)
+        >>> model = Seq2SeqModel(vocab, vocab, {"hidden_size": 16, "embedding_dim": 8})
         >>> model.compile(optimizer="adam")
         >>> directory = tempfile.mkdtemp()
         >>> checkpoint = AtomicModelCheckpoint(os.path.join(directory, "last.keras"))  # saved after each epoch
-        >>> history = model.fit(data.train(), epochs=2, callbacks=[checkpoint], verbose=0)
+        >>> history = model.fit(batch, batch_size=2, epochs=2, callbacks=[checkpoint], verbose=0)
         >>> os.listdir(directory)  # no temporary file left behind
         ['last.keras']
     """
