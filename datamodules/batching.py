@@ -51,7 +51,7 @@ def encode_pairs(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab, wher
     return EncodedPairs(sources, targets, unknown)
 
 
-def pad_ratio(batches: Sequence[Mapping[str, np.ndarray]]) -> float:
+def pad_ratio(batches: Sequence[Mapping[str, Any]]) -> float:
     """Fraction of padding among all source and target-output positions of ``batches``.
 
     Example:
@@ -216,9 +216,7 @@ class BucketBatchSampler:
         self.seed = int(state.get("seed", self.seed))
 
 
-def make_batches(
-    encoded: EncodedPairs, sampler: BucketBatchSampler, pad_to_multiple: int = 1
-) -> list[Batch]:
+def make_batches(encoded: EncodedPairs, sampler: BucketBatchSampler, pad_to_multiple: int = 1) -> list[Batch]:
     """Collate every batch of ``sampler``'s current epoch for this rank (for inspection)."""
     return [
         collate([encoded.sources[i] for i in b], [encoded.targets[i] for i in b], pad_to_multiple)

@@ -83,7 +83,12 @@ def test_saving_again_replaces_the_files_and_leaves_no_temporaries(saved):
     save_pretrained(
         saved, config=CONFIG, teacher_forcing=TEACHER_FORCING, src_vocab=SRC, tgt_vocab=TGT, weights=weights
     )
-    assert sorted(p.name for p in saved.iterdir()) == ["config.json", "model.safetensors", "tokenizer_config.json", "vocab.json"]
+    assert sorted(p.name for p in saved.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "tokenizer_config.json",
+        "vocab.json",
+    ]
     loaded = load_pretrained(saved)
     np.testing.assert_array_equal(loaded.weights["decoder.out.bias"], weights["decoder.out.bias"])
     assert loaded.extra == {}

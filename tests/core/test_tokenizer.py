@@ -59,7 +59,7 @@ from seq2seq_fit.tokenizer import (  # noqa: E402
 )
 from seq2seq_fit.vocab import SPECIALS  # noqa: E402
 
-WORDS = "the cat sat on mat a big red dog ran fast slow house garden under over blue green tree river".split()
+WORDS = "the cat sat on mat a big red dog ran fast slow house garden under over blue green tree river".split()  # noqa: SIM905
 #: 120 short sentences over 20 words: enough text for a unigram model to learn whole words.
 TEXTS = [" ".join(WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(3 + i % 4)) for i in range(120)]
 
