@@ -69,4 +69,16 @@ class ModelFormatError(InputError):
     """
 
 
-__all__ = ["InputError", "ModelFormatError", "UnsafeFileError", "spell_value"]
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for quoting a value from an untrusted file in one
+    short error line.
+
+    Example:
+        >>> shown("x" * 200, limit=12)
+        "'xxxxxxxxxx... (202 characters)"
+    """
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 2]}... ({len(text)} characters)"
+
+
+__all__ = ["InputError", "ModelFormatError", "UnsafeFileError", "shown", "spell_value"]
