@@ -75,7 +75,7 @@ def shown(value: object, limit: int = 80) -> str:
 
     Example:
         >>> shown("x" * 200, limit=12)
-        "'xxxxxxxxxx... (202 characters)"
+        "'xxxxxxxxx... (202 characters)"
     """
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 2]}... ({len(text)} characters)"
