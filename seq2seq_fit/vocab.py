@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from seq2seq_fit.errors import InputError
+from seq2seq_fit.errors import InputError, shown
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -33,9 +33,9 @@ class Vocab:
         tokens = list(tokens)
         if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"Vocab: the first tokens must be {list(SPECIALS)}, got {tokens[: len(SPECIALS)]}")
-        if len(set(tokens)) != len(tokens):
-            dupes = sorted({t for t in tokens if tokens.count(t) > 1})
-            raise ValueError(f"Vocab: duplicate tokens {dupes[:10]}")
+        if len(set(tokens)) != len(tokens):  # linear: a handed-over vocabulary may hold millions of tokens
+            dupes = sorted(t for t, n in Counter(tokens).items() if n > 1)
+            raise ValueError(f"Vocab: duplicate tokens {shown(dupes[:10], 200)}")
         self._tokens = tokens
         self._index = {t: i for i, t in enumerate(tokens)}
 
