@@ -139,7 +139,7 @@ def free_run(
     limits = row_limits(max_length, batch_size)
     rows = np.arange(batch_size)
     longest = int(limits.max()) if batch_size else 0
-    ids = np.full((batch_size, longest), PAD_ID, dtype=np.int64)
+    columns: list[np.ndarray] = []  # (N,) per step: memory grows with the steps taken, not with max_length
     scores = np.zeros(batch_size)
     lengths = np.zeros(batch_size, dtype=np.int64)
     weights: list[np.ndarray] = []
@@ -151,7 +151,7 @@ def free_run(
         log_probs = log_softmax(logits)  # (N, V)
         live = ~done
         tokens = np.where(live, choose(log_probs, steps), PAD_ID)  # (N,)
-        ids[:, steps] = tokens
+        columns.append(tokens)
         scores += np.where(live, log_probs[rows, tokens], 0.0)
         lengths += live
         if attention is not None:
@@ -159,7 +159,8 @@ def free_run(
         steps += 1
         done |= (tokens == EOS_ID) | (steps >= limits)
     attention_out = np.stack(weights, axis=1) if weights else None  # (N, L, S)
-    return SearchResult(ids[:, :steps], lengths, scores, attention_out)
+    ids = np.stack(columns, axis=1) if columns else np.zeros((batch_size, 0), dtype=np.int64)  # (N, L)
+    return SearchResult(ids, lengths, scores, attention_out)
 
 
 def greedy(step: StepFn, state: Any, batch_size: int, max_length: int | np.ndarray) -> SearchResult:
@@ -179,7 +180,7 @@ def sample(
     state: Any,
     batch_size: int,
     max_length: int | np.ndarray,
-    uniforms: np.ndarray,
+    uniforms: np.ndarray | Callable[[int], np.ndarray],
     *,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -191,17 +192,23 @@ def sample(
         uniforms: ``(N, L)`` numbers in [0, 1), ``L >=`` the longest limit: row ``i`` draws its
             token of step ``t`` at ``uniforms[i, t]`` (see :func:`sample_tokens`). Drawing them
             from a seeded ``np.random.Generator`` per source makes the result reproducible and the
-            same for every framework and batching.
+            same for every framework and batching. Or a function ``uniforms(t) -> (N,)`` giving the
+            numbers of step ``t`` when the search reaches it, so that nothing is drawn (or held) for
+            steps a row never takes.
         temperature: ``> 0``; below 1 sharpens, above 1 flattens the distribution.
         top_k: keep only the ``k`` most likely tokens of each step.
     """
-    uniforms = np.asarray(uniforms, dtype=np.float64)
+    if callable(uniforms):
+        draws = uniforms
+    else:
+        table = np.asarray(uniforms, dtype=np.float64)  # (N, L)
+        draws = lambda t: table[:, t]  # noqa: E731
     return free_run(
         step,
         state,
         batch_size,
         max_length,
-        lambda log_probs, t: sample_tokens(log_probs, uniforms[:, t], temperature, top_k),
+        lambda log_probs, t: sample_tokens(log_probs, np.asarray(draws(t), dtype=np.float64), temperature, top_k),
     )
 
 
@@ -257,7 +264,7 @@ def beam_search(
     history = np.zeros((b, k, 0), dtype=np.int64)  # (B, K, t) live prefixes
     history_att: np.ndarray | None = None  # (B, K, t, S)
     best_scores = np.full(b, -np.inf)
-    best_ids = np.full((b, longest), PAD_ID, dtype=np.int64)
+    best_ids = np.zeros((b, 0), dtype=np.int64)  # (B, t): grows with the steps taken, not with max_length
     best_lengths = np.zeros(b, dtype=np.int64)
     best_att: np.ndarray | None = None  # (B, L, S)
     done = np.zeros(b, dtype=bool)
@@ -293,17 +300,19 @@ def beam_search(
         improved = step_best > best_scores  # (B,)
         pick_parent = np.take_along_axis(parent, pick, axis=1)  # (B, 1)
         pick_ids = np.concatenate([history[rows, pick_parent][:, 0], np.take_along_axis(token, pick, axis=1)], axis=1)
-        best_ids[:, :steps] = np.where(improved[:, None], pick_ids, best_ids[:, :steps])
+        best_ids = np.concatenate([best_ids, np.full((b, 1), PAD_ID, dtype=np.int64)], axis=1)  # (B, t + 1)
+        best_ids = np.where(improved[:, None], pick_ids, best_ids)
         best_lengths = np.where(improved, steps, best_lengths)
         best_scores = np.where(improved, step_best, best_scores)
         if attention is not None:
             weights = np.asarray(attention, dtype=np.float32).reshape(b, k, -1)  # (B, K, S)
             if history_att is None:
                 history_att = np.zeros((b, k, 0, weights.shape[-1]), dtype=np.float32)
-                best_att = np.zeros((b, longest, weights.shape[-1]), dtype=np.float32)
+                best_att = np.zeros((b, 0, weights.shape[-1]), dtype=np.float32)
             assert best_att is not None
             pick_att = np.concatenate([history_att[rows, pick_parent][:, 0], weights[rows, pick_parent]], axis=1)
-            best_att[:, :steps] = np.where(improved[:, None, None], pick_att, best_att[:, :steps])
+            best_att = np.concatenate([best_att, np.zeros((b, 1, best_att.shape[2]), np.float32)], 1)  # (B, t + 1, S)
+            best_att = np.where(improved[:, None, None], pick_att, best_att)
             history_att = np.concatenate([history_att[rows, new_parent], weights[rows, new_parent][:, :, None]], 2)
         history = np.concatenate([history[rows, new_parent], new_token[:, :, None]], axis=2)  # (B, K, t + 1)
         live_scores = new_scores

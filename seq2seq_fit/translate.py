@@ -16,8 +16,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from seq2seq_fit import limits
 from seq2seq_fit.config import check_bool, check_choice, check_float, check_int
 from seq2seq_fit.decoding import STRATEGIES
+from seq2seq_fit.errors import InputError
 from seq2seq_fit.scores import length_budget
 from seq2seq_fit.search import SearchResult, beam_search, greedy, sample
 from seq2seq_fit.tokenizer import Tokenizer, TokenizerLike, as_tokenizer, check_tokenizer
@@ -60,6 +62,17 @@ class StepDecoder(Protocol):
         """The rows ``index`` (N',) int64 of everything in ``state``."""
 
 
+def check_at_most(name: str, value: int, limit: str) -> None:
+    """Raise :class:`~seq2seq_fit.errors.InputError` if ``value`` exceeds ``seq2seq_fit.limits.<limit>``,
+    naming the limit and how to raise it."""
+    most = getattr(limits, limit)
+    if value > most:
+        raise InputError(
+            f"translate.{name}: got {value!r}, expected an integer in [1, {most}] (seq2seq_fit.limits.{limit}; "
+            f"raise it for a call you trust)"
+        )
+
+
 def check_translate_args(
     sources: Any,
     *,
@@ -77,6 +90,10 @@ def check_translate_args(
 ) -> None:
     """Validate every argument of ``translate`` before any work, naming the bad one.
 
+    ``max_length``, ``beam_width`` and ``batch_size`` are capped at the documented
+    :mod:`seq2seq_fit.limits` (``MAX_LENGTH``, ``MAX_BEAM_WIDTH``, ``MAX_BATCH_SIZE``), so that no call
+    allocates without bound; the error names the limit to raise.
+
     Example:
         >>> check_translate_args("hi")
         Traceback (most recent call last):
@@ -86,6 +103,10 @@ def check_translate_args(
         Traceback (most recent call last):
         ...
         ValueError: translate.beam_width: got 0, expected an integer >= 1
+        >>> check_translate_args(["hi"], beam_width=10**6)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        seq2seq_fit.errors.InputError: translate.beam_width: got 1000000, expected ... (...MAX_BEAM_WIDTH; raise it...)
     """
     if isinstance(sources, (str, bytes)):
         raise ValueError(
@@ -95,15 +116,18 @@ def check_translate_args(
         raise ValueError(f"translate.sources: got {sources!r}, expected a list of strings or token lists")
     check_choice("translate", "strategy", strategy, STRATEGIES)
     check_int("translate", "beam_width", beam_width, 1)
+    check_at_most("beam_width", beam_width, "MAX_BEAM_WIDTH")
     check_float("translate", "length_penalty", length_penalty, 0.0, 10.0)
     check_float("translate", "temperature", temperature, 0.0, float("inf"), low_open=True, high_open=True)
     if top_k is not None:
         check_int("translate", "top_k", top_k, 1)
     if max_length is not None:
         check_int("translate", "max_length", max_length, 1)
+        check_at_most("max_length", max_length, "MAX_LENGTH")
     check_bool("translate", "return_attention", return_attention)
     check_tokenizer(tokenizer)
     check_int("translate", "batch_size", batch_size, 1)
+    check_at_most("batch_size", batch_size, "MAX_BATCH_SIZE")
     if seed is not None:
         check_int("translate", "seed", seed, 0)
     check_bool("translate", "detokenize", detokenize)
@@ -216,9 +240,11 @@ def translate(
         length_penalty: GNMT ``alpha`` ranking finished beams by ``log p / lp(|Y|)``.
         temperature, top_k: for ``sample``: the softmax temperature, and keep only the ``k``
             most likely tokens (``None``: all).
-        max_length: most output tokens, ``<eos>`` included; ``None`` gives each source
-            ``2 * len(source) + 10`` (:func:`seq2seq_fit.scores.length_budget`, the budget of the
-            evaluation decodes too), so an output never depends on the sources decoded with it.
+        max_length: most output tokens, ``<eos>`` included, at most ``seq2seq_fit.limits.MAX_LENGTH``;
+            ``None`` gives each source ``2 * len(source) + 10`` (:func:`seq2seq_fit.scores.length_budget`,
+            the budget of the evaluation decodes too), so an output never depends on the sources decoded
+            with it. A source may have at most ``seq2seq_fit.limits.MAX_SOURCE_TOKENS`` tokens, a beam
+            ``MAX_BEAM_WIDTH``, a batch ``MAX_BATCH_SIZE`` sources (an ``InputError`` names the limit).
         return_attention: also return per source a float32 array ``(len(output), len(source))``
             of attention weights: one row per output token (the ``<eos>`` step excluded), one
             column per source token. A ``ValueError`` for a model without attention.
@@ -272,9 +298,15 @@ def translate(
         check_source(index, source)
     splitter = as_tokenizer(src_tokenizer if tokenizer is None else tokenizer)
     tokens = [splitter.tokenize(s) if isinstance(s, str) else list(s) for s in sources]
+    for index, source_tokens in enumerate(tokens):
+        if len(source_tokens) > limits.MAX_SOURCE_TOKENS:
+            raise InputError(
+                f"translate.sources[{index}]: {len(source_tokens)} tokens, expected at most "
+                f"{limits.MAX_SOURCE_TOKENS} (seq2seq_fit.limits.MAX_SOURCE_TOKENS; raise it for a source you trust)"
+            )
     warn_unknown_tokens(tokens, src_vocab)
     ids = [encode_source(t, src_vocab) for t in tokens]
-    limits = np.array([length_budget(len(x)) if max_length is None else max_length for x in ids], np.int64)
+    budgets = np.array([length_budget(len(x)) if max_length is None else max_length for x in ids], np.int64)
     outputs: list[list[str]] = [[] for _ in sources]
     attentions = [np.zeros((0, len(t)), dtype=np.float32) for t in tokens]
     generators: list[np.random.Generator] = []
@@ -289,7 +321,7 @@ def translate(
             source_ids[row, : len(ids[i])] = ids[i]
         state = decoder.start(source_ids, lengths)
         step = functools.partial(decoder.step, attention=return_attention)
-        b, batch_limits = len(chunk), limits[chunk]
+        b, batch_limits = len(chunk), budgets[chunk]
         result: SearchResult
         if strategy == "beam":
             result = beam_search(
@@ -302,10 +334,11 @@ def translate(
                 length_penalty=length_penalty,
             )
         elif strategy == "sample":
-            uniforms = np.zeros((b, int(batch_limits.max())))  # (B, L): row i draws limits[i] numbers of its own
-            for row, i in enumerate(chunk):
-                uniforms[row, : limits[i]] = generators[i].random(int(limits[i]))
-            result = sample(step, state, b, batch_limits, uniforms, temperature=temperature, top_k=top_k)
+            # row i draws its step-t number from its own generator when the search reaches step t, the same
+            # numbers as drawing all of its budget up front, without holding (B, max_length) of them
+            rngs = [generators[i] for i in chunk]
+            draws = lambda t, rngs=rngs: np.array([rng.random() for rng in rngs])  # noqa: E731  (B,)
+            result = sample(step, state, b, batch_limits, draws, temperature=temperature, top_k=top_k)
         else:
             result = greedy(step, state, b, batch_limits)
         for row, i in enumerate(chunk):

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
+from seq2seq_fit import limits
+from seq2seq_fit.errors import InputError
 from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args, translate
 from seq2seq_fit.vocab import EOS_ID, PAD_ID, UNK_ID, Vocab
 
@@ -216,3 +218,61 @@ def test_the_decoder_is_asked_for_attention_only_when_it_is_returned(strategy):
     run(["a b", "c"], quiet, strategy=strategy, seed=0)
     run(["a b", "c"], loud, strategy=strategy, seed=0, return_attention=True)
     assert quiet.asked == {False} and loud.asked == {True}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "limit"),
+    [
+        ({"max_length": 10**9}, "MAX_LENGTH"),
+        ({"strategy": "beam", "beam_width": 10**6}, "MAX_BEAM_WIDTH"),
+        ({"batch_size": 10**7}, "MAX_BATCH_SIZE"),
+    ],
+)
+def test_arguments_past_a_documented_limit_are_refused_before_any_work_naming_the_limit(kwargs, limit):
+    decoder = CopyDecoder()
+    (name, value), *_ = ((k, v) for k, v in kwargs.items() if k != "strategy")
+    with pytest.raises(InputError) as error:
+        run(["a b"], decoder, **kwargs)
+    message = str(error.value)
+    assert message.startswith(f"translate.{name}: got {value}, expected an integer in [1, {getattr(limits, limit)}]")
+    assert f"seq2seq_fit.limits.{limit}; raise it" in message and "\n" not in message
+    assert decoder.batches == [], "refused before the model ran"
+
+
+def test_a_raised_limit_lets_a_call_through(monkeypatch):
+    with pytest.raises(InputError, match="MAX_BEAM_WIDTH"):
+        run(["a b"], strategy="beam", beam_width=limits.MAX_BEAM_WIDTH + 1)
+    monkeypatch.setattr(limits, "MAX_BEAM_WIDTH", limits.MAX_BEAM_WIDTH + 1)
+    assert run(["a b"], strategy="beam", beam_width=limits.MAX_BEAM_WIDTH) == [["a", "b"]]
+
+
+def test_a_source_past_max_source_tokens_is_refused_by_index_before_any_work():
+    decoder = CopyDecoder()
+    long_source = "a" * 100_000  # one token per character with the chars tokenizer
+    with pytest.raises(InputError) as error:
+        run(["a b", long_source], decoder, tokenizer="chars", return_attention=True)
+    assert str(error.value) == (
+        f"translate.sources[1]: 100000 tokens, expected at most {limits.MAX_SOURCE_TOKENS} "
+        "(seq2seq_fit.limits.MAX_SOURCE_TOKENS; raise it for a source you trust)"
+    )
+    assert decoder.batches == []
+    longest = ["a"] * limits.MAX_SOURCE_TOKENS  # the limit itself is allowed
+    assert run([longest], max_length=2) == [["a", "a"]]
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "sample", "beam"])
+def test_memory_follows_the_steps_taken_not_max_length(strategy, monkeypatch):
+    """A 3-token output with max_length 10**6 (a raised limit) allocates for 3 steps, not 10**6."""
+    import tracemalloc
+
+    monkeypatch.setattr(limits, "MAX_LENGTH", 10**6)
+    sources = ["a b c"] * 4
+    tracemalloc.start()
+    try:
+        outputs, attention = run(sources, strategy=strategy, beam_width=2, max_length=10**6, return_attention=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    if strategy != "sample":
+        assert outputs == [["a", "b", "c"]] * 4
+    assert peak < 40 * 10**6, f"peak {peak / 1e6:.0f} MB"
