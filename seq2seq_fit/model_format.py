@@ -32,7 +32,7 @@ import numpy as np
 
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.config import Seq2SeqConfig
-from seq2seq_fit.errors import ModelFormatError
+from seq2seq_fit.errors import ModelFormatError, shown
 from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.tokenizer import (
     WHITESPACE,
@@ -43,8 +43,9 @@ from seq2seq_fit.tokenizer import (
     read_tokenizer_files,
     tokenizer_files,
 )
+from seq2seq_fit.untrusted import check_inside, check_model_size, one_line, read_json_file, read_safetensors
 from seq2seq_fit.vocab import Vocab, as_vocab
-from seq2seq_fit.weight_layout import weight_problems
+from seq2seq_fit.weight_layout import canonical_shapes, weight_problems
 
 #: The ``format_version`` this code writes, and every version it reads.
 FORMAT_VERSION = 1
@@ -194,6 +195,7 @@ def load_pretrained(directory: str | os.PathLike[str]) -> PretrainedModel:
     root = check_directory(directory, FILES, kind="a model directory", writer="save_pretrained")
     config, teacher_forcing, extra = read_config(root / CONFIG_FILE)
     src_vocab, tgt_vocab = read_vocab(root / VOCAB_FILE)
+    check_model_size(config, len(src_vocab), len(tgt_vocab), os.fspath(root / CONFIG_FILE))
     weights = read_weights(root / WEIGHTS_FILE, config, len(src_vocab), len(tgt_vocab))
     src_tokenizer, tgt_tokenizer = read_tokenizers(root)
     return PretrainedModel(config, teacher_forcing, src_vocab, tgt_vocab, weights, extra, src_tokenizer, tgt_tokenizer)
@@ -239,6 +241,9 @@ def check_directory(directory: str | os.PathLike[str], files: Sequence[str], *, 
     if not root.is_dir():
         what = "a file" if root.exists() else "nothing there"
         raise ModelFormatError(f"{root}: not {kind} ({what}); {writer} writes a directory holding {listing}")
+    for name in files:  # a link out of the directory is refused before it is looked at
+        if os.path.lexists(root / name):
+            check_inside(root, root / name)
     missing = [os.fspath(root / name) for name in files if not (root / name).is_file()]
     if missing:
         raise ModelFormatError(f"{', '.join(missing)}: missing; {kind} holds {listing}")
@@ -246,11 +251,10 @@ def check_directory(directory: str | os.PathLike[str], files: Sequence[str], *, 
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``; ``ModelFormatError`` for anything else."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFormatError(f"{path}: not valid JSON ({err})") from err
+    """The JSON object in ``path`` (its size and depth bounded: :func:`seq2seq_fit.untrusted.read_json_file`);
+    ``ModelFormatError`` for anything else."""
+    check_inside(path.parent, path)
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise ModelFormatError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return data
@@ -259,9 +263,9 @@ def read_json(path: Path) -> dict[str, Any]:
 def entry(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:
     """``data[key]``, which must exist and be a ``kind``."""
     if key not in data:
-        raise ModelFormatError(f"{path}: no {key!r} entry (found {sorted(data)})")
+        raise ModelFormatError(f"{path}: no {key!r} entry (found {shown(sorted(data)[:10], 120)})")
     if not isinstance(data[key], kind):
-        raise ModelFormatError(f"{path}: {key!r} is {data[key]!r}, expected a JSON {kind.__name__}")
+        raise ModelFormatError(f"{path}: {key!r} is {shown(data[key])}, expected a JSON {kind.__name__}")
     return data[key]
 
 
@@ -269,10 +273,10 @@ def read_config(path: Path) -> tuple[Seq2SeqConfig, TeacherForcing, dict[str, An
     """``(config, teacher_forcing, extra)`` of ``config.json``, its version checked first."""
     data = read_json(path)
     version = data.get("format_version")
-    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:  # not 1.0, True or "1"
         supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
         raise ModelFormatError(
-            f"{path}: format_version {version!r} is not supported; this version of seq2seq-fit reads "
+            f"{path}: format_version {shown(version, 40)} is not supported; this version of seq2seq-fit reads "
             f"format_version {supported} (a newer seq2seq-fit may read it)"
         )
     try:
@@ -281,8 +285,11 @@ def read_config(path: Path) -> tuple[Seq2SeqConfig, TeacherForcing, dict[str, An
     except ModelFormatError:
         raise
     except (TypeError, ValueError) as err:
-        raise ModelFormatError(f"{path}: {err}") from err
+        raise ModelFormatError(f"{path}: {one_line(str(err))}") from err
     extra = entry(data, "extra", dict, path) if "extra" in data else {}
+    seed = extra.get("seed", 0)
+    if type(seed) is not int or not 0 <= seed < 2**63:  # what both trainers read back as their seed
+        raise ModelFormatError(f"{path}: extra.seed is {shown(seed, 40)}, expected an integer in [0, 2**63)")
     return config, teacher_forcing, dict(extra)
 
 
@@ -297,23 +304,18 @@ def read_vocab(path: Path) -> tuple[Vocab, Vocab]:
         try:
             vocabs.append(Vocab(tokens))
         except ValueError as err:
-            raise ModelFormatError(f"{path}: {key!r}: {err}") from err
+            raise ModelFormatError(f"{path}: {key!r}: {one_line(str(err))}") from err
     return vocabs[0], vocabs[1]
 
 
 def read_weights(path: Path, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> dict[str, np.ndarray]:
-    """The tensors of ``model.safetensors``, checked against the config and vocabulary sizes."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    """The tensors of ``model.safetensors``, checked against the config and vocabulary sizes.
 
-    try:
-        weights = load_file(os.fspath(path))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ModelFormatError(f"{path}: not a readable safetensors file ({err})") from err
-    problems = weight_problems(weights, config, src_vocab_size, tgt_vocab_size)
-    if problems:
-        raise ModelFormatError(f"{path}: {'; '.join(problems)} for the config and vocab.json")
-    return weights
+    The header is checked first (names, dtypes, shapes, data offsets within the file), then only the
+    expected tensors are read, each checked to be finite (:func:`seq2seq_fit.untrusted.read_safetensors`).
+    """
+    check_inside(path.parent, path)
+    return read_safetensors(path, canonical_shapes(config, src_vocab_size, tgt_vocab_size))
 
 
 __all__ = [

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from seq2seq_fit.errors import InputError, ModelFormatError
+from seq2seq_fit.untrusted import check_inside, read_json_file
 from seq2seq_fit.vocab import SPECIALS
 
 #: The built-in tokenizers' names.
@@ -501,11 +502,8 @@ def read_tokenizer_files(directory: str | os.PathLike[str]) -> tuple[Tokenizer, 
     path = os.path.join(os.fspath(directory), TOKENIZER_CONFIG_FILE)
     if not os.path.isfile(path):
         return WHITESPACE, WHITESPACE
-    try:
-        with open(path, encoding="utf-8") as f:
-            config = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFormatError(f"{path}: not valid JSON ({err})") from err
+    check_inside(directory, path)  # a link out of the model directory is refused, nothing read from it
+    config = read_json_file(path)
     out: list[Tokenizer] = []
     for side in SIDES:
         entry = config.get(side) if isinstance(config, dict) else None
@@ -516,6 +514,7 @@ def read_tokenizer_files(directory: str | os.PathLike[str]) -> tuple[Tokenizer, 
                 file = os.path.join(os.fspath(directory), os.path.basename(str(entry["file"])))
                 if not os.path.isfile(file):
                     raise ModelFormatError(f"{file}: missing; {path} names it as the {side} tokenizer")
+                check_inside(directory, file)
                 if entry.get("kind") == "huggingface":
                     out.append(HuggingFaceTokenizer(file))
                 elif entry.get("kind") == "sentencepiece":
