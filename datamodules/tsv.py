@@ -9,6 +9,7 @@ from typing import Any
 from datamodules.corpus import Corpus, Pair
 from datamodules.errors import DataError
 from datamodules.splits import split_of
+from seq2seq_fit.line_reader import iter_lines, open_regular
 from seq2seq_fit.tokenizer import TRAINABLE, Tokenizer, TokenizerLike, as_tokenizer, train_tokenizer
 
 logger = logging.getLogger("datamodules")
@@ -24,9 +25,11 @@ Row = tuple[int, str, str]
 def read_tsv_rows(path: str | os.PathLike[str], on_error: str = "error") -> tuple[list[Row], int]:
     """The ``(line, source, target)`` texts of a UTF-8 TSV file; columns after the second are ignored.
 
-    A UTF-8 byte-order mark and CRLF line endings are accepted; blank lines are ignored. Lines with
-    no tab or invalid UTF-8 raise :class:`DataError` (``path:line: ...``) with ``on_error="error"``,
-    or are dropped and counted with ``on_error="skip"``.
+    A UTF-8 byte-order mark is accepted; LF, CRLF and a lone CR each end a line; blank lines are
+    ignored. Lines with no tab or invalid UTF-8 raise :class:`DataError` (``path:line: ...``) with
+    ``on_error="error"``, or are dropped and counted with ``on_error="skip"``. The file is read a line at
+    a time; what is not a regular file (a FIFO, ``/dev/zero``), and a line longer than
+    ``seq2seq_fit.limits.MAX_LINE_BYTES``, raise :class:`DataError` before it is read.
 
     Returns:
         The rows and the number of skipped lines.
@@ -38,33 +41,39 @@ def read_tsv_rows(path: str | os.PathLike[str], on_error: str = "error") -> tupl
         raise DataError(name, None, "is a directory, expected a UTF-8 file of source<TAB>target lines")
     if not os.path.exists(name):
         raise DataError(name, None, "no such file")
-    with open(name, "rb") as f:
-        raw = f.read()
-    if not raw.strip():
-        raise DataError(name, None, "file is empty, expected source<TAB>target lines")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
     rows: list[Row] = []
     skipped = 0
-    for lineno, line in enumerate(raw.split(b"\n"), start=1):
-        line = line.rstrip(b"\r")
-        if not line.strip():
-            continue
-        problem: str | None = None
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            problem = f"invalid UTF-8 at byte {e.start} ({line[e.start : e.start + 1]!r})"
-        else:
-            fields = text.split("\t")
-            if len(fields) < 2:
-                problem = f"expected 2 tab-separated fields, found 1: {text[:60]!r}"
-        if problem is not None:
-            if on_error == "error":
-                raise DataError(name, lineno, problem, option="on_error", value="skip", purpose="to drop such lines")
-            skipped += 1
-            continue
-        rows.append((lineno, fields[0], fields[1]))
+    blank = True
+
+    def error(line: int | None, problem: str) -> DataError:
+        return DataError(name, line, problem)
+
+    with open_regular(name, error) as f:
+        for lineno, line in iter_lines(f.read, error):
+            if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            if not line.strip():
+                continue
+            blank = False
+            problem: str | None = None
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                problem = f"invalid UTF-8 at byte {e.start} ({line[e.start : e.start + 1]!r})"
+            else:
+                fields = text.split("\t")
+                if len(fields) < 2:
+                    problem = f"expected 2 tab-separated fields, found 1: {text[:60]!r}"
+            if problem is not None:
+                if on_error == "error":
+                    raise DataError(
+                        name, lineno, problem, option="on_error", value="skip", purpose="to drop such lines"
+                    )
+                skipped += 1
+                continue
+            rows.append((lineno, fields[0], fields[1]))
+    if blank:
+        raise DataError(name, None, "file is empty, expected source<TAB>target lines")
     return rows, skipped
 
 

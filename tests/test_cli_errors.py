@@ -41,11 +41,19 @@ def test_help_imports_no_framework(cli: str) -> None:
 @pytest.mark.parametrize("cli", CLIS)
 def test_translate_errors_are_one_line_naming_the_option(cli: str, tmp_path: Path) -> None:
     model = str(tmp_path / "absent.ckpt")
+    long_line = tmp_path / "long.txt"
+    long_line.write_bytes(b"fine\n" + b"x" * (1024 * 1024 + 1) + b"\n")
     cases = {
         ("--beam-width", "-1", "x"): "argument --beam_width/--beam-width: got -1, expected an integer >= 1",
         ("--tokenizer", "klingon", "x"): "argument --tokenizer: got 'klingon', expected whitespace, chars, char, or a",
         ("--file", str(tmp_path / "nowhere.txt")): f"--file {tmp_path / 'nowhere.txt'}: No such file or directory",
-        ("--file", str(tmp_path)): f"--file {tmp_path}: Is a directory",
+        ("--file", str(tmp_path)): f"--file {tmp_path}: is a directory, expected a regular file",
+        ("--file", "/dev/zero"): "--file /dev/zero: is a character device, expected a regular file",
+        ("--file", str(long_line)): f"--file {long_line}:2: line longer than 1048576 bytes (seq2seq_fit.limits",
+        ("--max_length", "1000000000", "x"): "argument --max_length/--max-length: got 1000000000, expected an integer "
+        "in [1, 16384] (seq2seq_fit.limits.MAX_LENGTH; raise it for a call you trust)",
+        ("--beam-width", "1000000", "x"): "got 1000000, expected an integer in [1, 128] (seq2seq_fit.limits.MAX_BEAM_W",
+        ("--batch_size", "100000", "x"): "got 100000, expected an integer in [1, 4096] (seq2seq_fit.limits.MAX_BATCH",
         ("x",): f"--model {model}: no such",
         (): "nothing to translate",
     }
