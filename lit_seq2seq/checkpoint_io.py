@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 import torch
@@ -28,7 +29,11 @@ from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.fabric.utilities.types import _PATH
 
 from seq2seq_fit.atomic_file import atomic_write_path
+from seq2seq_fit.config import as_config
 from seq2seq_fit.errors import ModelFormatError, UnsafeFileError
+from seq2seq_fit.untrusted import check_model_size, listed, one_line, shape_problems
+from seq2seq_fit.vocab import as_vocab
+from seq2seq_fit.weight_layout import canonical_shapes
 
 
 def atomic_torch_save(obj: Any, path: _PATH) -> None:
@@ -89,6 +94,82 @@ def refusal(path: Any, err: BaseException) -> UnsafeFileError | ModelFormatError
     )
 
 
+def check_checkpoint(
+    path: _PATH | IO[bytes], *, weights_only: bool = True, strict: bool | None = True, overrides: Mapping[str, Any] = {}
+) -> None:
+    """Check a LitSeq2Seq checkpoint before a model is built from it.
+
+    The file is opened memory-mapped (its tensors are not read into memory), then its hyper-parameters
+    (with ``overrides``, the keyword arguments of ``load_from_checkpoint``) give the model's size, checked
+    against :data:`seq2seq_fit.limits.MAX_PARAMETERS` and against the shapes of the ``state_dict``
+    tensors in the file; every weight must be finite. So a checkpoint whose config asks for a bigger
+    model than its weights is refused before anything of that size is allocated.
+
+    Args:
+        path: the checkpoint (a path, or a seekable file object, read from and rewound).
+        weights_only: as ``torch.load`` (``False`` only for files you trust).
+        strict: ``False``: tensors missing from the file are not refused (``load_state_dict(strict=False)``).
+        overrides: hyper-parameters given to ``load_from_checkpoint``, which replace the stored ones.
+
+    Raises:
+        ModelFormatError: naming the file: not readable (truncated, not a checkpoint), no LitSeq2Seq
+            hyper-parameters, a model over the limit, tensors that do not fit, or NaN/inf weights.
+        UnsafeFileError: the file holds pickled objects and ``weights_only`` is true.
+    """
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<file object>")
+    checkpoint = read_checkpoint(path, name, weights_only)
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    if not isinstance(hparams, Mapping) or not isinstance(state, Mapping):
+        raise ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint (no hyper_parameters and state_dict)")
+    hparams = {**hparams, **overrides}
+    try:
+        config = as_config(hparams.get("config"), name="hyper_parameters.config")
+        sizes = len(as_vocab(hparams["src_vocab"])), len(as_vocab(hparams["tgt_vocab"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint ({one_line(str(err), 200)})") from None
+    check_model_size(config, *sizes, name)
+    found = {
+        key.removeprefix("model."): ("float32", tuple(tensor.shape))
+        for key, tensor in state.items()
+        if isinstance(key, str) and key.startswith("model.") and isinstance(tensor, torch.Tensor)
+    }
+    expected = canonical_shapes(config, *sizes)
+    problems = [p for p in shape_problems(found, expected) if strict is not False or " is missing " not in p]
+    if problems:
+        raise ModelFormatError(f"{name}: {listed(problems)} for its hyper-parameters (state_dict model.*)")
+    for key, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+            bad = int(tensor.numel() - torch.isfinite(tensor).sum())
+            if bad:
+                raise ModelFormatError(
+                    f"{name}: tensor {one_line(str(key), 80)} holds {bad} NaN or infinite value(s) of "
+                    f"{tensor.numel()}; a model with them translates to nothing"
+                )
+
+
+def read_checkpoint(path: _PATH | IO[bytes], name: str, weights_only: bool) -> Any:
+    """``torch.load`` of ``path`` onto the CPU, memory-mapped where it can be; every failure a one-line error."""
+    position = path.tell() if hasattr(path, "tell") else None
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=position is None)
+        except RuntimeError as err:
+            if position is not None or "mmap" not in str(err):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=weights_only)  # a legacy (not zip) file
+    except pickle.UnpicklingError as err:
+        if not weights_only:
+            raise
+        raise refusal(name, err) from err
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as err:
+        reason = one_line(str(err), 200) or type(err).__name__
+        raise ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint ({reason})") from None
+    finally:
+        if position is not None:
+            path.seek(position)  # type: ignore[union-attr]
+
+
 class SafeCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` with atomic local saves and ``weights_only=True`` loads.
 
@@ -132,4 +213,4 @@ class SafeCheckpointIO(TorchCheckpointIO):
         return safe_torch_load(path, map_location, weights_only)  # type: ignore[no-any-return]
 
 
-__all__ = ["SafeCheckpointIO", "atomic_torch_save", "refusal", "safe_torch_load"]
+__all__ = ["SafeCheckpointIO", "atomic_torch_save", "check_checkpoint", "refusal", "safe_torch_load"]

@@ -21,7 +21,7 @@ from torchmetrics import MeanMetric
 
 from lit_seq2seq.batch import as_tensors, check_first_batch, to_batch
 from lit_seq2seq.callbacks import TrainingThroughput, is_logging_step
-from lit_seq2seq.checkpoint_io import SafeCheckpointIO, refusal
+from lit_seq2seq.checkpoint_io import SafeCheckpointIO, check_checkpoint, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.pretrained import canonical_weights, load_canonical_weights
 from lit_seq2seq.scheduled_sampling import fed_from_model
@@ -380,8 +380,16 @@ class LitSeq2Seq(pl.LightningModule):
                 :class:`~seq2seq_fit.errors.UnsafeFileError`. ``False``: unpickle
                 everything; only for files you trust.
             **kwargs: override stored hyper-parameters.
+
+        Raises:
+            ModelFormatError: the file is not a readable checkpoint (truncated, another file), its config
+                asks for a model its weights do not fit or one over ``seq2seq_fit.limits.MAX_PARAMETERS``, or
+                a weight is NaN or infinite; checked before the model is built
+                (:func:`lit_seq2seq.checkpoint_io.check_checkpoint`).
+            UnsafeFileError: the file holds pickled objects and ``weights_only`` is not ``False``.
         """
         safe = weights_only is not False
+        check_checkpoint(checkpoint_path, weights_only=safe, strict=strict, overrides=kwargs)  # before building
         try:
             model = super().load_from_checkpoint(
                 checkpoint_path, map_location, hparams_file, strict, weights_only=safe, **kwargs

@@ -1,0 +1,91 @@
+"""A checkpoint from someone else: one whose config asks for a model bigger than its weights, one with NaN
+weights or a truncated file is refused quickly as one ModelFormatError naming the file, before any model
+of that size is built; the command line prints it as one line with exit status 2."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import lightning
+import pytest
+import torch
+
+from lit_seq2seq import LitSeq2Seq
+from lit_seq2seq.cli import main
+from seq2seq_fit import limits
+from seq2seq_fit.errors import ModelFormatError
+from tests.helpers import error_line
+
+TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "c"]
+CONFIG = {"hidden_size": 8, "embedding_dim": 4}
+
+
+def save(path: Path, model: LitSeq2Seq, **hparams: object) -> Path:
+    torch.save(
+        {"state_dict": model.state_dict(), "hyper_parameters": {**dict(model.hparams), **hparams},
+         "pytorch-lightning_version": lightning.__version__},
+        path,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def model() -> LitSeq2Seq:
+    torch.manual_seed(0)
+    return LitSeq2Seq(TOKENS, TOKENS, CONFIG)
+
+
+def refused(path: Path, match: str) -> str:
+    start = time.perf_counter()
+    with pytest.raises(ModelFormatError) as info:
+        LitSeq2Seq.load_from_checkpoint(path, map_location="cpu")
+    assert time.perf_counter() - start < 2
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and match in message, message
+    assert "\n" not in message and len(message) < 600
+    return message
+
+
+@pytest.mark.parametrize("hidden_size", [6000, 20_000])
+def test_a_config_bigger_than_the_weights_is_refused_before_the_model_is_built(model, tmp_path, hidden_size):
+    path = save(tmp_path / "big.ckpt", model, config={**model.config.to_dict(), "hidden_size": hidden_size})
+    refused(path, "has shape" if hidden_size == 6000 else "MAX_PARAMETERS")
+
+
+def test_the_parameter_limit_applies_and_can_be_raised(model, tmp_path, monkeypatch):
+    path = save(tmp_path / "model.ckpt", model)
+    monkeypatch.setattr(limits, "MAX_PARAMETERS", 100)
+    refused(path, "more than seq2seq_fit.limits.MAX_PARAMETERS = 100")
+    monkeypatch.setattr(limits, "MAX_PARAMETERS", 10**9)
+    assert LitSeq2Seq.load_from_checkpoint(path, map_location="cpu").config == model.config
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_naming_the_tensor(model, tmp_path, value):
+    with torch.no_grad():
+        model.model.decoder.out.bias[1] = value
+    refused(save(tmp_path / "nan.ckpt", model), "tensor model.decoder.out.bias holds 1 NaN or infinite value(s)")
+
+
+def test_an_unexpected_tensor_is_refused(model, tmp_path):
+    state = {**model.state_dict(), "model.evil": torch.zeros(3)}
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": state, "hyper_parameters": dict(model.hparams)}, path)
+    refused(path, "unexpected tensor evil (3,)")
+
+
+def test_a_truncated_checkpoint_is_one_named_error(model, tmp_path, capsys):
+    path = save(tmp_path / "model.ckpt", model)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    refused(path, "not a LitSeq2Seq checkpoint (")
+    line = error_line(main, ["translate", "--model", str(path), "a b"], capsys)
+    assert line.startswith(f"lit-seq2seq translate: error: --model {path}: not a LitSeq2Seq checkpoint (")
+
+
+def test_a_checkpoint_in_a_file_object_is_checked_and_loads(model, tmp_path):
+    buffer = io.BytesIO(save(tmp_path / "model.ckpt", model).read_bytes())
+    loaded = LitSeq2Seq.load_from_checkpoint(buffer, map_location="cpu")
+    assert torch.equal(loaded.model.decoder.out.bias, model.model.decoder.out.bias)
