@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import zipfile
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 import keras
-from seq2seq_fit.errors import UnsafeFileError
+from seq2seq_fit import limits
+from seq2seq_fit.config import as_config
+from seq2seq_fit.errors import ModelFormatError, UnsafeFileError, shown
+from seq2seq_fit.untrusted import check_finite, check_model_size, one_line, parse_json
+from seq2seq_fit.vocab import as_vocab
+from seq2seq_fit.weight_layout import canonical_shapes
 
 ALLOWED_PACKAGES = ("keras", "keras_seq2seq")
 
@@ -34,14 +41,97 @@ def check_config(config: Any, path: str) -> None:
         package = str(module).split(".", maxsplit=1)[0] if module is not None else None
         if package is not None and package not in ALLOWED_PACKAGES:
             raise UnsafeFileError(
-                f"{path}: refusing class {obj['class_name']!r} from module {module!r}; only classes of "
-                f"{' and '.join(ALLOWED_PACKAGES)} are loaded (nothing from the file was imported or run)"
+                f"{path}: refusing class {shown(obj['class_name'], 60)} from module {shown(module, 60)}; only "
+                f"classes of {' and '.join(ALLOWED_PACKAGES)} are loaded (nothing from the file was imported or run)"
             )
         if registered is not None and ">" in str(registered) and not str(registered).startswith("keras_seq2seq>"):
             raise UnsafeFileError(
-                f"{path}: refusing registered class {registered!r}; only 'keras_seq2seq>...' custom classes "
+                f"{path}: refusing registered class {shown(registered, 60)}; only 'keras_seq2seq>...' custom classes "
                 "are loaded (nothing from the file was imported or run)"
             )
+
+
+#: The members of a ``.keras`` archive that are JSON, read within :data:`seq2seq_fit.limits.MAX_JSON_BYTES`.
+JSON_MEMBERS = ("config.json", "metadata.json")
+#: The member holding the weights.
+WEIGHTS_MEMBER = "model.weights.h5"
+
+
+def read_archive_config(name: str) -> tuple[Any, dict[str, zipfile.ZipInfo]]:
+    """The parsed ``config.json`` of the ``.keras`` archive ``name`` and its members by name, after checking
+    the members' count, sizes and compression ratios against :mod:`seq2seq_fit.limits` (from the zip
+    directory alone, before inflating anything).
+
+    Raises:
+        ModelFormatError: not a zip archive (or truncated), too many members, a zip bomb, ``config.json``
+            missing, too large or not JSON; naming the file.
+    """
+    try:
+        with zipfile.ZipFile(name) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            if len(members) > limits.MAX_ZIP_MEMBERS:
+                raise ModelFormatError(
+                    f"{name}: {len(members)} zip members, more than seq2seq_fit.limits.MAX_ZIP_MEMBERS = "
+                    f"{limits.MAX_ZIP_MEMBERS}"
+                )
+            for info in members.values():
+                ratio = info.file_size / max(info.compress_size, 1)
+                if info.file_size > 2**20 and ratio > limits.MAX_COMPRESSION_RATIO:
+                    raise ModelFormatError(
+                        f"{name}: member {one_line(info.filename, 60)} inflates {info.compress_size} bytes to "
+                        f"{info.file_size} (more than seq2seq_fit.limits.MAX_COMPRESSION_RATIO = "
+                        f"{limits.MAX_COMPRESSION_RATIO}); refused unread"
+                    )
+                if info.filename in JSON_MEMBERS and info.file_size > limits.MAX_JSON_BYTES:
+                    raise ModelFormatError(
+                        f"{name}: {info.filename} of {info.file_size} bytes, more than "
+                        f"seq2seq_fit.limits.MAX_JSON_BYTES = {limits.MAX_JSON_BYTES}; raise it if you trust this file"
+                    )
+            if "config.json" not in members:
+                raise ModelFormatError(f"{name}: not a .keras archive (no config.json)")
+            with archive.open("config.json") as f:
+                data = f.read(limits.MAX_JSON_BYTES + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        if isinstance(err, ModelFormatError):
+            raise
+        raise ModelFormatError(f"{name}: not a readable .keras archive ({one_line(str(err), 200)})") from None
+    return parse_json(data, f"{name} (config.json)"), members
+
+
+def check_archive_weights(config: Any, members: dict[str, zipfile.ZipInfo], name: str) -> None:
+    """Refuse a ``Seq2SeqModel`` archive whose config asks for a model over
+    :data:`seq2seq_fit.limits.MAX_PARAMETERS`, or bigger than its weights member can hold, before it is built."""
+    model = next((obj for obj in object_configs(config) if obj.get("class_name") == "Seq2SeqModel"), None)
+    arguments = model.get("config") if model is not None else None
+    if not isinstance(arguments, dict):
+        return  # another Keras model: Keras checks its own weights
+    try:
+        settings = as_config(arguments.get("config"), name="Seq2SeqModel.config")
+        sizes = len(as_vocab(arguments["src_vocab"])), len(as_vocab(arguments["tgt_vocab"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFormatError(f"{name}: config.json: {one_line(str(err), 200)}") from None
+    check_model_size(settings, *sizes, name)
+    stored = sum(  # what the Keras layers hold: one LSTM bias per layer, no output matrix when tied
+        math.prod(shape)
+        for key, shape in canonical_shapes(settings, *sizes).items()
+        if not (settings.cell == "lstm" and ".bias_hh_" in key)
+        and not (settings.tie_embeddings and key == "decoder.out.weight")
+    )
+    itemsize = 2 if "16" in str(arguments.get("dtype")) else 4
+    weights = members.get(WEIGHTS_MEMBER)
+    held = weights.file_size if weights is not None else 0
+    if held < stored * itemsize:
+        raise ModelFormatError(
+            f"{name}: its config asks for a model of {stored} parameters ({stored * itemsize} bytes), but "
+            f"{WEIGHTS_MEMBER} holds {held} bytes; the file is not what its config says"
+        )
+
+
+def check_finite_weights(model: keras.Model, name: str) -> None:
+    """Refuse a loaded model with a NaN or infinite weight, naming the variable."""
+    for variable in model.weights:
+        array = np.asarray(keras.ops.convert_to_numpy(variable))
+        check_finite(variable.path, array, name)
 
 
 def load_model(path: str | os.PathLike[str], compile: bool = True) -> keras.Model:
@@ -56,8 +146,15 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> keras.Mode
         path: a ``.keras`` file written by ``model.save`` or :class:`AtomicModelCheckpoint`.
         compile: restore the optimizer and compiled state (as ``keras.models.load_model``).
 
+    Before Keras builds anything, the zip directory is checked (member count, sizes, compression ratios:
+    :mod:`seq2seq_fit.limits`), and a ``Seq2SeqModel``'s config must ask for a model under
+    ``seq2seq_fit.limits.MAX_PARAMETERS`` that its weights member can hold; after loading, every weight
+    must be finite.
+
     Raises:
-        ValueError: the path is not a ``.keras`` zip archive.
+        ValueError: a legacy HDF5 file.
+        ModelFormatError: not a ``.keras`` zip archive (or truncated), a zip bomb, a config too large,
+            too deep or asking for a model its weights do not fit, or NaN/inf weights; naming the file.
         UnsafeFileError: the file names a class outside Keras and ``keras_seq2seq``.
 
     Example:
@@ -80,11 +177,13 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> keras.Mode
             "only .keras archives are loaded. Re-save it in a trusted environment with model.save('model.keras')"
         )
     if not name.endswith(".keras") or not zipfile.is_zipfile(name):
-        raise ValueError(f"load_model: {name!r} is not a .keras archive (a zip file written by model.save)")
-    with zipfile.ZipFile(name) as archive:
-        try:
-            config = json.loads(archive.read("config.json"))
-        except (KeyError, json.JSONDecodeError) as e:
-            raise ValueError(f"load_model: {name!r} has no readable config.json ({e})") from e
+        raise ModelFormatError(f"load_model: {name!r} is not a .keras archive (a zip file written by model.save)")
+    config, members = read_archive_config(name)
     check_config(config, name)
-    return keras.saving.load_model(name, compile=compile, safe_mode=True)
+    check_archive_weights(config, members, name)
+    try:
+        model = keras.saving.load_model(name, compile=compile, safe_mode=True)
+    except (zipfile.BadZipFile, EOFError) as err:
+        raise ModelFormatError(f"{name}: not a readable .keras archive ({one_line(str(err), 200)})") from None
+    check_finite_weights(model, name)
+    return model
