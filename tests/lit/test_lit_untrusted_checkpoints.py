@@ -89,3 +89,15 @@ def test_a_checkpoint_in_a_file_object_is_checked_and_loads(model, tmp_path):
     buffer = io.BytesIO(save(tmp_path / "model.ckpt", model).read_bytes())
     loaded = LitSeq2Seq.load_from_checkpoint(buffer, map_location="cpu")
     assert torch.equal(loaded.model.decoder.out.bias, model.model.decoder.out.bias)
+
+
+def test_a_model_directory_linking_out_is_one_line_from_the_command_line(model, tmp_path, capsys):
+    directory = tmp_path / "model"
+    model.save_pretrained(directory)
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"api_key": "hunter2"}')
+    (directory / "vocab.json").unlink()
+    (directory / "vocab.json").symlink_to(secret)
+    line = error_line(main, ["translate", "--model", str(directory), "a b"], capsys)
+    assert line.startswith(f"lit-seq2seq translate: error: {directory / 'vocab.json'}: a link that leads out of")
+    assert "api_key" not in line and "hunter2" not in line
