@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from seq2seq_fit.config import Seq2SeqConfig
-from seq2seq_fit.errors import ModelFormatError
+from seq2seq_fit.errors import ModelFormatError, shown
 from seq2seq_fit.model_format import (
     CONFIG_FILE,
     VOCAB_FILE,
@@ -50,10 +50,11 @@ from seq2seq_fit.onnx_export import (  # constants only: that module imports onn
     STATE_NAMES,
     SUPPORTED_VERSIONS,
 )
+from seq2seq_fit.onnx_weights import ProtobufError, non_finite_initializer
 from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.tokenizer import TokenizerLike
 from seq2seq_fit.translate import Source, translate
-from seq2seq_fit.vocab import Vocab
+from seq2seq_fit.vocab import BOS_ID, UNK_ID, Vocab
 
 #: ``name -> array``: the decoder graph's inputs other than ``token``.
 State = dict[str, np.ndarray]
@@ -74,12 +75,27 @@ def check_export_directory(directory: str | os.PathLike[str]) -> Path:
         )
     check_directory(root, EXPORT_FILES, kind="an ONNX export directory", writer="export_onnx (or `seq2seq-fit export`)")
     manifest = read_json(root / MANIFEST_FILE)
-    if manifest.get("format") != EXPORT_FORMAT or manifest.get("format_version") not in SUPPORTED_VERSIONS:
+    version = manifest.get("format_version")
+    if manifest.get("format") != EXPORT_FORMAT or type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise ModelFormatError(
-            f"{root / MANIFEST_FILE}: format {manifest.get('format')!r} version {manifest.get('format_version')!r} "
+            f"{root / MANIFEST_FILE}: format {shown(manifest.get('format'), 40)} version {shown(version, 40)} "
             f"is not supported; this version of seq2seq-fit reads {EXPORT_FORMAT!r} version "
             f"{', '.join(map(str, SUPPORTED_VERSIONS))}"
         )
+    for part, file in (("encoder", ENCODER_FILE), ("decoder", DECODER_FILE)):
+        graph = manifest.get(part)
+        if (
+            not isinstance(graph, dict)
+            or graph.get("file") != file
+            or not all(
+                isinstance(graph.get(key), list) and all(isinstance(name, str) for name in graph[key])
+                for key in ("inputs", "outputs")
+            )
+        ):
+            raise ModelFormatError(
+                f"{root / MANIFEST_FILE}: {part!r} is {shown(graph)}, expected {{'file': {file!r}, 'inputs': [names], "
+                "'outputs': [names]}; export again"
+            )
     return root
 
 
@@ -113,7 +129,16 @@ def check_metadata(
     meta = sess.get_modelmeta().custom_metadata_map
     if meta.get("seq2seq_fit.format") != EXPORT_FORMAT:
         raise ModelFormatError(f"{path}: not a graph exported by seq2seq-fit (no {EXPORT_FORMAT!r} metadata)")
-    graph_config = json.loads(meta.get("seq2seq_fit.config", "{}"))
+    text = meta.get("seq2seq_fit.config", "{}")
+    try:
+        graph_config = json.loads(text) if len(text) <= MAX_METADATA_CHARS else None
+    except (ValueError, RecursionError):  # malformed, or nested past the interpreter's depth
+        graph_config = None
+    if not isinstance(graph_config, dict):
+        raise ModelFormatError(
+            f"{path}: its 'seq2seq_fit.config' metadata is {shown(text)}, expected the JSON object of a config; "
+            "export again"
+        )
     if graph_config != config.to_dict():
         differ = sorted(
             k for k in set(graph_config) | set(config.to_dict()) if graph_config.get(k) != getattr(config, k, None)
@@ -131,17 +156,102 @@ def check_metadata(
             )
 
 
+#: Longest ``seq2seq_fit.config`` metadata text a graph may carry (a config is a few hundred characters).
+MAX_METADATA_CHARS = 64 * 1024
+#: onnxruntime's spelling of the element types of the graphs' inputs and outputs.
+INT64, FLOAT, BOOL = "tensor(int64)", "tensor(float)", "tensor(bool)"
+
+#: ``name -> (element type, dims)``: dims are ints the directory's JSON files fix, ``None`` where they vary.
+Spec = dict[str, tuple[str, tuple[int | None, ...]]]
+
+
+def graph_specs(config: Seq2SeqConfig, tgt_vocab_size: int) -> dict[str, tuple[Spec, Spec]]:
+    """What each graph must take and give (its ``(inputs, outputs)``) for ``config`` and a target vocabulary
+    of ``tgt_vocab_size`` tokens: the names, element types, ranks and the widths the JSON files fix."""
+    layers, hidden = config.num_layers, config.hidden_size
+    state = {name: (FLOAT, (layers, None, hidden)) for name in STATE_NAMES[: 2 if config.cell == "lstm" else 1]}
+    memory: Spec = {}
+    if config.attention != "none":
+        memory = {name: (FLOAT, (None, None, hidden)) for name in ("enc", "keys")}
+        memory["mask"] = (BOOL, (None, None))
+    encoder_in: Spec = {"source_ids": (INT64, (None, None)), "lengths": (INT64, (None,))}
+    decoder_out: Spec = {"logits": (FLOAT, (None, tgt_vocab_size)), **{f"{k}_out": v for k, v in state.items()}}
+    if config.attention != "none":
+        decoder_out["attention"] = (FLOAT, (None, None))
+    return {
+        ENCODER_FILE: (encoder_in, {**state, **memory}),
+        DECODER_FILE: ({"token": (INT64, (None,)), **state, **memory}, decoder_out),
+    }
+
+
+def describe_dims(dims: tuple[int | None, ...]) -> str:
+    """``(2, N, 12)`` for dims ``(2, None, 12)``."""
+    return "(" + ", ".join("N" if d is None else str(d) for d in dims) + ")"
+
+
+def check_io(path: Path, sess: Any, specs: dict[str, tuple[Spec, Spec]], vocab_file: Path) -> None:
+    """Raise ``ModelFormatError`` unless the declared inputs and outputs of the graph ``path`` are
+    ``specs[path.name]`` (:func:`graph_specs`): names, element types, ranks, and every width the graph fixes."""
+    other = DECODER_FILE if path.name == ENCODER_FILE else ENCODER_FILE
+    for side, kind, args in ((0, "inputs", sess.get_inputs()), (1, "outputs", sess.get_outputs())):
+        spec = specs[path.name][side]
+        names = sorted(arg.name for arg in args)
+        if names != sorted(spec):
+            swapped = names == sorted(specs[other][side])
+            raise ModelFormatError(
+                f"{path}: {kind} {shown(names, 120)}, expected {sorted(spec)}"
+                + (f" (it is the {other} graph: the two are swapped)" if swapped else "")
+                + "; export again"
+            )
+        for arg in args:
+            element, dims = spec[arg.name]
+            shape = None if arg.shape is None else list(arg.shape)
+            fits = (
+                shape is not None
+                and len(shape) == len(dims)
+                and all(
+                    want in (None, got) or not isinstance(got, int)  # each width the graph fixes is the one wanted
+                    for got, want in zip(shape, dims, strict=True)
+                )
+            )
+            if arg.type != element or not fits:
+                why = f" (the target vocabulary of {vocab_file} has {dims[1]} tokens)" if arg.name == "logits" else ""
+                raise ModelFormatError(
+                    f"{path}: {kind[:-1]} {arg.name!r} is {arg.type} {shown(shape, 60)}, expected {element} "
+                    f"{describe_dims(dims)}{why}; export again"
+                )
+
+
+def check_initializers(path: Path) -> None:
+    """Raise ``ModelFormatError`` naming the first float initializer of the graph ``path`` that holds NaN or
+    infinite values (read with numpy from a memory map: :mod:`seq2seq_fit.onnx_weights`)."""
+    try:
+        name = non_finite_initializer(path)
+    except (ProtobufError, OSError) as err:
+        raise ModelFormatError(f"{path}: cannot read its initializers ({err}); export again") from err
+    if name is not None:
+        raise ModelFormatError(
+            f"{path}: initializer {shown(name)} holds NaN or infinite values; export a model with finite weights"
+        )
+
+
 class OnnxStepDecoder:
     """The two graphs of an export as the core's ``StepDecoder`` (numpy arrays in and out).
 
     Args:
         encoder, decoder: onnxruntime sessions of ``encoder.onnx`` and ``decoder.onnx``.
         has_attention: whether the decoder returns attention weights.
+        vocab_size: the target vocabulary's size: a step whose logits are not ``(N, vocab_size)`` raises
+            ``ModelFormatError`` naming ``path`` (``None``: not checked).
+        path: the decoder graph's file, for that error.
     """
 
-    def __init__(self, encoder: Any, decoder: Any, has_attention: bool) -> None:
+    def __init__(
+        self, encoder: Any, decoder: Any, has_attention: bool, vocab_size: int | None = None, path: Path | None = None
+    ) -> None:
         self.encoder, self.decoder = encoder, decoder
         self.has_attention = has_attention
+        self.vocab_size, self.path = vocab_size, path
         self.state_inputs = [i.name for i in decoder.get_inputs() if i.name != "token"]
         self.recurrent = [name for name in STATE_NAMES if name in self.state_inputs]  # h (and c)
         # what each step fetches: logits and the new recurrent state, and the attention weights only when asked
@@ -162,12 +272,50 @@ class OnnxStepDecoder:
         feeds = {"token": np.ascontiguousarray(tokens, dtype=np.int64), **state}
         wanted = attention and self.has_attention
         fetched = self.decoder.run([*self.step_outputs, "attention"] if wanted else self.step_outputs, feeds)
+        if self.vocab_size is not None and np.shape(fetched[0]) != (len(tokens), self.vocab_size):
+            raise ModelFormatError(
+                f"{self.path}: gave logits of shape {np.shape(fetched[0])} for {len(tokens)} tokens, expected "
+                f"({len(tokens)}, {self.vocab_size}): one score per target token; export again"
+            )
         new_state = {**state, **dict(zip(self.recurrent, fetched[1 : 1 + len(self.recurrent)], strict=True))}
         return fetched[0], new_state, fetched[-1] if wanted else None
 
     def reorder(self, state: State, index: np.ndarray) -> State:
         """The rows ``index`` (N',) of the state (axis 1 of ``h``/``c``, axis 0 of the memory)."""
         return {name: np.take(value, index, axis=1 if name in STATE_NAMES else 0) for name, value in state.items()}
+
+
+def probe(decoder: OnnxStepDecoder, root: Path, specs: dict[str, tuple[Spec, Spec]]) -> None:
+    """Run the encoder on a one-token source and one decoder step; ``ModelFormatError`` unless both run and
+    every array has the shape :func:`graph_specs` fixes (one row) and the logits are finite."""
+    try:
+        state = decoder.start(np.array([[UNK_ID]], dtype=np.int64), np.array([1], dtype=np.int64))
+        logits, new_state, attention = decoder.step(np.array([BOS_ID], dtype=np.int64), state, attention=True)
+    except ModelFormatError:
+        raise
+    except Exception as err:  # onnxruntime's own errors: the graphs do not fit together
+        raise ModelFormatError(
+            f"{root}: its graphs do not run together ({type(err).__name__}: {shown(str(err), 160)}); export again"
+        ) from err
+    produced = {
+        ENCODER_FILE: state,
+        DECODER_FILE: {"logits": logits, **{f"{k}_out": v for k, v in new_state.items() if k in STATE_NAMES}},
+    }
+    if attention is not None:
+        produced[DECODER_FILE]["attention"] = attention
+    for name, arrays in produced.items():
+        for key, value in arrays.items():
+            dims = specs[name][1][key][1]
+            want = tuple(1 if d is None else d for d in dims)
+            if np.shape(value) != want:
+                raise ModelFormatError(
+                    f"{root / name}: gave {key!r} of shape {np.shape(value)} for one source token, expected {want}; "
+                    "export again"
+                )
+    if not np.isfinite(logits).all():
+        raise ModelFormatError(
+            f"{root / DECODER_FILE}: gave NaN or infinite logits; export a model with finite weights"
+        )
 
 
 class OnnxTranslator:
@@ -202,11 +350,18 @@ class OnnxTranslator:
         self.src_vocab, self.tgt_vocab = read_vocab(root / VOCAB_FILE)
         self.src_tokenizer, self.tgt_tokenizer = read_tokenizers(root)
         sessions = []
+        specs = graph_specs(self.config, len(self.tgt_vocab))
         for name in (ENCODER_FILE, DECODER_FILE):
             sess = session(root / name, threads, providers)
+            check_io(root / name, sess, specs, root / VOCAB_FILE)
+            check_initializers(root / name)
             check_metadata(root / name, sess, self.config, self.src_vocab, self.tgt_vocab, root)
             sessions.append(sess)
-        self.decoder = OnnxStepDecoder(sessions[0], sessions[1], self.config.attention != "none")
+        has_attention = self.config.attention != "none"
+        self.decoder = OnnxStepDecoder(
+            sessions[0], sessions[1], has_attention, len(self.tgt_vocab), root / DECODER_FILE
+        )
+        probe(self.decoder, root, specs)
 
     def translate(
         self,
