@@ -275,4 +275,5 @@ def test_memory_follows_the_steps_taken_not_max_length(strategy, monkeypatch):
         tracemalloc.stop()
     if strategy != "sample":
         assert outputs == [["a", "b", "c"]] * 4
+        assert [weights.shape for weights in attention] == [(3, 3)] * 4
     assert peak < 40 * 10**6, f"peak {peak / 1e6:.0f} MB"
