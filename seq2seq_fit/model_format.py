@@ -4,7 +4,8 @@ A model directory holds plain files, in the manner of Hugging Face ``save_pretra
 
 - ``config.json``: ``{"format_version": 1, "config": {...}, "teacher_forcing": {...}, "extra": {...}}``
   (the ``Seq2SeqConfig`` and ``TeacherForcing`` dicts; ``extra`` holds what else a trainer needs
-  to rebuild the same model, such as the seed);
+  to rebuild the same model, such as the seed; ``"files"``: ``{name: {"bytes": size, "sha256": digest}}``
+  of the other files, which loaders check);
 - ``vocab.json``: ``{"source": [tokens...], "target": [tokens...]}``, specials first;
 - ``model.safetensors``: float32 weights in the canonical layout of docs/architecture.md, named as
   the PyTorch ``Seq2Seq.state_dict()`` keys (:mod:`seq2seq_fit.weight_layout`);
@@ -15,14 +16,17 @@ A model directory holds plain files, in the manner of Hugging Face ``save_pretra
 
 No file holds pickled objects, and nothing here imports a framework: ``LitSeq2Seq`` and
 ``Seq2SeqModel`` both call :func:`save_pretrained` and :func:`load_pretrained`, each with its own
-adapter to the canonical arrays. Each file is written to a temporary name and moved into place
-with ``os.replace``, so a reader sees a whole file or none.
+adapter to the canonical arrays. A directory is written all or nothing
+(:mod:`seq2seq_fit.atomic_directory`): ``config.json``, written last, lists each other file's size and
+sha256 under ``"files"``, and a save that was stopped midway (killed, disk full) leaves a directory
+that loads as the previous model or is refused as incomplete, never a mix of two models.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from seq2seq_fit.atomic_directory import add_file_list, check_listed_files, check_not_interrupted, write_directory
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.errors import ModelFormatError, shown
@@ -92,7 +97,7 @@ def save_pretrained(
     src_tokenizer: TokenizerLike = None,
     tgt_tokenizer: TokenizerLike = None,
 ) -> None:
-    """Write a model directory (created if needed; each file is replaced atomically, ``config.json`` last).
+    """Write a model directory (created if needed), all or nothing (see :mod:`seq2seq_fit.atomic_directory`).
 
     Args:
         directory: where to write ``config.json``, ``vocab.json`` and ``model.safetensors``.
@@ -130,13 +135,28 @@ def save_pretrained(
             f"{len(src)} (source) and {len(tgt)} (target)"
         )
     texts = json_files(config, teacher_forcing, src, tgt, extra, src_tokenizer, tgt_tokenizer)
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
     from safetensors.numpy import save_file  # here, not at the top: a CLI's --help needs none of it
 
-    with atomic_write_path(target / WEIGHTS_FILE) as temp:
-        save_file(arrays, os.fspath(temp), metadata={"format": "seq2seq-fit", "format_version": str(FORMAT_VERSION)})
-    write_json_files(target, texts)
+    def write_weights(path: Path) -> None:
+        metadata = {"format": "seq2seq-fit", "format_version": str(FORMAT_VERSION)}
+        try:
+            save_file(arrays, os.fspath(path), metadata=metadata)
+        except Exception as err:  # safetensors reports a full disk as its own SafetensorError
+            if isinstance(err, OSError):
+                raise
+            code = re.search(r"os error (\d+)", str(err))
+            if code:
+                raise OSError(int(code[1]), os.strerror(int(code[1]))) from err
+            raise OSError(f"{type(err).__name__}: {err}") from err
+
+    config_text = texts.pop(CONFIG_FILE)
+    write_directory(
+        directory,
+        {WEIGHTS_FILE: write_weights, **texts},
+        index=CONFIG_FILE,
+        index_content=lambda files: add_file_list(config_text, files),
+        writer="save_pretrained",
+    )
 
 
 def json_files(
@@ -198,6 +218,7 @@ def load_pretrained(directory: str | os.PathLike[str]) -> PretrainedModel:
     check_model_size(config, len(src_vocab), len(tgt_vocab), os.fspath(root / CONFIG_FILE))
     weights = read_weights(root / WEIGHTS_FILE, config, len(src_vocab), len(tgt_vocab))
     src_tokenizer, tgt_tokenizer = read_tokenizers(root)
+    check_listed_files(root, CONFIG_FILE, writer="save_pretrained", required=FILES)
     return PretrainedModel(config, teacher_forcing, src_vocab, tgt_vocab, weights, extra, src_tokenizer, tgt_tokenizer)
 
 
@@ -241,6 +262,7 @@ def check_directory(directory: str | os.PathLike[str], files: Sequence[str], *, 
     if not root.is_dir():
         what = "a file" if root.exists() else "nothing there"
         raise ModelFormatError(f"{root}: not {kind} ({what}); {writer} writes a directory holding {listing}")
+    check_not_interrupted(root, writer=writer)
     for name in files:  # a link out of the directory is refused before it is looked at
         if os.path.lexists(root / name):
             check_inside(root, root / name)

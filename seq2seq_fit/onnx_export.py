@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from seq2seq_fit.atomic_file import atomic_write_path
+from seq2seq_fit.atomic_directory import add_file_list, write_directory
 from seq2seq_fit.config import Seq2SeqConfig
-from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, json_files, load_pretrained, write_json_files
+from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, json_files, load_pretrained
 from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.tokenizer import TokenizerLike
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
@@ -330,7 +330,7 @@ def export_onnx(
     src_tokenizer: TokenizerLike = None,
     tgt_tokenizer: TokenizerLike = None,
 ) -> Path:
-    """Write an ONNX export directory (created if needed; each file replaced atomically).
+    """Write an ONNX export directory (created if needed), all or nothing (as ``save_pretrained``).
 
     Takes the keywords of :func:`seq2seq_fit.model_format.save_pretrained`, which is what
     ``LitSeq2Seq.export_onnx`` and ``Seq2SeqModel.export_onnx`` pass. :class:`seq2seq_fit.serving.OnnxTranslator`
@@ -371,11 +371,6 @@ def export_onnx(
     metadata = graph_metadata(config, len(src), len(tgt))
     encoder = build_encoder(config, arrays, metadata)
     decoder = build_decoder(config, arrays, len(tgt), metadata)
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, model in ((ENCODER_FILE, encoder), (DECODER_FILE, decoder)):
-        with atomic_write_path(target / name) as temp:
-            onnx.save_model(model, os.fspath(temp))
     manifest = {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_VERSION,
@@ -385,10 +380,19 @@ def export_onnx(
         "state": state_names(config),
         "memory": memory_names(config),
     }
-    with atomic_write_path(target / MANIFEST_FILE) as temp:
-        temp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    write_json_files(target, texts)
-    return target
+    config_text = texts.pop(CONFIG_FILE)
+    return write_directory(
+        directory,
+        {
+            ENCODER_FILE: lambda path: onnx.save_model(encoder, os.fspath(path)),
+            DECODER_FILE: lambda path: onnx.save_model(decoder, os.fspath(path)),
+            MANIFEST_FILE: json.dumps(manifest, indent=2) + "\n",
+            **texts,
+        },
+        index=CONFIG_FILE,
+        index_content=lambda files: add_file_list(config_text, files),
+        writer="export_onnx",
+    )
 
 
 def export_pretrained(model_directory: str | os.PathLike[str], directory: str | os.PathLike[str]) -> Path:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from seq2seq_fit.atomic_directory import check_listed_files
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.errors import ModelFormatError, shown
 from seq2seq_fit.model_format import (
@@ -357,6 +358,7 @@ class OnnxTranslator:
             check_initializers(root / name)
             check_metadata(root / name, sess, self.config, self.src_vocab, self.tgt_vocab, root)
             sessions.append(sess)
+        check_listed_files(root, CONFIG_FILE, writer="export_onnx", required=EXPORT_FILES)
         has_attention = self.config.attention != "none"
         self.decoder = OnnxStepDecoder(
             sessions[0], sessions[1], has_attention, len(self.tgt_vocab), root / DECODER_FILE

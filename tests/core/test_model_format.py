@@ -68,6 +68,9 @@ def test_round_trip_keeps_config_vocabularies_weights_and_extra(saved):
 
 def test_files_are_plain_json_and_safetensors(saved):
     header = json.loads((saved / "config.json").read_text())
+    listed = header.pop("files")  # each other file's size and sha256, which load_pretrained checks
+    assert sorted(listed) == ["model.safetensors", "tokenizer_config.json", "vocab.json"]
+    assert listed["vocab.json"]["bytes"] == (saved / "vocab.json").stat().st_size
     assert header == {
         "format_version": FORMAT_VERSION,
         "config": CONFIG.to_dict(),
