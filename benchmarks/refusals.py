@@ -1,0 +1,577 @@
+"""What each hostile or broken input costs before it is refused: time and extra peak memory per case.
+
+Every case of :data:`CASES` runs in a fresh child process capped at :data:`MEMORY_CAP` of address space
+(so a regression fails instead of taking the machine down). The child builds its input in a temporary
+directory (small models, sparse files for huge ones), then runs the one call a user makes under a
+:data:`TIME_LIMIT` alarm and records the exception it raises (class, first 200 characters of the message),
+the call's wall time and its extra peak memory (``VmHWM`` after the call minus ``VmRSS`` before it, the
+peak reset through ``/proc/self/clear_refs``). A file edited after it was written gets its entry in the
+directory's file list (``config.json`` ``files``) updated, as whoever crafts it would, so the case
+measures the check behind the checksums. The goal: every case refused with one of the package's errors
+(``InputError``: ``ModelFormatError``, ``UnsafeFileError``) in under 2 s with under 300 MB extra; the
+CR-only TSV is read, not refused.
+
+    python -m benchmarks.refusals                      # every case: results/refusals.json and .md
+    python -m benchmarks.refusals --case nan_onnx      # one case, printed
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = RESULTS.parents[1]
+#: Seconds a case's call may take: then SIGALRM kills the child ("timeout").
+TIME_LIMIT = 20
+#: The children's address-space cap.
+MEMORY_CAP = 4 << 30
+TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefgh"]
+TINY: dict[str, Any] = {"embedding_dim": 6, "hidden_size": 8}
+SECRET = "SECRET-7f3a"
+
+#: name -> (what the case is, function building its input in a directory and returning the measured call)
+CASES: dict[str, tuple[str, Callable[[Path], Callable[[], Any]]]] = {}
+
+
+def case(name: str, what: str) -> Callable[[Callable[[Path], Callable[[], Any]]], Any]:
+    def register(build: Callable[[Path], Callable[[], Any]]) -> Callable[[Path], Callable[[], Any]]:
+        CASES[name] = (what, build)
+        return build
+
+    return register
+
+
+# -- inputs ------------------------------------------------------------------------------------------
+
+
+def model_directory(out: Path, weights_edit: Callable[[dict[str, np.ndarray]], None] | None = None) -> Path:
+    """A tiny model directory written by ``save_pretrained`` from numpy weights."""
+    from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+    from seq2seq_fit.model_format import save_pretrained
+    from seq2seq_fit.weight_layout import canonical_shapes
+
+    config = Seq2SeqConfig(**TINY)
+    rng = np.random.default_rng(0)
+    weights = {k: rng.normal(size=s).astype(np.float32) for k, s in canonical_shapes(config, 12, 12).items()}
+    save_pretrained(out, config=config, teacher_forcing=TeacherForcing(), src_vocab=TOKENS, tgt_vocab=TOKENS,
+                    weights=weights)  # fmt: skip
+    return out
+
+
+def onnx_export(out: Path, tgt_tokens: list[str] = TOKENS) -> Path:
+    from seq2seq_fit.model_format import load_pretrained
+    from seq2seq_fit.onnx_export import export_onnx
+    from seq2seq_fit.weight_layout import canonical_shapes
+
+    saved = load_pretrained(model_directory(out.with_name(out.name + "-model")))
+    weights = dict(saved.weights)
+    for key, shape in canonical_shapes(saved.config, len(TOKENS), len(tgt_tokens)).items():
+        weights[key] = weights[key] if weights[key].shape == shape else np.zeros(shape, np.float32)
+    return export_onnx(out, config=saved.config, teacher_forcing=saved.teacher_forcing, src_vocab=TOKENS,
+                       tgt_vocab=tgt_tokens, weights=weights)  # fmt: skip
+
+
+def relist(directory: Path) -> None:
+    """Update the size and sha256 of each file ``config.json`` lists (if it lists them) to the files now there."""
+    index = directory / "config.json"
+    data = json.loads(index.read_text())
+    for name in data.get("files", {}):
+        digest = hashlib.sha256()
+        with (directory / name).open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        data["files"][name] = {"bytes": (directory / name).stat().st_size, "sha256": digest.hexdigest()}
+    index.write_text(json.dumps(data, indent=2))
+
+
+def edit_json(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def lit_module() -> Any:
+    import torch
+
+    from lit_seq2seq import LitSeq2Seq
+
+    torch.manual_seed(0)
+    return LitSeq2Seq(TOKENS, TOKENS, TINY)
+
+
+def checkpoint(path: Path, edit: Callable[[dict[str, Any]], None] = lambda c: None) -> Path:
+    """A checkpoint of a tiny ``LitSeq2Seq`` as ``Trainer.save_checkpoint`` writes it, after ``edit``."""
+    import lightning.pytorch as pl
+    import torch
+
+    module = lit_module()
+    ckpt = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": pl.__version__, "hparams_name": "kwargs",
+            "state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}  # fmt: skip
+    edit(ckpt)
+    torch.save(ckpt, path)
+    return path
+
+
+def keras_file(path: Path, config_edit: Callable[[dict[str, Any]], None] | None = None, nan: bool = False) -> Path:
+    """A tiny ``Seq2SeqModel`` saved as ``.keras``; ``config_edit`` rewrites its ``config.json``."""
+    from keras_seq2seq import Seq2SeqModel
+
+    model = Seq2SeqModel(TOKENS, TOKENS, TINY)
+    model.translate(["a"], max_length=2)  # builds the weights
+    if nan:
+        weight = model.weights[0]
+        value = np.array(weight.numpy())
+        value.reshape(-1)[0] = np.nan
+        weight.assign(value)
+    model.save(path)
+    if config_edit is not None:
+        with zipfile.ZipFile(path) as old:
+            members = {info.filename: old.read(info) for info in old.infolist()}
+        config = json.loads(members["config.json"])
+        config_edit(config)
+        members["config.json"] = json.dumps(config).encode()
+        with zipfile.ZipFile(path, "w") as new:
+            for name, data in members.items():
+                new.writestr(name, data)
+    return path
+
+
+def keras_config_hidden(size: int) -> Callable[[dict[str, Any]], None]:
+    def edit(config: dict[str, Any]) -> None:
+        config["config"]["config"]["hidden_size"] = size
+
+    return edit
+
+
+def sparse(path: Path, size: int) -> Path:
+    with path.open("wb") as f:
+        f.truncate(size)
+    return path
+
+
+def fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+# -- cases -------------------------------------------------------------------------------------------
+
+
+def vocab_case(size: int) -> Callable[[Path], Callable[[], Any]]:
+    def build(tmp: Path) -> Callable[[], Any]:
+        from seq2seq_fit import Vocab
+
+        tokens = TOKENS[:4] + [f"t{i}" for i in range(size)] + ["t7"]
+        return lambda: Vocab(tokens)
+
+    return build
+
+
+case("vocab_duplicate_40k", "Vocab(tokens): one duplicate among 40,000")(vocab_case(40_000))
+case("vocab_duplicate_200k", "Vocab(tokens): one duplicate among 200,000")(vocab_case(200_000))
+
+
+def checkpoint_hidden(size: int) -> Callable[[Path], Callable[[], Any]]:
+    def build(tmp: Path) -> Callable[[], Any]:
+        from lit_seq2seq import LitSeq2Seq
+
+        path = checkpoint(tmp / "m.ckpt", lambda c: c["hyper_parameters"]["config"].update(hidden_size=size))
+        return lambda: LitSeq2Seq.load_from_checkpoint(path)
+
+    return build
+
+
+def keras_hidden(size: int) -> Callable[[Path], Callable[[], Any]]:
+    def build(tmp: Path) -> Callable[[], Any]:
+        from keras_seq2seq import load_model
+
+        path = keras_file(tmp / "m.keras", keras_config_hidden(size))
+        return lambda: load_model(path)
+
+    return build
+
+
+for _size in (6000, 20000):
+    case(f"checkpoint_hidden_{_size}", f"LitSeq2Seq.load_from_checkpoint: config asks hidden_size {_size}")(
+        checkpoint_hidden(_size)
+    )
+    case(f"keras_hidden_{_size}", f"keras_seq2seq.load_model(.keras): config asks hidden_size {_size}")(
+        keras_hidden(_size)
+    )
+
+
+@case("safetensors_extra_1_2gb", "load_pretrained: model.safetensors with an unexpected 1.2 GB tensor (sparse)")
+def safetensors_extra(tmp: Path) -> Callable[[], Any]:
+    from seq2seq_fit.model_format import load_pretrained
+
+    root = model_directory(tmp / "model")
+    path = root / "model.safetensors"
+    blob = path.read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    header, body = json.loads(blob[8 : 8 + n]), blob[8 + n :]
+    count = 300_000_000  # float32: 1.2 GB
+    header["decoder.extra"] = {"dtype": "F32", "shape": [count], "data_offsets": [len(body), len(body) + 4 * count]}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with path.open("wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + body)
+        f.truncate(8 + len(text) + len(body) + 4 * count)
+    relist(root)
+    return lambda: load_pretrained(root)
+
+
+@case("keras_zip_bomb_3gb", "keras_seq2seq.load_model: config.json inflates to 3 GB")
+def keras_bomb(tmp: Path) -> Callable[[], Any]:
+    from keras_seq2seq import load_model
+
+    path = keras_file(tmp / "m.keras")
+    with zipfile.ZipFile(path) as old:
+        members = {info.filename: old.read(info) for info in old.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as new:
+        for name, data in members.items():
+            if name != "config.json":
+                new.writestr(name, data)
+        with new.open("config.json", "w", force_zip64=True) as member:
+            chunk = b" " * (1 << 20)
+            for _ in range(3000):  # 3 GB of JSON whitespace before the real config
+                member.write(chunk)
+            member.write(members["config.json"])
+    return lambda: load_model(path)
+
+
+def translate_case(**options: Any) -> Callable[[Path], Callable[[], Any]]:
+    def build(tmp: Path) -> Callable[[], Any]:
+        module = lit_module().eval()
+        sources = options.pop("sources", ["a b c"])
+        return lambda: module.translate(sources, **options)
+
+    return build
+
+
+case("translate_max_length_1e9", "LitSeq2Seq.translate(max_length=10**9)")(translate_case(max_length=10**9))
+case("translate_beam_1e6", "LitSeq2Seq.translate(strategy='beam', beam_width=10**6)")(
+    translate_case(strategy="beam", beam_width=10**6)
+)
+case("translate_attention_100k_chars", "LitSeq2Seq.translate: a 100,000-character source, return_attention=True")(
+    translate_case(sources=[" ".join(["a"] * 50_000) + "b"], return_attention=True)
+)
+
+
+def corpus_case(make: Callable[[Path], Path]) -> Callable[[Path], Callable[[], Any]]:
+    def build(tmp: Path) -> Callable[[], Any]:
+        from datamodules import load_corpus
+
+        path = make(tmp / "corpus.tsv")
+        return lambda: f"{len(load_corpus(path).train)} training pairs"
+
+    return build
+
+
+def file_case(make: Callable[[Path], Path]) -> Callable[[Path], Callable[[], Any]]:
+    def build(tmp: Path) -> Callable[[], Any]:
+        from seq2seq_fit.cli_options import read_sources
+
+        path = make(tmp / "sources.txt")
+        return lambda: len(read_sources([], os.fspath(path)))
+
+    return build
+
+
+for _name, _make in (
+    ("dev_zero", lambda p: Path("/dev/zero")),
+    ("fifo", fifo),
+    ("200mb_line", lambda p: sparse(p, 200 << 20)),
+):
+    case(f"corpus_{_name}", f"load_corpus: {_name.replace('_', ' ')}")(corpus_case(_make))
+    case(f"file_{_name}", f"translate --file (read_sources): {_name.replace('_', ' ')}")(file_case(_make))
+
+
+@case("tsv_cr_only", "load_corpus: a TSV with CR-only line endings (3 pairs; expected read, not refused)")
+def tsv_cr_only(tmp: Path) -> Callable[[], Any]:
+    from datamodules import load_corpus
+
+    path = tmp / "corpus.tsv"
+    path.write_bytes(b"a b\tx y\rc\tz\rd e f\tw\r")
+
+    def read() -> str:
+        corpus = load_corpus(path)
+        return f"{len(corpus.train) + len(corpus.val) + len(corpus.test)} pairs"
+
+    return read
+
+
+@case("nan_directory", "load_pretrained: a NaN weight in model.safetensors")
+def nan_directory(tmp: Path) -> Callable[[], Any]:
+    from seq2seq_fit.model_format import load_pretrained
+
+    root = model_directory(tmp / "model")
+    path = root / "model.safetensors"
+    blob = bytearray(path.read_bytes())
+    n = int.from_bytes(blob[:8], "little")
+    blob[8 + n : 8 + n + 4] = np.float32(np.nan).tobytes()
+    path.write_bytes(bytes(blob))
+    relist(root)
+    return lambda: load_pretrained(root)
+
+
+@case("nan_checkpoint", "LitSeq2Seq.load_from_checkpoint: an inf weight")
+def nan_checkpoint(tmp: Path) -> Callable[[], Any]:
+    from lit_seq2seq import LitSeq2Seq
+
+    def poison(ckpt: dict[str, Any]) -> None:
+        name = next(iter(ckpt["state_dict"]))
+        ckpt["state_dict"][name] = ckpt["state_dict"][name].clone().fill_(float("inf"))
+
+    path = checkpoint(tmp / "m.ckpt", poison)
+    return lambda: LitSeq2Seq.load_from_checkpoint(path)
+
+
+@case("nan_keras", "keras_seq2seq.load_model: a NaN weight in the .keras file")
+def nan_keras(tmp: Path) -> Callable[[], Any]:
+    from keras_seq2seq import load_model
+
+    path = keras_file(tmp / "m.keras", nan=True)
+    return lambda: load_model(path)
+
+
+def edit_graph(root: Path, name: str, edit: Callable[[Any], None]) -> None:
+    import onnx
+
+    model = onnx.load(os.fspath(root / name))
+    edit(model)
+    onnx.save_model(model, os.fspath(root / name))
+    relist(root)
+
+
+def translator(root: Path) -> Callable[[], Any]:
+    from seq2seq_fit.serving import OnnxTranslator
+
+    return lambda: OnnxTranslator(root, threads=1).translate(["a b c"])
+
+
+@case("nan_onnx", "OnnxTranslator: a NaN in an initializer of decoder.onnx")
+def nan_onnx(tmp: Path) -> Callable[[], Any]:
+    from onnx import numpy_helper
+
+    def poison(model: Any) -> None:
+        init = next(i for i in model.graph.initializer if i.data_type == 1 and i.dims)
+        array = numpy_helper.to_array(init).copy()
+        array.reshape(-1)[0] = np.nan
+        init.CopyFrom(numpy_helper.from_array(array, init.name))
+
+    root = onnx_export(tmp / "export")
+    edit_graph(root, "decoder.onnx", poison)
+    return translator(root)
+
+
+@case("onnx_logits_width", "OnnxTranslator: decoder.onnx of a model with one more target token")
+def onnx_logits_width(tmp: Path) -> Callable[[], Any]:
+    root = onnx_export(tmp / "export")
+    wider = onnx_export(tmp / "wider", [*TOKENS, "i"])
+    (root / "decoder.onnx").write_bytes((wider / "decoder.onnx").read_bytes())
+    relist(root)
+    return translator(root)
+
+
+@case("onnx_bad_export_json", "OnnxTranslator: export.json with 'encoder': 7")
+def onnx_bad_export_json(tmp: Path) -> Callable[[], Any]:
+    root = onnx_export(tmp / "export")
+    edit_json(root / "export.json", lambda d: d.update(encoder=7))
+    relist(root)
+    return translator(root)
+
+
+@case("onnx_bad_graph_metadata", "OnnxTranslator: graph metadata seq2seq_fit.config is '{'")
+def onnx_bad_graph_metadata(tmp: Path) -> Callable[[], Any]:
+    def edit(model: Any) -> None:
+        next(p for p in model.metadata_props if p.key == "seq2seq_fit.config").value = "{"
+
+    root = onnx_export(tmp / "export")
+    edit_graph(root, "encoder.onnx", edit)
+    return translator(root)
+
+
+@case("onnx_swapped_graphs", "OnnxTranslator: encoder.onnx and decoder.onnx swapped")
+def onnx_swapped(tmp: Path) -> Callable[[], Any]:
+    root = onnx_export(tmp / "export")
+    encoder, decoder = (root / "encoder.onnx").read_bytes(), (root / "decoder.onnx").read_bytes()
+    (root / "encoder.onnx").write_bytes(decoder)
+    (root / "decoder.onnx").write_bytes(encoder)
+    relist(root)
+    return translator(root)
+
+
+@case("json_deep_nesting", "load_pretrained: config.json nested 100,000 deep")
+def json_deep(tmp: Path) -> Callable[[], Any]:
+    from seq2seq_fit.model_format import load_pretrained
+
+    root = model_directory(tmp / "model")
+    text = (root / "config.json").read_text()
+    (root / "config.json").write_text(
+        text.replace('"extra": {', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "extra": {')
+    )
+    return lambda: load_pretrained(root)
+
+
+@case("json_5001_digits", "load_pretrained: config.json hidden_size of 5,001 digits")
+def json_digits(tmp: Path) -> Callable[[], Any]:
+    from seq2seq_fit.model_format import load_pretrained
+
+    root = model_directory(tmp / "model")
+    text = (root / "config.json").read_text()
+    (root / "config.json").write_text(text.replace('"hidden_size": 8', '"hidden_size": ' + "9" * 5001))
+    return lambda: load_pretrained(root)
+
+
+@case("checkpoint_truncated", "LitSeq2Seq.load_from_checkpoint: the file cut in half")
+def checkpoint_truncated(tmp: Path) -> Callable[[], Any]:
+    from lit_seq2seq import LitSeq2Seq
+
+    path = checkpoint(tmp / "m.ckpt")
+    os.truncate(path, path.stat().st_size // 2)
+    return lambda: LitSeq2Seq.load_from_checkpoint(path)
+
+
+@case("extra_seed_abc", "LitSeq2Seq.from_pretrained: config.json extra.seed is 'abc'")
+def extra_seed(tmp: Path) -> Callable[[], Any]:
+    from lit_seq2seq import LitSeq2Seq
+
+    root = model_directory(tmp / "model")
+    edit_json(root / "config.json", lambda d: d["extra"].update(seed="abc"))
+    return lambda: LitSeq2Seq.from_pretrained(root)
+
+
+@case("vocab_symlink_outside", "load_pretrained: vocab.json a symlink to a JSON file outside (with a secret)")
+def vocab_symlink(tmp: Path) -> Callable[[], Any]:
+    from seq2seq_fit.model_format import load_pretrained
+
+    root = model_directory(tmp / "model")
+    secret = tmp / "secret.json"
+    secret.write_text(json.dumps({"api_key": SECRET, "config": {"source": SECRET}}))
+    (root / "vocab.json").unlink()
+    (root / "vocab.json").symlink_to(secret)
+    relist(root)
+    return lambda: load_pretrained(root)
+
+
+# -- running -----------------------------------------------------------------------------------------
+
+
+def memory_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def run_case(name: str) -> dict[str, Any]:
+    """In the child: build the case's input, then time its call under the alarm."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from seq2seq_fit.errors import InputError
+
+    with tempfile.TemporaryDirectory() as temp:
+        call = CASES[name][1](Path(temp))
+        Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) restarts from here
+        before = memory_kb("VmRSS")
+        signal.alarm(TIME_LIMIT)
+        start = time.perf_counter()
+        try:
+            result = call()
+            outcome, message = "read", str(result)
+        except Exception as err:  # recorded: any exception class is a result
+            refused = isinstance(err, InputError) or (name.startswith("vocab_duplicate") and type(err) is ValueError)
+            outcome = ("refused: " if refused else "RAW: ") + f"{type(err).__module__}.{type(err).__name__}"
+            message = str(err)
+        seconds = time.perf_counter() - start
+        signal.alarm(0)
+        extra_mb = (memory_kb("VmHWM") - before) / 1024
+    return {"case": name, "outcome": outcome, "seconds": round(seconds, 3), "extra_mb": round(extra_mb, 1),
+            "message": message[:200], "message_chars": len(message), "one_line": "\n" not in message,
+            "leaks_secret": SECRET in message}  # fmt: skip
+
+
+def in_child(name: str) -> dict[str, Any]:
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+    env = {**os.environ, "KERAS_BACKEND": "torch", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "benchmarks.refusals", "--case", name, "--json"]
+    try:
+        proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, preexec_fn=cap)
+    except subprocess.TimeoutExpired:
+        return {"case": name, "outcome": "timeout (building the input)", "seconds": None, "extra_mb": None}
+    if proc.returncode == -signal.SIGALRM:
+        return {"case": name, "outcome": "timeout", "seconds": f">{TIME_LIMIT}", "extra_mb": None}
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1][:200]
+        return {"case": name, "outcome": f"died (exit status {proc.returncode})", "message": tail}
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def good(row: dict[str, Any]) -> bool:
+    expected = "read" if row["case"] == "tsv_cr_only" else "refused"
+    within = isinstance(row.get("seconds"), float) and row["seconds"] < 2 and (row.get("extra_mb") or 0) < 300
+    short = row.get("message_chars", 0) <= 500 and row.get("one_line", True)
+    return row["outcome"].startswith(expected) and within and short and not row.get("leaks_secret")
+
+
+def table(rows: list[dict[str, Any]]) -> Iterator[str]:
+    yield "| case | what | outcome | time s | extra MB | goal | message (its length in characters) |"
+    yield "|---|---|---|---:|---:|---|---|"
+    for row in rows:
+        message = str(row.get("message", "")).replace("|", "\\|").replace("\n", " ")[:120]
+        cells = [row["case"], CASES[row["case"]][0], row["outcome"], row.get("seconds"), row.get("extra_mb")]
+        cells += ["yes" if good(row) else "NO", f"{message} ({row.get('message_chars')})"]
+        yield "| " + " | ".join(map(str, cells)) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--case", choices=sorted(CASES), action="append", help="run only these cases")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # the child's answer
+    args = parser.parse_args()
+    if args.json:
+        print(json.dumps(run_case(args.case[0])))
+        return
+    rows = []
+    for name in args.case or list(CASES):
+        rows.append(in_child(name))
+        print(json.dumps(rows[-1]), flush=True)
+    if args.case:
+        return
+    load = os.getloadavg()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    conditions = (f"{time.strftime('%Y-%m-%d %H:%M')}, commit {commit.stdout.strip()}, {os.cpu_count()} CPUs, "
+                  f"load average {load[0]:.1f} at the end; each case in a fresh process capped at "
+                  f"{MEMORY_CAP >> 30} GB of address space, killed after {TIME_LIMIT} s")  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "refusals.json").write_text(json.dumps({"conditions": conditions, "rows": rows}, indent=1) + "\n")
+    goal = (
+        "refused by a package error in < 2 s with < 300 MB extra, in one line of at most 500 characters quoting "
+        "nothing from outside the directory; the CR-only TSV read"
+    )
+    head = ["# Refusals: time and extra memory of each hostile input", "", "    python -m benchmarks.refusals", ""]
+    lines = [*head, conditions + ".", "", f"Goal met ({goal}): {sum(map(good, rows))} of {len(rows)}.", ""]
+    lines += table(rows)
+    (RESULTS / "refusals.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
