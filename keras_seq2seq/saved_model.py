@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 from keras import ops
+from seq2seq_fit.atomic_directory import replace_directory
 from seq2seq_fit.model_format import json_files, write_json_files
 from seq2seq_fit.scores import length_budget
 from seq2seq_fit.vocab import EOS_ID, PAD_ID
@@ -114,11 +115,14 @@ def export_saved_model(
     (variable collections ``src_vocab`` and ``tgt_vocab``: one string vector each) and
     ``assets.extra/vocab.json`` and ``config.json`` (as ``save_pretrained`` writes them).
 
+    The SavedModel is built in a hidden sibling directory and swapped in whole
+    (:func:`seq2seq_fit.atomic_directory.replace_directory`): a kill or full disk leaves the previous one.
+
     Args:
         model: the trained model (its network ``model.model`` is tracked; optimizer and trackers are not saved).
         filepath: the SavedModel directory.
         format: ``"tf_saved_model"`` only (see :func:`check_saved_model_args`).
-        verbose: print the endpoints (Keras' message); ``None``: ``True``, as Keras.
+        verbose: print where the artifact is and its endpoint; ``None``: ``True``, as Keras.
         input_signature: the source spec (see :func:`source_spec`).
         **kwargs: none accepted (Keras' are for other backends and formats).
 
@@ -134,12 +138,22 @@ def export_saved_model(
     archive.add_endpoint(ENDPOINT, lambda source: greedy_ids(network, source), [source_spec(input_signature)])
     for name, vocab in (("src_vocab", model.src_vocab), ("tgt_vocab", model.tgt_vocab)):
         archive.add_variable_collection(name, [tf.Variable(vocab.tokens, trainable=False, name=name)])
-    archive.write_out(os.fspath(filepath), verbose=True if verbose is None else bool(verbose))
-    extra = Path(filepath) / EXTRA_DIRECTORY
-    extra.mkdir(exist_ok=True)
     arguments = model._pretrained_arguments()  # what save_pretrained writes, so the JSON files are the same
     del arguments["weights"]
-    write_json_files(extra, json_files(**arguments))
+    texts = json_files(**arguments)
+
+    def build(directory: Path) -> None:
+        archive.write_out(os.fspath(directory), verbose=False)  # Keras' message would name the temporary directory
+        extra = directory / EXTRA_DIRECTORY
+        extra.mkdir(exist_ok=True)
+        write_json_files(extra, texts)
+
+    replace_directory(filepath, build)  # a kill or full disk leaves the previous SavedModel or this one
+    if verbose is None or verbose:
+        print(
+            f"Saved artifact at '{os.fspath(filepath)}'. Endpoint {ENDPOINT!r} (signature 'serving_default'): "
+            "source ids (B, S) int -> greedy ids (B, L) int32."
+        )
 
 
 def check_saved_model_args(filepath: Any, format: str, kwargs: dict[str, Any]) -> None:

@@ -207,6 +207,87 @@ def write_directory(
     return root
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the directories ``a`` and ``b`` in one step (Linux ``renameat2(RENAME_EXCHANGE)``); ``False`` where
+    the platform or file system cannot."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def replace_directory(directory: str | os.PathLike[str], build: Callable[[Path], None]) -> Path:
+    """Build a whole directory (a TensorFlow SavedModel) beside ``directory`` and swap it in, so that its
+    readers, which know nothing of :data:`MARKER`, find the previous directory or the new one.
+
+    ``build`` writes into a new hidden sibling directory; entries of the previous ``directory`` that it did not
+    write (the user's own files) are linked or copied into it; then the two are exchanged in one step (Linux
+    ``renameat2``; elsewhere the previous one is moved aside first, so a kill at that moment leaves no
+    ``directory``, never a mix, and the next write puts it back) and the previous one is removed. Siblings left by
+    killed writes are removed first.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "saved"
+        >>> _ = replace_directory(target, lambda path: (path / "a.pb").write_bytes(b"A"))
+        >>> _ = (target / "notes.txt").write_text("mine")
+        >>> _ = replace_directory(target, lambda path: (path / "a.pb").write_bytes(b"B"))
+        >>> sorted(p.name for p in target.parent.iterdir()), sorted(p.name for p in target.iterdir())
+        (['saved'], ['a.pb', 'notes.txt'])
+        >>> (target / "a.pb").read_bytes()
+        b'B'
+    """
+    import secrets
+    import shutil
+
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(re.escape(f".{target.name}.") + r"(tmp|old)-[0-9a-f]{12}")
+    left = [e for e in os.scandir(target.parent) if pattern.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]
+    moved = [e for e in left if ".old-" in e.name]
+    if moved and not os.path.lexists(target):  # killed between the two renames: the previous directory comes back
+        os.rename(moved[0].path, target)
+        left.remove(moved[0])
+    for entry in left:
+        shutil.rmtree(entry.path, ignore_errors=True)
+    temp = target.parent / f".{target.name}.tmp-{secrets.token_hex(6)}"
+    try:
+        temp.mkdir()
+        build(temp)
+        _step("built the new directory")
+        if target.is_dir():
+            for entry in os.scandir(target):
+                new = temp / entry.name
+                if os.path.lexists(new):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.copytree(entry.path, new, symlinks=True)
+                else:
+                    try:
+                        os.link(entry.path, new, follow_symlinks=False)
+                    except OSError:
+                        shutil.copy2(entry.path, new, follow_symlinks=False)
+        fsync_directory(temp)
+        if not target.exists():
+            os.rename(temp, target)
+        elif not _exchange(temp, target):
+            aside = target.parent / f".{target.name}.old-{secrets.token_hex(6)}"
+            os.rename(target, aside)
+            _step("moved the previous directory aside")
+            os.rename(temp, target)
+            temp = aside
+        _step("swapped the directories")
+        fsync_directory(target.parent)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)  # the failed build, or the previous directory
+    return target
+
+
 def add_file_list(text: str | bytes, files: Mapping[str, Any]) -> str:
     """The JSON object ``text`` with ``files`` under :data:`FILES_KEY`: an ``index_content`` of :func:`write_directory`.
 
@@ -325,6 +406,7 @@ __all__ = [
     "check_listed_files",
     "check_not_interrupted",
     "remove_leftovers",
+    "replace_directory",
     "sha256_file",
     "write_directory",
 ]

@@ -392,3 +392,52 @@ def test_random_kills_of_a_rewriting_loop_never_leave_a_mix(writer, references, 
     print(tally.report())
     assert tally.counts["mixed"] == 0, tally.details
     assert tally.counts["old"] and tally.counts["new"]
+
+
+# ------------------------------------------------------------------- whole-directory swap (Keras SavedModel)
+
+
+def saved_model_like(directory: Path, tag: str) -> None:
+    """What the SavedModel writer does, with a step after each file (a kill point)."""
+    for name in ("saved_model.pb", "variables/variables.data", "variables/variables.index", "fingerprint.pb"):
+        (directory / name).parent.mkdir(exist_ok=True)
+        (directory / name).write_text(f"{tag} {name}")
+        atomic_directory._step(f"wrote {name}")
+
+
+def saved_state(directory: Path) -> str:
+    """``"A"``, ``"B"``, ``"missing"`` or ``"mixed"``: what a reader of ``directory`` finds."""
+    if not directory.exists():
+        return "missing"
+    tags = {p.read_text().split()[0] for p in directory.rglob("*") if p.is_file() and p.name != USER_FILE}
+    assert (directory / USER_FILE).read_text() == "mine"
+    return tags.pop() if len(tags) == 1 and len(list(directory.rglob("*.pb"))) == 2 else "mixed"
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "fallback"])
+def test_a_directory_swap_killed_after_any_step_leaves_the_old_directory_or_the_new_one(exchange, work_dir):
+    target = work_dir / "saved"
+    tally: Counter[str] = Counter()
+    step = 0
+    while True:
+        step += 1
+        shutil.rmtree(target, ignore_errors=True)
+        atomic_directory.replace_directory(target, lambda path: saved_model_like(path, "A"))
+        (target / USER_FILE).write_text("mine")
+
+        def swap() -> None:
+            if not exchange:
+                atomic_directory._exchange = lambda a, b: False  # type: ignore[assignment]
+            atomic_directory.replace_directory(target, lambda path: saved_model_like(path, "B"))
+
+        status = in_child(swap, kill_after_step=step)
+        state = saved_state(target)
+        tally[state] += 1
+        assert state in (("A", "B") if exchange else ("A", "B", "missing")), f"step {step}: {state}"
+        if not os.WIFSIGNALED(status):
+            assert state == "B"
+            break
+        atomic_directory.replace_directory(target, lambda path: saved_model_like(path, "B"))  # removes leftovers
+        assert [p.name for p in work_dir.iterdir()] == ["saved"] and saved_state(target) == "B"
+    print(f"replace_directory ({'renameat2' if exchange else 'fallback'}): trials {step}, {dict(tally)}")
+    assert tally["A"] >= 4 and tally["B"] >= 1 and tally["mixed"] == 0
