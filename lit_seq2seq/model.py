@@ -8,7 +8,7 @@ from torch import nn
 
 from lit_seq2seq.decoder import Decoder, Memory, State
 from lit_seq2seq.encoder import Encoder
-from lit_seq2seq.scheduled_sampling import draw_coins, mix_inputs, model_tokens
+from lit_seq2seq.scheduled_sampling import draw_coins, gold_probability, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.config import check_int
 from seq2seq_fit.scores import length_budget
@@ -149,10 +149,12 @@ class Seq2Seq(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The training loss: scheduled forward, then masked cross-entropy with label smoothing.
 
-        Draws the teacher-forcing coins at ``ratio`` (with ``teacher_forcing.granularity``, from
-        ``generator``), runs :meth:`scheduled_forward` and averages the cross-entropy over the
-        non-pad tokens of ``target_out`` (B, T) with ``config.label_smoothing``. ``LitSeq2Seq``'s
-        ``training_step`` and the benchmarks' hand-written loops call this one function.
+        Draws the teacher-forcing coins at ``ratio``, or at each position's
+        ``teacher_forcing.at_position(ratio, t)`` with a ``position_schedule`` (with
+        ``teacher_forcing.granularity``, from ``generator``), runs :meth:`scheduled_forward` and
+        averages the cross-entropy over the non-pad tokens of ``target_out`` (B, T) with
+        ``config.label_smoothing``. ``LitSeq2Seq``'s ``training_step`` and the benchmarks'
+        hand-written loops call this one function.
 
         Returns:
             ``(loss (), gold (B, T))``: the scalar loss and the coins (``True`` where the gold
@@ -165,7 +167,8 @@ class Seq2Seq(nn.Module):
             >>> loss.shape, bool(gold.all())
             (torch.Size([]), True)
         """
-        gold = draw_coins(target_in, ratio, teacher_forcing.granularity, generator)  # (B, T)
+        probability = gold_probability(teacher_forcing, ratio, target_in)  # a number, or (T,)
+        gold = draw_coins(target_in, probability, teacher_forcing.granularity, generator)  # (B, T)
         logits = self.scheduled_forward(
             source, source_lengths, target_in, gold, teacher_forcing, ratio, generator
         )  # (B, T, V)

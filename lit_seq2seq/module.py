@@ -24,13 +24,13 @@ from lit_seq2seq.callbacks import TrainingThroughput, is_logging_step
 from lit_seq2seq.checkpoint_io import SafeCheckpointIO, check_checkpoint, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.pretrained import canonical_weights, load_canonical_weights
-from lit_seq2seq.scheduled_sampling import fed_from_model
+from lit_seq2seq.scheduled_sampling import applied_ratio, fed_from_model, gold_probability
 from lit_seq2seq.translate import TorchStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_lr_schedule, lr_factor
 from seq2seq_fit.config import as_config, check_bool, check_float, check_int
 from seq2seq_fit.model_format import load_pretrained, save_pretrained
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores, length_budget
-from seq2seq_fit.teacher_forcing import as_teacher_forcing
+from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC, as_teacher_forcing
 from seq2seq_fit.tokenizer import TokenizerLike, as_tokenizer, check_tokenizer_vocab
 from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
@@ -47,7 +47,8 @@ class LitSeq2Seq(pl.LightningModule):
     token lists), so ``LitSeq2Seq.load_from_checkpoint(path)`` works with ``weights_only=True``.
 
     Logged: ``train/loss`` every step; ``train/tf_ratio`` (scheduled), ``train/fed_from_model``
-    (actual) and ``train/tokens_per_s`` (target tokens per second, from the
+    (actual), with a ``position_schedule`` ``train/tf_ratio_applied`` (the mean gold probability
+    over the batch's decoder inputs), and ``train/tokens_per_s`` (target tokens per second, from the
     :class:`TrainingThroughput` callback the module adds unless the trainer has one) on the steps
     the loggers write (every ``log_every_n_steps``: each ``self.log`` costs the trainer CPU time,
     and values of other steps never reach a logger); for validation and test,
@@ -197,6 +198,9 @@ class LitSeq2Seq(pl.LightningModule):
         if is_logging_step(self.trainer):  # the loggers see no other step; each self.log costs ~1 ms of CPU
             self.log("train/tf_ratio", ratio, batch_size=b)
             self.log("train/fed_from_model", fed_from_model(gold, target_in), batch_size=b)
+            if self.teacher_forcing.position_schedule != "none":
+                applied = applied_ratio(gold_probability(self.teacher_forcing, ratio, target_in), target_in)
+                self.log(f"train/{APPLIED_RATIO_METRIC}", applied, batch_size=b)
         return loss
 
     # -- validation and test --------------------------------------------------------------------

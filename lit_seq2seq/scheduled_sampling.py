@@ -5,16 +5,38 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.vocab import BOS_ID, PAD_ID
 
 
+def gold_probability(teacher_forcing: TeacherForcing, ratio: float, target_in: torch.Tensor) -> float | torch.Tensor:
+    """The probability of feeding the gold token at each position of ``target_in`` (B, T) given the
+    step schedule's ``ratio``: ``ratio`` itself without a ``position_schedule``, else the (T,)
+    float32 tensor ``teacher_forcing.at_position(ratio, t)`` (computed on the host, on
+    ``target_in``'s device).
+
+    Example:
+        >>> tf = TeacherForcing(start=0.0, position_schedule="linear", position_k=4)
+        >>> gold_probability(tf, 0.0, torch.ones(2, 3, dtype=torch.long))
+        tensor([1.0000, 0.7500, 0.5000])
+    """
+    if teacher_forcing.position_schedule == "none":
+        return ratio
+    values = [teacher_forcing.at_position(float(ratio), t) for t in range(target_in.size(1))]
+    return torch.tensor(values, dtype=torch.float32, device=target_in.device)  # (T,)
+
+
 def draw_coins(
-    target_in: torch.Tensor, ratio: float, granularity: str, generator: torch.Generator | None = None
+    target_in: torch.Tensor,
+    ratio: float | torch.Tensor,
+    granularity: str,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The teacher-forcing coins of one batch: True where the decoder is fed the gold token.
 
     One uniform draw per coin, shaped by ``granularity`` (``token`` (B, T), ``sequence`` (B, 1),
-    ``batch`` (1, T)) and broadcast to (B, T); ``gold = u < ratio``. Position 0 is always gold
+    ``batch`` (1, T)) and broadcast to (B, T); ``gold = u < ratio``, where ``ratio`` is a number or
+    a (T,) probability per position (:func:`gold_probability`). Position 0 is always gold
     (``<bos>``). All coins are drawn in one call, on ``target_in``'s device.
 
     Example:
@@ -65,3 +87,13 @@ def fed_from_model(gold: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
     valid = target_in != PAD_ID
     valid[:, 0] = False
     return (~gold & valid).sum() / valid.sum().clamp(min=1)
+
+
+def applied_ratio(probability: float | torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
+    """Mean gold probability over the real decoder inputs (non-pad, ``t >= 1``) of ``target_in``
+    (B, T), for a scalar or (T,) ``probability`` (a 0-dim tensor; ``fed_from_model``'s expectation
+    is one minus it)."""
+    valid = target_in != PAD_ID
+    valid[:, 0] = False
+    p = torch.as_tensor(probability, dtype=torch.float32, device=target_in.device).expand(target_in.shape)  # (B, T)
+    return (p * valid).sum() / valid.sum().clamp(min=1)

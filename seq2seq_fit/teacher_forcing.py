@@ -30,6 +30,11 @@ FEEDS = ("argmax", "sample")
 MODES = ("sequential", "parallel")
 POSITION_SCHEDULES = ("none", "exponential", "sigmoid", "linear")
 
+#: What both trainers log beside ``tf_ratio`` when a ``position_schedule`` is set (Lightning as
+#: ``train/tf_ratio_applied``): the mean gold probability ``p(i, t)`` over the batch's real decoder
+#: inputs (not padding, not ``<bos>``), so that ``fed_from_model`` is ``1 - tf_ratio_applied`` on average.
+APPLIED_RATIO_METRIC = "tf_ratio_applied"
+
 #: ``k`` used when none is given: exponential needs ``0 < k < 1``, inverse sigmoid ``k >= 1``.
 DEFAULT_K = {"constant": 1.0, "linear": 1.0, "exponential": 0.999, "inverse_sigmoid": 500.0}
 
@@ -70,8 +75,9 @@ class TeacherForcing:
 
             each floored at ``position_end``, and combined with the step schedule as the paper's
             composite: ``p(i, t) = max(position_end, f(t * (1 - eps(i))))`` (:meth:`position_ratio`),
-            so a run starts with teacher forcing (``eps = 1``: ``p = 1`` everywhere) and ends at
-            ``f(t)`` itself when ``eps`` reaches 0. ``t`` is the column of ``target_in`` (``<bos>`` is
+            so while ``eps = 1`` every position gets ``f(0)`` (1 for ``exponential`` and ``linear``,
+            ``k / (k + 1)`` for ``sigmoid``, as in the paper), and once ``eps`` reaches 0 position
+            ``t`` gets ``f(t)`` itself. ``t`` is the column of ``target_in`` (``<bos>`` is
             ``t = 0``, always gold). For ``f`` alone, use ``schedule="constant", start=0.0``. Every
             granularity draws its uniforms as without it and compares them with ``p(i, t)``:
             ``token`` and ``batch`` coins are gold with probability ``p(i, t)`` at position ``t``;
@@ -144,7 +150,7 @@ class TeacherForcing:
         if self.position_schedule != "none" and self.schedule == "constant" and self.start == 1.0:
             raise ValueError(
                 f"{owner}.position_schedule: got {self.position_schedule!r} with schedule='constant', start=1.0, "
-                "which always teacher-forces (the composite f(t * (1 - ratio)) is 1 at ratio 1); use "
+                "which gives every position f(0) (the composite f(t * (1 - ratio)) at ratio 1); use "
                 "schedule='constant', start=0.0 for the position schedule alone, or a decaying schedule to combine them"
             )
 
