@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine with Python 3.11:
-#   make demo   # train a small model on the built-in data
-#   make test   # run the test suite
+#   make demo   # train a grapheme-to-phoneme model on CMUdict for 5 minutes, print test WER/PER
+#   make test   # run the test suite (CI runs it, then make lint)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -28,6 +28,7 @@ test-slow: setup
 test-gpu: setup
 	$(BIN)/python -m pytest -q -m gpu
 
+# ruff (lint and format check, on the files as they are: nothing is rewritten) and mypy over the packages.
 lint: setup
 	$(BIN)/ruff check seq2seq_fit lit_seq2seq keras_seq2seq datamodules tests benchmarks examples
 	$(BIN)/ruff format --check seq2seq_fit lit_seq2seq keras_seq2seq datamodules tests benchmarks examples
@@ -61,8 +62,8 @@ bench-g2p-20ep: G2P_LIT_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_KERAS_VARIANTS = teacher-forcing
 bench-g2p-20ep: G2P_TAG = cpu-20ep
 # bench-g2p-large and bench-g2p-bahdanau: the 2-hour CPU presets, teacher forcing, 20 epochs capped at 2 hours a run,
-# Keras on JAX; seed 0 by default (G2P_SEEDS="0 1 2" adds seeds: finished runs are read, not retrained). A run cut
-# off (end of a session, Ctrl-C) resumes from its last epoch when the same command runs again.
+# Keras on JAX; seed 0 by default (G2P_SEEDS="0 1 2" adds seeds: finished runs are read, not retrained). A stopped
+# run (Ctrl-C, a killed process) resumes from its last epoch when the same command runs again.
 bench-g2p-large bench-g2p-bahdanau: G2P_EPOCHS = 20
 bench-g2p-large bench-g2p-bahdanau: G2P_MINUTES = 120
 bench-g2p-large bench-g2p-bahdanau: G2P_SEEDS = 0
@@ -88,7 +89,7 @@ bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: setup
 	wait $$lightning && test $$keras -eq 0
 	$(BIN)/python -m benchmarks.g2p --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
 
-# When scheduled sampling helps (issue 16): teacher forcing and 6 scheduled-sampling variants, Lightning on the CPU,
+# When scheduled sampling helps: teacher forcing and 6 scheduled-sampling variants, Lightning on the CPU,
 # one thread per process: sort (3 seeds, 1000 steps each) on one core, CMUdict G2P (preset cpu, 10 epochs, seed 0)
 # on the other, one table: results/ss_cpu.{json,md,png}. A sort run takes 3-6 minutes on its own core (21 runs:
 # about 1.5 hours). Long addition (--tasks addition) is not in it: at 1,000 steps teacher forcing learns no sum
@@ -99,7 +100,7 @@ bench-ss: setup
 	$(BIN)/python -m benchmarks.scheduled_sampling --tasks g2p --threads 1 --cpus 1; g2p=$$?; \
 	wait $$synthetic && test $$g2p -eq 0
 
-# One prepared run on a lent GPU (issue 17), about 9 minutes on an H100/H200: pytest -m gpu, throughput of
+# One prepared run on a GPU machine, about 9 minutes on an H100/H200: pytest -m gpu, throughput of
 # Lightning and Keras (JAX, torch), G2P --preset gpu; one folder of JSON + Markdown. It uses the device's own
 # python3 (its torch, jax, Lightning; no venv, no setup) and installs the missing wheels from WHEELS, made
 # here once with `python -m benchmarks.gpu --download-wheels .whl`. GPU_OUT: the output folder

@@ -298,7 +298,10 @@ def step_fields(config: Seq2SeqConfig, data: BenchData, hand: list[float], train
 
 
 def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
-    """Forward model FLOPs per target token (REFERENCE.md section 5), encoder cost spread over targets."""
+    """Forward model FLOPs per target token, encoder cost spread over targets.
+
+    An RNN layer costs ``2*g*(I*H + H*H)`` per token (g = 3 for GRU, 4 for LSTM); see benchmarks/README.md.
+    """
     g = 3 if config.cell == "gru" else 4
     e, h, layers = config.embedding_dim, config.hidden_size, config.num_layers
     src_len, tgt_len = data.mean_lengths

@@ -1,4 +1,4 @@
-"""Model quality on a real task: grapheme-to-phoneme on CMUdict (REFERENCE.md section 4).
+"""Model quality on a real task: grapheme-to-phoneme on CMUdict (split and scoring: benchmarks/README.md).
 
 Trains the same config under each teacher-forcing variant and seed with early stopping on dev
 WER, then scores the test words with greedy decoding and beam search (width 5), any-reference
@@ -83,7 +83,7 @@ def lr_decay_steps(args: argparse.Namespace, steps_per_epoch: int) -> int:
     return max(1, args.max_epochs * min(steps_per_epoch, args.limit_train_batches or steps_per_epoch) - WARMUP_STEPS)
 
 
-#: The peer package on this project's split, all 12,533 test words (REFERENCE.md section 7).
+#: The peer package's published figures on this project's split, all 12,533 test words.
 G2P_EN = {"version": "2.1.0", "model": "GRU-256 encoder-decoder, no attention", "wer": 27.08, "per": 8.01}
 
 PUBLISHED = [
@@ -651,7 +651,7 @@ def results_table(title: str, summary: list[dict[str, Any]], config: Seq2SeqConf
         ("compiles_text", "compiles train/test/predict", ""),
         ("compile_s", "compile s", ".1f"),
     ]
-    table = f"# {title}\n\nSplit: REFERENCE.md section 4 (12,533 test words"
+    table = f"# {title}\n\nSplit: the fixed CMUdict split of benchmarks/README.md (12,533 test words"
     table += f"{', first ' + str(test_words) if test_words else ''}). Config: `{config}`.\n"
     table += "Mean ± sample standard deviation over the seeds; train min is wall time, machine load included "
     table += "(compiles included); compiles: times Keras' train/test/predict functions were compiled (XLA on JAX) or "

@@ -1,4 +1,4 @@
-"""One prepared GPU run (issue 17): ``pytest -m gpu``, training throughput of both frameworks, G2P quality.
+"""One prepared GPU run: ``pytest -m gpu``, training throughput of both frameworks, G2P quality.
 
 ``make bench-gpu`` runs this once on a lent device (an H100/H200: about 9 minutes of wall time) and
 writes one folder, ``benchmarks/results/gpu-<date>/`` or ``--out DIR``, holding ``gpu.json`` (every
@@ -964,7 +964,7 @@ def report(data: dict[str, Any]) -> str:
                 ("budget_s", "budget s", ".0f"),
             ],
         ),
-        "## Goals (issue 17)",
+        "## Goals",
         "",
         markdown_table(
             [{**g, "met": {True: "yes", False: "no", None: "not measured"}[g["met"]]} for g in data["goals"]],

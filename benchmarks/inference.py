@@ -1,6 +1,6 @@
-"""Inference speed and quality of one trained G2P model, served four ways (issue 15).
+"""Inference speed and quality of one trained G2P model, served four ways.
 
-Words per second and test WER/PER (REFERENCE.md section 4: the 12,533 CMUdict test words,
+Words per second and test WER/PER (the 12,533 CMUdict test words of benchmarks/README.md's split,
 any-reference WER, closest-reference PER, ``seq2seq_fit.g2p_scores``) for greedy decoding and beam
 search (width 5) at batch 1 and batch 256, for these rows:
 
@@ -68,7 +68,7 @@ SETTINGS = (("greedy", 256), ("beam5", 256), ("greedy", 1), ("beam5", 1))
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 #: The rows of each setting, in run order (Keras, the slowest at batch 1, last: a run cut short keeps the others).
 RUNNERS = ("lightning", "onnxruntime", "g2p_en", "keras")
-#: g2p_en's published figures on this project's split (REFERENCE.md section 7).
+#: g2p_en's published figures on this project's split (benchmarks/README.md, Protocols).
 G2P_EN_PUBLISHED = {"wer": 27.08, "per": 8.01}
 
 
@@ -426,8 +426,9 @@ def results_table(rows: list[dict[str, Any]], pick: list[dict[str, Any]], meta: 
     table = f"# G2P inference on {meta['device']} ({meta['tag']})\n\n"
     table += (
         f"One `save_pretrained` model (`{meta['config']}`), {meta['threads']} thread(s) in every row; "
-        f"CMUdict test words of REFERENCE.md section 4 ({meta['test_words']:,} in all; the words column says how "
-        "many a row decoded, spread evenly over the alphabetical list). words/s times one `translate` call over "
+        f"CMUdict test words of the fixed split in benchmarks/README.md ({meta['test_words']:,} in all; "
+        "the words column says how many a row decoded, spread evenly over the alphabetical list). "
+        "words/s times one `translate` call over "
         "all of them after a warm-up; x lightning is the speed ratio to the Lightning row of the same setting, "
         "measured in the same run; differs = words whose output differs from the Lightning row's.\n"
     )

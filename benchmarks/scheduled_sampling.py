@@ -1,4 +1,4 @@
-"""When scheduled sampling helps: teacher forcing against seven scheduled-sampling variants (issue 16).
+"""When scheduled sampling helps: teacher forcing against seven scheduled-sampling variants.
 
 Trains the same model under each teacher-forcing variant and seed with Lightning (``Trainer.fit``
 on the CPU, ``--threads`` torch threads) for a fixed number of optimizer steps, then scores the

@@ -1,4 +1,4 @@
-"""Per-step training throughput (REFERENCE.md section 5): trainer overhead and decoder modes, both frameworks.
+"""Per-step training throughput (protocol: benchmarks/README.md): trainer overhead and decoder modes, both frameworks.
 
 Lightning: ``Trainer.fit`` with ``LitSeq2Seq`` vs a hand-written PyTorch loop over the same
 ``nn.Module`` (``throughput_lightning.py``, in this process). Keras: ``Seq2SeqModel.fit`` vs a

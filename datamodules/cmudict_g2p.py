@@ -32,7 +32,7 @@ def g2p_entries(stress: bool = False) -> dict[str, list[list[str]]]:
 
 
 def cmudict_corpus(stress: bool = False) -> Corpus:
-    """CMUdict G2P with the fixed split of REFERENCE.md section 4.
+    """CMUdict G2P with a fixed split: words matching ``^[a-z][a-z']*$``, stress stripped, hashed by ``splits.py``.
 
     Characters in (the ``chars`` tokenizer), ARPAbet phones out (``whitespace``). One pair per
     (word, pronunciation): training uses every

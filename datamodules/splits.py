@@ -1,4 +1,4 @@
-"""Deterministic hash-based train/dev/test assignment (REFERENCE.md section 4)."""
+"""Deterministic hash-based train/dev/test assignment: sha256 of a salted key, modulo 100 (10% test, 5% dev)."""
 
 from __future__ import annotations
 

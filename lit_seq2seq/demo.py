@@ -1,7 +1,7 @@
 """The main job (``make demo``): train a grapheme-to-phoneme model on CMUdict with ``Trainer.fit``.
 
 Trains for a fixed wall-clock budget on whatever accelerator is there (CPU by default here), then
-prints test WER/PER on the held-out CMUdict words (REFERENCE.md section 4 split, any-reference
+prints test WER/PER on the held-out CMUdict words (the fixed hash split of ``datamodules/splits.py``, any-reference
 scoring), shows a handful of words with predicted and reference pronunciations, and writes a
 checkpoint, CSV and TensorBoard logs (loss, ``tf_ratio``, ``fed_from_model``, ``tokens_per_s``,
 validation ``ppl``/``wer``/``per``...) and an attention heat map.

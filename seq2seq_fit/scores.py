@@ -10,7 +10,7 @@ Units: ``loss`` is nats per target token and ``ppl`` its exponential; every othe
 score is a **percentage** (0 to 100): ``token_acc``, ``exact_match`` and ``bleu`` higher is
 better, ``wer`` and ``per`` lower is better. ``exact_match + wer == 100``.
 
-G2P scoring follows Sequitur's ``Evaluation.py`` (see REFERENCE.md section 4): a source is right
+G2P scoring follows Sequitur's ``Evaluation.py`` (benchmarks/README.md, Protocols): a source is right
 if its hypothesis equals *any* of its references; token errors are counted against the closest
 reference. For corpora that are not G2P, ``wer`` is the sentence error rate and ``per`` the token
 error rate.

@@ -1,4 +1,4 @@
-"""Schedules as in REFERENCE.md section 1, checked at step 0, mid-way, at the end and past it."""
+"""Schedules as in docs/architecture.md, checked at step 0, mid-way, at the end and past it."""
 
 import math
 

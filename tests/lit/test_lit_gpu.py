@@ -1,4 +1,4 @@
-"""The Lightning side on a CUDA GPU (issue 17): where tensors live, checkpoints across devices, cuDNN, host syncs.
+"""The Lightning side on a CUDA GPU: where tensors live, checkpoints across devices, cuDNN, host syncs.
 
 Marked ``gpu`` and skipped without CUDA: ``make bench-gpu`` runs them on a lent device
 (``pytest -m gpu``). Mixed precision with a real CUDA ``GradScaler`` is tested in

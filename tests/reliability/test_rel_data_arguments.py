@@ -1,4 +1,4 @@
-"""Bad arguments (issue 7, item 9, data side): ``Seq2SeqDataModule`` checks every argument when it is
+"""Bad arguments (data side): ``Seq2SeqDataModule`` checks every argument when it is
 constructed (some used to be checked only in ``setup``, or never), naming the argument, the value
 and what is allowed."""
 

@@ -1,4 +1,4 @@
-"""Fuzz (issue 7, item 10): random corpora through ``Seq2SeqDataModule``'s real loaders, two simulated
+"""Fuzz: random corpora through ``Seq2SeqDataModule``'s real loaders, two simulated
 ranks, stopped and resumed mid-epoch: every sequence decodes back to its tokens and is trained on
 exactly once per epoch, with the same batches as an uninterrupted epoch."""
 

@@ -1,4 +1,4 @@
-"""Bad data through the Lightning data module (issue 7, item 8).
+"""Bad data through the Lightning data module.
 
 Line-level TSV problems are covered in tests/data/test_tsv.py; here they go end to end through
 ``Seq2SeqDataModule``, as do tokens the training split never saw: ``<unk>`` on the source side

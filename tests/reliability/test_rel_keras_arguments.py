@@ -1,5 +1,5 @@
 """Every invalid argument of ``Seq2SeqModel``, ``translate`` and ``KerasData`` is refused up front
-with a ``ValueError`` naming the argument, the value and what is allowed (issue 7, item 9)."""
+with a ``ValueError`` naming the argument, the value and what is allowed."""
 
 from __future__ import annotations
 

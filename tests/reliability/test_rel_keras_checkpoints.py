@@ -1,4 +1,4 @@
-"""``AtomicModelCheckpoint`` never leaves a half-written checkpoint (issue 7, item 1).
+"""``AtomicModelCheckpoint`` never leaves a half-written checkpoint.
 
 A failure is injected in the middle of a save (after ``config.json`` and part of the weights are
 in the zip): Keras' own ``ModelCheckpoint`` then leaves a broken file where the previous

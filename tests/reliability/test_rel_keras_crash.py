@@ -1,4 +1,4 @@
-"""Crash and recover on the Keras side (issue 7, item 4), TensorFlow backend: a ``model.fit`` killed
+"""Crash and recover on the Keras side, TensorFlow backend: a ``model.fit`` killed
 with SIGKILL mid-run and restarted with the same ``BackupAndRestore`` finishes the run, repeats at
 most one backup interval of steps, and ends with the weights of a run that was never killed.
 Subprocesses, so marked slow."""

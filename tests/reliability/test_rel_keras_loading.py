@@ -1,4 +1,4 @@
-"""``.keras`` files load with ``safe_mode=True``; files that would run code are refused (issue 7, item 5).
+"""``.keras`` files load with ``safe_mode=True``; files that would run code are refused.
 
 Each refusal test plants a module or a lambda that would write a marker file if it ever ran, and
 checks that the marker is absent afterwards: the refusal happens before any code of the file runs.

@@ -1,4 +1,4 @@
-"""Mixed-precision faults on the Keras side (issue 7, item 7), TensorFlow backend.
+"""Mixed-precision faults on the Keras side, TensorFlow backend.
 
 Under ``mixed_float16`` Keras wraps the optimizer in a ``LossScaleOptimizer`` and
 ``Seq2SeqModel.train_step`` scales the loss with ``optimizer.scale_loss`` before taking gradients;

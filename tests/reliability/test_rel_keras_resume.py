@@ -1,4 +1,4 @@
-"""Resume equivalence on the Keras side (issue 7, item 3), TensorFlow backend, CPU.
+"""Resume equivalence on the Keras side, TensorFlow backend, CPU.
 
 Train 8 steps straight; train the same model from scratch, interrupt it after 4 steps (an epoch
 boundary) or 6 steps (mid-epoch), and let a fresh model with a fresh ``KerasData`` resume from the

@@ -1,4 +1,4 @@
-"""``Seq2SeqModel.fit`` refuses data encoded with other vocabularies (issue 7, item 6)."""
+"""``Seq2SeqModel.fit`` refuses data encoded with other vocabularies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad arguments (issue 7, item 9, Lightning side): ``ValueError`` at construction or call time,
+"""Bad arguments (Lightning side): ``ValueError`` at construction or call time,
 naming the argument, the value and what is allowed. ``Seq2SeqConfig`` and ``TeacherForcing``
 fields are covered field by field in tests/core; here the arguments of ``LitSeq2Seq`` and
 ``translate``, checked before any work is done."""

@@ -1,4 +1,4 @@
-"""Checkpoints are written atomically and read without unpickling objects (issue 7, items 1 and 5).
+"""Checkpoints are written atomically and read without unpickling objects.
 
 Lightning 2.6's ``TorchCheckpointIO`` moves a temp file from the system temp directory into place
 (``shutil.move``), which degrades to an in-place copy across filesystems, and leaves

@@ -1,4 +1,4 @@
-"""Crash and recover (issue 7, item 4): a run killed with SIGKILL, restarted with ``ckpt_path="last"``,
+"""Crash and recover: a run killed with SIGKILL, restarted with ``ckpt_path="last"``,
 finishes and loses at most one checkpoint interval. Subprocesses, so marked slow."""
 
 from __future__ import annotations

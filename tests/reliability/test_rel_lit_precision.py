@@ -1,4 +1,4 @@
-"""Mixed-precision faults (issue 7, item 7, Lightning side).
+"""Mixed-precision faults (Lightning side).
 
 Lightning 2.6 turns ``precision="16-mixed"`` on CPU into bfloat16 (it logs "Using bfloat16
 Automatic Mixed Precision"), which has no loss scaling. The float16 path with a ``GradScaler`` is

@@ -1,4 +1,4 @@
-"""Resume equivalence (issue 7, item 2): N steps straight == N/2, stop, resume for N/2, bitwise on CPU.
+"""Resume equivalence: N steps straight == N/2, stop, resume for N/2, bitwise on CPU.
 
 Compared per step: the batch (order resumes mid-epoch), the teacher-forcing coins (the generator
 state is checkpointed) and, at the end, every weight. With ``num_workers=1`` the ``DataLoader``

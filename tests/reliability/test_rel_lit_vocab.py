@@ -1,4 +1,4 @@
-"""Vocabulary integrity (issue 7, item 6): a model and data with different vocabularies never run together.
+"""Vocabulary integrity: a model and data with different vocabularies never run together.
 
 A trained model's ids mean its own vocabulary; data encoded with another one would train on, or
 score, garbage without any error. ``LitSeq2Seq.setup`` compares them before the first batch.
