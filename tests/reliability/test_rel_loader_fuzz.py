@@ -18,6 +18,7 @@ string, a config edit of the same type) may load a different model: only its err
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import resource
@@ -51,7 +52,7 @@ SECRET = "SECRET-7f3a"
 #: Where each loader's base copy lives in the base directory.
 BASES = {"directory": "model", "checkpoint": "model.ckpt", "onnx": "export"}
 #: Examples per loader in the default suite, and under ``-m slow``.
-DEFAULT_EXAMPLES = 25
+DEFAULT_EXAMPLES = 40
 SLOW_EXAMPLES = 400
 
 
@@ -247,8 +248,8 @@ def tree_mutation(data: st.DataObject, tree: Any, *, python: bool) -> tuple[Any,
         )
     if op == "huge":
         new = data.draw(st.sampled_from(HUGE_JSON), label="value")
-        new = huge_python(new) if python else new
-        return set_at(tree, path, new), Mutation(f"{where}: {short(old)} -> {str(new)[:20]}")
+        desc = f"{where}: {short(old)} -> {str(new)[:20]}"  # before it is a Python int too long to print
+        return set_at(tree, path, huge_python(new) if python else new), Mutation(desc)
     if op == "nest":
         depth = data.draw(st.sampled_from([100, 900] if python else [100, 5000, 200_000]), label="depth")
         new = Raw("[" * depth + "]" * depth) if not python else json.loads("[" * depth + "]" * depth)
@@ -574,10 +575,31 @@ def mutate(data: st.DataObject, root: Path, loader: str, outside: Path) -> Mutat
     kinds += 3 * [{".json": "json", ".safetensors": "safetensors", ".ckpt": "checkpoint", ".onnx": "onnx"}[path.suffix]]
     kind = data.draw(st.sampled_from(kinds), label="kind")
     if kind == "bytes":
-        return byte_mutation(data, path, data_regions(path))
-    if kind == "file":
-        return file_mutation(data, path, outside, directory=loader != "checkpoint")
-    return MUTATORS[kind](data, path)
+        mutation = byte_mutation(data, path, data_regions(path))
+    elif kind == "file":
+        mutation = file_mutation(data, path, outside, directory=loader != "checkpoint")
+    else:
+        mutation = MUTATORS[kind](data, path)
+    if loader != "checkpoint" and name != "config.json" and data.draw(st.booleans(), label="file list updated"):
+        relist(root)  # as whoever crafts a file would: the checks behind the checksums must hold alone
+        mutation.description += " (file list updated)"
+    return mutation
+
+
+def relist(root: Path) -> None:
+    """Update the size and sha256 that ``config.json`` lists for each regular file now in ``root``."""
+    index = root / "config.json"
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+        files = dict(data["files"])
+    except (OSError, ValueError, TypeError, KeyError):  # config.json itself swapped away: nothing to update
+        return
+    for name in files:
+        path = root / name
+        if path.is_file():
+            content = path.read_bytes()
+            data["files"][name] = {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    index.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def loaded_graphs_finite(root: Path) -> bool:
