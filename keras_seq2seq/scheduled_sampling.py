@@ -13,8 +13,26 @@ from typing import Any
 import keras
 from keras import ops
 from seq2seq_fit.config import check_choice
-from seq2seq_fit.teacher_forcing import GRANULARITIES
+from seq2seq_fit.teacher_forcing import GRANULARITIES, TeacherForcing
 from seq2seq_fit.vocab import BOS_ID, PAD_ID
+
+
+def gold_probability(teacher_forcing: TeacherForcing, ratio: Any, target_in: Any) -> Any:
+    """The probability of feeding the gold token at each position of ``target_in`` (B, T) given the
+    step schedule's ``ratio``: ``ratio`` itself without a ``position_schedule``, else the (T,)
+    float32 tensor ``teacher_forcing.at_position(ratio, t)`` (in the graph, so the ratio may be a tensor).
+
+    Example:
+        >>> import numpy as np
+        >>> tf = TeacherForcing(start=0.0, position_schedule="linear", position_k=4)
+        >>> ops.convert_to_numpy(gold_probability(tf, 0.0, np.ones((2, 3), "int32"))).tolist()
+        [1.0, 0.75, 0.5]
+    """
+    if teacher_forcing.position_schedule == "none":
+        return ratio
+    positions = ops.arange(ops.shape(target_in)[1], dtype="float32")  # (T,)
+    p = teacher_forcing.at_position(ops.cast(ratio, "float32"), positions, exp=ops.exp, maximum=ops.maximum)
+    return ops.cast(p, "float32")  # (T,)
 
 
 def draw_coins(target_in: Any, ratio: Any, granularity: str, seed: Any = None) -> Any:
@@ -26,7 +44,8 @@ def draw_coins(target_in: Any, ratio: Any, granularity: str, seed: Any = None) -
 
     Args:
         target_in: ``(B, T)`` decoder inputs (only the shape is read).
-        ratio: scalar probability of feeding the ground truth.
+        ratio: probability of feeding the ground truth: a scalar, or (T,) per position
+            (:func:`gold_probability`).
         granularity: ``token``, ``sequence`` or ``batch``.
         seed: a ``keras.random.SeedGenerator`` (or seed).
 
@@ -56,6 +75,19 @@ def fed_from_model(gold: Any, target_in: Any) -> Any:
     from_model = ops.logical_and(ops.logical_not(gold), valid)
     n_valid = ops.sum(ops.cast(valid, "float32"))
     return ops.sum(ops.cast(from_model, "float32")) / ops.maximum(n_valid, 1.0)
+
+
+def applied_ratio(probability: Any, target_in: Any) -> Any:
+    """Mean gold probability over the real decoder inputs (not padding, not ``<bos>``) of
+    ``target_in`` (B, T), for a scalar or (T,) ``probability`` (``fed_from_model``'s expectation is
+    one minus it)."""
+    time = ops.shape(target_in)[1]
+    valid = ops.logical_and(
+        ops.not_equal(target_in, PAD_ID), ops.expand_dims(ops.arange(time, dtype="int32") >= 1, 0)
+    )  # (B, T)
+    valid = ops.cast(valid, "float32")
+    p = ops.broadcast_to(ops.cast(probability, "float32"), ops.shape(valid))  # (B, T)
+    return ops.sum(p * valid) / ops.maximum(ops.sum(valid), 1.0)
 
 
 def gumbel_noise(seed: Any, shape: Any) -> Any:
@@ -92,4 +124,12 @@ def mix_inputs(gold: Any, target_in: Any, predictions: Any) -> Any:
     return ops.where(gold, target_in, shifted)
 
 
-__all__ = ["draw_coins", "fed_from_model", "gumbel_noise", "mix_inputs", "model_tokens"]
+__all__ = [
+    "applied_ratio",
+    "draw_coins",
+    "fed_from_model",
+    "gold_probability",
+    "gumbel_noise",
+    "mix_inputs",
+    "model_tokens",
+]

@@ -14,7 +14,7 @@ import keras
 from keras import ops
 from keras_seq2seq.decoder import Decoder, Memory
 from keras_seq2seq.encoder import Encoder
-from keras_seq2seq.scheduled_sampling import draw_coins, gumbel_noise, mix_inputs, model_tokens
+from keras_seq2seq.scheduled_sampling import draw_coins, gold_probability, gumbel_noise, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.scores import length_budget
 from seq2seq_fit.vocab import BOS_ID, PAD_ID
@@ -164,10 +164,12 @@ class Seq2Seq(keras.layers.Layer):
     ) -> tuple[Any, Any]:
         """The training loss: scheduled forward, then masked cross-entropy with label smoothing.
 
-        Draws the teacher-forcing coins at ``ratio`` (with ``teacher_forcing.granularity``, from
-        the coin ``SeedGenerator``), runs :meth:`scheduled_forward` and averages the cross-entropy
-        over the non-pad tokens of ``target_out`` (B, T) with ``config.label_smoothing``.
-        ``Seq2SeqModel``'s train steps and the benchmarks' hand-written loops call this one function.
+        Draws the teacher-forcing coins at ``ratio``, or at each position's
+        ``teacher_forcing.at_position(ratio, t)`` with a ``position_schedule`` (with
+        ``teacher_forcing.granularity``, from the coin ``SeedGenerator``), runs
+        :meth:`scheduled_forward` and averages the cross-entropy over the non-pad tokens of
+        ``target_out`` (B, T) with ``config.label_smoothing``. ``Seq2SeqModel``'s train steps and
+        the benchmarks' hand-written loops call this one function.
 
         Returns:
             ``(loss (), gold (B, T))``: the scalar loss and the coins (``True`` where the gold
@@ -181,7 +183,8 @@ class Seq2Seq(keras.layers.Layer):
             >>> tuple(loss.shape), bool(keras.ops.all(gold))
             ((), True)
         """
-        gold = draw_coins(target_in, ratio, teacher_forcing.granularity, self.coin_seed)  # (B, T)
+        probability = gold_probability(teacher_forcing, ratio, target_in)  # a number, or (T,)
+        gold = draw_coins(target_in, probability, teacher_forcing.granularity, self.coin_seed)  # (B, T)
         logits = self.scheduled_forward(source, target_in, gold, teacher_forcing, training)  # (B, T, V)
         return masked_cross_entropy(logits, target_out, self.config.label_smoothing), gold
 

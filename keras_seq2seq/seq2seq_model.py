@@ -21,7 +21,7 @@ from keras_seq2seq import train_steps
 from keras_seq2seq.batch import LoaderSequence, check_first_batch, is_torch_dataloader, to_batch
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.pretrained import canonical_weights, load_canonical_weights
-from keras_seq2seq.scheduled_sampling import fed_from_model
+from keras_seq2seq.scheduled_sampling import applied_ratio, fed_from_model, gold_probability
 from keras_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
 from keras_seq2seq.stream_position import StreamPosition
 from keras_seq2seq.train_steps import num_replicas
@@ -30,6 +30,7 @@ from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.batch import check_batch
 from seq2seq_fit.model_format import load_pretrained, save_pretrained
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
+from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC
 from seq2seq_fit.tokenizer import TokenizerLike, as_tokenizer, check_tokenizer_vocab
 from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab, check_same_vocab
@@ -46,7 +47,8 @@ class Seq2SeqModel(keras.Model):
     this class is the system around it. ``train_step`` runs the scheduled sampling of ``teacher_forcing`` at step
     ``optimizer.iterations`` on TensorFlow, JAX (stateless) and torch; ``fit`` logs ``loss``,
     ``tf_ratio`` (the scheduled ratio) and ``fed_from_model`` (share of real decoder inputs that
-    came from the model). ``evaluate`` / validation log the names of
+    came from the model), and with a ``position_schedule`` ``tf_ratio_applied`` (the mean gold
+    probability over the batch's decoder inputs). ``evaluate`` / validation log the names of
     :data:`seq2seq_fit.scores.EVAL_METRICS` (``val_loss``, ``val_ppl``, ``val_token_acc``,
     ``val_exact_match``, ``val_bleu``, ``val_wer``, ``val_per`` in ``fit``): the teacher-forced
     ``loss`` (mean NLL per target token over the whole split, no label smoothing) and ``ppl``, and
@@ -122,6 +124,9 @@ class Seq2SeqModel(keras.Model):
         self.ratio_tracker = keras.metrics.Mean(name="tf_ratio")
         self.fed_tracker = keras.metrics.Mean(name="fed_from_model")
         self.target_tokens_tracker = keras.metrics.Sum(name="target_tokens")
+        self.applied_tracker = (  # only with a position schedule: other models keep their logs and state
+            None if self.teacher_forcing.position_schedule == "none" else keras.metrics.Mean(name=APPLIED_RATIO_METRIC)
+        )
         self._eval_records: list[EvalRecord] | None = None  # filled by evaluate, one batch at a time
         self._checked_steps: frozenset[str] = frozenset()  # the steps whose first batch was checked
         self.build()
@@ -131,12 +136,8 @@ class Seq2SeqModel(keras.Model):
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
-        return [
-            self.loss_tracker,
-            self.ratio_tracker,
-            self.fed_tracker,
-            self.target_tokens_tracker,
-        ]
+        trackers = [self.loss_tracker, self.ratio_tracker, self.fed_tracker, self.target_tokens_tracker]
+        return trackers if self.applied_tracker is None else [*trackers, self.applied_tracker]
 
     # --------------------------------------------------------------------------------- forward
 
@@ -161,11 +162,15 @@ class Seq2SeqModel(keras.Model):
         ratio = self.ratio()
         target_in, y = batch["target_in"], batch["target_out"]
         loss, gold = self.model.loss(batch["source"], target_in, y, self.teacher_forcing, ratio, training=True)
-        return loss, {
+        stats = {
             "tf_ratio": ratio,
             "fed_from_model": fed_from_model(gold, target_in),
             "target_tokens": ops.sum(ops.cast(ops.not_equal(y, PAD_ID), "float32")),
         }
+        if self.applied_tracker is not None:
+            probability = gold_probability(self.teacher_forcing, ratio, target_in)  # (T,)
+            stats[APPLIED_RATIO_METRIC] = applied_ratio(probability, target_in)
+        return loss, stats
 
     def train_metrics(self, loss: Any, stats: dict[str, Any]) -> dict[str, Any]:
         """Update the training trackers with one step's loss and statistics; returns the logs."""
@@ -173,7 +178,11 @@ class Seq2SeqModel(keras.Model):
         self.ratio_tracker.update_state(stats["tf_ratio"])
         self.fed_tracker.update_state(stats["fed_from_model"])
         self.target_tokens_tracker.update_state(stats["target_tokens"])  # read by TrainingThroughput, not logged
-        return {m.name: m.result() for m in (self.loss_tracker, self.ratio_tracker, self.fed_tracker)}
+        logged = [self.loss_tracker, self.ratio_tracker, self.fed_tracker]
+        if self.applied_tracker is not None:
+            self.applied_tracker.update_state(stats[APPLIED_RATIO_METRIC])
+            logged.append(self.applied_tracker)
+        return {m.name: m.result() for m in logged}
 
     def train_step(self, *args: Any) -> Any:
         """One optimisation step (``train_step(data)``; ``train_step(state, data)`` on JAX), run by

@@ -30,7 +30,8 @@ OTHER_BACKENDS = [b for b in ("tensorflow", "jax", "torch") if b != BACKEND]
 #: the whole core set runs under the ``slow`` marker.
 JAX_DEFAULT = (
     "learns_reverse or memorises or beam_width_one or parallel_at_ratio_one or fresh_process "
-    "or tracks_one_minus_ratio_in_fit and token or backup_and_restore or user_data or format_onnx"
+    "or tracks_one_minus_ratio_in_fit and token or backup_and_restore or user_data or format_onnx "
+    "or position_schedule_in_fit and parallel"
 )
 CHILD = os.environ.get("KERAS_SEQ2SEQ_CHILD") == "1"
 

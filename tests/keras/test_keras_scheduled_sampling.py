@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import keras
-from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, mix_inputs, model_tokens
+from keras_seq2seq import Seq2SeqModel
+from keras_seq2seq.scheduled_sampling import (
+    applied_ratio,
+    draw_coins,
+    fed_from_model,
+    gold_probability,
+    mix_inputs,
+    model_tokens,
+)
 from keras_seq2seq.seq2seq import always_gold
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from tests.helpers.keras import first_batch, reverse_data, tiny_model, to_numpy, toy_data
@@ -149,3 +159,61 @@ def test_config_objects_round_trip() -> None:
     model = tiny_model(data, TeacherForcing(schedule="exponential", k=0.9, granularity="batch"))
     assert model.get_config()["teacher_forcing"]["granularity"] == "batch"
     assert isinstance(model.config, Seq2SeqConfig)
+
+
+# ---- schedules over the decoding position
+
+#: f(t) = 0.85 ** t alone (the step ratio is 0): gold at t = 1 with 0.85, at t = 19 with 0.046.
+BY_POSITION = TeacherForcing(schedule="constant", start=0.0, position_schedule="exponential", position_k=0.85)
+
+
+@pytest.mark.parametrize("granularity", ["token", "sequence", "batch"])
+def test_coins_follow_the_probability_of_each_position(granularity: str) -> None:
+    target_in = np.ones((4096, 20), "int32")
+    p = to_numpy(gold_probability(BY_POSITION, 0.0, target_in))
+    np.testing.assert_allclose(p, [0.85**t for t in range(20)], rtol=1e-5)
+    seed = keras.random.SeedGenerator(3)
+    gold = to_numpy(draw_coins(target_in, p, granularity, seed))
+    rate, tolerance = gold.mean(0), 0.04  # 4096 coins per position: standard error < 0.008
+    if granularity == "batch":  # one coin per position and draw: the mean of 1000 draws (standard error < 0.016)
+        rate = np.mean([to_numpy(draw_coins(target_in[:1], p, granularity, seed))[0] for _ in range(1000)], axis=0)
+        tolerance = 0.06
+    assert rate[0] == 1.0
+    assert np.abs(rate[1:] - p[1:]).max() < tolerance, (rate, p)
+    assert rate[1:5].mean() > rate[15:].mean() + 0.4, "early positions are fed gold more often than late ones"
+    if granularity == "sequence":
+        assert (gold[:, 1:] <= gold[:, :-1]).all(), "one coin per example: gold up to a position, then the model's"
+
+
+def test_gold_probability_is_the_ratio_without_a_position_schedule_and_in_the_graph_otherwise() -> None:
+    target_in = np.ones((2, 5), "int32")
+    assert gold_probability(TeacherForcing(schedule="linear"), 0.3, target_in) == 0.3
+    composite = TeacherForcing(schedule="linear", position_schedule="sigmoid", position_k=3.0)
+    ratio = keras.ops.convert_to_tensor(0.5)
+    expected = [composite.at_position(0.5, t) for t in range(5)]
+    np.testing.assert_allclose(to_numpy(gold_probability(composite, ratio, target_in)), expected, rtol=1e-6)
+    target = np.array([[1, 5, 6, 0], [1, 5, 0, 0]], "int32")
+    p = np.array([1.0, 0.8, 0.4, 0.1], "float32")
+    assert float(to_numpy(applied_ratio(p, target))) == pytest.approx((0.8 + 0.4 + 0.8) / 3)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+def test_position_schedule_in_fit_logs_the_applied_ratio_and_round_trips(mode: str, tmp_path: Path) -> None:
+    data = reverse_data(n_train=128, batch_size=32)  # 4 steps
+    tf = TeacherForcing(
+        schedule="linear", start=1.0, end=0.0, decay_steps=4, mode=mode, position_schedule="linear", position_k=6.0
+    )
+    model = tiny_model(data, tf, attention="luong", hidden_size=16, embedding_dim=8)
+    model.compile(optimizer="adam")
+    history = model.fit(data.train(), epochs=1, verbose=0).history
+    assert sorted(history) == ["fed_from_model", "loss", "tf_ratio", "tf_ratio_applied"]
+    assert history["tf_ratio"][0] == pytest.approx(np.mean([tf.ratio(i) for i in range(4)]), abs=1e-6)
+    applied, fed = history["tf_ratio_applied"][0], history["fed_from_model"][0]
+    # step i feeds position t gold with 1 - t * (1 - eps(i)) / 6 (targets of 3-8 tokens): 1 at step 0, then less
+    assert 0.5 < applied < 1.0
+    assert abs(fed - (1.0 - applied)) < 0.08, (fed, applied)
+    # the fields travel with the model: .keras file and model directory
+    model.save(tmp_path / "m.keras")
+    assert keras.models.load_model(tmp_path / "m.keras").teacher_forcing == tf
+    model.save_pretrained(tmp_path / "model")
+    assert Seq2SeqModel.from_pretrained(tmp_path / "model").teacher_forcing == tf
