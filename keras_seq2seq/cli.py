@@ -66,7 +66,7 @@ def add_dataclass_options(group: Any, cls: type, lightning_prefix: str) -> None:
     for f in fields(cls):
         default = f.default if f.default is not MISSING else None
         kind = {bool: parse_bool, int: int, float: float}.get(type(default), str)
-        if f.name == "k":
+        if f.name in ("k", "position_k"):  # None by default (picked per schedule), a float when given
             kind = float
         group.add_argument(
             f"--{f.name}", f"--{lightning_prefix}.{f.name}", dest=f"{cls.__name__}.{f.name}", type=kind,
