@@ -39,6 +39,10 @@ from hypothesis import strategies as st
 
 from tests.helpers import REPO, child_env
 
+pytest.importorskip("onnx")  # the export is built and mutated with it
+pytest.importorskip("onnxruntime")
+pytest.importorskip("lightning")
+
 #: Seconds a load and decode may take before the worker is killed and the example fails as a hang.
 TIME_BOX = 15.0
 #: Extra peak memory (MB) a load may cost the worker.
