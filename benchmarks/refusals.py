@@ -18,7 +18,9 @@ CR-only TSV is read, not refused.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import io
 import json
 import os
 import resource
@@ -215,24 +217,32 @@ for _size in (6000, 20000):
     )
 
 
-@case("safetensors_extra_1_2gb", "load_pretrained: model.safetensors with an unexpected 1.2 GB tensor (sparse)")
-def safetensors_extra(tmp: Path) -> Callable[[], Any]:
-    from seq2seq_fit.model_format import load_pretrained
+def safetensors_extra(count: int) -> Callable[[Path], Callable[[], Any]]:
+    def build(tmp: Path) -> Callable[[], Any]:
+        from seq2seq_fit.model_format import load_pretrained
 
-    root = model_directory(tmp / "model")
-    path = root / "model.safetensors"
-    blob = path.read_bytes()
-    n = int.from_bytes(blob[:8], "little")
-    header, body = json.loads(blob[8 : 8 + n]), blob[8 + n :]
-    count = 300_000_000  # float32: 1.2 GB
-    header["decoder.extra"] = {"dtype": "F32", "shape": [count], "data_offsets": [len(body), len(body) + 4 * count]}
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with path.open("wb") as f:
-        f.write(len(text).to_bytes(8, "little") + text + body)
-        f.truncate(8 + len(text) + len(body) + 4 * count)
-    relist(root)
-    return lambda: load_pretrained(root)
+        root = model_directory(tmp / "model")
+        path = root / "model.safetensors"
+        blob = path.read_bytes()
+        n = int.from_bytes(blob[:8], "little")
+        header, body = json.loads(blob[8 : 8 + n]), blob[8 + n :]
+        header["decoder.extra"] = {"dtype": "F32", "shape": [count], "data_offsets": [len(body), len(body) + 4 * count]}
+        text = json.dumps(header).encode()
+        text += b" " * (-len(text) % 8)
+        with path.open("wb") as f:
+            f.write(len(text).to_bytes(8, "little") + text + body)
+            f.truncate(8 + len(text) + len(body) + 4 * count)  # sparse: the tensor's bytes cost no disk
+        relist(root)
+        return lambda: load_pretrained(root)
+
+    return build
+
+
+for _gb, _count in (("1_2", 300_000_000), ("2_4", 600_000_000)):
+    case(
+        f"safetensors_extra_{_gb}gb",
+        f"load_pretrained: model.safetensors with an unexpected {_gb.replace('_', '.')} GB tensor (sparse)",
+    )(safetensors_extra(_count))
 
 
 @case("keras_zip_bomb_3gb", "keras_seq2seq.load_model: config.json inflates to 3 GB")
@@ -379,13 +389,23 @@ def nan_onnx(tmp: Path) -> Callable[[], Any]:
     return translator(root)
 
 
-@case("onnx_logits_width", "OnnxTranslator: decoder.onnx of a model with one more target token")
-def onnx_logits_width(tmp: Path) -> Callable[[], Any]:
-    root = onnx_export(tmp / "export")
-    wider = onnx_export(tmp / "wider", [*TOKENS, "i"])
-    (root / "decoder.onnx").write_bytes((wider / "decoder.onnx").read_bytes())
-    relist(root)
-    return translator(root)
+def onnx_logits(tokens: list[str]) -> Callable[[Path], Callable[[], Any]]:
+    def build(tmp: Path) -> Callable[[], Any]:
+        root = onnx_export(tmp / "export")
+        other = onnx_export(tmp / "other", tokens)
+        (root / "decoder.onnx").write_bytes((other / "decoder.onnx").read_bytes())
+        relist(root)
+        return translator(root)
+
+    return build
+
+
+case("onnx_logits_wider", "OnnxTranslator: decoder.onnx of a model with one more target token")(
+    onnx_logits([*TOKENS, "i"])
+)
+case("onnx_logits_narrower", "OnnxTranslator: decoder.onnx of a model with one target token fewer")(
+    onnx_logits(TOKENS[:-1])
+)
 
 
 @case("onnx_bad_export_json", "OnnxTranslator: export.json with 'encoder': 7")
@@ -447,6 +467,15 @@ def checkpoint_truncated(tmp: Path) -> Callable[[], Any]:
     return lambda: LitSeq2Seq.load_from_checkpoint(path)
 
 
+@case("cli_truncated_checkpoint", "lit-seq2seq translate --model a checkpoint cut in half")
+def cli_truncated_checkpoint(tmp: Path) -> Callable[[], Any]:
+    from lit_seq2seq.cli import translate_main
+
+    path = checkpoint(tmp / "m.ckpt")
+    os.truncate(path, path.stat().st_size // 2)
+    return lambda: translate_main(["--model", os.fspath(path), "a b"])
+
+
 @case("extra_seed_abc", "LitSeq2Seq.from_pretrained: config.json extra.seed is 'abc'")
 def extra_seed(tmp: Path) -> Callable[[], Any]:
     from lit_seq2seq import LitSeq2Seq
@@ -492,9 +521,14 @@ def run_case(name: str) -> dict[str, Any]:
         before = memory_kb("VmRSS")
         signal.alarm(TIME_LIMIT)
         start = time.perf_counter()
+        stderr = io.StringIO()
         try:
-            result = call()
+            with contextlib.redirect_stderr(stderr):
+                result = call()
             outcome, message = "read", str(result)
+        except SystemExit as exit:  # a command line: status 2 and one line on stderr is its refusal
+            outcome = ("refused: " if exit.code == 2 else "RAW: ") + f"exit status {exit.code}"
+            message = stderr.getvalue().strip()
         except Exception as err:  # recorded: any exception class is a result
             refused = isinstance(err, InputError) or (name.startswith("vocab_duplicate") and type(err) is ValueError)
             outcome = ("refused: " if refused else "RAW: ") + f"{type(err).__module__}.{type(err).__name__}"
