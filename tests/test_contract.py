@@ -192,3 +192,26 @@ def test_each_package_imports_only_what_the_layering_allows(package: str) -> Non
         for path in sorted((ROOT / package).rglob("*.py"))
     }
     assert {path: bad for path, bad in offenders.items() if bad} == {}
+
+
+@pytest.mark.parametrize("name", ["gold_probability", "applied_ratio", "fed_from_model", "mix_inputs"])
+def test_the_scheduled_sampling_functions_have_the_same_signature(name: str) -> None:
+    import keras_seq2seq.scheduled_sampling
+    import lit_seq2seq.scheduled_sampling
+
+    lit, keras_side = getattr(lit_seq2seq.scheduled_sampling, name), getattr(keras_seq2seq.scheduled_sampling, name)
+    assert described(lit) == described(keras_side)
+
+
+def test_both_sides_log_the_applied_position_ratio_under_one_name() -> None:
+    """``tf_ratio_applied`` (Lightning ``train/tf_ratio_applied``) only with a position schedule: a model
+    without one keeps exactly the logs and the Keras tracker state it had."""
+    from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC
+
+    tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a"]
+    config = {"hidden_size": 8, "embedding_dim": 8}
+    by_position = {"schedule": "linear", "position_schedule": "linear"}
+    assert APPLIED_RATIO_METRIC == "tf_ratio_applied"
+    assert APPLIED_RATIO_METRIC in [m.name for m in Seq2SeqModel(tokens, tokens, config, by_position).metrics]
+    assert APPLIED_RATIO_METRIC not in [m.name for m in Seq2SeqModel(tokens, tokens, config).metrics]
+    # Lightning's side is read from a real run: tests/lit/test_lit_scheduled_sampling.py (module_logs_the_applied_ratio)
