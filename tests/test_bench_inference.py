@@ -76,7 +76,7 @@ def test_results_name_threads_versions_and_sizes(smoke: tuple[dict[str, Any], st
     assert versions["keras-torch"]["backend"] == "torch"
     assert meta["parameters"] > 0 and "parameters)" in table
     sizes = meta["sizes"]
-    assert set(sizes["model"]["files"]) == {"config.json", "vocab.json", "model.safetensors"}
+    assert set(sizes["model"]["files"]) == {"config.json", "vocab.json", "tokenizer_config.json", "model.safetensors"}
     assert {"encoder.onnx", "decoder.onnx"} <= set(sizes["onnx_export"]["files"])
     assert "Sizes: model directory" in table and "onnxruntime is" in table
 

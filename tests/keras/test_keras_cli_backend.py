@@ -110,7 +110,8 @@ def test_a_model_of_a_missing_backend_runs_on_an_installed_one(tmp_path: Path) -
 def test_the_backend_choice(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, recorded: str | None, installed: set[str], chosen: str | None
 ) -> None:
-    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_BACKEND", "")  # records the variable, so what choose_backend sets is undone too
+    monkeypatch.delenv("KERAS_BACKEND")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no keras.json: Keras' default is tensorflow
     monkeypatch.delitem(sys.modules, "keras", raising=False)
     monkeypatch.setattr(cli, "recorded_backend", lambda path: recorded)
@@ -120,7 +121,8 @@ def test_the_backend_choice(
 
 
 def test_no_backend_installed_is_one_line_naming_the_extras(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_BACKEND", "")  # records the variable, so what choose_backend sets is undone too
+    monkeypatch.delenv("KERAS_BACKEND")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delitem(sys.modules, "keras", raising=False)
     monkeypatch.setattr(cli, "installed", lambda package: False)
