@@ -331,6 +331,13 @@ def load_saved_model(path: str) -> Any:
         from keras_seq2seq.seq2seq_model import Seq2SeqModel
 
         return Seq2SeqModel.from_pretrained(path)
+    from seq2seq_fit.errors import ModelFormatError
+    from seq2seq_fit.untrusted import check_regular_file
+
+    try:
+        check_regular_file(path)  # a FIFO would block the open forever
+    except ModelFormatError as err:
+        raise CLIError(f"--model {err}") from err
     if not zipfile.is_zipfile(path):
         raise CLIError(f"--model {path}: not a .keras file (not a zip archive) or a model directory")
     from keras_seq2seq.safe_loading import load_model

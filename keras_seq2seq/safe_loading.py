@@ -14,7 +14,7 @@ import keras
 from seq2seq_fit import limits
 from seq2seq_fit.config import as_config
 from seq2seq_fit.errors import ModelFormatError, UnsafeFileError, shown
-from seq2seq_fit.untrusted import check_finite, check_model_size, one_line, parse_json
+from seq2seq_fit.untrusted import check_finite, check_model_size, check_regular_file, one_line, parse_json
 from seq2seq_fit.vocab import as_vocab
 from seq2seq_fit.weight_layout import canonical_shapes
 
@@ -176,6 +176,7 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> keras.Mode
             f"load_model: {name!r} is a legacy HDF5 model file, which Keras 3 loads without a safe mode; "
             "only .keras archives are loaded. Re-save it in a trusted environment with model.save('model.keras')"
         )
+    check_regular_file(name)  # a FIFO would block the open forever
     if not name.endswith(".keras") or not zipfile.is_zipfile(name):
         raise ModelFormatError(f"load_model: {name!r} is not a .keras archive (a zip file written by model.save)")
     config, members = read_archive_config(name)

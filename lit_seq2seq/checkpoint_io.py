@@ -31,7 +31,7 @@ from lightning.fabric.utilities.types import _PATH
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.config import as_config
 from seq2seq_fit.errors import ModelFormatError, UnsafeFileError
-from seq2seq_fit.untrusted import check_model_size, listed, one_line, shape_problems
+from seq2seq_fit.untrusted import check_model_size, check_regular_file, listed, one_line, shape_problems
 from seq2seq_fit.vocab import as_vocab
 from seq2seq_fit.weight_layout import canonical_shapes
 
@@ -116,6 +116,7 @@ def check_checkpoint(
             hyper-parameters, a model over the limit, tensors that do not fit, or NaN/inf weights.
         UnsafeFileError: the file holds pickled objects and ``weights_only`` is true.
     """
+    check_regular_file(path)  # a FIFO would block the open forever
     name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<file object>")
     checkpoint = read_checkpoint(path, name, weights_only)
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None

@@ -144,6 +144,7 @@ def load_model(args: argparse.Namespace, device: str | None = None) -> LitSeq2Se
 
     from lit_seq2seq.module import LitSeq2Seq
     from seq2seq_fit.errors import ModelFormatError
+    from seq2seq_fit.untrusted import check_regular_file
 
     name = args.device if device is None else device
     try:
@@ -155,10 +156,13 @@ def load_model(args: argparse.Namespace, device: str | None = None) -> LitSeq2Se
     if os.path.isdir(args.model):
         return LitSeq2Seq.from_pretrained(args.model).to(name).eval()
     try:
+        check_regular_file(args.model)  # a FIFO would block the open forever
         with open(args.model, "rb") as f:
             head = f.read(4)
     except OSError as err:
         raise CLIError(f"--model {args.model}: {err.strerror or err}") from err
+    except ModelFormatError as err:
+        raise CLIError(f"--model {err}") from err
     if not head.startswith(TORCH_FILE_MAGIC):
         kind = "an empty file" if not head else "not a file written by torch.save"
         raise CLIError(f"--model {args.model}: not a LitSeq2Seq checkpoint ({kind})")

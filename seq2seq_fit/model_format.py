@@ -48,7 +48,14 @@ from seq2seq_fit.tokenizer import (
     read_tokenizer_files,
     tokenizer_files,
 )
-from seq2seq_fit.untrusted import check_inside, check_model_size, one_line, read_json_file, read_safetensors
+from seq2seq_fit.untrusted import (
+    check_inside,
+    check_model_size,
+    check_regular_file,
+    one_line,
+    read_json_file,
+    read_safetensors,
+)
 from seq2seq_fit.vocab import Vocab, as_vocab
 from seq2seq_fit.weight_layout import canonical_shapes, weight_problems
 
@@ -266,6 +273,7 @@ def check_directory(directory: str | os.PathLike[str], files: Sequence[str], *, 
     for name in files:  # a link out of the directory is refused before it is looked at
         if os.path.lexists(root / name):
             check_inside(root, root / name)
+            check_regular_file(root / name)
     missing = [os.fspath(root / name) for name in files if not (root / name).is_file()]
     if missing:
         raise ModelFormatError(f"{', '.join(missing)}: missing; {kind} holds {listing}")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from seq2seq_fit.errors import InputError, ModelFormatError
-from seq2seq_fit.untrusted import check_inside, read_json_file
+from seq2seq_fit.untrusted import check_inside, check_regular_file, read_json_file
 from seq2seq_fit.vocab import SPECIALS
 
 #: The built-in tokenizers' names.
@@ -500,7 +500,7 @@ def read_tokenizer_files(directory: str | os.PathLike[str]) -> tuple[Tokenizer, 
         ModelFormatError: a file is malformed or missing, naming it.
     """
     path = os.path.join(os.fspath(directory), TOKENIZER_CONFIG_FILE)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return WHITESPACE, WHITESPACE
     check_inside(directory, path)  # a link out of the model directory is refused, nothing read from it
     config = read_json_file(path)
@@ -512,6 +512,9 @@ def read_tokenizer_files(directory: str | os.PathLike[str]) -> tuple[Tokenizer, 
         try:
             if "file" in entry:
                 file = os.path.join(os.fspath(directory), os.path.basename(str(entry["file"])))
+                if os.path.lexists(file):  # a link out of the directory, a FIFO: refused before it is opened
+                    check_inside(directory, file)
+                    check_regular_file(file)
                 if not os.path.isfile(file):
                     raise ModelFormatError(f"{file}: missing; {path} names it as the {side} tokenizer")
                 check_inside(directory, file)

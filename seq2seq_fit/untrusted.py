@@ -25,6 +25,7 @@ import numpy as np
 from seq2seq_fit import limits
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.errors import ModelFormatError, UnsafeFileError, shown
+from seq2seq_fit.line_reader import KINDS
 from seq2seq_fit.weight_layout import canonical_shapes
 
 #: Bytes per element of every safetensors dtype (``F32`` is the one the model format stores).
@@ -107,6 +108,33 @@ def check_inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> 
         )
 
 
+def check_regular_file(path: str | os.PathLike[str] | Any) -> None:
+    """Refuse ``path`` before anything opens it unless it is a regular file (a link to one is fine): opening
+    a FIFO to read waits forever for a writer, and a device such as ``/dev/zero`` never ends.
+
+    A path that does not exist (or a file object) passes: the caller's own open reports that.
+
+    Raises:
+        ModelFormatError: ``path: is a FIFO (named pipe), expected a regular file`` (or a directory, a
+            device, a socket).
+
+    Example:
+        >>> check_regular_file("/dev/zero")
+        Traceback (most recent call last):
+        ...
+        seq2seq_fit.errors.ModelFormatError: /dev/zero: is a character device, expected a regular file
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
+        raise ModelFormatError(f"{os.fsdecode(path)}: is {kind}, expected a regular file")
+
+
 def parse_json(data: bytes | str, where: str) -> Any:
     """The JSON value of ``data``, its nesting depth at most :data:`seq2seq_fit.limits.MAX_JSON_DEPTH`.
 
@@ -142,7 +170,7 @@ def parse_json(data: bytes | str, where: str) -> Any:
         item, depth = stack.pop()
         if depth > limits.MAX_JSON_DEPTH:
             raise ModelFormatError(too_deep)
-        children = item.values() if isinstance(item, dict) else item
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return value
 
@@ -155,6 +183,7 @@ def read_json_file(path: str | os.PathLike[str], *, limit: int | None = None) ->
         ModelFormatError: not a regular file, too large, unreadable or not valid JSON; naming ``path``.
     """
     limit = limits.MAX_JSON_BYTES if limit is None else limit
+    check_regular_file(path)
     try:
         with open(path, "rb") as f:
             info = os.fstat(f.fileno())
@@ -260,6 +289,7 @@ def safetensors_header(path: str | os.PathLike[str]) -> tuple[dict[str, tuple[st
     """
     name = os.fspath(path)
     bad = "not a readable safetensors file"
+    check_regular_file(path)
     try:
         with open(path, "rb") as f:
             info = os.fstat(f.fileno())

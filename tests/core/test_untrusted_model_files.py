@@ -206,3 +206,31 @@ def test_parse_json_refuses_what_json_loads_cannot_bound():
         parse_json("{" + '"a":{' * 5000 + "}" * 5001, "x.json")
     with pytest.raises(ModelFormatError, match=r"x\.json: not valid JSON"):
         parse_json(b"\xff", "x.json")
+
+
+@pytest.mark.parametrize("text", ["null", "5", "true", '"text"'])
+def test_parse_json_returns_a_scalar_document_for_the_caller_to_check(text):
+    assert parse_json(text, "x.json") == json.loads(text)
+
+
+@pytest.mark.parametrize("name", ["config.json", "vocab.json", "tokenizer_config.json"])
+@pytest.mark.parametrize("text", ["null", "5", "true"])
+def test_a_json_file_holding_one_scalar_is_refused_naming_it(saved, name, text):
+    (saved / name).write_text(text)
+    assert refused(ModelFormatError, saved).startswith(f"{saved / name}: ")
+
+
+def test_a_safetensors_header_holding_one_scalar_is_refused(saved):
+    (saved / "model.safetensors").write_bytes(struct.pack("<Q", 4) + b"null")
+    assert refused(ModelFormatError, saved).startswith(f"{saved / 'model.safetensors'}: ")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+@pytest.mark.parametrize("name", ["config.json", "vocab.json", "model.safetensors", "tokenizer_config.json"])
+def test_a_fifo_in_place_of_a_model_file_is_refused_without_waiting_for_a_writer(saved, name):
+    from tests.core.test_line_reader import call_within
+
+    (saved / name).unlink()
+    os.mkfifo(saved / name)
+    message = call_within(5.0, lambda: refused(ModelFormatError, saved))
+    assert message == f"{saved / name}: is a FIFO (named pipe), expected a regular file"
