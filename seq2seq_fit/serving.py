@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ from seq2seq_fit.onnx_weights import ProtobufError, non_finite_initializer
 from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.tokenizer import TokenizerLike
 from seq2seq_fit.translate import Source, translate
+from seq2seq_fit.untrusted import MAX_LISTED, one_line
 from seq2seq_fit.vocab import BOS_ID, UNK_ID, Vocab
 
 #: ``name -> array``: the decoder graph's inputs other than ``token``.
@@ -119,7 +121,12 @@ def session(path: Path, threads: int | None, providers: list[Any] | None) -> Any
             os.fspath(path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
         )
     except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph/... types
-        raise ModelFormatError(f"{path}: onnxruntime cannot load it ({type(err).__name__}: {err})") from err
+        first = next((line for line in str(err).splitlines() if line.strip()), "")  # the rest: a dump of the graph
+        first = re.sub(r"Load model from .*? failed:", "", first, count=1)  # the path is named already
+        first = re.sub(r"\S+\.(?:cc|cpp|h):\d+ [^()]*\((?:[^()]|\([^()]*\))*\) ", "", first, count=1)  # C++ source
+        raise ModelFormatError(
+            f"{path}: onnxruntime cannot load it ({type(err).__name__}: {one_line(first, 200)}); export again"
+        ) from err
 
 
 def check_metadata(
@@ -144,16 +151,19 @@ def check_metadata(
         differ = sorted(
             k for k in set(graph_config) | set(config.to_dict()) if graph_config.get(k) != getattr(config, k, None)
         )
+        shown_differ = differ[:MAX_LISTED]
         raise ModelFormatError(
             f"{path}: exported from another model than {directory / CONFIG_FILE} describes (they differ in "
-            f"{', '.join(differ)}: graph {', '.join(f'{k}={graph_config.get(k)!r}' for k in differ)}); export again"
+            f"{', '.join(one_line(k, 40) for k in shown_differ)}: graph "
+            f"{', '.join(f'{one_line(k, 40)}={shown(graph_config.get(k), 40)}' for k in shown_differ)}"
+            f"{f' and {len(differ) - MAX_LISTED} more' if len(differ) > MAX_LISTED else ''}); export again"
         )
     for key, vocab, side in (("src_vocab_size", src_vocab, "source"), ("tgt_vocab_size", tgt_vocab, "target")):
         size = meta.get(f"seq2seq_fit.{key}")
         if size != str(len(vocab)):
             raise ModelFormatError(
-                f"{path}: built for a {side} vocabulary of {size} tokens, but {directory / VOCAB_FILE} has "
-                f"{len(vocab)}; export again"
+                f"{path}: built for a {side} vocabulary of {one_line(str(size), 40)} tokens, but "
+                f"{directory / VOCAB_FILE} has {len(vocab)}; export again"
             )
 
 
@@ -229,7 +239,9 @@ def check_initializers(path: Path) -> None:
     try:
         name = non_finite_initializer(path)
     except (ProtobufError, OSError) as err:
-        raise ModelFormatError(f"{path}: cannot read its initializers ({err}); export again") from err
+        raise ModelFormatError(
+            f"{path}: cannot read its initializers ({one_line(str(err), 200)}); export again"
+        ) from err
     if name is not None:
         raise ModelFormatError(
             f"{path}: initializer {shown(name)} holds NaN or infinite values; export a model with finite weights"

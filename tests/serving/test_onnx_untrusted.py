@@ -4,6 +4,7 @@ with one ``ModelFormatError`` naming the file (and the input, output or initiali
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import onnx
@@ -146,3 +147,44 @@ def test_non_finite_external_data_inside_the_export_is_refused(export_dir, tmp_p
 
 def test_an_untouched_export_still_opens(export_dir):
     assert OnnxTranslator(export_dir, threads=1).translate(["a b"], max_length=3)
+
+
+def rename_output(model) -> None:
+    model.graph.output[0].name = "renamed"
+
+
+def opset_99(model) -> None:
+    model.opset_import[0].version = 99
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [(rename_output, "Graph output (renamed) does not exist"), (opset_99, "Opset 99 is under development")],
+    ids=["renamed output", "opset 99"],
+)
+def test_a_graph_onnxruntime_cannot_load_is_refused_in_one_short_line(export_dir, tmp_path, change, reason):
+    broken = copy_export(export_dir, tmp_path / "broken")
+    edit_graph(broken / "decoder.onnx", change)
+    message = refusal(broken)
+    assert message.startswith(f"{broken / 'decoder.onnx'}: onnxruntime cannot load it (") and reason in message
+    assert len(message) <= 300 + len(str(broken)), message
+
+
+def test_a_huge_vocabulary_size_in_graph_metadata_is_quoted_short(export_dir, tmp_path):
+    broken = copy_export(export_dir, tmp_path / "broken")
+    edit_graph(broken / "encoder.onnx", lambda m: set_metadata(m, "seq2seq_fit.tgt_vocab_size", "9" * 5001))
+    message = refusal(broken)
+    assert message.startswith(f"{broken / 'encoder.onnx'}: built for a target vocabulary of 9999")
+    assert "9" * 100 not in message and len(message) < 400, message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+@pytest.mark.parametrize("name", ["config.json", "vocab.json", "encoder.onnx", "decoder.onnx", "export.json"])
+def test_a_fifo_in_place_of_an_export_file_is_refused_without_waiting_for_a_writer(export_dir, tmp_path, name):
+    from tests.core.test_line_reader import call_within
+
+    broken = copy_export(export_dir, tmp_path / "broken")
+    (broken / name).unlink()
+    os.mkfifo(broken / name)
+    message = call_within(5.0, lambda: refusal(broken))
+    assert message == f"{broken / name}: is a FIFO (named pipe), expected a regular file"
