@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from collections.abc import Callable, Mapping
 from typing import IO, Any
@@ -27,10 +28,11 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.fabric.utilities.types import _PATH
+from packaging.version import InvalidVersion, Version
 
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.config import as_config
-from seq2seq_fit.errors import ModelFormatError, UnsafeFileError
+from seq2seq_fit.errors import ModelFormatError, UnsafeFileError, shown
 from seq2seq_fit.untrusted import check_model_size, check_regular_file, listed, one_line, shape_problems
 from seq2seq_fit.vocab import as_vocab
 from seq2seq_fit.weight_layout import canonical_shapes
@@ -79,15 +81,16 @@ def refusal(path: Any, err: BaseException) -> UnsafeFileError | ModelFormatError
     unpickling failure (random bytes, a text file) means the file is not a checkpoint.
     """
     text = str(err).strip()
-    rejected = [line.strip() for line in text.splitlines() if "GLOBAL" in line]
-    if not rejected:
+    name = file_name(path)
+    rejected = re.search(r"(?:Unsupported global: )?GLOBAL (\S+)", text)
+    if rejected is None:
         boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation")
         reasons = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(boilerplate)]
-        reason = reasons[0] if reasons else type(err).__name__
-        return ModelFormatError(f"{path}: not a LitSeq2Seq checkpoint ({reason})")
+        reason = one_line(reasons[0], 120) if reasons else type(err).__name__
+        return ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint ({reason})")
     return UnsafeFileError(
-        f"{path}: refused to load: the checkpoint holds pickled Python objects, and unpickling them could "
-        f"run arbitrary code ({rejected[0]}). Checkpoints written by LitSeq2Seq hold only tensors and plain data",
+        f"{name}: refused to load: the checkpoint holds pickled Python objects (GLOBAL "
+        f"{shown(rejected.group(1), 80)}), and unpickling them could run arbitrary code",
         option="weights_only",
         value=False,
         purpose="(to LitSeq2Seq.load_from_checkpoint or Trainer.fit) if you trust this file",
@@ -117,13 +120,21 @@ def check_checkpoint(
         UnsafeFileError: the file holds pickled objects and ``weights_only`` is true.
     """
     check_regular_file(path)  # a FIFO would block the open forever
-    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<file object>")
+    name = file_name(path)
     checkpoint = read_checkpoint(path, name, weights_only)
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(hparams, Mapping) or not isinstance(state, Mapping):
         raise ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint (no hyper_parameters and state_dict)")
     hparams = {**hparams, **overrides}
+    for side in ("src_vocab", "tgt_vocab"):
+        tokens = hparams.get(side)
+        if isinstance(tokens, (list, tuple)):
+            bad = next((i for i, token in enumerate(tokens) if not isinstance(token, str)), None)
+            if bad is not None:
+                raise ModelFormatError(
+                    f"{name}: hyper_parameters.{side}[{bad}]: got {shown(tokens[bad])}, expected a token string"
+                )
     try:
         config = as_config(hparams.get("config"), name="hyper_parameters.config")
         sizes = len(as_vocab(hparams["src_vocab"])), len(as_vocab(hparams["tgt_vocab"]))
@@ -140,6 +151,11 @@ def check_checkpoint(
     if problems:
         raise ModelFormatError(f"{name}: {listed(problems)} for its hyper-parameters (state_dict model.*)")
     for key, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and not tensor.is_floating_point():
+            raise ModelFormatError(
+                f"{name}: tensor {shown(key)} is {str(tensor.dtype).removeprefix('torch.')}, expected a floating "
+                "point type (state_dict)"
+            )
         if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
             bad = int(tensor.numel() - torch.isfinite(tensor).sum())
             if bad:
@@ -147,6 +163,73 @@ def check_checkpoint(
                     f"{name}: tensor {one_line(str(key), 80)} holds {bad} NaN or infinite value(s) of "
                     f"{tensor.numel()}; a model with them translates to nothing"
                 )
+
+    check_rng_state(checkpoint, name)
+    version = checkpoint.get("pytorch-lightning_version")
+    try:
+        Version(version)
+    except (InvalidVersion, TypeError):
+        raise ModelFormatError(
+            f"{name}: pytorch-lightning_version: got {shown(version)}, expected a version such as '2.6.0'"
+        ) from None
+
+
+def file_name(path: Any) -> str:
+    """How an error names a checkpoint: its path, or a file object's name."""
+    if isinstance(path, (str, os.PathLike)):
+        return os.fspath(path)
+    return str(getattr(path, "name", "<file object>"))
+
+
+def check_rng_state(checkpoint: Mapping[str, Any], name: str) -> None:
+    """Refuse a ``coin_rng_state`` that is not a generator state (a ``uint8`` tensor a CPU generator takes).
+
+    Raises:
+        ModelFormatError: naming ``name`` and the value.
+    """
+    state = checkpoint.get("coin_rng_state")
+    if state is None:
+        return
+    device = checkpoint.get("coin_rng_device", "cpu")
+    ok = isinstance(state, torch.Tensor) and state.dtype == torch.uint8 and state.dim() == 1 and isinstance(device, str)
+    if ok and device == "cpu":
+        try:
+            torch.Generator().set_state(state.cpu())
+        except RuntimeError:
+            ok = False
+    if not ok:
+        what = (
+            f"a {state.dtype} tensor of shape {tuple(state.shape)}" if isinstance(state, torch.Tensor) else shown(state)
+        )
+        raise ModelFormatError(
+            f"{name}: coin_rng_state: got {what} (coin_rng_device {shown(device, 20)}), expected the uint8 state "
+            "of a torch.Generator; delete the entry to start from the seed"
+        )
+
+
+def load_error(path: Any, err: BaseException, overrides: Mapping[str, Any]) -> ModelFormatError | None:
+    """The error for ``err``, raised by Lightning while it built a model from the checkpoint ``path``, or
+    ``None`` for one to raise as it is (the caller's own: a bad keyword argument, a package error).
+
+    A ``RuntimeError`` of torch's zip reader (a corrupt member) or of ``load_state_dict`` means the file is not
+    a LitSeq2Seq checkpoint (but one about a device is the caller's); a ``ValueError`` or ``TypeError`` of the
+    constructor, a hyper-parameter it refused.
+    """
+    if isinstance(err, (ModelFormatError, UnsafeFileError)):
+        return None
+    name, text = file_name(path), str(err)
+    if isinstance(err, RuntimeError):
+        if any(word in text for word in ("CUDA", "device", "out of memory")):
+            return None  # where the caller maps the tensors to
+        return ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint ({one_line(text, 150)})")
+    if not isinstance(err, (ValueError, TypeError)):
+        return None
+    owner = re.match(r"LitSeq2Seq\.(\w+)", text)
+    key = {"src": "src_tokenizer", "tgt": "tgt_tokenizer"}.get(owner.group(1), owner.group(1)) if owner else None
+    if key is not None and key in overrides:
+        return None  # the caller's keyword argument
+    where = f"hyper-parameter {key}" if key else "hyper-parameters"
+    return ModelFormatError(f"{name}: {where}: {one_line(text, 200)}")
 
 
 def read_checkpoint(path: _PATH | IO[bytes], name: str, weights_only: bool) -> Any:
@@ -163,7 +246,8 @@ def read_checkpoint(path: _PATH | IO[bytes], name: str, weights_only: bool) -> A
         if not weights_only:
             raise
         raise refusal(name, err) from err
-    except (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as err:
+    except (RuntimeError, OSError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+            zipfile.BadZipFile) as err:  # fmt: skip
         reason = one_line(str(err), 200) or type(err).__name__
         raise ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint ({reason})") from None
     finally:
@@ -214,4 +298,12 @@ class SafeCheckpointIO(TorchCheckpointIO):
         return safe_torch_load(path, map_location, weights_only)  # type: ignore[no-any-return]
 
 
-__all__ = ["SafeCheckpointIO", "atomic_torch_save", "check_checkpoint", "refusal", "safe_torch_load"]
+__all__ = [
+    "SafeCheckpointIO",
+    "atomic_torch_save",
+    "check_checkpoint",
+    "check_rng_state",
+    "load_error",
+    "refusal",
+    "safe_torch_load",
+]

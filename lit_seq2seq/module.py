@@ -21,7 +21,7 @@ from torchmetrics import MeanMetric
 
 from lit_seq2seq.batch import as_tensors, check_first_batch, to_batch
 from lit_seq2seq.callbacks import TrainingThroughput, is_logging_step
-from lit_seq2seq.checkpoint_io import SafeCheckpointIO, check_checkpoint, refusal
+from lit_seq2seq.checkpoint_io import SafeCheckpointIO, check_checkpoint, check_rng_state, load_error, refusal
 from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.pretrained import canonical_weights, load_canonical_weights
 from lit_seq2seq.scheduled_sampling import applied_ratio, fed_from_model, gold_probability
@@ -387,8 +387,9 @@ class LitSeq2Seq(pl.LightningModule):
 
         Raises:
             ModelFormatError: the file is not a readable checkpoint (truncated, another file), its config
-                asks for a model its weights do not fit or one over ``seq2seq_fit.limits.MAX_PARAMETERS``, or
-                a weight is NaN or infinite; checked before the model is built
+                asks for a model its weights do not fit or one over ``seq2seq_fit.limits.MAX_PARAMETERS``,
+                a weight is NaN, infinite or not a floating-point tensor, or a stored hyper-parameter is
+                refused by the constructor (naming the file); checked before the model is built
                 (:func:`lit_seq2seq.checkpoint_io.check_checkpoint`).
             UnsafeFileError: the file holds pickled objects and ``weights_only`` is not ``False``.
         """
@@ -402,6 +403,11 @@ class LitSeq2Seq(pl.LightningModule):
             if not safe:
                 raise
             raise refusal(checkpoint_path, err) from err
+        except (ValueError, TypeError, RuntimeError) as err:  # a stored hyper-parameter refused, a corrupt member
+            error = load_error(checkpoint_path, err, kwargs)
+            if error is None:
+                raise
+            raise error from None
         return model  # type: ignore[no-any-return]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -409,6 +415,7 @@ class LitSeq2Seq(pl.LightningModule):
         checkpoint["coin_rng_device"] = self.coin_generator.device.type
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_rng_state(checkpoint, "checkpoint")
         state = checkpoint.get("coin_rng_state")
         if state is not None:
             self._pending_rng_state = (state.cpu(), str(checkpoint.get("coin_rng_device", self.device.type)))

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from seq2seq_fit.errors import InputError, ModelFormatError
+from seq2seq_fit.errors import InputError, ModelFormatError, shown
 from seq2seq_fit.untrusted import check_inside, check_regular_file, read_json_file
 from seq2seq_fit.vocab import SPECIALS
 
@@ -355,7 +355,7 @@ def from_dict(data: Mapping[str, Any], where: str = "tokenizer") -> Tokenizer:
     if kind == "sentencepiece" and isinstance(data.get("model"), str):
         return SentencePieceTokenizer(base64.b64decode(data["model"]))
     raise InputError(
-        f"{where}: got {dict(data)!r:.120}, expected {{'kind': 'whitespace'}}, {{'kind': 'chars'}}, "
+        f"{where}: got {shown(dict(data))}, expected {{'kind': 'whitespace'}}, {{'kind': 'chars'}}, "
         "{'kind': 'huggingface', 'json': ...} or {'kind': 'sentencepiece', 'model': <base64>}"
     )
 
@@ -399,8 +399,8 @@ def as_tokenizer(value: TokenizerLike, owner: str = "translate") -> Tokenizer:
         if os.path.isfile(name) and name.endswith(".model"):
             return SentencePieceTokenizer(name)
         if name.endswith((".json", ".model")):
-            raise InputError(f"{owner}.tokenizer: {name}: no such file")
-        raise InputError(f"{owner}.tokenizer: got {name!r}, expected {expected_values()}")
+            raise InputError(f"{owner}.tokenizer: {name:.200}: no such file")
+        raise InputError(f"{owner}.tokenizer: got {shown(name)}, expected {expected_values()}")
     module = type(value).__module__.split(".")[0]
     if module == "tokenizers":
         return HuggingFaceTokenizer(value)
@@ -410,7 +410,7 @@ def as_tokenizer(value: TokenizerLike, owner: str = "translate") -> Tokenizer:
         return value
     if callable(value):
         return CallableTokenizer(value)
-    raise InputError(f"{owner}.tokenizer: got {value!r}, expected {expected_values()}")
+    raise InputError(f"{owner}.tokenizer: got {shown(value)}, expected {expected_values()}")
 
 
 def check_tokenizer(tokenizer: TokenizerLike, owner: str = "translate") -> None:

@@ -5,7 +5,9 @@ of that size is built; the command line prints it as one line with exit status 2
 from __future__ import annotations
 
 import io
+import struct
 import time
+import zipfile
 from pathlib import Path
 
 import lightning
@@ -15,7 +17,7 @@ import torch
 from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.cli import main
 from seq2seq_fit import limits
-from seq2seq_fit.errors import ModelFormatError
+from seq2seq_fit.errors import ModelFormatError, UnsafeFileError
 from tests.helpers import error_line
 
 TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "c"]
@@ -101,3 +103,86 @@ def test_a_model_directory_linking_out_is_one_line_from_the_command_line(model, 
     line = error_line(main, ["translate", "--model", str(directory), "a b"], capsys)
     assert line.startswith(f"lit-seq2seq translate: error: {directory / 'vocab.json'}: a link that leads out of")
     assert "api_key" not in line and "hunter2" not in line
+
+
+def short_refusal(path: Path, error: type[Exception] = ModelFormatError) -> str:
+    with pytest.raises(error) as info:
+        LitSeq2Seq.load_from_checkpoint(path, map_location="cpu")
+    message = str(info.value)
+    assert type(info.value) is error and message.startswith(f"{path}: ") and "\n" not in message, message
+    assert len(message) <= 320, message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("lr", 0.0), ("compile", None), ("seed", float("nan")), ("seed", [[1, [2]]]), ("lr", "x" * 2000)]
+)
+def test_a_stored_hyper_parameter_the_constructor_refuses_is_named_with_the_file(model, tmp_path, key, value):
+    message = short_refusal(save(tmp_path / "model.ckpt", model, **{key: value}))
+    assert f"hyper-parameter {key}: LitSeq2Seq.{key}: got " in message
+
+
+def test_a_bad_keyword_argument_stays_the_callers_error(model, tmp_path):
+    path = save(tmp_path / "model.ckpt", model)
+    with pytest.raises(ValueError, match=r"^LitSeq2Seq\.lr: got 0\.0") as info:
+        LitSeq2Seq.load_from_checkpoint(path, map_location="cpu", lr=0.0)
+    assert not isinstance(info.value, ModelFormatError)
+
+
+@pytest.mark.parametrize("value", [{"kind": {"a": {"b": "x" * 900}}}, {"kind": "x" * 5000}])
+def test_a_bad_stored_tokenizer_is_quoted_short(model, tmp_path, value):
+    message = short_refusal(save(tmp_path / "model.ckpt", model, tgt_tokenizer=value))
+    assert "hyper-parameter tgt_tokenizer: LitSeq2Seq.tgt.tokenizer: got {'kind': " in message
+
+
+@pytest.mark.parametrize("state", [7, [], "x", torch.zeros(3), torch.zeros(3, dtype=torch.uint8)])
+def test_a_coin_rng_state_that_is_no_generator_state_is_refused(model, tmp_path, state):
+    path = tmp_path / "model.ckpt"
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams), "coin_rng_state": state,
+                "coin_rng_device": "cpu", "pytorch-lightning_version": lightning.__version__}, path)  # fmt: skip
+    assert "coin_rng_state: got " in short_refusal(path)
+
+
+@pytest.mark.parametrize("version", ["bad", 3, None, "missing"])
+def test_a_bad_or_missing_lightning_version_is_refused(model, tmp_path, version):
+    checkpoint = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}
+    if version != "missing":
+        checkpoint["pytorch-lightning_version"] = version
+    torch.save(checkpoint, tmp_path / "model.ckpt")
+    assert "pytorch-lightning_version: got " in short_refusal(tmp_path / "model.ckpt")
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool])
+def test_a_weight_that_is_not_floating_point_is_refused_naming_it(model, tmp_path, dtype):
+    state = {**model.state_dict(), "model.decoder.out.bias": model.model.decoder.out.bias.detach().to(dtype)}
+    path = tmp_path / "model.ckpt"
+    torch.save({"state_dict": state, "hyper_parameters": dict(model.hparams),
+                "pytorch-lightning_version": lightning.__version__}, path)  # fmt: skip
+    assert "tensor 'model.decoder.out.bias' is " in short_refusal(path)
+
+
+def test_a_token_that_is_not_a_string_is_refused(model, tmp_path):
+    message = short_refusal(save(tmp_path / "model.ckpt", model, src_vocab=[*TOKENS[:4], None, *TOKENS[5:]]))
+    assert "hyper_parameters.src_vocab[4]: got None, expected a token string" in message
+
+
+def test_a_corrupt_member_is_one_named_error(model, tmp_path):
+    path = save(tmp_path / "model.ckpt", model)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:  # a weight's storage, whose size then no longer matches the pickle
+        member = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    entry = data.rindex(member.filename.encode()) - 46  # its central directory entry (the name is last there)
+    data[entry + 20 : entry + 28] = struct.pack("<II", 64, 64)  # its sizes in the central directory
+    path.write_bytes(bytes(data))
+    assert "not a LitSeq2Seq checkpoint (" in short_refusal(path)
+
+
+class Payload:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (print, ("ran",))
+
+
+def test_pickled_objects_are_refused_in_one_short_line(model, tmp_path):
+    path = save(tmp_path / "model.ckpt", model, payload=Payload())
+    message = short_refusal(path, UnsafeFileError)
+    assert "pickled Python objects (GLOBAL 'print')" in message and "weights_only=False" in message
