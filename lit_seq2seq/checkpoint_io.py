@@ -21,6 +21,7 @@ import os
 import pickle
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
@@ -33,6 +34,7 @@ from packaging.version import InvalidVersion, Version
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.config import as_config
 from seq2seq_fit.errors import ModelFormatError, UnsafeFileError, shown
+from seq2seq_fit.limits import MAX_COMPRESSION_RATIO
 from seq2seq_fit.untrusted import check_model_size, check_regular_file, listed, one_line, shape_problems
 from seq2seq_fit.vocab import as_vocab
 from seq2seq_fit.weight_layout import canonical_shapes
@@ -232,8 +234,50 @@ def load_error(path: Any, err: BaseException, overrides: Mapping[str, Any]) -> M
     return ModelFormatError(f"{name}: {where}: {one_line(text, 200)}")
 
 
+def check_member_checksums(path: _PATH | IO[bytes], name: str) -> None:
+    """Refuse a zip checkpoint (what ``torch.save`` writes) whose members do not match the CRC-32 stored
+    for them: a file changed or damaged after it was written would otherwise load as another model.
+
+    Members are stored uncompressed by ``torch.save``; a compressed member inflating past
+    :data:`seq2seq_fit.limits.MAX_COMPRESSION_RATIO` is refused before it is read.
+    """
+    source: Any = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+    position = source.tell() if hasattr(source, "tell") else None
+    try:
+        if not zipfile.is_zipfile(source):
+            return  # a legacy (not zip) checkpoint: torch.load reads or refuses it
+        if position is not None:
+            source.seek(position)
+        with zipfile.ZipFile(source) as archive:
+            for info in archive.infolist():
+                if (
+                    info.compress_size
+                    and info.file_size > 1 << 20
+                    and info.file_size > MAX_COMPRESSION_RATIO * info.compress_size
+                ):
+                    raise ModelFormatError(
+                        f"{name}: member {shown(info.filename)} inflates {info.compress_size} bytes to "
+                        f"{info.file_size} (more than seq2seq_fit.limits.MAX_COMPRESSION_RATIO); "
+                        "not a checkpoint torch.save wrote"
+                    )
+            bad = archive.testzip()  # reads each member in chunks, checking its CRC-32
+    except ModelFormatError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as err:
+        raise ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint ({one_line(str(err), 200)})") from None
+    finally:
+        if position is not None:
+            source.seek(position)
+    if bad is not None:
+        raise ModelFormatError(
+            f"{name}: member {shown(bad)} does not match its CRC-32: the file was changed or damaged after it was "
+            "written; save the checkpoint again"
+        )
+
+
 def read_checkpoint(path: _PATH | IO[bytes], name: str, weights_only: bool) -> Any:
     """``torch.load`` of ``path`` onto the CPU, memory-mapped where it can be; every failure a one-line error."""
+    check_member_checksums(path, name)
     position = path.tell() if hasattr(path, "tell") else None
     try:
         try:

@@ -129,6 +129,21 @@ def session(path: Path, threads: int | None, providers: list[Any] | None) -> Any
         ) from err
 
 
+def run_graph(sess: Any, path: Path | None, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[Any]:
+    """``sess.run(outputs, feeds)``; an onnxruntime error (a graph whose shapes do not fit its export) becomes one
+    ``ModelFormatError`` line naming the graph ``path``."""
+    try:
+        return sess.run(outputs, feeds)  # type: ignore[no-any-return]
+    except Exception as err:
+        if not type(err).__module__.startswith("onnxruntime"):
+            raise
+        first = next((line for line in str(err).splitlines() if line.strip()), "")
+        raise ModelFormatError(
+            f"{path or 'the graph'}: onnxruntime cannot run it ({type(err).__name__}: {one_line(first, 200)}); "
+            "export again"
+        ) from err
+
+
 def check_metadata(
     path: Path, sess: Any, config: Seq2SeqConfig, src_vocab: Vocab, tgt_vocab: Vocab, directory: Path
 ) -> None:
@@ -265,6 +280,7 @@ class OnnxStepDecoder:
         self.encoder, self.decoder = encoder, decoder
         self.has_attention = has_attention
         self.vocab_size, self.path = vocab_size, path
+        self.encoder_path = path.with_name("encoder.onnx") if path is not None else None
         self.state_inputs = [i.name for i in decoder.get_inputs() if i.name != "token"]
         self.recurrent = [name for name in STATE_NAMES if name in self.state_inputs]  # h (and c)
         # what each step fetches: logits and the new recurrent state, and the attention weights only when asked
@@ -277,14 +293,17 @@ class OnnxStepDecoder:
             "source_ids": np.ascontiguousarray(source_ids, dtype=np.int64),
             "lengths": np.ascontiguousarray(lengths, dtype=np.int64),
         }
-        values = dict(zip(self.encoder_outputs, self.encoder.run(self.encoder_outputs, feeds), strict=True))
+        outputs = run_graph(self.encoder, self.encoder_path, self.encoder_outputs, feeds)
+        values = dict(zip(self.encoder_outputs, outputs, strict=True))
         return {name: values[name] for name in self.state_inputs}
 
     def step(self, tokens: np.ndarray, state: State, *, attention: bool = True) -> tuple[np.ndarray, State, Any]:
         """One decoder step from ``tokens`` (N,): ``(logits (N, V), new state, attention (N, S) or None)``."""
         feeds = {"token": np.ascontiguousarray(tokens, dtype=np.int64), **state}
         wanted = attention and self.has_attention
-        fetched = self.decoder.run([*self.step_outputs, "attention"] if wanted else self.step_outputs, feeds)
+        fetched = run_graph(
+            self.decoder, self.path, [*self.step_outputs, "attention"] if wanted else self.step_outputs, feeds
+        )
         if self.vocab_size is not None and np.shape(fetched[0]) != (len(tokens), self.vocab_size):
             raise ModelFormatError(
                 f"{self.path}: gave logits of shape {np.shape(fetched[0])} for {len(tokens)} tokens, expected "

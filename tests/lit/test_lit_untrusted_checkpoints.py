@@ -174,7 +174,8 @@ def test_a_corrupt_member_is_one_named_error(model, tmp_path):
     entry = data.rindex(member.filename.encode()) - 46  # its central directory entry (the name is last there)
     data[entry + 20 : entry + 28] = struct.pack("<II", 64, 64)  # its sizes in the central directory
     path.write_bytes(bytes(data))
-    assert "not a LitSeq2Seq checkpoint (" in short_refusal(path)
+    message = short_refusal(path)
+    assert "not a LitSeq2Seq checkpoint (" in message or "does not match its CRC-32" in message, message
 
 
 class Payload:
@@ -186,3 +187,21 @@ def test_pickled_objects_are_refused_in_one_short_line(model, tmp_path):
     path = save(tmp_path / "model.ckpt", model, payload=Payload())
     message = short_refusal(path, UnsafeFileError)
     assert "pickled Python objects (GLOBAL 'print')" in message and "weights_only=False" in message
+
+
+def test_bytes_changed_after_saving_are_refused_by_the_members_checksums(tmp_path) -> None:
+    """A few bytes overwritten inside a weight's data would load as another model: the zip's CRC-32 catches it."""
+    path = tmp_path / "m.ckpt"
+    module = LitSeq2Seq(TOKENS, TOKENS, {"hidden_size": 8, "embedding_dim": 4})
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": lightning.__version__}, path)  # fmt: skip
+    LitSeq2Seq.load_from_checkpoint(path, map_location="cpu")  # the file as written loads
+    with zipfile.ZipFile(path) as archive:
+        member = max(archive.infolist(), key=lambda info: info.file_size if "/data/" in info.filename else 0)
+    data = bytearray(path.read_bytes())
+    name_length, extra_length = struct.unpack_from("<HH", data, member.header_offset + 26)  # the local header's
+    start = member.header_offset + 30 + name_length + extra_length
+    data[start : start + 8] = bytes(8)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError, match=r"m\.ckpt: member .* does not match its CRC-32"):
+        LitSeq2Seq.load_from_checkpoint(path, map_location="cpu")

@@ -188,3 +188,24 @@ def test_a_fifo_in_place_of_an_export_file_is_refused_without_waiting_for_a_writ
     os.mkfifo(broken / name)
     message = call_within(5.0, lambda: refusal(broken))
     assert message == f"{broken / name}: is a FIFO (named pipe), expected a regular file"
+
+
+def test_a_graph_whose_shapes_do_not_fit_its_export_fails_in_one_line_at_run_time(export_dir, tmp_path):
+    """A decoder whose ``token`` input is fixed to one row opens (its probe decodes one source) but cannot
+    decode two: onnxruntime's run error is one ``ModelFormatError`` line naming the graph."""
+    broken = copy_export(export_dir, tmp_path / "broken")
+    edit_graph(
+        broken / "decoder.onnx", lambda m: m.graph.input[0].type.tensor_type.shape.dim[0].ClearField("dim_param")
+    )
+    edit_graph(
+        broken / "decoder.onnx", lambda m: setattr(m.graph.input[0].type.tensor_type.shape.dim[0], "dim_value", 1)
+    )
+    config = json.loads((broken / "config.json").read_text())
+    del config["files"]  # an export without the file list (as before it existed) is not hash-checked
+    (broken / "config.json").write_text(json.dumps(config))
+    translator = OnnxTranslator(broken, threads=1)
+    with pytest.raises(ModelFormatError) as err:
+        translator.translate([["a", "b"], ["b", "a"]], max_length=3)
+    message = str(err.value)
+    assert message.startswith(f"{broken / 'decoder.onnx'}: onnxruntime cannot run it (")
+    assert "\n" not in message and len(message) < 400, message
