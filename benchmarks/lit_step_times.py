@@ -14,7 +14,7 @@ import time
 import torch
 
 from datamodules import Seq2SeqDataModule
-from lit_seq2seq.module import LitSeq2Seq
+from lit_seq2seq.system import LitSeq2Seq
 from seq2seq_fit import TeacherForcing
 
 ROWS = [

@@ -21,7 +21,7 @@ import lightning.pytorch as pl
 import torch
 
 from benchmarks.common import BenchData, StepClock, cudnn_rnn_ran, peak_rss_mb, step_fields, timed_steps
-from lit_seq2seq.module import LitSeq2Seq
+from lit_seq2seq.system import LitSeq2Seq
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.precision import lightning_precision
 

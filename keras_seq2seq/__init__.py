@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from keras_seq2seq.masked_softmax import masked_softmax
     from keras_seq2seq.safe_loading import load_model
     from keras_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
-    from keras_seq2seq.seq2seq_model import Seq2SeqModel
     from keras_seq2seq.stream_position import StreamPosition
+    from keras_seq2seq.system import Seq2SeqModel
     from seq2seq_fit.errors import UnsafeFileError
 
 #: Public name -> the module that defines it.
@@ -38,7 +38,7 @@ _EXPORTS = {
     "Encoder": "keras_seq2seq.encoder",
     "LuongAttention": "keras_seq2seq.luong_attention",
     "Seq2Seq": "keras_seq2seq.seq2seq",
-    "Seq2SeqModel": "keras_seq2seq.seq2seq_model",
+    "Seq2SeqModel": "keras_seq2seq.system",
     "StreamPosition": "keras_seq2seq.stream_position",
     "TrainingThroughput": "keras_seq2seq.callbacks",
     "UnsafeFileError": "seq2seq_fit.errors",

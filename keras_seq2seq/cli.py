@@ -21,7 +21,6 @@ and to TensorBoard under ``--log-dir`` (default ``OUTPUT/logs``).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -31,24 +30,19 @@ from contextlib import contextmanager
 from dataclasses import MISSING, fields
 from typing import Any
 
-from seq2seq_fit.cli_options import (
-    CORPUS_TOKENIZER_OPTIONS,
-    DEBUG_OPTION,
+from seq2seq_fit.cli.commands import export_command, require_model_path, run_translate
+from seq2seq_fit.cli.environment import installed, quiet_framework_logs, restored_environment
+from seq2seq_fit.cli.errors import CLIError, OneLineParser, checked_input, cli_errors
+from seq2seq_fit.cli.options import (
+    DATA_OPTIONS,
     TRAINING_OPTIONS,
-    CLIError,
-    OneLineParser,
+    add_debug_option,
     add_export_options,
+    add_fit_options,
     add_translate_options,
-    bounded_int,
-    checked_input,
-    cli_errors,
-    export_command,
-    quiet_framework_logs,
-    read_sources,
-    require_model_path,
-    restored_environment,
-    run_translate,
 )
+from seq2seq_fit.cli.sources import read_sources
+from seq2seq_fit.cli.value_types import bounded_int
 from seq2seq_fit.config import Seq2SeqConfig, parse_bool
 from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.teacher_forcing import TeacherForcing, check_compatible
@@ -80,10 +74,6 @@ def dataclass_kwargs(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
 
 
-def add_debug_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(*DEBUG_OPTION.flags, action="store_true", help=DEBUG_OPTION.help)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``keras-seq2seq`` parser; building and using it imports no framework."""
     parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
@@ -92,24 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="train a model, evaluate it on the test split, save it")
     fit.add_argument("--backend", choices=BACKENDS, default=None, help="Keras backend (default: KERAS_BACKEND)")
     add_debug_option(fit)
-    data = fit.add_argument_group("data")
-    data.add_argument("--corpus", "--data.corpus", default="toy", help="toy, cmudict, reverse, ... or a TSV path")
-    data.add_argument("--batch_size", "--batch-size", "--data.batch_size", type=bounded_int(1), default=64)
-    data.add_argument("--max_length", "--max-length", "--data.max_length", type=bounded_int(1), default=None)
-    data.add_argument(
-        "--on_error", "--on-error", "--data.corpus_options.on_error", choices=("error", "skip"), default=None,
-        help="malformed lines of a TSV corpus: error (default) or skip",
-    )  # fmt: skip
-    for option in CORPUS_TOKENIZER_OPTIONS:  # --tokenizer, --vocab_size, as lit-seq2seq fit's corpus_options
-        option.add_to(data, f"--{option.lightning}")
-    data.add_argument("--seed", "--seed_everything", type=bounded_int(0), default=0)
+    add_fit_options(fit.add_argument_group("data (named as in lit-seq2seq fit)"), DATA_OPTIONS)
     add_dataclass_options(fit.add_argument_group("model (Seq2SeqConfig)"), Seq2SeqConfig, "model.config")
     add_dataclass_options(
         fit.add_argument_group("scheduled teacher forcing (TeacherForcing)"), TeacherForcing, "model.teacher_forcing"
     )
     train = fit.add_argument_group("training (named as in lit-seq2seq fit)")
-    for option in TRAINING_OPTIONS:
-        option.add_to(train, f"--{option.lightning}")
+    add_fit_options(train, TRAINING_OPTIONS)
     train.add_argument("--jit_compile", "--jit-compile", choices=("auto", "true", "false"), default="auto")
     train.add_argument("--steps_per_epoch", "--steps-per-epoch", type=bounded_int(1), default=None)
     train.add_argument("--output", "--default_root_dir", default="keras_seq2seq_run", help="run directory")
@@ -201,9 +180,10 @@ def model_settings(args: argparse.Namespace) -> tuple[Seq2SeqConfig, TeacherForc
 
 
 def corpus_options(args: argparse.Namespace) -> dict[str, Any] | None:
-    """``KerasData(corpus_options=...)`` of ``--tokenizer``, ``--vocab_size`` and ``--on_error`` (those given),
-    as ``lit-seq2seq fit --data.corpus_options.tokenizer/vocab_size/on_error``."""
-    options = {"tokenizer": args.tokenizer, "vocab_size": args.vocab_size, "on_error": args.on_error}
+    """``KerasData(corpus_options=...)`` of the data options given that ``lit-seq2seq fit`` reads as
+    ``--data.corpus_options.*`` (``--tokenizer``, ``--vocab_size``, ``--on_error``)."""
+    prefix = "data.corpus_options."
+    options = {o.name: getattr(args, o.name) for o in DATA_OPTIONS if (o.lightning or "").startswith(prefix)}
     return {key: value for key, value in options.items() if value is not None} or None
 
 
@@ -214,7 +194,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
     from keras_seq2seq.callbacks import TrainingThroughput
     from keras_seq2seq.learning_rate import make_optimizer
-    from keras_seq2seq.seq2seq_model import Seq2SeqModel
+    from keras_seq2seq.system import Seq2SeqModel
     from seq2seq_fit.precision import keras_dtype_policy
 
     keras.utils.set_random_seed(args.seed)
@@ -247,7 +227,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     ]
     log_dir = args.log_dir or os.path.join(args.output, "logs")
     if log_dir.lower() != "none":
-        if importlib.util.find_spec("tensorflow") is None:
+        if not installed("tensorflow"):
             print(f"{PROG} fit: warning: TensorFlow is not installed; no TensorBoard logs", file=sys.stderr)
         else:
             callbacks.append(keras.callbacks.TensorBoard(log_dir))
@@ -264,14 +244,6 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     }
     model.save(summary["model"])
     return summary
-
-
-def installed(package: str) -> bool:
-    """Whether ``package`` can be imported (checked without importing it)."""
-    try:
-        return importlib.util.find_spec(package) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def keras_default_backend() -> str:
@@ -328,7 +300,7 @@ def load_saved_model(path: str) -> Any:
         CLIError: the file is not a ``.keras`` archive of a ``Seq2SeqModel``.
     """
     if os.path.isdir(path):
-        from keras_seq2seq.seq2seq_model import Seq2SeqModel
+        from keras_seq2seq.system import Seq2SeqModel
 
         return Seq2SeqModel.from_pretrained(path)
     from seq2seq_fit.errors import ModelFormatError

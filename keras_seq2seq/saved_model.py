@@ -30,7 +30,7 @@ from seq2seq_fit.vocab import EOS_ID, PAD_ID
 
 if TYPE_CHECKING:
     from keras_seq2seq.seq2seq import Seq2Seq
-    from keras_seq2seq.seq2seq_model import Seq2SeqModel
+    from keras_seq2seq.system import Seq2SeqModel
 
 ENDPOINT = "serve"
 """Name of the endpoint (Keras' default); the ``serving_default`` signature is the same function."""

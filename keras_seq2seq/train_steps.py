@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 if TYPE_CHECKING:
-    from keras_seq2seq.seq2seq_model import Seq2SeqModel
+    from keras_seq2seq.system import Seq2SeqModel
 
 
 def num_replicas() -> int:

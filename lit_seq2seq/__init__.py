@@ -15,29 +15,31 @@ from typing import TYPE_CHECKING
 from seq2seq_fit.lazy_package import make_lazy
 
 if TYPE_CHECKING:
-    from lit_seq2seq.attention import BahdanauAttention, LuongAttention, masked_softmax
+    from lit_seq2seq.bahdanau_attention import BahdanauAttention
     from lit_seq2seq.callbacks import TrainingThroughput
     from lit_seq2seq.checkpoint_io import SafeCheckpointIO
     from lit_seq2seq.decoder import Decoder, Memory
     from lit_seq2seq.encoder import Encoder
-    from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
-    from lit_seq2seq.module import LitSeq2Seq
+    from lit_seq2seq.luong_attention import LuongAttention
+    from lit_seq2seq.masked_softmax import masked_softmax
+    from lit_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
+    from lit_seq2seq.system import LitSeq2Seq
     from seq2seq_fit.errors import UnsafeFileError
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
-    "BahdanauAttention": "lit_seq2seq.attention",
+    "BahdanauAttention": "lit_seq2seq.bahdanau_attention",
     "Decoder": "lit_seq2seq.decoder",
     "Encoder": "lit_seq2seq.encoder",
-    "LitSeq2Seq": "lit_seq2seq.module",
-    "LuongAttention": "lit_seq2seq.attention",
+    "LitSeq2Seq": "lit_seq2seq.system",
+    "LuongAttention": "lit_seq2seq.luong_attention",
     "Memory": "lit_seq2seq.decoder",
     "SafeCheckpointIO": "lit_seq2seq.checkpoint_io",
-    "Seq2Seq": "lit_seq2seq.model",
+    "Seq2Seq": "lit_seq2seq.seq2seq",
     "TrainingThroughput": "lit_seq2seq.callbacks",
     "UnsafeFileError": "seq2seq_fit.errors",
-    "masked_cross_entropy": "lit_seq2seq.model",
-    "masked_softmax": "lit_seq2seq.attention",
+    "masked_cross_entropy": "lit_seq2seq.seq2seq",
+    "masked_softmax": "lit_seq2seq.masked_softmax",
 }
 
 __all__ = [

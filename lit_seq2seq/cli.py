@@ -12,7 +12,7 @@ The vocabularies and tokenizers are built by the data module and linked into the
 are instantiated, so they are never given on the command line; ``translate`` uses the model's own
 tokenizers (``--tokenizer`` overrides the source one). ``fit``, ``validate``, ``test`` and
 ``predict`` are LightningCLI's (:class:`lit_seq2seq.lightning_cli.Seq2SeqCLI`), with the training
-defaults of ``keras-seq2seq fit`` (``seq2seq_fit.cli_options.TRAINING_OPTIONS``); ``translate``
+defaults of ``keras-seq2seq fit`` (``seq2seq_fit.cli.options.TRAINING_OPTIONS``); ``translate``
 (decode sentences with a checkpoint) and ``export`` (write the ONNX export that ``seq2seq-fit
 translate`` runs) are dispatched before LightningCLI is built and take the options of
 ``keras-seq2seq translate`` and ``keras-seq2seq export``. Errors are one line on stderr with exit
@@ -30,26 +30,18 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from seq2seq_fit.cli_options import (
-    CLIError,
-    OneLineParser,
-    add_export_options,
-    add_translate_options,
-    cli_errors,
-    export_command,
-    quiet_framework_logs,
-    read_sources,
-    require_model_path,
-    restored_environment,
-    run_translate,
-)
+from seq2seq_fit.cli.commands import export_command, require_model_path, run_translate
+from seq2seq_fit.cli.environment import quiet_framework_logs, restored_environment
+from seq2seq_fit.cli.errors import CLIError, OneLineParser, cli_errors
+from seq2seq_fit.cli.options import add_export_options, add_translate_options
+from seq2seq_fit.cli.sources import read_sources
 from seq2seq_fit.config import parse_bool
 from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from lit_seq2seq.lightning_cli import Seq2SeqCLI
-    from lit_seq2seq.module import LitSeq2Seq
+    from lit_seq2seq.system import LitSeq2Seq
 
 PROG = "lit-seq2seq"
 #: This command line's spelling of the keyword arguments that errors name in their hints.
@@ -142,7 +134,7 @@ def load_model(args: argparse.Namespace, device: str | None = None) -> LitSeq2Se
     """
     import torch
 
-    from lit_seq2seq.module import LitSeq2Seq
+    from lit_seq2seq.system import LitSeq2Seq
     from seq2seq_fit.errors import ModelFormatError
     from seq2seq_fit.untrusted import check_regular_file
 
@@ -195,7 +187,7 @@ def export_main(argv: list[str]) -> Path:
     """``lit-seq2seq export``: check the paths, load the checkpoint, write the export; errors as ``translate``'s.
 
     A ``save_pretrained`` directory is exported by the core alone
-    (:func:`seq2seq_fit.cli_options.export_model_directory`): no torch starts.
+    (:func:`seq2seq_fit.cli.commands.export_model_directory`): no torch starts.
     """
     args = build_export_parser().parse_args(argv)
 

@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from lit_seq2seq.callbacks import TrainingThroughput
-from lit_seq2seq.module import LitSeq2Seq
+from lit_seq2seq.system import LitSeq2Seq
 from seq2seq_fit import TeacherForcing, cosine_decay, g2p_scores, lr_factor
 from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.errors import InputError

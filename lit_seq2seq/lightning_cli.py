@@ -7,14 +7,17 @@ imports neither Lightning nor torch until it loads a model.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from lit_seq2seq.module import LitSeq2Seq
-from seq2seq_fit.cli_options import CLIError, checked_input, fail, lightning_trainer_defaults, one_line_message
+from lit_seq2seq.system import LitSeq2Seq
+from seq2seq_fit.cli.errors import CLIError, checked_input, fail
+from seq2seq_fit.cli.options import lightning_trainer_defaults
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.teacher_forcing import TeacherForcing
@@ -33,6 +36,51 @@ def lightning_flag(key: str) -> str:
     if "." not in key and key in FIELD_SECTIONS:
         return f"--{FIELD_SECTIONS[key]}.{key}"
     return f"--{key}"
+
+
+#: jsonargparse's names of the types it expected, as a person would say them.
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+def one_line_message(message: str, resolve: Callable[[str], str] = lambda key: f"--{key}") -> str:
+    r"""A jsonargparse parser or instantiation error as one line that names the flag.
+
+    A union error keeps only the reasons that are not "Expected a <class ...>" of the other union
+    members; ``Parser key "k": Expected a <class 'int'>. Got value: x`` becomes
+    ``<resolve(k)>: got 'x', expected an integer``.
+
+    Example:
+        >>> one_line_message('Parser key "max_epochs":\n  Expected a <class \'int\'>. Got value: ten')
+        "--max_epochs: got 'ten', expected an integer"
+        >>> one_line_message('Parser key "trainer.max_epochs":\n  Does not validate against any of the Union '
+        ...                  "subtypes\nErrors:\n  - Expected a <class 'int'>\n  - Expected a <class 'NoneType'>\n"
+        ...                  "Given value type: <class 'str'>\nGiven value: ten")
+        "--trainer.max_epochs: got 'ten', expected an integer"
+        >>> one_line_message("Does not validate against any of the Union subtypes\nErrors:\n"
+        ...                  "  - Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1\n"
+        ...                  "  - Expected a <class 'dict'>\nGiven value: Namespace(hidden_size=0)")
+        'Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1'
+    """
+    text = str(message).strip()
+    key_match = re.match(r'Parser key "([\w.]+)":\s*', text)
+    body = text[key_match.end() :] if key_match else text
+    reasons = [line.strip()[2:] for line in body.splitlines() if line.strip().startswith("- ")]
+    useful = [r for r in reasons if not r.startswith("Expected a ")]
+    given = re.search(r"^\s*Given value: (.*)$", body, flags=re.MULTILINE)
+    typed = re.match(r"Expected a <class '(\w+)'>\. Got value: (.*)", body, flags=re.DOTALL)
+    if useful:
+        body = "; ".join(dict.fromkeys(useful))
+        if re.match(r"\w+\.\w+: ", body):  # names its argument itself (Seq2SeqConfig.hidden_size: ...)
+            key_match = None
+    elif reasons and given:
+        kinds = [m.group(1) for r in reasons if (m := re.match(r"Expected a <class '(\w+)'>", r))]
+        expected = " or ".join(_EXPECTED.get(k, f"a {k}") for k in kinds if k != "NoneType") or "another value"
+        body = f"got {given.group(1).strip()!r}, expected {expected}"
+    elif typed:
+        body = f"got {typed.group(2).strip()!r}, expected {_EXPECTED.get(typed.group(1), f'a {typed.group(1)}')}"
+    body = re.sub(r":\s*\n\s*", ": ", body)
+    body = "; ".join(line.strip() for line in body.splitlines() if line.strip())
+    return f"{resolve(key_match.group(1))}: {body}" if key_match else body
 
 
 def vocab_tokens(vocab: Vocab) -> list[str]:

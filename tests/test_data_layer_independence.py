@@ -27,7 +27,7 @@ USER_SCRIPT = {
     "lightning": """
         from torch.utils.data import DataLoader
         import lightning.pytorch as pl
-        import lit_seq2seq, lit_seq2seq.module
+        import lit_seq2seq, lit_seq2seq.system
         from lit_seq2seq import LitSeq2Seq
         model = LitSeq2Seq(VOCAB, VOCAB, {"hidden_size": 8, "embedding_dim": 8})
         trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -102,7 +102,7 @@ def test_no_module_of_the_model_packages_imports_datamodules_when_imported() -> 
 def test_importing_the_model_packages_imports_no_datamodules(tmp_path: Path) -> None:
     script = """
         import sys
-        import lit_seq2seq, lit_seq2seq.module, lit_seq2seq.cli, keras_seq2seq, keras_seq2seq.cli
+        import lit_seq2seq, lit_seq2seq.system, lit_seq2seq.cli, keras_seq2seq, keras_seq2seq.cli
         from keras_seq2seq import Seq2SeqModel
         from lit_seq2seq import LitSeq2Seq
         print(sorted(name for name in sys.modules if name.split(".")[0] == "datamodules"))

@@ -170,7 +170,7 @@ def test_predict_takes_source_ids_our_dicts_and_hugging_face_inputs() -> None:
 
 @compiled_slow
 def test_the_check_runs_once_per_step_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    import keras_seq2seq.seq2seq_model as module
+    import keras_seq2seq.system as module
 
     calls: list[str] = []
     check = module.check_first_batch

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-import lit_seq2seq.module
+import lit_seq2seq.system
 from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.batch import from_hugging_face as torch_from_hugging_face
 from seq2seq_fit import InputError, Vocab, collate_pairs
@@ -144,9 +144,9 @@ def test_a_wrong_first_batch_is_one_input_error_naming_the_key(collate: Any, mes
 
 def test_the_check_runs_once_per_stage_not_per_step(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    check = lit_seq2seq.module.check_first_batch
+    check = lit_seq2seq.system.check_first_batch
     monkeypatch.setattr(
-        lit_seq2seq.module,
+        lit_seq2seq.system,
         "check_first_batch",
         lambda batch, where, **kw: calls.append(where) or check(batch, where, **kw),
     )

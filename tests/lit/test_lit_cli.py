@@ -12,6 +12,7 @@ import yaml
 
 from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.cli import main
+from lit_seq2seq.lightning_cli import one_line_message
 
 QUIET = [
     "--trainer.enable_progress_bar=false",
@@ -78,7 +79,20 @@ def test_the_package_imports_torch_on_first_use() -> None:
         "import lit_seq2seq\n"
         "print('torch' in sys.modules)\n"
         "from lit_seq2seq import LitSeq2Seq\n"
-        "print('torch' in sys.modules, LitSeq2Seq is sys.modules['lit_seq2seq.module'].LitSeq2Seq)\n"
+        "print('torch' in sys.modules, LitSeq2Seq is sys.modules['lit_seq2seq.system'].LitSeq2Seq)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "True"]
+
+
+def test_jsonargparse_messages_become_one_line_naming_the_flag() -> None:
+    union = (
+        "Does not validate against any of the Union subtypes\nSubtypes: [Seq2SeqConfig, dict, NoneType]\nErrors:\n"
+        "  - Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1\n  - Expected a <class 'dict'>\n"
+        "  - Expected a <class 'NoneType'>\nGiven value type: <class 'Namespace'>\nGiven value: Namespace(...)"
+    )
+    assert one_line_message(union) == "Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1"
+    nested = "Parser key \"hidden_size\":\n  Expected a <class 'int'>. Got value: abc"
+    assert one_line_message(nested, lambda key: f"--model.config.{key}") == (
+        "--model.config.hidden_size: got 'abc', expected an integer"
+    )

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from keras_seq2seq.pretrained import keras_slots, set_keras_slots
-from keras_seq2seq.seq2seq_model import Seq2SeqModel
+from keras_seq2seq.system import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
 from seq2seq_fit.model_format import ModelFormatError
 from seq2seq_fit.vocab import EOS_ID
@@ -205,8 +205,8 @@ def test_neither_package_imports_the_other(package):
 @pytest.mark.parametrize(
     ("module", "absent"),
     [
-        ("keras_seq2seq.seq2seq_model", ["torch", "lightning", "lit_seq2seq"]),
-        ("lit_seq2seq.module", ["keras", "keras_seq2seq", "tensorflow", "jax"]),
+        ("keras_seq2seq.system", ["torch", "lightning", "lit_seq2seq"]),
+        ("lit_seq2seq.system", ["keras", "keras_seq2seq", "tensorflow", "jax"]),
         ("seq2seq_fit.model_format", ["torch", "keras", "tensorflow", "jax"]),
     ],
 )

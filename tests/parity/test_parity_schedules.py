@@ -10,10 +10,10 @@ import torch
 import keras
 from keras_seq2seq.scheduled_sampling import gold_probability as keras_gold_probability
 from keras_seq2seq.seq2seq import masked_cross_entropy as keras_cross_entropy
-from keras_seq2seq.seq2seq_model import Seq2SeqModel
+from keras_seq2seq.system import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
-from lit_seq2seq.model import masked_cross_entropy as lit_cross_entropy
 from lit_seq2seq.scheduled_sampling import gold_probability as lit_gold_probability
+from lit_seq2seq.seq2seq import masked_cross_entropy as lit_cross_entropy
 from seq2seq_fit import TeacherForcing
 from tests.helpers.keras import to_numpy
 from tests.helpers.parity import CASES, SOURCE, TARGET_IN, TOKENS, twins

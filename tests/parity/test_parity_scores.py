@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import keras
-from keras_seq2seq.seq2seq_model import Seq2SeqModel
+from keras_seq2seq.system import Seq2SeqModel
 from seq2seq_fit import EVAL_METRICS, metric_name
 from seq2seq_fit.scores import length_budget
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID

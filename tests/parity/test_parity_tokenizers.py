@@ -25,7 +25,7 @@ pytest.importorskip("sentencepiece")
 
 import keras
 from keras_seq2seq.cli import main as keras_main
-from keras_seq2seq.seq2seq_model import Seq2SeqModel
+from keras_seq2seq.system import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.cli import main as lit_main
 from seq2seq_fit import InputError

@@ -102,7 +102,7 @@ def test_a_class_registered_by_another_package_is_refused(saved: Path, tmp_path:
 
     trap.unlink()
     config = read_config(saved)
-    config.update(module="keras_seq2seq.seq2seq_model", class_name="Evil", registered_name="evil_pkg>Evil")
+    config.update(module="keras_seq2seq.system", class_name="Evil", registered_name="evil_pkg>Evil")
     keras.saving.get_custom_objects()["evil_pkg>Evil"] = sys.modules["seq2seq_trap"].Evil
     try:
         with pytest.raises(UnsafeFileError, match=r"'evil_pkg>Evil'"):

@@ -22,9 +22,9 @@ from torchmetrics import MeanMetric
 from lit_seq2seq.batch import as_tensors, check_first_batch, to_batch
 from lit_seq2seq.callbacks import TrainingThroughput, is_logging_step
 from lit_seq2seq.checkpoint_io import SafeCheckpointIO, check_checkpoint, check_rng_state, load_error, refusal
-from lit_seq2seq.model import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.pretrained import canonical_weights, load_canonical_weights
 from lit_seq2seq.scheduled_sampling import applied_ratio, fed_from_model, gold_probability
+from lit_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.translate import TorchStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_lr_schedule, lr_factor
 from seq2seq_fit.config import as_config, check_bool, check_float, check_int
