@@ -294,7 +294,7 @@ def corpus_case(make: Callable[[Path], Path]) -> Callable[[Path], Callable[[], A
 
 def file_case(make: Callable[[Path], Path]) -> Callable[[Path], Callable[[], Any]]:
     def build(tmp: Path) -> Callable[[], Any]:
-        from seq2seq_fit.cli_options import read_sources
+        from seq2seq_fit.cli.sources import read_sources
 
         path = make(tmp / "sources.txt")
         return lambda: len(read_sources([], os.fspath(path)))

@@ -2,7 +2,7 @@
 options of ``fit``.
 
 ``lit-seq2seq``, ``keras-seq2seq`` and ``seq2seq-fit`` (the ONNX runtime's) are built from
-``seq2seq_fit.cli_options``; these tests fail when one adds, renames or re-defaults an option the
+``seq2seq_fit.cli``; these tests fail when one adds, renames or re-defaults an option the
 others do not.
 """
 
@@ -19,7 +19,7 @@ import yaml
 from keras_seq2seq.cli import build_parser
 from lit_seq2seq.cli import build_export_parser, build_translate_parser
 from seq2seq_fit.cli import build_parser as build_serving_parser
-from seq2seq_fit.cli_options import TRAINING_OPTIONS, TRANSLATE_OPTIONS
+from seq2seq_fit.cli.options import DATA_OPTIONS, TRAINING_OPTIONS, TRANSLATE_OPTIONS
 
 #: Options of one command line only: how each loads its model and where it runs.
 LIT_ONLY = {"device", "weights_only"}
@@ -101,7 +101,20 @@ def test_building_both_parsers_imports_no_framework() -> None:
     assert out.strip() == ""
 
 
-def test_fit_shares_the_training_options_with_the_same_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+def lightning_value(config: dict[str, Any], key: str) -> Any:
+    """The value of the dotted LightningCLI ``key`` in a printed config; ``None`` inside a section that is ``None``
+    (``data.corpus_options.tokenizer`` when ``data.corpus_options`` is not given)."""
+    for part in key.split("."):
+        if config is None:
+            return None
+        config = config[part]
+    return config
+
+
+@pytest.mark.parametrize("table", ["TRAINING_OPTIONS", "DATA_OPTIONS"])
+def test_fit_shares_the_training_and_data_options_with_the_same_defaults(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from lit_seq2seq.cli import main
 
     keras = options(subcommand(build_parser(), "fit"))
@@ -109,17 +122,17 @@ def test_fit_shares_the_training_options_with_the_same_defaults(capsys: pytest.C
         main(["fit", "--print_config"])
     assert exit_info.value.code == 0
     lightning = yaml.safe_load(capsys.readouterr().out)
-    for option in TRAINING_OPTIONS:
+    for option in {"TRAINING_OPTIONS": TRAINING_OPTIONS, "DATA_OPTIONS": DATA_OPTIONS}[table]:
         assert option.lightning is not None
-        section, key = option.lightning.split(".")
-        assert str(lightning[section][key]) == str(option.default), f"lit-seq2seq fit --{option.lightning}"
+        value = lightning_value(lightning, option.lightning)
+        assert str(value) == str(option.default), f"lit-seq2seq fit --{option.lightning}"
         assert keras[option.name]["default"] == option.default, f"keras-seq2seq fit --{option.name}"
         assert f"--{option.lightning}" in keras[option.name]["flags"], "the Lightning spelling works in Keras too"
 
 
 def test_both_fits_accept_exactly_the_same_precision_names(capsys: pytest.CaptureFixture[str]) -> None:
     from lit_seq2seq.cli import lightning_argv, main
-    from seq2seq_fit.cli_options import CLIError
+    from seq2seq_fit.cli.errors import CLIError
     from seq2seq_fit.precision import PRECISIONS
 
     keras = options(subcommand(build_parser(), "fit"))

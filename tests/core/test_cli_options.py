@@ -11,15 +11,9 @@ import warnings
 import pytest
 
 from datamodules.errors import DataError
-from seq2seq_fit.cli_options import (
-    TRANSLATE_OPTIONS,
-    CLIError,
-    checked_input,
-    cli_errors,
-    cli_warnings,
-    one_line_message,
-    restored_environment,
-)
+from seq2seq_fit.cli.environment import restored_environment
+from seq2seq_fit.cli.errors import CLIError, checked_input, cli_errors, cli_warnings
+from seq2seq_fit.cli.options import TRANSLATE_OPTIONS
 from seq2seq_fit.errors import InputError, ModelFormatError, UnsafeFileError
 from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args
 
@@ -93,19 +87,6 @@ def test_warnings_are_printed_even_when_the_block_raises(capsys: pytest.CaptureF
     )
 
 
-def test_jsonargparse_messages_become_one_line_naming_the_flag() -> None:
-    union = (
-        "Does not validate against any of the Union subtypes\nSubtypes: [Seq2SeqConfig, dict, NoneType]\nErrors:\n"
-        "  - Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1\n  - Expected a <class 'dict'>\n"
-        "  - Expected a <class 'NoneType'>\nGiven value type: <class 'Namespace'>\nGiven value: Namespace(...)"
-    )
-    assert one_line_message(union) == "Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1"
-    nested = "Parser key \"hidden_size\":\n  Expected a <class 'int'>. Got value: abc"
-    assert one_line_message(nested, lambda key: f"--model.config.{key}") == (
-        "--model.config.hidden_size: got 'abc', expected an integer"
-    )
-
-
 def translate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(exit_on_error=False)
     for option in TRANSLATE_OPTIONS:
@@ -147,7 +128,7 @@ def test_the_cli_layer_imports_no_heavy_library() -> None:
     """``--help`` imports the option table; it needs neither a framework nor the scoring and file libraries."""
     heavy = ("torch", "tensorflow", "keras", "jax", "lightning", "rapidfuzz", "safetensors", "sacrebleu")
     code = (
-        "import sys, seq2seq_fit, seq2seq_fit.cli_options, keras_seq2seq.cli, lit_seq2seq.cli\n"
+        "import sys, seq2seq_fit, seq2seq_fit.cli.options, keras_seq2seq.cli, lit_seq2seq.cli\n"
         f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -12,7 +12,8 @@ import threading
 import pytest
 
 from seq2seq_fit import limits, line_reader
-from seq2seq_fit.cli_options import CLIError, read_sources
+from seq2seq_fit.cli.errors import CLIError
+from seq2seq_fit.cli.sources import read_sources
 from seq2seq_fit.line_reader import iter_lines
 
 

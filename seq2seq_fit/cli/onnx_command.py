@@ -6,7 +6,7 @@ Example:
     seq2seq-fit translate --model g2p-onnx --file words.txt
 
 ``translate`` takes the options of ``lit-seq2seq translate`` and ``keras-seq2seq translate``
-(:data:`seq2seq_fit.cli_options.TRANSLATE_OPTIONS`) and decodes with
+(:data:`seq2seq_fit.cli.options.TRANSLATE_OPTIONS`) and decodes with
 :class:`seq2seq_fit.serving.OnnxTranslator`, so it prints what the framework the model came from
 prints. ``export`` writes a ``save_pretrained`` directory (from either framework) as an export, as
 ``lit-seq2seq export`` and ``keras-seq2seq export`` do from a checkpoint. Neither imports torch,
@@ -24,19 +24,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from seq2seq_fit.cli_options import (
-    CLIError,
-    OneLineParser,
-    add_export_options,
-    add_translate_options,
-    bounded_int,
-    cli_errors,
-    export_command,
-    read_sources,
-    require_model_path,
-    require_package,
-    run_translate,
-)
+from seq2seq_fit.cli.commands import export_command, require_model_path, run_translate
+from seq2seq_fit.cli.environment import require_package
+from seq2seq_fit.cli.errors import CLIError, OneLineParser, cli_errors
+from seq2seq_fit.cli.options import add_export_options, add_translate_options
+from seq2seq_fit.cli.sources import read_sources
+from seq2seq_fit.cli.value_types import bounded_int
 
 if TYPE_CHECKING:
     from seq2seq_fit.serving import OnnxTranslator
