@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from datamodules.keras import KerasData
@@ -40,5 +41,10 @@ def test_data_built_with_the_models_vocabularies_is_accepted() -> None:
         src_vocab=model.src_vocab.tokens,
         tgt_vocab=model.tgt_vocab.tokens,
     )
+    assert same.src_vocab.tokens == model.src_vocab.tokens and same.tgt_vocab.tokens == model.tgt_vocab.tokens
     model.check_data(same)
     model.check_data(same.train())
+    model.compile(optimizer="adam", run_eagerly=True)  # eager: one small step, no graph to compile
+    history = model.fit(same.train(), epochs=1, steps_per_epoch=1, verbose=0)
+    assert model.optimizer.iterations.numpy() == 1  # trained, not refused
+    assert np.isfinite(history.history["loss"][0])
