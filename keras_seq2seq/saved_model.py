@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import keras
 from keras import ops
 from seq2seq_fit.atomic_directory import replace_directory
+from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.model_format import json_files, write_json_files
-from seq2seq_fit.scores import length_budget
 from seq2seq_fit.vocab import EOS_ID, PAD_ID
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def finish_ids(tokens: Any) -> Any:
 def greedy_ids(network: Seq2Seq, source: Any) -> Any:
     """What the endpoint computes: greedy ids ``(B, L)`` for right-padded source ids ``(B, S)``.
 
-    The budget is :func:`~seq2seq_fit.scores.length_budget` of the padded width ``S``
+    The budget is :func:`~seq2seq_fit.decoding.length_budget` of the padded width ``S``
     (``2 * S + 10`` steps, ``<eos>`` included), then :func:`finish_ids`.
     """
     source = ops.cast(source, "int32")  # (B, S)
@@ -138,7 +138,7 @@ def export_saved_model(
     archive.add_endpoint(ENDPOINT, lambda source: greedy_ids(network, source), [source_spec(input_signature)])
     for name, vocab in (("src_vocab", model.src_vocab), ("tgt_vocab", model.tgt_vocab)):
         archive.add_variable_collection(name, [tf.Variable(vocab.tokens, trainable=False, name=name)])
-    arguments = model._pretrained_arguments()  # what save_pretrained writes, so the JSON files are the same
+    arguments = model.pretrained_arguments()  # what save_pretrained writes, so the JSON files are the same
     del arguments["weights"]
     texts = json_files(**arguments)
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,11 +27,10 @@ from keras_seq2seq.train_steps import num_replicas
 from keras_seq2seq.translate import KerasStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.batch import check_batch
-from seq2seq_fit.model_format import load_pretrained, save_pretrained
+from seq2seq_fit.pretrained import PretrainedSystem
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
 from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC
-from seq2seq_fit.tokenizer import TokenizerLike, as_tokenizer, check_tokenizer_vocab
-from seq2seq_fit.translate import Source, translate
+from seq2seq_fit.tokenizer import as_tokenizer, check_tokenizer_vocab
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab, check_same_vocab
 
 EVAL_IDS = ("eval_source", "eval_hypotheses", "eval_targets")
@@ -40,7 +38,7 @@ EVAL_IDS = ("eval_source", "eval_hypotheses", "eval_targets")
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
-class Seq2SeqModel(keras.Model):
+class Seq2SeqModel(PretrainedSystem, keras.Model):
     """RNN encoder-decoder with scheduled teacher forcing, trained by plain ``model.fit``.
 
     The network is :attr:`model` (a :class:`~keras_seq2seq.Seq2Seq`, as ``LitSeq2Seq.model``);
@@ -57,6 +55,11 @@ class Seq2SeqModel(keras.Model):
     :class:`~keras_seq2seq.callbacks.TrainingThroughput`). The config, teacher forcing,
     vocabularies, tokenizers and seed are plain data in ``get_config``, so ``.keras`` files load with
     ``safe_mode=True``.
+
+    Around the network it has what ``LitSeq2Seq`` has, from :class:`seq2seq_fit.pretrained.PretrainedSystem`:
+    ``translate`` (the options a :class:`~seq2seq_fit.GenerationConfig` and/or its fields as keywords),
+    ``save_pretrained`` / ``from_pretrained`` (a model directory either system reads) and ``export_onnx``
+    (also ``export(format="onnx")``). ``predict`` returns greedy ids, as ``LitSeq2Seq``'s ``predict_step``.
 
     Args:
         src_vocab: source vocabulary (``Vocab`` or its token list).
@@ -80,6 +83,13 @@ class Seq2SeqModel(keras.Model):
         >>> history = model.fit(data.train(), epochs=2, verbose=0)
         >>> sorted(history.history)
         ['fed_from_model', 'loss', 'tf_ratio']
+        >>> import tempfile
+        >>> from seq2seq_fit import GenerationConfig
+        >>> model.save_pretrained(directory := tempfile.mkdtemp())
+        >>> again, source = Seq2SeqModel.from_pretrained(directory), data.src_vocab.tokens[4:7]
+        >>> beam = GenerationConfig(strategy="beam", beam_width=3)
+        >>> again.seed, again.translate([source], beam) == model.translate([source], strategy="beam", beam_width=3)
+        (0, True)
     """
 
     def __init__(
@@ -205,7 +215,7 @@ class Seq2SeqModel(keras.Model):
         Returns ``loss`` (mean NLL per target token, no label smoothing), ``tokens`` (the batch's
         non-pad target tokens), and the ids that :func:`seq2seq_fit.scores.eval_records` turns
         into records on the host: ``source`` (B, S), ``hypotheses`` (B, 2 * S + 10), greedy,
-        at least every row's :func:`~seq2seq_fit.scores.length_budget`) and ``targets`` (B, T).
+        at least every row's :func:`~seq2seq_fit.decoding.length_budget`) and ``targets`` (B, T).
         """
         batch = to_batch(x, y)  # (x, y), one dict of all four keys, or the Hugging Face layout
         source, target_out = batch["source"], batch["target_out"]
@@ -280,7 +290,13 @@ class Seq2SeqModel(keras.Model):
     # ------------------------------------------------------------------------------ prediction
 
     def predict_step(self, *args: Any) -> Any:
-        """Greedy token ids ``(B, 2 * S + 10)`` for ``x["source"]`` (or ``x`` itself, or ``x["input_ids"]``)."""
+        """Greedy ids ``(B, 2 * S + 10)`` int32 of ``x["source"]`` ``(B, S)`` (or ``x`` itself, or ``x["input_ids"]``):
+        per batch what ``LitSeq2Seq.predict_step`` returns, so ``predict`` gives a numpy array of them.
+
+        The layout of :meth:`Seq2Seq.generate`: ``<bos>`` left out, each row's first ``<eos>`` kept and
+        ``<pad>`` after it; ``tgt_vocab.decode(row)`` gives a row's tokens, and :meth:`translate`
+        decodes text with any search.
+        """
         self.check_first_batch(args[-1], "predict_step", targets=False)
         if keras.backend.backend() == "jax":
             return train_steps.jax_predict_step(self, *args)
@@ -367,64 +383,25 @@ class Seq2SeqModel(keras.Model):
             self._eval_records = None
 
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        """``keras.Model.predict``: the greedy ids of :meth:`predict_step`, one row per source, for the inputs
+        ``fit`` takes (without targets)."""
         self._checked_steps = self._checked_steps - {"predict_step"}
         return super().predict(self.keras_input(x, where="predict", targets=False), *args, **kwargs)
 
-    # -------------------------------------------------------------------------------- decoding
+    # -- the adapter of seq2seq_fit.pretrained.PretrainedSystem (translate, save_pretrained, export_onnx...) --
 
-    def translate(
-        self,
-        sources: Sequence[Source],
-        *,
-        strategy: str = "greedy",
-        beam_width: int = 5,
-        length_penalty: float = 0.0,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        max_length: int | None = None,
-        return_attention: bool = False,
-        tokenizer: TokenizerLike = None,
-        batch_size: int = 64,
-        seed: int | None = None,
-        detokenize: bool = False,
-    ) -> list[list[str]] | list[str] | tuple[list[Any], list[np.ndarray]]:
-        """Decode strings or token lists to target token lists, or text (inference mode, no gradients).
+    def step_decoder(self) -> KerasStepDecoder:
+        """:attr:`model` one token at a time for the core's search (no gradients, in a ``with``)."""
+        return KerasStepDecoder(self.model)
 
-        String sources are split by the model's :attr:`src_tokenizer` unless ``tokenizer`` overrides
-        it; ``detokenize=True`` returns each output as text, joined by :attr:`tgt_tokenizer`.
+    def canonical_weights(self) -> dict[str, np.ndarray]:
+        """The network's weights in the canonical layout (an LSTM's one Keras bias becomes ``bias_ih``,
+        ``bias_hh = 0``)."""
+        return canonical_weights(self.model)
 
-        The core's driver does the work, the same for ``LitSeq2Seq.translate``: see
-        :func:`seq2seq_fit.translate.translate` for every argument and the returned attention
-        (per source a float32 array ``(len(output), len(source))``).
-
-        Example:
-            >>> from seq2seq_fit import Vocab
-            >>> vocab = Vocab.build([list("abc")])
-            >>> model = Seq2SeqModel(vocab, vocab, {"embedding_dim": 8, "hidden_size": 8})
-            >>> outputs, attention = model.translate(["a b"], strategy="beam", beam_width=3, return_attention=True)
-            >>> attention[0].shape == (len(outputs[0]), 2)
-            True
-        """
-        with KerasStepDecoder(self.model) as decoder:
-            return translate(
-                decoder,
-                self.src_vocab,
-                self.tgt_vocab,
-                sources,
-                strategy=strategy,
-                beam_width=beam_width,
-                length_penalty=length_penalty,
-                temperature=temperature,
-                top_k=top_k,
-                max_length=max_length,
-                return_attention=return_attention,
-                tokenizer=tokenizer,
-                batch_size=batch_size,
-                seed=seed,
-                detokenize=detokenize,
-                src_tokenizer=self.src_tokenizer,
-                tgt_tokenizer=self.tgt_tokenizer,
-            )
+    def load_canonical_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Copy canonical ``weights`` into :attr:`model` (an LSTM's ``bias_ih + bias_hh`` into its one bias)."""
+        load_canonical_weights(self.model, weights)
 
     # --------------------------------------------------------------------------- serialisation
 
@@ -525,97 +502,3 @@ class Seq2SeqModel(keras.Model):
                 print(f"Saved artifact at '{os.fspath(filepath)}' (the ONNX export of Seq2SeqModel.export_onnx).")
             return
         export_saved_model(self, filepath, format, verbose, input_signature, **kwargs)
-
-    # ------------------------------------------------------------------------- model directory
-
-    def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
-        """Write the model as a framework-neutral directory that ``LitSeq2Seq.from_pretrained`` also reads.
-
-        ``config.json`` (config, teacher forcing, seed), ``vocab.json``, the tokenizer files
-        (``tokenizer_config.json``, and a subword tokenizer's own file) and ``model.safetensors``
-        (the weights in the canonical layout; an LSTM's one Keras bias is saved as ``bias_ih`` with
-        ``bias_hh = 0``); see :mod:`seq2seq_fit.model_format`. Training state (optimizer, step,
-        random-generator states) is not saved: that is what ``.keras`` checkpoints are for.
-
-        Args:
-            directory: the model directory (created if needed; its files are replaced atomically).
-
-        Example:
-            >>> import tempfile
-            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
-            >>> model = Seq2SeqModel(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4}, seed=3)
-            >>> directory = tempfile.mkdtemp()
-            >>> model.save_pretrained(directory)
-            >>> Seq2SeqModel.from_pretrained(directory).seed
-            3
-        """
-        save_pretrained(directory, **self._pretrained_arguments())
-
-    def export_onnx(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the model for ``seq2seq_fit.serving.OnnxTranslator``: an encoder and a one-step decoder graph.
-
-        The directory holds what :meth:`save_pretrained` writes but the weights (``config.json``,
-        ``vocab.json``, the tokenizer files), plus ``encoder.onnx``, ``decoder.onnx`` and ``export.json``; see
-        :func:`seq2seq_fit.onnx_export.export_onnx` and docs/serving.md. The graphs are built from
-        the canonical weights with ``onnx``'s own operators, on any backend and without tracing
-        this model, so exporting needs ``onnx`` (the ``[serve]`` extra) and no torch, and running
-        them needs only numpy and onnxruntime. (``export`` writes Keras' own TensorFlow SavedModel.)
-
-        Args:
-            directory: the export directory (created if needed).
-
-        Returns:
-            The export directory.
-
-        Example:
-            >>> import os, tempfile
-            >>> from seq2seq_fit.serving import OnnxTranslator
-            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
-            >>> model = Seq2SeqModel(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4}, seed=3)
-            >>> directory = model.export_onnx(tempfile.mkdtemp())
-            >>> sorted(os.listdir(directory))
-            ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'tokenizer_config.json', 'vocab.json']
-            >>> OnnxTranslator(directory).translate(["a b"], max_length=4) == model.translate(["a b"], max_length=4)
-            True
-        """
-        from seq2seq_fit.onnx_export import export_onnx  # here: onnx only for those who export
-
-        return export_onnx(directory, **self._pretrained_arguments())
-
-    def _pretrained_arguments(self) -> dict[str, Any]:
-        """The keywords of ``seq2seq_fit.model_format.save_pretrained`` for this model (config, teacher
-        forcing, vocabularies, canonical weights, seed): what :meth:`save_pretrained` and :meth:`export_onnx` write."""
-        return {
-            "config": self.config,
-            "teacher_forcing": self.teacher_forcing,
-            "src_vocab": self.src_vocab,
-            "tgt_vocab": self.tgt_vocab,
-            "weights": canonical_weights(self.model),
-            "extra": {"seed": int(self.seed)},
-            "src_tokenizer": self.src_tokenizer,
-            "tgt_tokenizer": self.tgt_tokenizer,
-        }
-
-    @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike[str], **kwargs: Any) -> Seq2SeqModel:
-        """A ``Seq2SeqModel`` holding the model of a directory written by either side's ``save_pretrained``.
-
-        Args:
-            directory: the model directory.
-            **kwargs: the other ``__init__`` keyword arguments (``seed``, ``name``, ``dtype``...);
-                ``seed`` defaults to the saved one.
-
-        Returns:
-            The model, built and not compiled.
-
-        Raises:
-            ModelFormatError: a file is missing or malformed, the format version is unknown, or a
-                tensor does not fit the config and vocabularies (the message names file and tensor).
-        """
-        saved = load_pretrained(directory)
-        kwargs.setdefault("seed", int(saved.extra.get("seed", 0)))
-        kwargs.setdefault("src_tokenizer", saved.src_tokenizer)
-        kwargs.setdefault("tgt_tokenizer", saved.tgt_tokenizer)
-        model = cls(saved.src_vocab, saved.tgt_vocab, saved.config, saved.teacher_forcing, **kwargs)
-        load_canonical_weights(model.model, saved.weights)
-        return model

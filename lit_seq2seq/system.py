@@ -6,7 +6,7 @@ import functools
 import math
 import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,17 +28,17 @@ from lit_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.translate import TorchStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_lr_schedule, lr_factor
 from seq2seq_fit.config import as_config, check_bool, check_float, check_int
-from seq2seq_fit.model_format import load_pretrained, save_pretrained
-from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores, length_budget
+from seq2seq_fit.decoding import length_budget
+from seq2seq_fit.pretrained import PretrainedSystem
+from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
 from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC, as_teacher_forcing
-from seq2seq_fit.tokenizer import TokenizerLike, as_tokenizer, check_tokenizer_vocab
-from seq2seq_fit.translate import Source, translate
+from seq2seq_fit.tokenizer import as_tokenizer, check_tokenizer_vocab
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
 
 Batch = dict[str, torch.Tensor]
 
 
-class LitSeq2Seq(pl.LightningModule):
+class LitSeq2Seq(PretrainedSystem, pl.LightningModule):
     """Trains an RNN encoder-decoder with scheduled teacher forcing under ``Trainer.fit``.
 
     The teacher-forcing ratio is ``teacher_forcing.ratio(trainer.global_step)``. The coins come
@@ -55,7 +55,7 @@ class LitSeq2Seq(pl.LightningModule):
     the names of :data:`seq2seq_fit.scores.EVAL_METRICS` (``val/loss``, ``val/ppl``,
     ``val/token_acc``, ``val/exact_match``, ``val/bleu``, ``val/wer``, ``val/per``, and ``test/...``):
     teacher-forced ``loss`` and ``ppl``, and the percentages of one greedy decode, each source given
-    ``seq2seq_fit.scores.length_budget`` steps, scored by ``seq2seq_fit.scores.free_running_scores``
+    ``seq2seq_fit.decoding.length_budget`` steps, scored by ``seq2seq_fit.scores.free_running_scores``
     (a source is right if it matches any of its references), as ``Seq2SeqModel`` logs ``val_<name>``.
 
     Batches are :class:`seq2seq_fit.Batch` dicts (``source``, ``source_lengths``, ``target_in``,
@@ -64,6 +64,11 @@ class LitSeq2Seq(pl.LightningModule):
     -100), converted on the device (:func:`lit_seq2seq.batch.from_hugging_face`). The first batch of
     each stage goes through :func:`seq2seq_fit.check_batch`, so a wrong one raises one
     :class:`~seq2seq_fit.errors.InputError` naming the key and the expected layout.
+
+    Around the network it has what ``Seq2SeqModel`` has, from :class:`seq2seq_fit.pretrained.PretrainedSystem`:
+    ``translate`` (the options a :class:`~seq2seq_fit.GenerationConfig` and/or its fields as keywords),
+    ``save_pretrained`` / ``from_pretrained`` (a model directory either system reads) and ``export_onnx``
+    (also ``to_onnx``). ``trainer.predict`` returns greedy ids per batch, as ``Seq2SeqModel.predict``.
 
     Args:
         src_vocab: source vocabulary (``Vocab`` or its token list).
@@ -97,6 +102,13 @@ class LitSeq2Seq(pl.LightningModule):
         2
         >>> sorted(name for name in trainer.callback_metrics if name.startswith("val/"))
         ['val/bleu', 'val/exact_match', 'val/loss', 'val/per', 'val/ppl', 'val/token_acc', 'val/wer']
+        >>> import tempfile
+        >>> from seq2seq_fit import GenerationConfig
+        >>> model.save_pretrained(directory := tempfile.mkdtemp())
+        >>> again, source = LitSeq2Seq.from_pretrained(directory, lr=3e-4), dm.src_vocab.tokens[4:7]
+        >>> beam = GenerationConfig(strategy="beam", beam_width=3)
+        >>> again.translate([source], beam) == model.translate([source], strategy="beam", beam_width=3)
+        True
     """
 
     def __init__(
@@ -131,6 +143,7 @@ class LitSeq2Seq(pl.LightningModule):
         check_lr_schedule("LitSeq2Seq", warmup_steps, lr_decay_steps, min_lr_ratio)
         check_int("LitSeq2Seq", "seed", seed, 0)
         check_bool("LitSeq2Seq", "compile", compile)
+        self.seed = int(seed)
         self.save_hyperparameters(
             {
                 "src_vocab": self.src_vocab.tokens,
@@ -252,64 +265,30 @@ class LitSeq2Seq(pl.LightningModule):
 
     # -- prediction -----------------------------------------------------------------------------
 
-    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> list[list[str]]:
-        """Greedy decoding of ``batch["source"]``, as target token lists."""
-        generated, _ = self.model.generate(batch["source"], batch["source_lengths"])
-        return [self.tgt_vocab.decode(row) for row in generated.tolist()]
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Greedy ids ``(B, 2 * S + 10)`` int64 on the CPU of ``batch["source"]`` ``(B, S)``: per batch, what
+        ``Seq2SeqModel.predict`` returns, so ``trainer.predict`` gives a list of these tensors.
 
-    def translate(
-        self,
-        sources: Sequence[Source],
-        *,
-        strategy: str = "greedy",
-        beam_width: int = 5,
-        length_penalty: float = 0.0,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        max_length: int | None = None,
-        return_attention: bool = False,
-        tokenizer: TokenizerLike = None,
-        batch_size: int = 64,
-        seed: int | None = None,
-        detokenize: bool = False,
-    ) -> list[list[str]] | list[str] | tuple[list[Any], list[np.ndarray]]:
-        """Decode strings or token lists to target token lists, or text (in eval mode, without gradients).
-
-        String sources are split by the model's :attr:`src_tokenizer` unless ``tokenizer`` overrides
-        it; ``detokenize=True`` returns each output as text, joined by :attr:`tgt_tokenizer`.
-
-        The core's driver does the work, the same for ``Seq2SeqModel.translate``: see
-        :func:`seq2seq_fit.translate.translate` for every argument and the returned attention
-        (per source a float32 array ``(len(output), len(source))``).
-
-        Example:
-            >>> from seq2seq_fit import Vocab
-            >>> vocab = Vocab.build([list("abc")])
-            >>> model = LitSeq2Seq(vocab, vocab, {"embedding_dim": 8, "hidden_size": 8})
-            >>> outputs, attention = model.translate(["a b"], strategy="beam", beam_width=3, return_attention=True)
-            >>> attention[0].shape == (len(outputs[0]), 2)
-            True
+        The layout of :meth:`Seq2Seq.generate`: ``<bos>`` left out, each row's first ``<eos>`` kept and
+        ``<pad>`` after it; ``tgt_vocab.decode(row)`` gives a row's tokens, and :meth:`translate`
+        decodes text with any search.
         """
-        with TorchStepDecoder(self.model) as decoder:
-            return translate(
-                decoder,
-                self.src_vocab,
-                self.tgt_vocab,
-                sources,
-                strategy=strategy,
-                beam_width=beam_width,
-                length_penalty=length_penalty,
-                temperature=temperature,
-                top_k=top_k,
-                max_length=max_length,
-                return_attention=return_attention,
-                tokenizer=tokenizer,
-                batch_size=batch_size,
-                seed=seed,
-                detokenize=detokenize,
-                src_tokenizer=self.src_tokenizer,
-                tgt_tokenizer=self.tgt_tokenizer,
-            )
+        generated, _ = self.model.generate(batch["source"], batch["source_lengths"])  # (B, 2 * S + 10)
+        return generated.cpu()
+
+    # -- the adapter of seq2seq_fit.pretrained.PretrainedSystem (translate, save_pretrained, export_onnx...) --
+
+    def step_decoder(self) -> TorchStepDecoder:
+        """:attr:`model` one token at a time for the core's search (eval mode, no gradients, in a ``with``)."""
+        return TorchStepDecoder(self.model)
+
+    def canonical_weights(self) -> dict[str, np.ndarray]:
+        """``model.state_dict()`` as float32 numpy arrays (the canonical layout is PyTorch's)."""
+        return canonical_weights(self.model)
+
+    def load_canonical_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Copy canonical ``weights`` into :attr:`model`, keeping its device and dtype."""
+        load_canonical_weights(self.model, weights)
 
     # -- optimisation, callbacks and checkpoints ------------------------------------------------
 
@@ -421,60 +400,7 @@ class LitSeq2Seq(pl.LightningModule):
             self._pending_rng_state = (state.cpu(), str(checkpoint.get("coin_rng_device", self.device.type)))
             self._generator = None
 
-    # ------------------------------------------------------------------------- model directory
-
-    def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
-        """Write the model as a framework-neutral directory that ``Seq2SeqModel.from_pretrained`` also reads.
-
-        ``config.json`` (config, teacher forcing, seed), ``vocab.json``, the tokenizer files
-        (``tokenizer_config.json``, and a subword tokenizer's own file) and ``model.safetensors``
-        (the ``Seq2Seq`` weights); see :mod:`seq2seq_fit.model_format`. Training state (optimizer,
-        learning-rate schedule, step) is not saved: that is what checkpoints are for.
-
-        Args:
-            directory: the model directory (created if needed; its files are replaced atomically).
-
-        Example:
-            >>> import tempfile
-            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
-            >>> lit = LitSeq2Seq(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4})
-            >>> directory = tempfile.mkdtemp()
-            >>> lit.save_pretrained(directory)
-            >>> LitSeq2Seq.from_pretrained(directory, lr=3e-4).hparams["lr"]
-            0.0003
-        """
-        save_pretrained(directory, **self._pretrained_arguments())
-
-    def export_onnx(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the model for ``seq2seq_fit.serving.OnnxTranslator``: an encoder and a one-step decoder graph.
-
-        The directory holds what :meth:`save_pretrained` writes but the weights (``config.json``,
-        ``vocab.json``, the tokenizer files), plus ``encoder.onnx``, ``decoder.onnx`` and ``export.json``; see
-        :func:`seq2seq_fit.onnx_export.export_onnx` and docs/serving.md. The graphs are built from
-        the canonical weights with ``onnx``'s own operators, so exporting needs ``onnx`` (the
-        ``[serve]`` extra) and no tracing of this module, and running them needs only numpy and
-        onnxruntime.
-
-        Args:
-            directory: the export directory (created if needed).
-
-        Returns:
-            The export directory.
-
-        Example:
-            >>> import os, tempfile
-            >>> from seq2seq_fit.serving import OnnxTranslator
-            >>> tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b"]
-            >>> lit = LitSeq2Seq(tokens, tokens, {"hidden_size": 8, "embedding_dim": 4})
-            >>> directory = lit.export_onnx(tempfile.mkdtemp())
-            >>> sorted(os.listdir(directory))
-            ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'tokenizer_config.json', 'vocab.json']
-            >>> OnnxTranslator(directory).translate(["a b"], max_length=4) == lit.translate(["a b"], max_length=4)
-            True
-        """
-        from seq2seq_fit.onnx_export import export_onnx  # here: onnx only for those who export
-
-        return export_onnx(directory, **self._pretrained_arguments())
+    # ------------------------------------------------------------------------------- ONNX export
 
     def to_onnx(  # type: ignore[override]
         self, file_path: str | os.PathLike[str] | None = None, input_sample: Any = None, **kwargs: Any
@@ -517,41 +443,6 @@ class LitSeq2Seq(pl.LightningModule):
                 "not traced)"
             )
         return self.export_onnx(file_path)
-
-    def _pretrained_arguments(self) -> dict[str, Any]:
-        """The keywords of ``seq2seq_fit.model_format.save_pretrained`` for this model (config, teacher
-        forcing, vocabularies, canonical weights, seed): what :meth:`save_pretrained` and :meth:`export_onnx` write."""
-        return {
-            "config": self.config,
-            "teacher_forcing": self.teacher_forcing,
-            "src_vocab": self.src_vocab,
-            "tgt_vocab": self.tgt_vocab,
-            "weights": canonical_weights(self.model),
-            "extra": {"seed": int(self.hparams["seed"])},
-            "src_tokenizer": self.src_tokenizer,
-            "tgt_tokenizer": self.tgt_tokenizer,
-        }
-
-    @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike[str], **kwargs: Any) -> LitSeq2Seq:
-        """A ``LitSeq2Seq`` holding the model of a directory written by either side's ``save_pretrained``.
-
-        Args:
-            directory: the model directory.
-            **kwargs: the other ``__init__`` keyword arguments (``lr``, ``weight_decay``,
-                ``compile``...); ``seed`` defaults to the saved one.
-
-        Raises:
-            ModelFormatError: a file is missing or malformed, the format version is unknown, or a
-                tensor does not fit the config and vocabularies (the message names file and tensor).
-        """
-        saved = load_pretrained(directory)
-        kwargs.setdefault("seed", int(saved.extra.get("seed", 0)))
-        kwargs.setdefault("src_tokenizer", saved.src_tokenizer)
-        kwargs.setdefault("tgt_tokenizer", saved.tgt_tokenizer)
-        module = cls(saved.src_vocab, saved.tgt_vocab, saved.config, saved.teacher_forcing, **kwargs)
-        load_canonical_weights(module.model, saved.weights)
-        return module
 
 
 #: The step that receives the batches of each of Lightning's running stages (``RunningStage`` values).

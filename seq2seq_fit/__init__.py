@@ -8,6 +8,7 @@ from seq2seq_fit.batch import Batch, check_batch, collate, collate_pairs, from_h
 from seq2seq_fit.config import Seq2SeqConfig, as_config
 from seq2seq_fit.decoding import length_penalty
 from seq2seq_fit.errors import InputError, ModelFormatError, UnsafeFileError
+from seq2seq_fit.generation_config import GenerationConfig, as_generation_config
 from seq2seq_fit.learning_rate import check_lr_schedule, cosine_decay, lr_factor
 from seq2seq_fit.model_format import PretrainedModel, load_pretrained, save_pretrained
 from seq2seq_fit.scores import (
@@ -23,7 +24,7 @@ from seq2seq_fit.scores import (
 )
 from seq2seq_fit.teacher_forcing import TeacherForcing, as_teacher_forcing, check_compatible
 from seq2seq_fit.tokenizer import Tokenizer, as_tokenizer, check_tokenizer, split_tokens, train_tokenizer
-from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args
+from seq2seq_fit.translate import UnknownTokensWarning
 from seq2seq_fit.vocab import Vocab
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "TRAIN_METRICS",
     "Batch",
     "G2PScores",
+    "GenerationConfig",
     "InputError",
     "ModelFormatError",
     "PretrainedModel",
@@ -41,13 +43,13 @@ __all__ = [
     "UnsafeFileError",
     "Vocab",
     "as_config",
+    "as_generation_config",
     "as_teacher_forcing",
     "as_tokenizer",
     "check_batch",
     "check_compatible",
     "check_lr_schedule",
     "check_tokenizer",
-    "check_translate_args",
     "collate",
     "collate_pairs",
     "cosine_decay",

@@ -1,7 +1,7 @@
 """Evaluation scores and metric names, shared by both trainers (framework-free).
 
 Both sides evaluate the same way: one teacher-forced pass gives ``loss`` and ``ppl``; one greedy
-decode, each source given :func:`length_budget` steps, gives the records of
+decode, each source given :func:`~seq2seq_fit.decoding.length_budget` steps, gives the records of
 :func:`eval_records`, and :func:`free_running_scores` turns a split's records into
 ``token_acc``, ``exact_match``, ``bleu``, ``wer`` and ``per``. The names and their meaning are
 :data:`EVAL_METRICS`; :func:`metric_name` spells a name as each trainer logs it.
@@ -24,7 +24,8 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from seq2seq_fit.vocab import EOS_ID, PAD_ID, Vocab
+from seq2seq_fit.decoding import length_budget, until_eos
+from seq2seq_fit.vocab import PAD_ID, Vocab
 
 Tokens = Sequence[str]
 K = TypeVar("K", bound=Hashable)
@@ -82,19 +83,6 @@ def metric_name(name: str, stage: Stage, side: Side) -> str:
     raise ValueError(f"metric_name.side: got {side!r}, expected 'lightning' or 'keras'")
 
 
-def length_budget(source_length: Any) -> Any:
-    """Greedy steps an evaluation decode gives a source of ``source_length`` tokens: ``2 * n + 10``.
-
-    The default ``max_length`` rule of ``translate``, applied per source (not to the padded batch
-    width), so a score never depends on how the batches were padded.
-
-    Example:
-        >>> length_budget(3)
-        16
-    """
-    return 2 * source_length + 10  # also a framework's scalar tensor: the compiled Keras decode uses it
-
-
 # -- records --------------------------------------------------------------------------------------
 
 
@@ -104,7 +92,7 @@ class EvalRecord:
 
     Attributes:
         source: the source ids without padding (the key that groups references).
-        hypothesis: the greedy ids, cut to the source's :func:`length_budget` and after the first
+        hypothesis: the greedy ids, cut to the source's :func:`~seq2seq_fit.decoding.length_budget` and after the first
             ``<eos>`` (kept).
         reference: the target ids up to and including ``<eos>``.
     """
@@ -112,15 +100,6 @@ class EvalRecord:
     source: tuple[int, ...]
     hypothesis: tuple[int, ...]
     reference: tuple[int, ...]
-
-
-def _until_eos(ids: Iterable[int]) -> tuple[int, ...]:
-    out: list[int] = []
-    for i in ids:
-        out.append(int(i))
-        if i == EOS_ID:
-            break
-    return tuple(out)
 
 
 def eval_records(source: Any, hypotheses: Any, targets: Any) -> list[EvalRecord]:
@@ -148,8 +127,8 @@ def eval_records(source: Any, hypotheses: Any, targets: Any) -> list[EvalRecord]
         records.append(
             EvalRecord(
                 tuple(src[:n]),
-                _until_eos(hyp[: length_budget(n)]),
-                tuple(i for i in _until_eos(tgt) if i != PAD_ID),
+                tuple(until_eos(hyp[: length_budget(n)])),
+                tuple(i for i in until_eos(tgt) if i != PAD_ID),
             )
         )
     return records
@@ -382,7 +361,6 @@ __all__ = [
     "free_running_scores",
     "g2p_scores",
     "group_references",
-    "length_budget",
     "metric_name",
     "phone_error_rate",
     "token_accuracy",

@@ -34,6 +34,7 @@ import numpy as np
 from seq2seq_fit.atomic_directory import check_listed_files
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.errors import ModelFormatError, shown
+from seq2seq_fit.generation_config import GenerationConfig
 from seq2seq_fit.model_format import (
     CONFIG_FILE,
     VOCAB_FILE,
@@ -54,7 +55,6 @@ from seq2seq_fit.onnx_export import (  # constants only: that module imports onn
 )
 from seq2seq_fit.onnx_weights import ProtobufError, non_finite_initializer
 from seq2seq_fit.teacher_forcing import TeacherForcing
-from seq2seq_fit.tokenizer import TokenizerLike
 from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.untrusted import MAX_LISTED, one_line
 from seq2seq_fit.vocab import BOS_ID, UNK_ID, Vocab
@@ -397,42 +397,21 @@ class OnnxTranslator:
         probe(self.decoder, root, specs)
 
     def translate(
-        self,
-        sources: list[Source],
-        *,
-        strategy: str = "greedy",
-        beam_width: int = 5,
-        length_penalty: float = 0.0,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        max_length: int | None = None,
-        return_attention: bool = False,
-        tokenizer: TokenizerLike = None,
-        batch_size: int = 64,
-        seed: int | None = None,
-        detokenize: bool = False,
+        self, sources: list[Source], generation_config: GenerationConfig | None = None, **overrides: Any
     ) -> Any:
-        """Decode ``sources`` to target token lists (text with ``detokenize``); see
-        :func:`seq2seq_fit.translate.translate` for every argument (the same as ``LitSeq2Seq.translate``
-        and ``Seq2SeqModel.translate``). ``tokenizer=None`` splits sources with the export's own tokenizer."""
+        """Decode ``sources`` to target token lists (text with ``detokenize``), as ``LitSeq2Seq.translate``
+        and ``Seq2SeqModel.translate``: the options are a :class:`~seq2seq_fit.GenerationConfig` and/or its
+        fields as keywords (see :func:`seq2seq_fit.translate.translate`). ``tokenizer=None`` splits sources
+        with the export's own tokenizer."""
         return translate(
             self.decoder,
             self.src_vocab,
             self.tgt_vocab,
             sources,
-            strategy=strategy,
-            beam_width=beam_width,
-            length_penalty=length_penalty,
-            temperature=temperature,
-            top_k=top_k,
-            max_length=max_length,
-            return_attention=return_attention,
-            tokenizer=tokenizer,
-            batch_size=batch_size,
-            seed=seed,
-            detokenize=detokenize,
+            generation_config,
             src_tokenizer=self.src_tokenizer,
             tgt_tokenizer=self.tgt_tokenizer,
+            **overrides,
         )
 
     def logits(self, source_ids: np.ndarray, lengths: np.ndarray, target_in: np.ndarray) -> np.ndarray:

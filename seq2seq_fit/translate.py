@@ -1,9 +1,10 @@
 """The translate driver both frameworks call: strings or token lists in, token lists (or text) out.
 
 A framework supplies a :class:`StepDecoder` (its model's encoder, one decoder step, and a reorder
-of the decoder state, numpy at the boundary); everything else happens here, once: the argument
-checks, tokenizing, the unknown-token warning, batching and padding, the ``max_length`` rule, the
-search (:mod:`seq2seq_fit.search`), decoding ids to tokens and the shape of the returned attention.
+of the decoder state, numpy at the boundary); everything else happens here, once: the options
+(:class:`~seq2seq_fit.GenerationConfig`), tokenizing, the unknown-token warning, batching and
+padding, the ``max_length`` rule, the search (:mod:`seq2seq_fit.search`), decoding ids to tokens
+and the shape of the returned attention.
 """
 
 from __future__ import annotations
@@ -11,19 +12,18 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from seq2seq_fit import limits
-from seq2seq_fit.config import check_bool, check_choice, check_float, check_int
-from seq2seq_fit.decoding import STRATEGIES
+from seq2seq_fit.decoding import length_budget, output_positions
 from seq2seq_fit.errors import InputError
-from seq2seq_fit.scores import length_budget
+from seq2seq_fit.generation_config import GenerationConfig, as_generation_config
 from seq2seq_fit.search import SearchResult, beam_search, greedy, sample
-from seq2seq_fit.tokenizer import Tokenizer, TokenizerLike, as_tokenizer, check_tokenizer
-from seq2seq_fit.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, UNK_ID, Vocab
+from seq2seq_fit.tokenizer import Tokenizer, as_tokenizer
+from seq2seq_fit.vocab import BOS, EOS, PAD, PAD_ID, UNK_ID, Vocab
 
 #: A source: a string (split by the tokenizer) or a list of tokens.
 Source = str | Sequence[str]
@@ -62,51 +62,14 @@ class StepDecoder(Protocol):
         """The rows ``index`` (N',) int64 of everything in ``state``."""
 
 
-def check_at_most(name: str, value: int, limit: str) -> None:
-    """Raise :class:`~seq2seq_fit.errors.InputError` if ``value`` exceeds ``seq2seq_fit.limits.<limit>``,
-    naming the limit and how to raise it."""
-    most = getattr(limits, limit)
-    if value > most:
-        raise InputError(
-            f"translate.{name}: got {value!r}, expected an integer in [1, {most}] (seq2seq_fit.limits.{limit}; "
-            f"raise it for a call you trust)"
-        )
-
-
-def check_translate_args(
-    sources: Any,
-    *,
-    strategy: str = "greedy",
-    beam_width: int = 5,
-    length_penalty: float = 0.0,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    max_length: int | None = None,
-    return_attention: bool = False,
-    tokenizer: TokenizerLike = None,
-    batch_size: int = 64,
-    seed: int | None = None,
-    detokenize: bool = False,
-) -> None:
-    """Validate every argument of ``translate`` before any work, naming the bad one.
-
-    ``max_length``, ``beam_width`` and ``batch_size`` are capped at the documented
-    :mod:`seq2seq_fit.limits` (``MAX_LENGTH``, ``MAX_BEAM_WIDTH``, ``MAX_BATCH_SIZE``), so that no call
-    allocates without bound; the error names the limit to raise.
+def check_sources(sources: Any) -> None:
+    """Raise ``ValueError`` unless ``sources`` is an iterable of sources (one string is not).
 
     Example:
-        >>> check_translate_args("hi")
+        >>> check_sources("hi")
         Traceback (most recent call last):
         ...
         ValueError: translate.sources: got 'hi', expected a list of sources (one string is one source: ['hi'])
-        >>> check_translate_args(["hi"], beam_width=0)
-        Traceback (most recent call last):
-        ...
-        ValueError: translate.beam_width: got 0, expected an integer >= 1
-        >>> check_translate_args(["hi"], beam_width=10**6)  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        seq2seq_fit.errors.InputError: translate.beam_width: got 1000000, expected ... (...MAX_BEAM_WIDTH; raise it...)
     """
     if isinstance(sources, (str, bytes)):
         raise ValueError(
@@ -114,23 +77,6 @@ def check_translate_args(
         )
     if not isinstance(sources, Iterable):
         raise ValueError(f"translate.sources: got {sources!r}, expected a list of strings or token lists")
-    check_choice("translate", "strategy", strategy, STRATEGIES)
-    check_int("translate", "beam_width", beam_width, 1)
-    check_at_most("beam_width", beam_width, "MAX_BEAM_WIDTH")
-    check_float("translate", "length_penalty", length_penalty, 0.0, 10.0)
-    check_float("translate", "temperature", temperature, 0.0, float("inf"), low_open=True, high_open=True)
-    if top_k is not None:
-        check_int("translate", "top_k", top_k, 1)
-    if max_length is not None:
-        check_int("translate", "max_length", max_length, 1)
-        check_at_most("max_length", max_length, "MAX_LENGTH")
-    check_bool("translate", "return_attention", return_attention)
-    check_tokenizer(tokenizer)
-    check_int("translate", "batch_size", batch_size, 1)
-    check_at_most("batch_size", batch_size, "MAX_BATCH_SIZE")
-    if seed is not None:
-        check_int("translate", "seed", seed, 0)
-    check_bool("translate", "detokenize", detokenize)
 
 
 def check_source(index: int, source: Any) -> None:
@@ -189,16 +135,35 @@ def warn_unknown_tokens(sources: Sequence[Sequence[str]], vocab: Vocab) -> None:
     )
 
 
-def kept_positions(ids: np.ndarray, length: int) -> list[int]:
-    """Positions of the output tokens among the first ``length`` ``ids``: up to the first ``<eos>``,
-    skipping ``<pad>`` and ``<bos>`` (what :meth:`Vocab.decode` keeps)."""
-    kept = []
-    for position, token in enumerate(ids[:length].tolist()):
-        if token == EOS_ID:
-            break
-        if token not in (PAD_ID, BOS_ID):
-            kept.append(position)
-    return kept
+def search(
+    decoder: StepDecoder,
+    source_ids: np.ndarray,
+    lengths: np.ndarray,
+    budgets: np.ndarray,
+    options: GenerationConfig,
+    generators: list[np.random.Generator],
+) -> SearchResult:
+    """One batch through the search ``options.strategy`` names: ``source_ids`` (B, S) with ``lengths`` (B,),
+    each row given its budget (B,); ``generators`` (one per row) draw the ``sample`` numbers."""
+    state = decoder.start(source_ids, lengths)
+    step = functools.partial(decoder.step, attention=options.return_attention)
+    b = len(source_ids)
+    if options.strategy == "beam":
+        return beam_search(
+            step,
+            decoder.reorder,
+            state,
+            b,
+            budgets,
+            beam_width=options.beam_width,
+            length_penalty=options.length_penalty,
+        )
+    if options.strategy == "sample":
+        # row i draws its step-t number from its own generator when the search reaches step t, the same
+        # numbers as drawing all of its budget up front, without holding (B, max_length) of them
+        draws = lambda t: np.array([rng.random() for rng in generators])  # noqa: E731  (B,)
+        return sample(step, state, b, budgets, draws, temperature=options.temperature, top_k=options.top_k)
+    return greedy(step, state, b, budgets)
 
 
 def translate(
@@ -206,20 +171,11 @@ def translate(
     src_vocab: Vocab,
     tgt_vocab: Vocab,
     sources: Iterable[Source],
+    generation_config: GenerationConfig | Mapping[str, Any] | None = None,
     *,
-    strategy: str = "greedy",
-    beam_width: int = 5,
-    length_penalty: float = 0.0,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    max_length: int | None = None,
-    return_attention: bool = False,
-    tokenizer: TokenizerLike = None,
-    batch_size: int = 64,
-    seed: int | None = None,
-    detokenize: bool = False,
     src_tokenizer: Tokenizer | None = None,
     tgt_tokenizer: Tokenizer | None = None,
+    **overrides: Any,
 ) -> Any:
     """Decode ``sources`` to target token lists, or text (what ``LitSeq2Seq.translate``,
     ``Seq2SeqModel.translate`` and ``OnnxTranslator.translate`` run).
@@ -234,29 +190,14 @@ def translate(
     Args:
         decoder: the model, one step at a time (see :class:`StepDecoder`).
         src_vocab, tgt_vocab: its vocabularies.
-        sources: strings (split by ``tokenizer``) or token lists.
-        strategy: ``greedy``, ``sample`` or ``beam`` (see :mod:`seq2seq_fit.search`).
-        beam_width: beams kept by ``beam`` (width 1 with ``length_penalty=0`` is the greedy output).
-        length_penalty: GNMT ``alpha`` ranking finished beams by ``log p / lp(|Y|)``.
-        temperature, top_k: for ``sample``: the softmax temperature, and keep only the ``k``
-            most likely tokens (``None``: all).
-        max_length: most output tokens, ``<eos>`` included, at most ``seq2seq_fit.limits.MAX_LENGTH``;
-            ``None`` gives each source ``2 * len(source) + 10`` (:func:`seq2seq_fit.scores.length_budget`,
-            the budget of the evaluation decodes too), so an output never depends on the sources decoded
-            with it. A source may have at most ``seq2seq_fit.limits.MAX_SOURCE_TOKENS`` tokens, a beam
-            ``MAX_BEAM_WIDTH``, a batch ``MAX_BATCH_SIZE`` sources (an ``InputError`` names the limit).
-        return_attention: also return per source a float32 array ``(len(output), len(source))``
-            of attention weights: one row per output token (the ``<eos>`` step excluded), one
-            column per source token. A ``ValueError`` for a model without attention.
-        tokenizer: splits string sources: ``None`` (the model's own ``src_tokenizer``), or anything
-            :func:`seq2seq_fit.tokenizer.as_tokenizer` takes (``whitespace``, ``chars``, a
-            ``tokenizer.json`` path, a callable...) to override it.
-        batch_size: sources decoded together.
-        seed: seeds ``sample`` (``None``: fresh randomness each call).
-        detokenize: return text instead of token lists: each output joined by the model's
-            ``tgt_tokenizer`` (``" ".join`` for whitespace, ``"".join`` for chars, a subword
-            tokenizer's decoder).
+        sources: strings (split by the ``tokenizer`` option, or ``src_tokenizer``) or token lists; a
+            source may have at most ``seq2seq_fit.limits.MAX_SOURCE_TOKENS`` tokens.
+        generation_config: the options (a :class:`~seq2seq_fit.GenerationConfig`, its dict, or
+            ``None`` for the defaults: greedy, each source given its length budget).
         src_tokenizer, tgt_tokenizer: the model's tokenizers (``None``: whitespace).
+        **overrides: fields of :class:`~seq2seq_fit.GenerationConfig` (``strategy``, ``beam_width``,
+            ``max_length``...) that replace those of ``generation_config``; any other name is a
+            ``TypeError`` naming the allowed ones.
 
     Returns:
         Token lists (``<pad>``/``<bos>`` dropped, cut at ``<eos>``, ``<unk>`` kept), or strings with
@@ -275,28 +216,16 @@ def translate(
         >>> translate(SayX(), vocab, vocab, ["x x"], detokenize=True)
         ['x']
     """
-    check_translate_args(
-        sources,
-        strategy=strategy,
-        beam_width=beam_width,
-        length_penalty=length_penalty,
-        temperature=temperature,
-        top_k=top_k,
-        max_length=max_length,
-        return_attention=return_attention,
-        tokenizer=tokenizer,
-        batch_size=batch_size,
-        seed=seed,
-        detokenize=detokenize,
-    )
-    if return_attention and not decoder.has_attention:
+    options = as_generation_config(generation_config, **overrides)
+    check_sources(sources)
+    if options.return_attention and not decoder.has_attention:
         raise ValueError(
             "translate.return_attention: got True, but this model has attention='none' (no weights to return)"
         )
     sources = list(sources)
     for index, source in enumerate(sources):
         check_source(index, source)
-    splitter = as_tokenizer(src_tokenizer if tokenizer is None else tokenizer)
+    splitter = as_tokenizer(src_tokenizer if options.tokenizer is None else options.tokenizer)
     tokens = [splitter.tokenize(s) if isinstance(s, str) else list(s) for s in sources]
     for index, source_tokens in enumerate(tokens):
         if len(source_tokens) > limits.MAX_SOURCE_TOKENS:
@@ -306,58 +235,41 @@ def translate(
             )
     warn_unknown_tokens(tokens, src_vocab)
     ids = [encode_source(t, src_vocab) for t in tokens]
+    max_length = options.max_length
     budgets = np.array([length_budget(len(x)) if max_length is None else max_length for x in ids], np.int64)
     outputs: list[list[str]] = [[] for _ in sources]
     attentions = [np.zeros((0, len(t)), dtype=np.float32) for t in tokens]
     generators: list[np.random.Generator] = []
-    if strategy == "sample":  # one generator per source: its draws depend on nothing but seed and its position
-        generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(ids))]
+    if options.strategy == "sample":  # one generator per source: its draws depend on nothing but seed and position
+        generators = [np.random.default_rng(s) for s in np.random.SeedSequence(options.seed).spawn(len(ids))]
     order = sorted((i for i in range(len(ids)) if ids[i]), key=lambda i: -len(ids[i]))  # longest first, stable
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+    for start in range(0, len(order), options.batch_size):
+        chunk = order[start : start + options.batch_size]
         lengths = np.array([len(ids[i]) for i in chunk], dtype=np.int64)
         source_ids = np.full((len(chunk), int(lengths.max())), PAD_ID, dtype=np.int64)  # (B, S)
         for row, i in enumerate(chunk):
             source_ids[row, : len(ids[i])] = ids[i]
-        state = decoder.start(source_ids, lengths)
-        step = functools.partial(decoder.step, attention=return_attention)
-        b, batch_limits = len(chunk), budgets[chunk]
-        result: SearchResult
-        if strategy == "beam":
-            result = beam_search(
-                step,
-                decoder.reorder,
-                state,
-                b,
-                batch_limits,
-                beam_width=beam_width,
-                length_penalty=length_penalty,
-            )
-        elif strategy == "sample":
-            # row i draws its step-t number from its own generator when the search reaches step t, the same
-            # numbers as drawing all of its budget up front, without holding (B, max_length) of them
-            rngs = [generators[i] for i in chunk]
-            draws = lambda t, rngs=rngs: np.array([rng.random() for rng in rngs])  # noqa: E731  (B,)
-            result = sample(step, state, b, batch_limits, draws, temperature=temperature, top_k=top_k)
-        else:
-            result = greedy(step, state, b, batch_limits)
+        result = search(
+            decoder, source_ids, lengths, budgets[chunk], options, [generators[i] for i in chunk] if generators else []
+        )
         for row, i in enumerate(chunk):
-            outputs[i] = tgt_vocab.decode(result.ids[row, : result.lengths[row]])
-            if return_attention:
+            decoded = result.ids[row, : result.lengths[row]]
+            outputs[i] = tgt_vocab.decode(decoded)
+            if options.return_attention:
                 assert result.attention is not None
-                kept = kept_positions(result.ids[row], int(result.lengths[row]))
+                kept = output_positions(decoded)
                 attentions[i] = np.ascontiguousarray(result.attention[row, kept, : len(ids[i])], dtype=np.float32)
     texts: list[Any] = outputs
-    if detokenize:
+    if options.detokenize:
         joiner = as_tokenizer(tgt_tokenizer)
         texts = [joiner.detokenize(output) for output in outputs]
-    return (texts, attentions) if return_attention else texts
+    return (texts, attentions) if options.return_attention else texts
 
 
 __all__ = [
     "Source",
     "StepDecoder",
     "UnknownTokensWarning",
-    "check_translate_args",
+    "check_sources",
     "translate",
 ]

@@ -102,15 +102,10 @@ class Vocab:
 
         ``<unk>`` is kept, so a prediction's length and its unknown tokens stay visible.
         """
-        out: list[str] = []
-        for i in ids:
-            i = int(i)
-            if i == EOS_ID:
-                break
-            if i in (PAD_ID, BOS_ID):
-                continue
-            out.append(self._tokens[i] if 0 <= i < len(self._tokens) else UNK)
-        return out
+        from seq2seq_fit.decoding import output_positions  # here: decoding imports the special ids from this module
+
+        ids = [int(i) for i in ids]
+        return [self._tokens[ids[p]] if 0 <= ids[p] < len(self._tokens) else UNK for p in output_positions(ids)]
 
     def to_json(self) -> str:
         """JSON list of the tokens."""

@@ -50,18 +50,18 @@ def bounded_float(low: float, *, low_open: bool = False) -> Callable[[str], floa
 
 def checked_by_translate(name: str, kind: type) -> Callable[[str], Any]:
     """An argparse ``type`` for ``translate``'s keyword argument ``name``: the text as ``kind``,
-    checked by the core's :func:`seq2seq_fit.translate.check_translate_args` (one set of bounds for
-    the command lines and the Python API)."""
+    checked by the core's :class:`seq2seq_fit.GenerationConfig` (one set of bounds for the command
+    lines and the Python API)."""
 
     def parse(text: str) -> Any:
         try:
             value: Any = kind(text)
         except ValueError:
             value = text  # the check names the expected type
-        from seq2seq_fit.translate import check_translate_args  # here: --help needs no numpy
+        from seq2seq_fit.generation_config import GenerationConfig  # here: --help needs no numpy
 
         try:
-            check_translate_args([], **{name: value})
+            GenerationConfig(**{name: value})
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err).removeprefix(f"translate.{name}: ")) from None
         return value

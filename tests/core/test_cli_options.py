@@ -15,7 +15,8 @@ from seq2seq_fit.cli.environment import restored_environment
 from seq2seq_fit.cli.errors import CLIError, checked_input, cli_errors, cli_warnings
 from seq2seq_fit.cli.options import TRANSLATE_OPTIONS
 from seq2seq_fit.errors import InputError, ModelFormatError, UnsafeFileError
-from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args
+from seq2seq_fit.generation_config import GenerationConfig
+from seq2seq_fit.translate import UnknownTokensWarning
 
 
 def exit_line(block, capsys: pytest.CaptureFixture[str], **kwargs) -> str:
@@ -108,7 +109,7 @@ def test_translate_flags_are_checked_by_the_core_check(name: str, bad: str) -> N
     except ValueError:
         value = bad
     with pytest.raises(ValueError) as core_error:
-        check_translate_args([], **{name: value})
+        GenerationConfig(**{name: value})
     assert str(flag_error.value).endswith(str(core_error.value).removeprefix(f"translate.{name}: "))
 
 

@@ -6,6 +6,7 @@ import sacrebleu
 from hypothesis import given
 from hypothesis import strategies as st
 
+from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.scores import (
     EVAL_METRICS,
     TRAIN_METRICS,
@@ -17,7 +18,6 @@ from seq2seq_fit.scores import (
     free_running_scores,
     g2p_scores,
     group_references,
-    length_budget,
     metric_name,
     phone_error_rate,
     token_accuracy,

@@ -9,7 +9,8 @@ import pytest
 
 from seq2seq_fit import limits
 from seq2seq_fit.errors import InputError
-from seq2seq_fit.translate import UnknownTokensWarning, check_translate_args, translate
+from seq2seq_fit.generation_config import GenerationConfig
+from seq2seq_fit.translate import UnknownTokensWarning, translate
 from seq2seq_fit.vocab import EOS_ID, PAD_ID, UNK_ID, Vocab
 
 VOCAB = Vocab.build([list("abcde")])  # one vocabulary for both sides, so a copy is the identity on ids
@@ -58,8 +59,8 @@ class Uniform(CopyDecoder):
         return np.zeros((len(tokens), len(VOCAB)), dtype=np.float32), state, weights
 
 
-def run(sources, decoder=None, **kwargs):
-    return translate(decoder or CopyDecoder(), VOCAB, VOCAB, sources, **kwargs)
+def run(sources, decoder=None, generation_config=None, **kwargs):
+    return translate(decoder or CopyDecoder(), VOCAB, VOCAB, sources, generation_config, **kwargs)
 
 
 @pytest.mark.parametrize("strategy", ["greedy", "beam", "sample"])
@@ -161,15 +162,36 @@ def test_sampling_is_reproducible_with_a_seed():
         ({"tokenizer": "bpe"}, "translate.tokenizer: got 'bpe'"),
         ({"batch_size": 0}, "translate.batch_size: got 0, expected an integer >= 1"),
         ({"seed": -1}, "translate.seed: got -1, expected an integer >= 0"),
+        ({"detokenize": "yes"}, "translate.detokenize: got 'yes', expected True or False"),
     ],
 )
 def test_bad_arguments_name_the_argument_and_the_value(kwargs, message):
     with pytest.raises(ValueError) as error:
-        check_translate_args(["a"], **kwargs)
+        GenerationConfig(**kwargs)
     assert str(error.value).startswith(message)
     decoder = CopyDecoder()
     with pytest.raises(ValueError, match="^" + message.replace(".", r"\.").replace("(", r"\(")):
         run([], decoder, **kwargs)  # checked even when there is nothing to decode
+
+
+def test_a_generation_config_and_keywords_decode_alike_the_keywords_winning():
+    beam = GenerationConfig(strategy="beam", beam_width=2, max_length=2)
+    assert run(["a b c"], CopyDecoder(), beam) == run(
+        ["a b c"], CopyDecoder(), strategy="beam", beam_width=2, max_length=2
+    )
+    assert run(["a b c"], CopyDecoder(), beam, max_length=3) == [["a", "b", "c"]]
+    assert run(["a b c"], CopyDecoder(), {"max_length": 1}) == [["a"]]
+    assert beam == GenerationConfig(**beam.to_dict()) and hash(beam) == hash(GenerationConfig(**beam.to_dict()))
+
+
+def test_an_unknown_option_is_one_line_naming_the_allowed_ones():
+    with pytest.raises(TypeError) as error:
+        run(["a"], CopyDecoder(), num_beams=3)
+    message = str(error.value)
+    assert message.startswith("translate: got an unknown option 'num_beams'; expected strategy, beam_width,")
+    assert "\n" not in message and message.endswith("seed, detokenize")
+    with pytest.raises(TypeError, match=r"'temprature' \(did you mean 'temperature'\?\)"):
+        run(["a"], CopyDecoder(), GenerationConfig(), temprature=0.5)
 
 
 def test_bad_sources_are_named():

@@ -21,7 +21,8 @@ import keras
 from datamodules.keras import KerasData
 from keras_seq2seq import AtomicModelCheckpoint, Seq2SeqModel, TrainingThroughput
 from seq2seq_fit import EVAL_METRICS, TRAIN_METRICS, TeacherForcing, metric_name
-from seq2seq_fit.scores import bleu, exact_match, g2p_scores, length_budget
+from seq2seq_fit.decoding import length_budget
+from seq2seq_fit.scores import bleu, exact_match, g2p_scores
 from tests.helpers import REPO
 from tests.helpers.keras import BACKEND, reverse_data, tiny_model, to_numpy
 

@@ -40,7 +40,8 @@ def test_mirrored_strategy_on_two_logical_cpus() -> None:
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         with strategy.scope():
             model, history = train()
-        from seq2seq_fit.scores import length_budget, word_error_rate
+        from seq2seq_fit.decoding import length_budget
+        from seq2seq_fit.scores import word_error_rate
         sources, references = KerasData("reverse", corpus_options={"n_train": 256, "n_val": 32, "n_test": 32,
                                         "min_len": 3, "max_len": 6, "num_symbols": 6}).references("val")
         outputs = [model.translate([s], max_length=length_budget(len(s)))[0] for s in sources]

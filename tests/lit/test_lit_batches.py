@@ -15,7 +15,8 @@ from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.batch import from_hugging_face as torch_from_hugging_face
 from seq2seq_fit import InputError, Vocab, collate_pairs
 from seq2seq_fit import from_hugging_face as numpy_from_hugging_face
-from seq2seq_fit.scores import eval_records, free_running_scores, length_budget
+from seq2seq_fit.decoding import length_budget
+from seq2seq_fit.scores import eval_records, free_running_scores
 from tests.helpers.lightning import TINY, quiet_trainer
 
 VOCAB = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefgh"])
@@ -92,7 +93,7 @@ def test_predict_takes_hugging_face_inputs_without_labels() -> None:
     trainer, lit = quiet_trainer(), model()
     hf = trainer.predict(lit, DataLoader(pairs, batch_size=4, collate_fn=inputs_only))
     ours = trainer.predict(lit, DataLoader(pairs, batch_size=4, collate_fn=collate_pairs))
-    assert hf == ours and len(hf) == 2
+    assert len(hf) == len(ours) == 2 and all(torch.equal(a, b) for a, b in zip(hf, ours, strict=True))
 
 
 def tuples(pairs: list[tuple[list[int], list[int]]]) -> tuple[np.ndarray, np.ndarray]:

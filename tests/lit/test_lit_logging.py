@@ -19,11 +19,11 @@ from datamodules import Seq2SeqDataModule
 from datamodules.corpus import group_references
 from lit_seq2seq import LitSeq2Seq, TrainingThroughput
 from lit_seq2seq import callbacks as lit_callbacks
+from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.scores import (
     EVAL_METRICS,
     TRAIN_METRICS,
     bleu,
-    length_budget,
     metric_name,
     phone_error_rate,
     word_error_rate,

@@ -143,12 +143,17 @@ def test_validation_logs_teacher_forced_and_free_running_metrics(toy_data: Seq2S
     assert set(test_metrics) == {metric_name(k, "test", "lightning") for k in EVAL_METRICS}
 
 
-def test_predict_returns_token_lists(toy_data: Seq2SeqDataModule) -> None:
+def test_predict_returns_greedy_ids_that_decode_to_the_translations(toy_data: Seq2SeqDataModule) -> None:
     model = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, TINY)
     predictions = quiet_trainer().predict(model, toy_data)
     assert predictions is not None
-    flat = [tokens for batch in predictions for tokens in batch]  # type: ignore[union-attr]
-    assert len(flat) == 4 and all(isinstance(t, str) for tokens in flat for t in tokens)
+    toy_data.setup("predict")
+    batch = next(iter(toy_data.predict_dataloader()))
+    ids = predictions[0]
+    assert isinstance(ids, torch.Tensor) and ids.dtype == torch.int64
+    assert ids.shape == (len(batch["source"]), 2 * batch["source"].shape[1] + 10)
+    sources = [[toy_data.src_vocab.tokens[i] for i in row if i] for row in batch["source"].tolist()]
+    assert [model.tgt_vocab.decode(row) for row in ids] == model.translate(sources, max_length=ids.shape[1])
 
 
 class LrRecorder(pl.Callback):

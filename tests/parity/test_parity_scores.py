@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 import keras
 from keras_seq2seq.system import Seq2SeqModel
 from seq2seq_fit import EVAL_METRICS, metric_name
-from seq2seq_fit.scores import length_budget
+from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
 from tests.helpers.keras import BACKEND
 from tests.helpers.parity import CASES, TOKENS, lit_model
