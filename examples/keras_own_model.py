@@ -18,7 +18,7 @@ import tensorflow as tf
 import keras
 from datamodules import KerasData
 from keras import ops
-from keras_seq2seq import Decoder, Encoder, masked_cross_entropy
+from keras_seq2seq import Decoder, Encoder, Memory, masked_cross_entropy
 from keras_seq2seq.dynamic_dataset import dynamic_dataset
 from keras_seq2seq.scheduled_sampling import draw_coins, fed_from_model, mix_inputs, model_tokens
 from seq2seq_fit import TeacherForcing
@@ -29,6 +29,7 @@ class MyTranslator(keras.Model):
     def __init__(self, src_size: int, tgt_size: int) -> None:
         super().__init__()
         self.encoder = Encoder(src_size, embedding_dim=32, hidden_size=64, bidirectional=True)
+        self.bridge = keras.layers.Dense(64, activation="tanh")  # encoder summary -> decoder initial state
         self.decoder = Decoder(tgt_size, embedding_dim=32, hidden_size=64, attention="luong", luong_score="dot")
         self.policy = TeacherForcing(schedule="linear", start=1.0, end=0.7, decay_steps=150, mode="parallel")
         self.coins = keras.random.SeedGenerator(0)
@@ -39,8 +40,9 @@ class MyTranslator(keras.Model):
         return list(self.trackers.values())  # reset by fit at each epoch
 
     def encode(self, source, training=False):
-        outputs, summary, mask = self.encoder(source, training=training)  # (B, S, H), (B, H), (B, S)
-        return self.decoder.memory(outputs, mask), self.decoder.initial_states(summary)
+        outputs, summary = self.encoder(source, training=training)  # (B, S, H), (B, H)
+        mask = ops.not_equal(source, 0)  # (B, S): True at real tokens
+        return Memory(outputs, mask, self.decoder.keys(outputs)), [[self.bridge(summary)]]  # one GRU layer: [h0]
 
     def call(self, inputs, training=False):
         """Teacher-forced logits.  # (B, T, V)"""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
     from keras_seq2seq.bahdanau_attention import BahdanauAttention
     from keras_seq2seq.callbacks import TrainingThroughput
-    from keras_seq2seq.decoder import Decoder
+    from keras_seq2seq.decoder import Decoder, Memory
     from keras_seq2seq.encoder import Encoder
     from keras_seq2seq.learning_rate import WarmupCosineDecay, make_optimizer
     from keras_seq2seq.luong_attention import LuongAttention
@@ -37,6 +37,7 @@ _EXPORTS = {
     "Decoder": "keras_seq2seq.decoder",
     "Encoder": "keras_seq2seq.encoder",
     "LuongAttention": "keras_seq2seq.luong_attention",
+    "Memory": "keras_seq2seq.decoder",
     "Seq2Seq": "keras_seq2seq.seq2seq",
     "Seq2SeqModel": "keras_seq2seq.system",
     "StreamPosition": "keras_seq2seq.stream_position",
@@ -55,6 +56,7 @@ __all__ = [
     "Decoder",
     "Encoder",
     "LuongAttention",
+    "Memory",
     "Seq2Seq",
     "Seq2SeqModel",
     "StreamPosition",

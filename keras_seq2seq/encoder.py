@@ -64,13 +64,13 @@ class Encoder(keras.layers.Layer):
         dropout: on the embeddings and between layers.
         **kwargs: passed to ``keras.layers.Layer``.
 
-    Returns (from ``call(source)``): ``(outputs, summary, mask)``: outputs ``(B, S, H)`` exactly zero
-    at padding, summary ``(B, H)`` (each direction's final state) and the source mask ``(B, S)``.
+    Returns (from ``call(source)``): ``(outputs, summary)``: outputs ``(B, S, H)`` exactly zero at
+    padding, summary ``(B, H)`` (each direction's final state).
 
     Example:
         >>> import numpy as np
         >>> enc = Encoder(vocab_size=10, embedding_dim=8, hidden_size=6, bidirectional=True)
-        >>> out, summary, mask = enc(np.array([[4, 5, 0], [6, 0, 0]]))
+        >>> out, summary = enc(np.array([[4, 5, 0], [6, 0, 0]]))
         >>> tuple(out.shape), tuple(summary.shape)
         ((2, 3, 6), (2, 6))
     """
@@ -102,9 +102,10 @@ class Encoder(keras.layers.Layer):
         self.units = units
         self.embedding = embedding(vocab_size, embedding_dim, dtype=policy, name="embedding")
         self.embedding_dropout = keras.layers.Dropout(dropout, dtype=policy, name="embedding_dropout")
-        self.forward_layers = [rnn_layer(cell, units, f"forward_{i}", policy) for i in range(num_layers)]
-        self.backward_layers = (
-            [rnn_layer(cell, units, f"backward_{i}", policy) for i in range(num_layers)] if bidirectional else []
+        # one layer per stacked layer and direction (torch's one nn.GRU/LSTM holds them all: l{i}, l{i}_reverse)
+        self.rnn = [rnn_layer(cell, units, f"rnn_{i}", policy) for i in range(num_layers)]
+        self.rnn_reverse = (
+            [rnn_layer(cell, units, f"rnn_reverse_{i}", policy) for i in range(num_layers)] if bidirectional else []
         )
         self.between_dropout = keras.layers.Dropout(dropout, dtype=policy, name="between_dropout")
 
@@ -112,12 +113,12 @@ class Encoder(keras.layers.Layer):
         self.embedding.build((None, None))
         for i in range(self.num_layers):
             width = self.embedding_dim if i == 0 else self.hidden_size
-            self.forward_layers[i].build((None, None, width))
+            self.rnn[i].build((None, None, width))
             if self.bidirectional:
-                self.backward_layers[i].build((None, None, width))
+                self.rnn_reverse[i].build((None, None, width))
         self.built = True
 
-    def call(self, source: Any, training: bool = False) -> tuple[Any, Any, Any]:
+    def call(self, source: Any, training: bool = False) -> tuple[Any, Any]:
         source = ops.cast(source, "int32")
         mask = ops.not_equal(source, 0)  # (B, S)
         lengths = source_lengths(source)  # (B,)
@@ -125,11 +126,11 @@ class Encoder(keras.layers.Layer):
         for i in range(self.num_layers):
             if i > 0:
                 x = self.between_dropout(x, training=training)
-            forward = self.forward_layers[i](x, training=training)[0]  # (B, S, H')
+            forward = self.rnn[i](x, training=training)[0]  # (B, S, H')
             if not self.bidirectional:
                 x = forward
                 continue
-            backward = self.backward_layers[i](reverse_within_length(x, lengths), training=training)[0]
+            backward = self.rnn_reverse[i](reverse_within_length(x, lengths), training=training)[0]
             backward = reverse_within_length(backward, lengths)  # (B, S, H')
             x = ops.concatenate([forward, backward], axis=-1)  # (B, S, H)
         if self.bidirectional:
@@ -139,7 +140,7 @@ class Encoder(keras.layers.Layer):
         else:
             summary = gather_time(x, lengths - 1)  # (B, H)
         outputs = x * ops.expand_dims(ops.cast(mask, x.dtype), -1)  # (B, S, H)
-        return outputs, summary, mask
+        return outputs, summary
 
     def compute_output_spec(self, source: Any, training: bool = False) -> Any:
         b, s = source.shape
@@ -147,7 +148,6 @@ class Encoder(keras.layers.Layer):
         return (
             keras.KerasTensor((b, s, self.hidden_size), dtype),
             keras.KerasTensor((b, self.hidden_size), dtype),
-            keras.KerasTensor((b, s), "bool"),
         )
 
     def get_config(self) -> dict[str, Any]:

@@ -8,16 +8,19 @@ side's ``lit_seq2seq.Seq2Seq``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import keras
 from keras import ops
 from keras_seq2seq.decoder import Decoder, Memory
 from keras_seq2seq.encoder import Encoder
+from keras_seq2seq.initializers import dense
 from keras_seq2seq.scheduled_sampling import draw_coins, gold_probability, gumbel_noise, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
+from seq2seq_fit.config import as_config, check_int
 from seq2seq_fit.scores import length_budget
-from seq2seq_fit.vocab import BOS_ID, PAD_ID
+from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
 def masked_cross_entropy(logits: Any, target_out: Any, label_smoothing: float = 0.0) -> Any:
@@ -59,7 +62,8 @@ class Seq2Seq(keras.layers.Layer):
     """RNN encoder-decoder with a bridge from the encoder summary to the decoder's initial state.
 
     Args:
-        config: architecture (see :class:`seq2seq_fit.Seq2SeqConfig`; a dict in ``get_config``).
+        config: architecture (a :class:`seq2seq_fit.Seq2SeqConfig` or a mapping of its fields; a dict in
+            ``get_config``).
         src_vocab_size: source vocabulary size.
         tgt_vocab_size: target vocabulary size.
         seed: seed of the coin ``SeedGenerator`` (the decoder's dropout uses ``seed + 1``).
@@ -77,7 +81,7 @@ class Seq2Seq(keras.layers.Layer):
 
     def __init__(
         self,
-        config: Seq2SeqConfig | dict[str, Any],
+        config: Seq2SeqConfig | Mapping[str, Any],
         src_vocab_size: int,
         tgt_vocab_size: int,
         *,
@@ -85,7 +89,9 @@ class Seq2Seq(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.config = Seq2SeqConfig.from_dict(config) if isinstance(config, dict) else config
+        check_int("Seq2Seq", "src_vocab_size", src_vocab_size, 1)
+        check_int("Seq2Seq", "tgt_vocab_size", tgt_vocab_size, 1)
+        self.config = as_config(config, name="Seq2Seq.config")
         self.src_vocab_size = src_vocab_size
         self.tgt_vocab_size = tgt_vocab_size
         self.seed = seed
@@ -94,9 +100,12 @@ class Seq2Seq(keras.layers.Layer):
             src_vocab_size, c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.bidirectional,
             c.dropout, dtype=policy, name="encoder",
         )  # fmt: skip
+        self.bridge = dense(
+            c.num_layers * c.hidden_size, c.hidden_size, activation="tanh", dtype=policy, name="bridge"
+        )  # tanh(W summary + b)
         self.decoder = Decoder(
-            tgt_vocab_size, c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.attention,
-            c.luong_score, c.dropout, c.tie_embeddings, seed=seed + 1, dtype=policy, name="decoder",
+            tgt_vocab_size, c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.dropout, c.attention,
+            c.luong_score, c.tie_embeddings, seed=seed + 1, dtype=policy, name="decoder",
         )  # fmt: skip
         self.coin_seed = keras.random.SeedGenerator(seed, name="coin_seed")
         self.build()
@@ -105,12 +114,22 @@ class Seq2Seq(keras.layers.Layer):
         for layer in (self.encoder, self.decoder):
             if not layer.built:  # built once, in __init__; a second build() keeps the weights
                 layer.build()
+        if not self.bridge.built:
+            self.bridge.build((None, self.config.hidden_size))
         self.built = True
 
     def encode(self, source: Any, training: bool = False) -> tuple[Memory, list[list[Any]]]:
-        """Encode ``source`` (B, S); returns the decoder's memory and initial states."""
-        outputs, summary, mask = self.encoder(source, training=training)  # (B, S, H), (B, H), (B, S)
-        return self.decoder.memory(outputs, mask), self.decoder.initial_states(summary)
+        """Encode ``source`` (B, S); returns the decoder's memory and initial state (per layer ``[h]`` or
+        ``[h, c]``): ``h0 = tanh(W summary + b)`` split per layer, LSTM cell states at zero."""
+        enc, summary = self.encoder(source, training=training)  # (B, S, H), (B, H)
+        mask = ops.not_equal(ops.cast(source, "int32"), PAD_ID)  # (B, S)
+        h0 = self.bridge(summary)  # (B, L * H)
+        h = self.config.hidden_size
+        states = []
+        for i in range(self.config.num_layers):
+            h_i = h0[:, i * h : (i + 1) * h]  # (B, H)
+            states.append([h_i] if self.config.cell == "gru" else [h_i, ops.zeros_like(h_i)])
+        return Memory(enc, mask, self.decoder.keys(enc)), states
 
     def call(self, source: Any, target_in: Any, training: bool = False, *, encoded: Any = None) -> Any:
         """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T); ``encoded``: ``encode(source)``
@@ -192,6 +211,11 @@ class Seq2Seq(keras.layers.Layer):
         """Greedy decoding as one compiled loop (what ``predict`` and the evaluation decodes run;
         ``Seq2SeqModel.translate`` uses the shared search of :mod:`seq2seq_fit.search`).
 
+        The same results as ``lit_seq2seq.Seq2Seq.generate``: ``max_length`` columns, ``<pad>`` after
+        each row's ``<eos>``. The loop runs all ``max_length`` steps: a compiled loop (XLA, ``tf.function``)
+        has a fixed trip count and output shape, so it cannot stop when every row is done as the torch
+        loop does.
+
         Args:
             source: ``(B, S)`` source ids.
             max_length: steps to run (an int or a scalar tensor); ``None``: ``2 * S + 10``.
@@ -199,9 +223,9 @@ class Seq2Seq(keras.layers.Layer):
                 for the teacher-forced loss), so the source is encoded once.
 
         Returns:
-            ``(tokens (B, L), attention (B, L, S))`` with ``L = max_length``: the argmax token of
-            every step (``<bos>`` not included; rows go on after their ``<eos>``, which the
-            callers cut) and the attention weights (zeros without attention).
+            ``(tokens (B, max_length), attention (B, max_length, S) or None)``: generated ids
+            (``<bos>`` not included), ``<pad>`` after each row's ``<eos>``; the attention weights
+            (zero at ``<pad>``), ``None`` without attention.
         """
         source = ops.cast(source, "int32")
         if max_length is None:
@@ -210,7 +234,13 @@ class Seq2Seq(keras.layers.Layer):
         batch = ops.shape(source)[0]
         start = ops.full((batch, max_length), BOS_ID, dtype="int32")  # (B, L), only column 0 is read
         _, tokens, weights = self.decoder.loop(start, first_only(batch, max_length), states, memory)
-        return tokens, weights
+        is_eos = ops.cast(ops.equal(tokens, EOS_ID), "int32")  # (B, L)
+        finished = ops.cumsum(is_eos, axis=1) - is_eos > 0  # (B, L): an <eos> came before
+        tokens = ops.where(finished, ops.zeros_like(tokens) + PAD_ID, tokens)  # (B, L)
+        if weights is None:
+            return tokens, None
+        kept = ops.cast(ops.not_equal(tokens, PAD_ID), weights.dtype)  # (B, L)
+        return tokens, weights * ops.expand_dims(kept, -1)  # (B, L, S)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -20,7 +20,7 @@ from keras import ops
 if TYPE_CHECKING:
     from keras_seq2seq.seq2seq import Seq2Seq
 
-#: ``(memory (encoder outputs, keys, mask), per-layer recurrent states)``.
+#: ``(memory (encoder outputs, mask, keys or None), per-layer recurrent states)``.
 State = tuple[tuple[Any, Any, Any], list[list[Any]]]
 #: JAX compiles per shape: source widths are padded to a multiple of this (the mask covers it).
 JAX_WIDTH_MULTIPLE = 8
@@ -48,7 +48,7 @@ def compiled_functions(model: Seq2Seq) -> tuple[Callable[..., Any], Callable[...
         m = ref()
         assert m is not None
         logits, states, weights = m.decoder.step(token, states, memory)  # (N, V), (N, S)
-        return ops.cast(logits, "float32"), states, ops.cast(weights, "float32")
+        return ops.cast(logits, "float32"), states, None if weights is None else ops.cast(weights, "float32")
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -163,5 +163,5 @@ class KerasStepDecoder:
         """The rows ``index`` (N',) of the memory and of every recurrent state."""
         memory, states = state
         rows = ops.convert_to_tensor(np.asarray(index, dtype=np.int32))
-        memory = tuple(ops.take(m, rows, axis=0) for m in memory)  # type: ignore[assignment]
+        memory = tuple(None if m is None else ops.take(m, rows, axis=0) for m in memory)  # type: ignore[assignment]
         return memory, [[ops.take(s, rows, axis=0) for s in layer] for layer in states]

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from lit_seq2seq.attention import BahdanauAttention, LuongAttention
+from lit_seq2seq.bahdanau_attention import BahdanauAttention
 from lit_seq2seq.encoder import make_rnn
+from lit_seq2seq.luong_attention import LuongAttention
+from seq2seq_fit.config import ATTENTIONS, CELLS, LUONG_SCORES, check_choice
 
 #: Recurrent state: ``h`` (L, B, H) for a GRU, ``(h, c)`` for an LSTM.
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
-@dataclass
-class Memory:
-    """What the decoder attends to, computed once per source batch.
+class Memory(NamedTuple):
+    """What the decoder attends to, computed once per source batch (the same fields, in the same order, as
+    ``keras_seq2seq.Memory``).
 
     Attributes:
         enc: encoder outputs (B, S, H), zero at padding.
@@ -81,8 +83,7 @@ class Decoder(nn.Module):
     Example:
         >>> dec = Decoder(12, embedding_dim=8, hidden_size=16, attention="none")
         >>> memory = Memory(torch.zeros(2, 3, 16), torch.ones(2, 3, dtype=torch.bool), None)
-        >>> logits, _, _ = dec(torch.ones(2, 4, dtype=torch.long), torch.zeros(1, 2, 16), memory)
-        >>> logits.shape
+        >>> dec(torch.ones(2, 4, dtype=torch.long), torch.zeros(1, 2, 16), memory).shape
         torch.Size([2, 4, 12])
     """
 
@@ -99,8 +100,9 @@ class Decoder(nn.Module):
         tie_embeddings: bool = False,
     ) -> None:
         super().__init__()
-        if attention not in ("bahdanau", "luong", "none"):
-            raise ValueError(f"Decoder.attention: got {attention!r}, expected 'bahdanau', 'luong' or 'none'")
+        check_choice("Decoder", "cell", cell, CELLS)
+        check_choice("Decoder", "attention", attention, ATTENTIONS)
+        check_choice("Decoder", "luong_score", luong_score, LUONG_SCORES)
         if tie_embeddings and embedding_dim != hidden_size:
             raise ValueError(
                 f"Decoder.tie_embeddings: needs embedding_dim == hidden_size, got {embedding_dim} and {hidden_size}"
@@ -130,26 +132,19 @@ class Decoder(nn.Module):
         """Attention keys for :class:`Memory` (``None`` without attention)."""
         return None if self.attention is None else self.attention.keys(enc)
 
-    def forward(
-        self, tokens: torch.Tensor, state: State, memory: Memory
-    ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
-        """Decode input ``tokens`` (B, T) from ``state``.
-
-        Returns:
-            ``(logits (B, T, V), final state, attention weights (B, T, S) or None)``.
-        """
+    def forward(self, tokens: torch.Tensor, state: State, memory: Memory) -> torch.Tensor:
+        """Logits (B, T, V) for decoder inputs ``tokens`` (B, T) given as a whole (teacher forcing or a
+        parallel scheduled-sampling pass), from ``state``."""
         if self.steps_one_at_a_time:
-            logits_steps, weight_steps = [], []
+            logits_steps = []
             for t in range(tokens.size(1)):
-                logits_t, state, w = self.step(tokens[:, t], state, memory)
+                logits_t, state, _ = self.step(tokens[:, t], state, memory)
                 logits_steps.append(logits_t)
-                weight_steps.append(w)
-            weights = torch.stack([w for w in weight_steps if w is not None], 1) if weight_steps else None
-            return torch.stack(logits_steps, 1), state, weights  # (B, T, V), (B, T, S)
+            return torch.stack(logits_steps, 1)  # (B, T, V)
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
-        h, state = run_rnn(self.rnn, x, state)  # (B, T, H)
-        pre, weights = self._after_rnn(h, memory)
-        return self.out(self.dropout(pre)), state, weights  # (B, T, V)
+        h, _ = run_rnn(self.rnn, x, state)  # (B, T, H)
+        pre, _ = self._after_rnn(h, memory)
+        return self.out(self.dropout(pre))  # type: ignore[no-any-return]  # (B, T, V)
 
     def step(
         self, token: torch.Tensor, state: State, memory: Memory

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seq2seq_fit.config import CELLS, check_choice
 from seq2seq_fit.vocab import PAD_ID
 
 
@@ -52,6 +53,9 @@ class Encoder(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        check_choice("Encoder", "cell", cell, CELLS)
+        if bidirectional and hidden_size % 2:
+            raise ValueError(f"Encoder.hidden_size: got {hidden_size} with bidirectional=True; it must be even")
         self.bidirectional = bidirectional
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.dropout = nn.Dropout(dropout)

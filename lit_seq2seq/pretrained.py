@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from lit_seq2seq.model import Seq2Seq
+from lit_seq2seq.seq2seq import Seq2Seq
 
 
 def canonical_weights(model: Seq2Seq) -> dict[str, np.ndarray]:

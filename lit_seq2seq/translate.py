@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from lit_seq2seq.decoder import Memory, State, select_state
-from lit_seq2seq.model import Seq2Seq
+from lit_seq2seq.seq2seq import Seq2Seq
 
 
 class TorchStepDecoder:

@@ -3,17 +3,22 @@
 The canonical layout is the one docs/architecture.md writes the model in, and the one
 ``model.safetensors`` of :mod:`seq2seq_fit.model_format` stores: tensors named and shaped as the
 PyTorch ``lit_seq2seq.Seq2Seq.state_dict()`` (so the Lightning side reads it as is). The Keras
-network (``keras_seq2seq.Seq2Seq``) holds the same model in other shapes:
+network (``keras_seq2seq.Seq2Seq``) has the same layer tree, each layer at the same attribute path
+(``bridge``, ``decoder.attention.w_c``...); it holds the weights in other shapes where the
+frameworks differ:
 
 - GRU gates: canonical ``r, z, n``, Keras ``z, r, h``; ``reset_after=True`` keeps both biases, as
   Keras ``bias`` of shape ``(2, 3H)`` = ``[b_ih; b_hh]`` (after reordering the gates).
 - LSTM gates: ``i, f, g, o`` on both sides; Keras has one bias ``b_ih + b_hh``.
 - Kernels are transposed: canonical ``weight_ih`` ``(gates * H, I)``, Keras ``kernel``
   ``(I, gates * H)``; a linear ``weight`` is ``(out, in)``, ``Dense.kernel`` ``(in, out)``.
-- The bidirectional encoder's ``*_reverse`` tensors are the Keras ``backward_layers``.
+- One torch ``nn.GRU``/``nn.LSTM`` holds every stacked layer and direction (``rnn.*_l1``,
+  ``rnn.*_l0_reverse``); Keras has one layer each (``rnn[1]``, ``rnn_reverse[0]``).
+- A tied output layer: torch shares the embedding as ``decoder.out.weight``; Keras multiplies by
+  the embedding matrix and keeps only the bias, ``decoder.output_bias``.
 
 Keras weights are addressed by *slots*: the attribute path of a layer (or variable) inside the
-``keras_seq2seq.Seq2Seq`` network (``"decoder.rnn_layers.1"``; ``Seq2SeqModel.model`` is that
+``keras_seq2seq.Seq2Seq`` network (``"decoder.rnn.1"``; ``Seq2SeqModel.model`` is that
 network), holding the arrays of ``layer.get_weights()``.
 
 The LSTM bias is the one place where Keras keeps less than the canonical layout: ``b_ih + b_hh``
@@ -120,38 +125,38 @@ def check_canonical_weights(weights: Arrays, config: Seq2SeqConfig, src_vocab_si
 
 
 def rnn_slots(config: Seq2SeqConfig) -> list[tuple[str, str]]:
-    """``(keras slot, canonical layer prefix)`` of every recurrent layer, e.g.
-    ``("encoder.backward_layers.0", "encoder.rnn.{}_l0_reverse")``."""
+    """``(keras slot, canonical layer prefix)`` of every recurrent layer and direction, e.g.
+    ``("encoder.rnn_reverse.0", "encoder.rnn.{}_l0_reverse")``: torch's one ``nn.GRU``/``nn.LSTM``
+    holds every stacked layer and direction, Keras has one layer each."""
     pairs = []
     for k in range(config.num_layers):
-        pairs.append((f"encoder.forward_layers.{k}", f"encoder.rnn.{{}}_l{k}"))
+        pairs.append((f"encoder.rnn.{k}", f"encoder.rnn.{{}}_l{k}"))
         if config.bidirectional:
-            pairs.append((f"encoder.backward_layers.{k}", f"encoder.rnn.{{}}_l{k}_reverse"))
-    pairs += [(f"decoder.rnn_layers.{k}", f"decoder.rnn.{{}}_l{k}") for k in range(config.num_layers)]
+            pairs.append((f"encoder.rnn_reverse.{k}", f"encoder.rnn.{{}}_l{k}_reverse"))
+    pairs += [(f"decoder.rnn.{k}", f"decoder.rnn.{{}}_l{k}") for k in range(config.num_layers)]
     return pairs
 
 
-def dense_slots(config: Seq2SeqConfig) -> list[tuple[str, str, bool]]:
-    """``(keras slot, canonical module, has bias)`` of every linear layer."""
-    slots = [("decoder.bridge", "bridge", True)]
-    if config.attention == "luong":
-        if config.luong_score == "general":
-            slots.append(("decoder.attention_layer.key_projection", "decoder.attention.w_a", False))
-        slots.append(("decoder.combine", "decoder.attention.w_c", False))
-    elif config.attention == "bahdanau":
-        slots.append(("decoder.attention_layer.key_projection", "decoder.attention.w1", False))
-        slots.append(("decoder.attention_layer.query_projection", "decoder.attention.w2", True))
-        slots.append(("decoder.attention_layer.energy", "decoder.attention.v", False))
-    if not config.tie_embeddings:
-        slots.append(("decoder.output_projection", "decoder.out", True))
-    return slots
+def dense_slots(config: Seq2SeqConfig) -> list[tuple[str, bool]]:
+    """``(layer, has bias)`` of every linear layer: the same path on both sides (``"bridge"``,
+    ``"decoder.attention.w_c"``, ``"decoder.out"``...), read off the canonical tensors. A tied output
+    layer has no Keras ``Dense`` (it multiplies by the embedding matrix): only its bias, ``decoder.output_bias``."""
+    shapes = canonical_shapes(config, 1, 1)
+    layers = [
+        key.removesuffix(".weight")
+        for key in shapes
+        if key.endswith(".weight")
+        and ".embedding." not in key
+        and not (config.tie_embeddings and key == "decoder.out.weight")
+    ]
+    return [(layer, f"{layer}.bias" in shapes) for layer in layers]
 
 
 def keras_slot_names(config: Seq2SeqConfig) -> list[str]:
     """Every Keras slot of a ``keras_seq2seq.Seq2Seq`` with ``config``, in a fixed order."""
     names = ["encoder.embedding", "decoder.embedding"]
     names += [slot for slot, _ in rnn_slots(config)]
-    names += [slot for slot, _, _ in dense_slots(config)]
+    names += [slot for slot, _ in dense_slots(config)]
     return names + (["decoder.output_bias"] if config.tie_embeddings else [])
 
 
@@ -182,8 +187,8 @@ def canonical_to_keras(state: Arrays, config: Seq2SeqConfig, src_vocab_size: int
         else:
             bias = b_ih + b_hh  # (4H,)
         slots[slot] = [w_ih.T, w_hh.T, bias]  # (I, gH), (H, gH), bias
-    for slot, module, has_bias in dense_slots(config):
-        slots[slot] = [s[f"{module}.weight"].T] + ([s[f"{module}.bias"]] if has_bias else [])
+    for layer, has_bias in dense_slots(config):
+        slots[layer] = [s[f"{layer}.weight"].T] + ([s[f"{layer}.bias"]] if has_bias else [])
     if config.tie_embeddings:
         if not np.array_equal(s["decoder.out.weight"], s["decoder.embedding.weight"]):
             raise ValueError(
@@ -218,10 +223,10 @@ def keras_to_canonical(slots: Mapping[str, list[np.ndarray]], config: Seq2SeqCon
             b_ih, b_hh = bias, np.zeros_like(bias)  # Keras keeps only the sum
         state[layer.format("weight_ih")], state[layer.format("weight_hh")] = w_ih, w_hh
         state[layer.format("bias_ih")], state[layer.format("bias_hh")] = b_ih, b_hh
-    for slot, module, has_bias in dense_slots(config):
-        state[f"{module}.weight"] = k[slot][0].T
+    for layer, has_bias in dense_slots(config):
+        state[f"{layer}.weight"] = k[layer][0].T
         if has_bias:
-            state[f"{module}.bias"] = k[slot][1]
+            state[f"{layer}.bias"] = k[layer][1]
     if config.tie_embeddings:
         state["decoder.out.weight"] = state["decoder.embedding.weight"]
         state["decoder.out.bias"] = k["decoder.output_bias"][0]

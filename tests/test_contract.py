@@ -2,18 +2,23 @@
 
 One ``Seq2SeqConfig`` is one model behind two trainers, so the two shells must keep the same public
 signatures and exports, and each may import only the core, the data layer and its own framework.
-(The two CLIs' option sets are compared in ``test_cli_contract.py``, the logged metric names in
-the scores tests.)
+Down to the layers: each layer class lives in the same file on both sides, takes the same
+constructor arguments, owns its weights in the same sub-layers, and the two networks give the same
+``generate`` outputs on the same weights. (The two CLIs' option sets are compared in
+``test_cli_contract.py``, the logged metric names in the scores tests. The systems' ``predict``
+is not compared here yet: ``trainer.predict`` returns token lists and ``model.predict`` ids.)
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("lightning")
@@ -83,7 +88,7 @@ FORBIDDEN_IMPORTS = {
     "seq2seq_fit": {"torch", "lightning", "torchmetrics", "keras", "tensorflow", "jax", "lit_seq2seq", "keras_seq2seq"},
     "datamodules": {"lit_seq2seq", "keras_seq2seq"},
     "lit_seq2seq": {"keras", "tensorflow", "jax", "keras_seq2seq"},
-    "keras_seq2seq": {"lightning", "torchmetrics", "lit_seq2seq"},
+    "keras_seq2seq": {"lightning", "pytorch_lightning", "torchmetrics", "lit_seq2seq"},
 }
 
 
@@ -122,12 +127,31 @@ def test_mirrored_methods_have_the_same_signature(method: str) -> None:
 
 
 def test_translate_uses_the_models_tokenizer_unless_told_and_can_return_text() -> None:
+    from seq2seq_fit import GenerationConfig
+
+    assert GenerationConfig().tokenizer is None and GenerationConfig().detokenize is False
     for cls in (LitSeq2Seq, Seq2SeqModel):
-        parameters = inspect.signature(cls.translate).parameters
-        assert parameters["tokenizer"].default is None and parameters["detokenize"].default is False, cls
+        assert [name for name, _, _ in described(cls.translate)] == ["sources", "generation_config", "overrides"], cls
     from seq2seq_fit.serving import OnnxTranslator
 
     assert described(OnnxTranslator.translate) == described(LitSeq2Seq.translate), "the ONNX runtime's translate too"
+
+
+@pytest.mark.parametrize("method", [*MIRRORED_METHODS, "pretrained_arguments"])
+def test_the_surface_around_the_network_is_written_once(method: str) -> None:
+    from seq2seq_fit.pretrained import PretrainedSystem
+
+    for cls in (LitSeq2Seq, Seq2SeqModel):
+        owner = next(k for k in cls.__mro__ if method in vars(k))
+        assert owner is PretrainedSystem, f"{cls.__name__}.{method} is written again in {owner.__name__}"
+
+
+@pytest.mark.parametrize("method", ["step_decoder", "canonical_weights", "load_canonical_weights"])
+def test_each_system_supplies_the_adapter_of_the_shared_surface(method: str) -> None:
+    for cls in (LitSeq2Seq, Seq2SeqModel):
+        owner = next(k for k in cls.__mro__ if method in vars(k))
+        assert owner is cls, f"{cls.__name__}.{method} missing"
+    assert described(getattr(LitSeq2Seq, method)) == described(getattr(Seq2SeqModel, method))
 
 
 @pytest.mark.parametrize("name", MIRRORED_BATCH_FUNCTIONS)
@@ -215,3 +239,169 @@ def test_both_sides_log_the_applied_position_ratio_under_one_name() -> None:
     assert APPLIED_RATIO_METRIC in [m.name for m in Seq2SeqModel(tokens, tokens, config, by_position).metrics]
     assert APPLIED_RATIO_METRIC not in [m.name for m in Seq2SeqModel(tokens, tokens, config).metrics]
     # Lightning's side is read from a real run: tests/lit/test_lit_scheduled_sampling.py (module_logs_the_applied_ratio)
+
+
+# -- the layers -----------------------------------------------------------------------------------
+
+#: Each layer class and the file (module of both packages) that holds it.
+LAYER_FILES = {
+    "Encoder": "encoder",
+    "Decoder": "decoder",
+    "LuongAttention": "luong_attention",
+    "BahdanauAttention": "bahdanau_attention",
+    "Seq2Seq": "seq2seq",
+    "Memory": "decoder",
+    "masked_softmax": "masked_softmax",
+    "masked_cross_entropy": "seq2seq",
+}
+
+#: Layer constructor arguments that exist on the Keras side only, and why.
+LAYER_ONLY_KERAS = {
+    "seed": "the seed of a Keras SeedGenerator (dropout masks, coins): a variable inside the compiled step; "
+    "torch draws from the global generator or a torch.Generator",
+    "kwargs": "keras.layers.Layer's own arguments (name, dtype)",
+}
+
+#: Methods of each layer that mean the same thing: Lightning name -> Keras name.
+LAYER_METHODS = {
+    "Encoder": {"forward": "call"},
+    "Decoder": {"forward": "call", "step": "step", "keys": "keys"},
+    "LuongAttention": {"forward": "call", "keys": "keys"},
+    "BahdanauAttention": {"forward": "call", "keys": "keys"},
+}
+LAYER_ONLY_LIGHTNING_PARAMETERS = {"lengths": NETWORK_ONLY_LIGHTNING["source_lengths"]}
+LAYER_ONLY_KERAS_PARAMETERS = {
+    "training": NETWORK_ONLY_KERAS["training"],
+    "noise": "dropout masks drawn before a compiled Keras loop starts (no random state changes inside it)",
+}
+
+#: Where the frameworks hold one weight-owning layer differently: Keras path -> its torch path.
+KERAS_LAYER_PATHS = {
+    "encoder.rnn_reverse": "encoder.rnn",  # torch's one nn.GRU/LSTM holds every layer and direction
+    "decoder.output_bias": "decoder.out",  # tied: Keras multiplies by the embedding, owns only the bias
+}
+
+#: Configurations that together build every optional layer (attention kinds and scores, LSTM,
+#: two layers, bidirectional, tied embeddings).
+TREE_CONFIGS = {
+    "gru-luong-general": {"attention": "luong", "luong_score": "general"},
+    "lstm-luong-dot-tied-2": {
+        "cell": "lstm",
+        "attention": "luong",
+        "luong_score": "dot",
+        "tie_embeddings": True,
+        "embedding_dim": 16,
+        "num_layers": 2,
+    },
+    "gru-bahdanau-bi-2": {"attention": "bahdanau", "bidirectional": True, "num_layers": 2},
+    "lstm-none-bi": {"cell": "lstm", "attention": "none", "bidirectional": True},
+}
+#: What to add to the ``<eos>`` bias of each case so that rows end at different steps.
+EOS_BIAS = {"gru-luong-general": 1.5, "lstm-luong-dot-tied-2": 3.0, "gru-bahdanau-bi-2": 2.0, "lstm-none-bi": 0.5}
+
+
+def layer_classes(name: str) -> tuple[Any, Any]:
+    """The Lightning and Keras objects called ``name``, each from its package's file for it."""
+    lit = importlib.import_module(f"lit_seq2seq.{LAYER_FILES[name]}")
+    keras_side = importlib.import_module(f"keras_seq2seq.{LAYER_FILES[name]}")
+    return getattr(lit, name), getattr(keras_side, name)
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_FILES))
+def test_each_layer_lives_in_the_file_of_the_same_name_on_both_sides(name: str) -> None:
+    import keras_seq2seq
+    import lit_seq2seq
+
+    lit, keras_side = layer_classes(name)
+    assert getattr(lit_seq2seq, name) is lit and getattr(keras_seq2seq, name) is keras_side
+
+
+@pytest.mark.parametrize("name", ["Encoder", "Decoder", "LuongAttention", "BahdanauAttention", "Seq2Seq"])
+def test_layer_constructors_take_the_same_arguments_in_the_same_order(name: str) -> None:
+    lit, keras_side = layer_classes(name)
+    keras_parameters = [p for p in described(keras_side.__init__) if p[0] not in LAYER_ONLY_KERAS]
+    lit_parameters = described(lit.__init__)
+    assert [p[0] for p in lit_parameters] == [p[0] for p in keras_parameters]
+    assert [p[2] for p in lit_parameters] == [p[2] for p in keras_parameters], "the same defaults"
+
+
+def test_memory_has_the_same_fields_in_the_same_order() -> None:
+    lit, keras_side = layer_classes("Memory")
+    assert lit._fields == keras_side._fields == ("enc", "mask", "keys")
+
+
+@pytest.mark.parametrize(
+    ("name", "method"), [(name, method) for name, methods in LAYER_METHODS.items() for method in methods]
+)
+def test_layer_methods_take_the_same_arguments(name: str, method: str) -> None:
+    lit, keras_side = layer_classes(name)
+    lit_parameters = [p for p in described(getattr(lit, method)) if p[0] not in LAYER_ONLY_LIGHTNING_PARAMETERS]
+    keras_method = getattr(keras_side, LAYER_METHODS[name][method])
+    keras_parameters = [p for p in described(keras_method) if p[0] not in LAYER_ONLY_KERAS_PARAMETERS]
+    assert lit_parameters == keras_parameters
+
+
+def torch_layer_paths(network: Any) -> set[str]:
+    """Paths of the torch modules that own parameters themselves (``bridge``, ``decoder.attention.w_c``)."""
+    return {name for name, module in network.named_modules() if list(module.parameters(recurse=False))}
+
+
+def keras_layer_paths(layer: Any, prefix: str = "") -> Iterator[str]:
+    """Attribute paths of the Keras layers (and lone variables) that own weights inside the package's
+    own layers, lists of layers merged into one path (``encoder.rnn``)."""
+    import keras
+
+    own = ("Seq2Seq", "Encoder", "Decoder", "LuongAttention", "BahdanauAttention")
+    for name, value in vars(layer).items():
+        if name.startswith("_"):
+            continue
+        children = value if isinstance(value, list) else [value]
+        for child in children:
+            path = f"{prefix}{name}"
+            if isinstance(child, keras.Variable) and child.trainable:
+                yield path
+            elif isinstance(child, keras.layers.Layer) and type(child).__name__ in own:
+                yield from keras_layer_paths(child, f"{path}.")
+            elif isinstance(child, keras.layers.Layer) and child.weights:
+                yield path
+
+
+@pytest.mark.parametrize("case", sorted(TREE_CONFIGS))
+def test_both_networks_own_their_weights_in_the_same_layers(case: str) -> None:
+    config = {"hidden_size": 16, "embedding_dim": 8, **TREE_CONFIGS[case]}
+    lit = TorchNetwork(config, 11, 12)
+    keras_side = KerasNetwork(config, 11, 12)
+    keras_paths = {KERAS_LAYER_PATHS.get(path, path) for path in keras_layer_paths(keras_side)}
+    assert keras_paths == torch_layer_paths(lit)
+
+
+@pytest.mark.parametrize("case", sorted(TREE_CONFIGS))
+def test_both_networks_generate_the_same_tokens_and_attention_from_the_same_weights(case: str) -> None:
+    """Greedy ``generate`` on identical weights: the same ids (``<pad>`` after each row's ``<eos>``,
+    ``max_length`` columns), the same attention weights (``None`` on both sides without attention)."""
+    import torch
+
+    from keras_seq2seq.pretrained import load_canonical_weights
+    from seq2seq_fit.vocab import EOS_ID
+    from tests.helpers.keras import to_numpy
+
+    config = {"hidden_size": 16, "embedding_dim": 8, **TREE_CONFIGS[case]}
+    torch.manual_seed(0)
+    lit = TorchNetwork(config, 11, 12).eval()
+    with torch.no_grad():
+        for p in lit.parameters():
+            p.uniform_(-0.8, 0.8)
+        lit.decoder.out.bias[EOS_ID] += EOS_BIAS[case]  # rows end at different steps
+    keras_side = KerasNetwork(config, 11, 12)
+    load_canonical_weights(keras_side, {k: v.numpy() for k, v in lit.state_dict().items()})
+    source = np.array([[4, 5, 6, 7, 8], [9, 10, 4, 0, 0], [6, 0, 0, 0, 0], [7, 8, 9, 10, 0]], dtype="int32")
+    lit_tokens, lit_attention = lit.generate(torch.from_numpy(source).long(), max_length=7)
+    keras_tokens, keras_attention = keras_side.generate(source, max_length=7)
+    assert lit_tokens.shape == (4, 7)
+    np.testing.assert_array_equal(lit_tokens.numpy(), to_numpy(keras_tokens))
+    ends = {row.index(EOS_ID) if EOS_ID in row else None for row in lit_tokens.tolist()}
+    assert len(ends) > 1 and ends != {None}, "rows that end at different steps (padding after <eos> compared)"
+    if lit_attention is None:
+        assert keras_attention is None
+    else:
+        np.testing.assert_allclose(lit_attention.numpy(), to_numpy(keras_attention), atol=1e-5)

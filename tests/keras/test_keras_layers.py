@@ -7,7 +7,7 @@ import pytest
 
 import keras
 from keras import ops
-from keras_seq2seq import BahdanauAttention, Decoder, Encoder, LuongAttention, Seq2Seq
+from keras_seq2seq import BahdanauAttention, Decoder, Encoder, LuongAttention, Memory, Seq2Seq
 from keras_seq2seq.masked_softmax import masked_softmax
 from seq2seq_fit import Seq2SeqConfig
 from tests.helpers.keras import run_precision_test, run_serialization_test, to_numpy
@@ -20,7 +20,8 @@ SOURCE = np.array([[4, 5, 6, 7, 0, 0], [8, 9, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_encoder_reads_only_the_valid_part_of_each_row(cell: str, bidirectional: bool) -> None:
     encoder = Encoder(12, embedding_dim=8, hidden_size=6, num_layers=2, cell=cell, bidirectional=bidirectional)
-    outputs, summary, mask = encoder(SOURCE)
+    outputs, summary = encoder(SOURCE)
+    mask = SOURCE != 0
     assert tuple(outputs.shape) == (3, 6, 6) and tuple(summary.shape) == (3, 6)
     outputs, summary = to_numpy(outputs), to_numpy(summary)
     assert (outputs[to_numpy(mask) == 0] == 0).all(), "encoder outputs must be exactly zero at padding"
@@ -28,14 +29,14 @@ def test_encoder_reads_only_the_valid_part_of_each_row(cell: str, bidirectional:
     # The same rows without padding give the same outputs and summary: padding is never read,
     # and the backward direction starts at the last real token.
     for row, length in ((0, 4), (1, 2)):
-        alone_out, alone_summary, _ = encoder(SOURCE[row : row + 1, :length])
+        alone_out, alone_summary = encoder(SOURCE[row : row + 1, :length])
         np.testing.assert_allclose(outputs[row, :length], to_numpy(alone_out)[0], atol=1e-6)
         np.testing.assert_allclose(summary[row], to_numpy(alone_summary)[0], atol=1e-6)
 
 
 def test_bidirectional_summary_is_each_directions_final_state() -> None:
     encoder = Encoder(12, embedding_dim=8, hidden_size=6, bidirectional=True)
-    outputs, summary, _ = encoder(SOURCE[:2])
+    outputs, summary = encoder(SOURCE[:2])
     outputs, summary = to_numpy(outputs), to_numpy(summary)
     np.testing.assert_allclose(summary[0], np.concatenate([outputs[0, 3, :3], outputs[0, 0, 3:]]), atol=1e-6)
     np.testing.assert_allclose(summary[1], np.concatenate([outputs[1, 1, :3], outputs[1, 0, 3:]]), atol=1e-6)
@@ -44,8 +45,8 @@ def test_bidirectional_summary_is_each_directions_final_state() -> None:
 def test_encoder_uses_pytorch_gru_formula() -> None:
     encoder = Encoder(12, embedding_dim=8, hidden_size=6)
     encoder.build()
-    assert encoder.forward_layers[0].cell.reset_after
-    assert tuple(encoder.forward_layers[0].cell.bias.shape) == (2, 18)  # input and recurrent biases
+    assert encoder.rnn[0].cell.reset_after
+    assert tuple(encoder.rnn[0].cell.bias.shape) == (2, 18)  # input and recurrent biases
 
 
 def test_masked_softmax_fully_padded_row_gives_zeros_not_nan() -> None:
@@ -73,14 +74,16 @@ def test_luong_attention_matches_the_formula(score: str) -> None:
     mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], dtype=bool)
     attention = LuongAttention(5, score=score)
     attention.build()
-    context, weights = attention(query, attention.keys(enc), enc, mask)
-    keys = enc if score == "dot" else enc @ to_numpy(attention.key_projection.kernel)
+    pre, weights = attention(query, enc, attention.keys(enc), mask)
+    keys = enc if score == "dot" else enc @ to_numpy(attention.w_a.kernel)
     s = np.einsum("bth,bsh->bts", query, keys)
     s = np.where(mask[:, None], s, -np.inf)
     expected = np.exp(s - s.max(-1, keepdims=True))
     expected /= expected.sum(-1, keepdims=True)
     np.testing.assert_allclose(to_numpy(weights), expected, atol=1e-5)
-    np.testing.assert_allclose(to_numpy(context), expected @ enc, atol=1e-5)
+    context = expected @ enc  # (B, T, H)
+    expected_pre = np.tanh(np.concatenate([context, query], -1) @ to_numpy(attention.w_c.kernel))
+    np.testing.assert_allclose(to_numpy(pre), expected_pre, atol=1e-5)
 
 
 def test_bahdanau_attention_matches_the_formula() -> None:
@@ -90,10 +93,10 @@ def test_bahdanau_attention_matches_the_formula() -> None:
     mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], dtype=bool)
     attention = BahdanauAttention(5)
     attention.build()
-    context, weights = attention(query, attention.keys(enc), enc, mask)
-    w1 = to_numpy(attention.key_projection.kernel)
-    w2, b2 = to_numpy(attention.query_projection.kernel), to_numpy(attention.query_projection.bias)
-    v = to_numpy(attention.energy.kernel)[:, 0]
+    context, weights = attention(query, enc, attention.keys(enc), mask)
+    w1 = to_numpy(attention.w1.kernel)
+    w2, b2 = to_numpy(attention.w2.kernel), to_numpy(attention.w2.bias)
+    v = to_numpy(attention.v.kernel)[:, 0]
     s = np.tanh(enc @ w1 + (query @ w2 + b2)[:, None]) @ v
     s = np.where(mask, s, -np.inf)
     expected = np.exp(s - s.max(-1, keepdims=True))
@@ -110,8 +113,9 @@ def test_step_loop_equals_whole_sequence_call(attention: str, cell: str) -> None
     decoder.build()
     rng = np.random.default_rng(2)
     mask = np.array([[1, 1, 1], [1, 0, 0]], dtype=bool)
-    memory = decoder.memory(rng.normal(size=(2, 3, 6)).astype("float32") * mask[..., None], mask)
-    states = decoder.initial_states(rng.normal(size=(2, 6)).astype("float32"))
+    enc = rng.normal(size=(2, 3, 6)).astype("float32") * mask[..., None]
+    memory = Memory(enc, mask, decoder.keys(enc))
+    states = [[rng.normal(size=(2, 6)).astype("float32") for _ in range(1 if cell == "gru" else 2)] for _ in range(2)]
     tokens = np.array([[1, 4, 5, 6, 0], [1, 3, 3, 0, 0]], dtype="int32")
     whole = to_numpy(decoder(tokens, states, memory))
     stepped = to_numpy(decoder.loop(tokens, np.ones((2, 5), bool), states, memory)[0])
@@ -125,7 +129,7 @@ def test_tied_output_layer_uses_the_embedding_matrix() -> None:
     pre = np.ones((2, 6), "float32")
     expected = pre @ to_numpy(decoder.embedding.embeddings).T + to_numpy(decoder.output_bias)
     np.testing.assert_allclose(to_numpy(decoder.logits(pre)), expected, atol=1e-6)
-    assert decoder.output_projection is None
+    assert decoder.out is None
     with pytest.raises(ValueError, match="embedding_dim == hidden_size"):
         Decoder(9, embedding_dim=4, hidden_size=6, tie_embeddings=True)
 
@@ -161,8 +165,9 @@ def test_layers_compute_in_the_policy_dtype(policy: str) -> None:
 
     def decode(decoder: Decoder) -> object:
         mask = SOURCE != 0
-        memory = decoder.memory(ops.cast(np.ones((3, 6, 6)), decoder.compute_dtype), mask)
-        states = decoder.initial_states(ops.cast(np.ones((3, 6)), decoder.compute_dtype))
+        enc = ops.cast(np.ones((3, 6, 6)), decoder.compute_dtype)
+        states = [[ops.cast(np.ones((3, 6)), decoder.compute_dtype)]]
+        memory = Memory(enc, mask, decoder.keys(enc))
         return decoder(np.ones((3, 4), "int32"), states, memory)
 
     run_precision_test(lambda: Decoder(11, embedding_dim=4, hidden_size=6, attention="luong"), decode, policy)

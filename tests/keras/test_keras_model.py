@@ -196,7 +196,7 @@ def test_float16_loss_scaling_keeps_small_gradients_alive() -> None:
     def small_energy_model() -> Seq2SeqModel:
         model = tiny_model(data, attention="bahdanau")
         model(first_batch(data)[0])  # build the weights
-        energy = model.model.decoder.attention_layer.energy.kernel
+        energy = model.model.decoder.attention.v.kernel
         energy.assign(to_numpy(energy) * 1e-6)
         return model
 
@@ -210,8 +210,8 @@ def test_float16_loss_scaling_keeps_small_gradients_alive() -> None:
     unscaled = small_energy_model()
     unscaled.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-12), auto_scale_loss=False)
     moved = dict(zip([w.path for w in unscaled.trainable_weights], moved_weights(unscaled, data), strict=True))
-    assert not any(moved[path] for path in moved if "key_projection" in path or "query_projection" in path), moved
-    assert moved[unscaled.model.decoder.attention_layer.energy.kernel.path]  # the rest still trains
+    assert not any(moved[path] for path in moved if "/w1/" in path or "/w2/" in path), moved
+    assert moved[unscaled.model.decoder.attention.v.kernel.path]  # the rest still trains
 
 
 @pytest.mark.skipif(BACKEND not in JIT_BACKENDS, reason="jit_compile=True means XLA: TensorFlow and JAX only")

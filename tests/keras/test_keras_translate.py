@@ -21,7 +21,7 @@ def untrained(attention: str, cell: str = "gru") -> Seq2SeqModel:
     rng = np.random.default_rng(0)
     for v in model.trainable_variables:
         v.assign(rng.uniform(-0.8, 0.8, size=v.shape).astype("float32"))
-    bias = model.model.decoder.output_projection.bias
+    bias = model.model.decoder.out.bias
     bias.assign(to_numpy(bias) + 1.0 * (np.arange(len(VOCAB)) == EOS_ID))
     return model
 

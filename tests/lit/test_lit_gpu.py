@@ -23,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-import lit_seq2seq.model
+import lit_seq2seq.seq2seq
 from lit_seq2seq import LitSeq2Seq, Seq2Seq
 from lit_seq2seq.scheduled_sampling import draw_coins as DRAW_COINS
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
@@ -177,7 +177,7 @@ def coins_of_a_gpu_run(
         coins.append(gold)
         return gold
 
-    monkeypatch.setattr(lit_seq2seq.model, "draw_coins", recording_draw_coins)
+    monkeypatch.setattr(lit_seq2seq.seq2seq, "draw_coins", recording_draw_coins)
     dm = small_data()
     trainer = quiet_trainer(validate=False, accelerator="gpu", max_steps=max_steps, callbacks=callbacks,
                             enable_checkpointing=bool(callbacks))  # fmt: skip

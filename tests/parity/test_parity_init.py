@@ -33,7 +33,7 @@ def test_every_keras_weight_is_drawn_like_its_pytorch_counterpart(case):
     for slot, arrays in keras_slots(model.model).items():
         for i, (ours, theirs) in enumerate(zip(arrays, expected[slot], strict=True)):
             assert ours.shape == theirs.shape, slot
-            recurrent = "_layers." in slot  # encoder.forward_layers.0, decoder.rnn_layers.1, ...
+            recurrent = ".rnn" in slot  # encoder.rnn.0, encoder.rnn_reverse.0, decoder.rnn.1, ...
             if (config.cell == "lstm" and recurrent and ours.ndim == 1) or ours.size < 200:
                 continue  # an LSTM's one Keras bias holds torch's b_ih + b_hh; tiny tensors: too few draws
             name = f"{slot}[{i}] {ours.shape}"

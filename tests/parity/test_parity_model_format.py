@@ -39,7 +39,7 @@ def keras_model(config: dict, seed: int = 0) -> Seq2SeqModel:
         for slot, arrays in keras_slots(model.model).items()
     }
     output_bias = (
-        slots["decoder.output_bias"][0] if model.config.tie_embeddings else slots["decoder.output_projection"][1]
+        slots["decoder.output_bias"][0] if model.config.tie_embeddings else slots["decoder.out"][1]
     )
     output_bias[EOS_ID] -= 1.0
     set_keras_slots(model.model, slots)

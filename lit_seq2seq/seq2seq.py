@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,7 +13,7 @@ from lit_seq2seq.decoder import Decoder, Memory, State
 from lit_seq2seq.encoder import Encoder
 from lit_seq2seq.scheduled_sampling import draw_coins, gold_probability, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
-from seq2seq_fit.config import check_int
+from seq2seq_fit.config import as_config, check_int
 from seq2seq_fit.scores import length_budget
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
 
@@ -39,7 +42,7 @@ class Seq2Seq(nn.Module):
     """RNN encoder-decoder with a bridge from the encoder summary to the decoder's initial state.
 
     Args:
-        config: architecture (see :class:`seq2seq_fit.Seq2SeqConfig`).
+        config: architecture (a :class:`seq2seq_fit.Seq2SeqConfig` or a mapping of its fields).
         src_vocab_size: source vocabulary size.
         tgt_vocab_size: target vocabulary size.
 
@@ -50,10 +53,13 @@ class Seq2Seq(nn.Module):
         torch.Size([1, 3, 12])
     """
 
-    def __init__(self, config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> None:
+    def __init__(self, config: Seq2SeqConfig | Mapping[str, Any], src_vocab_size: int, tgt_vocab_size: int) -> None:
         super().__init__()
-        self.config = config
-        c = config
+        check_int("Seq2Seq", "src_vocab_size", src_vocab_size, 1)
+        check_int("Seq2Seq", "tgt_vocab_size", tgt_vocab_size, 1)
+        self.config = c = as_config(config, name="Seq2Seq.config")
+        self.src_vocab_size = src_vocab_size
+        self.tgt_vocab_size = tgt_vocab_size
         self.encoder = Encoder(
             src_vocab_size, c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.bidirectional, c.dropout
         )
@@ -91,7 +97,7 @@ class Seq2Seq(nn.Module):
         ``encode(source, source_lengths)`` when the caller has it already (evaluation reuses it for its greedy
         decode)."""
         memory, state = self.encode(source, source_lengths) if encoded is None else encoded
-        logits, _, _ = self.decoder(target_in, state, memory)
+        logits = self.decoder(target_in, state, memory)
         return logits
 
     def scheduled_forward(
@@ -119,13 +125,13 @@ class Seq2Seq(nn.Module):
             inputs = target_in
             with torch.no_grad():
                 for _ in range(tf.passes):
-                    logits, _, _ = self.decoder(inputs, state, memory)  # (B, T, V)
+                    logits = self.decoder(inputs, state, memory)  # (B, T, V)
                     predictions = model_tokens(logits, tf.feed, tf.temperature, generator)  # (B, T)
                     inputs = mix_inputs(gold, target_in, predictions)
-            logits, _, _ = self.decoder(inputs, state, memory)
+            logits = self.decoder(inputs, state, memory)
             return logits
         if ratio >= 1.0 and not self.decoder.steps_one_at_a_time:
-            logits, _, _ = self.decoder(target_in, state, memory)
+            logits = self.decoder(target_in, state, memory)
             return logits
         steps: list[torch.Tensor] = []
         token = target_in[:, 0]  # (B,) <bos>
@@ -186,6 +192,9 @@ class Seq2Seq(nn.Module):
         """Greedy decoding on the model's device, without gold tokens (what validation runs during
         training; ``LitSeq2Seq.translate`` uses the shared search of :mod:`seq2seq_fit.search`).
 
+        The same results as ``keras_seq2seq.Seq2Seq.generate``: ``max_length`` columns, ``<pad>`` after
+        each row's ``<eos>``; the loop stops early once every row has emitted ``<eos>``.
+
         Args:
             source: ``(B, S)`` source ids.
             source_lengths: ``(B,)`` non-pad lengths (``None``: counted from the padding).
@@ -194,8 +203,9 @@ class Seq2Seq(nn.Module):
                 also needs it for the teacher-forced loss), so the source is encoded once.
 
         Returns:
-            ``(tokens (B, L), attention (B, L, S) or None)``: generated ids (``<bos>`` not
-            included), ``<pad>`` after each row's ``<eos>``; ``L <= max_length``.
+            ``(tokens (B, max_length), attention (B, max_length, S) or None)``: generated ids
+            (``<bos>`` not included), ``<pad>`` after each row's ``<eos>``; the attention weights
+            (zero at ``<pad>``), ``None`` without attention.
         """
         if max_length is None:
             max_length = length_budget(source.size(1))
@@ -214,5 +224,8 @@ class Seq2Seq(nn.Module):
                 weights.append(w * (token != PAD_ID).unsqueeze(-1).to(w.dtype))  # (B, S), zero once finished
             if bool(finished.all()):
                 break
-        attention = torch.stack(weights, 1) if weights else None
-        return torch.stack(out, 1), attention
+        tokens = F.pad(torch.stack(out, 1), (0, max_length - len(out)), value=PAD_ID)  # (B, max_length)
+        if not weights:
+            return tokens, None
+        attention = torch.stack(weights, 1)  # (B, steps taken, S)
+        return tokens, F.pad(attention, (0, 0, 0, max_length - len(weights)))  # (B, max_length, S)
