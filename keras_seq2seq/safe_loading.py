@@ -12,10 +12,8 @@ import numpy as np
 
 import keras
 from seq2seq_fit import limits
-from seq2seq_fit.config import as_config
 from seq2seq_fit.errors import ModelFormatError, UnsafeFileError, shown
-from seq2seq_fit.untrusted import check_finite, check_model_size, check_regular_file, one_line, parse_json
-from seq2seq_fit.vocab import as_vocab
+from seq2seq_fit.untrusted import check_finite, check_regular_file, check_stored_model, one_line, parse_json
 from seq2seq_fit.weight_layout import canonical_shapes
 
 ALLOWED_PACKAGES = ("keras", "keras_seq2seq")
@@ -105,12 +103,7 @@ def check_archive_weights(config: Any, members: dict[str, zipfile.ZipInfo], name
     arguments = model.get("config") if model is not None else None
     if not isinstance(arguments, dict):
         return  # another Keras model: Keras checks its own weights
-    try:
-        settings = as_config(arguments.get("config"), name="Seq2SeqModel.config")
-        sizes = len(as_vocab(arguments["src_vocab"])), len(as_vocab(arguments["tgt_vocab"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise ModelFormatError(f"{name}: config.json: {one_line(str(err), 200)}") from None
-    check_model_size(settings, *sizes, name)
+    settings, *sizes = check_stored_model(arguments, f"{name}: config.json")
     stored = sum(  # what the Keras layers hold: one LSTM bias per layer, no output matrix when tied
         math.prod(shape)
         for key, shape in canonical_shapes(settings, *sizes).items()

@@ -32,11 +32,9 @@ from lightning.fabric.utilities.types import _PATH
 from packaging.version import InvalidVersion, Version
 
 from seq2seq_fit.atomic_file import atomic_write_path
-from seq2seq_fit.config import as_config
 from seq2seq_fit.errors import ModelFormatError, UnsafeFileError, shown
 from seq2seq_fit.limits import MAX_COMPRESSION_RATIO
-from seq2seq_fit.untrusted import check_model_size, check_regular_file, listed, one_line, shape_problems
-from seq2seq_fit.vocab import as_vocab
+from seq2seq_fit.untrusted import check_regular_file, check_stored_model, listed, one_line, shape_problems
 from seq2seq_fit.weight_layout import canonical_shapes
 
 
@@ -128,21 +126,7 @@ def check_checkpoint(
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(hparams, Mapping) or not isinstance(state, Mapping):
         raise ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint (no hyper_parameters and state_dict)")
-    hparams = {**hparams, **overrides}
-    for side in ("src_vocab", "tgt_vocab"):
-        tokens = hparams.get(side)
-        if isinstance(tokens, (list, tuple)):
-            bad = next((i for i, token in enumerate(tokens) if not isinstance(token, str)), None)
-            if bad is not None:
-                raise ModelFormatError(
-                    f"{name}: hyper_parameters.{side}[{bad}]: got {shown(tokens[bad])}, expected a token string"
-                )
-    try:
-        config = as_config(hparams.get("config"), name="hyper_parameters.config")
-        sizes = len(as_vocab(hparams["src_vocab"])), len(as_vocab(hparams["tgt_vocab"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise ModelFormatError(f"{name}: not a LitSeq2Seq checkpoint ({one_line(str(err), 200)})") from None
-    check_model_size(config, *sizes, name)
+    config, *sizes = check_stored_model({**hparams, **overrides}, f"{name}: hyper_parameters")
     found = {
         key.removeprefix("model."): ("float32", tuple(tensor.shape))
         for key, tensor in state.items()

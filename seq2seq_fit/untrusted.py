@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from seq2seq_fit import limits
-from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.config import Seq2SeqConfig, as_config
 from seq2seq_fit.errors import ModelFormatError, UnsafeFileError, shown
 from seq2seq_fit.line_reader import KINDS
+from seq2seq_fit.vocab import as_vocab
 from seq2seq_fit.weight_layout import canonical_shapes
 
 #: Bytes per element of every safetensors dtype (``F32`` is the one the model format stores).
@@ -233,6 +234,46 @@ def check_model_size(config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size:
     return count
 
 
+def check_stored_model(arguments: Mapping[str, Any], prefix: str) -> tuple[Seq2SeqConfig, int, int]:
+    """The config and vocabulary sizes that a file's stored constructor arguments ask for, before a model is
+    built from them: a checkpoint's hyper-parameters or a ``.keras`` file's ``Seq2SeqModel`` config.
+
+    Every vocabulary token must be a string, the config valid and the model within
+    :data:`seq2seq_fit.limits.MAX_PARAMETERS`.
+
+    Args:
+        arguments: the stored arguments (``config``, ``src_vocab``, ``tgt_vocab``, others ignored).
+        prefix: what starts every message: the file and where the arguments are in it
+            (``"m.ckpt: hyper_parameters"``, ``"m.keras: config.json"``).
+
+    Returns:
+        ``(config, src_vocab_size, tgt_vocab_size)``.
+
+    Raises:
+        ModelFormatError: ``"<prefix>.<key>: ..."`` or ``"<prefix>: ..."``, one line.
+
+    Example:
+        >>> check_stored_model({"config": {"hidden_size": 0}, "src_vocab": ["<pad>"]}, "m.ckpt: hparams")
+        Traceback (most recent call last):
+        ...
+        seq2seq_fit.errors.ModelFormatError: m.ckpt: hparams: Seq2SeqConfig.hidden_size: got 0, expected an integer >= 1
+    """
+    for side in ("src_vocab", "tgt_vocab"):
+        tokens = arguments.get(side)
+        if isinstance(tokens, (list, tuple)):
+            bad = next((i for i, token in enumerate(tokens) if not isinstance(token, str)), None)
+            if bad is not None:
+                raise ModelFormatError(f"{prefix}.{side}[{bad}]: got {shown(tokens[bad])}, expected a token string")
+    try:
+        config = as_config(arguments.get("config"), name="config")
+        sizes = len(as_vocab(arguments["src_vocab"])), len(as_vocab(arguments["tgt_vocab"]))
+    except (KeyError, TypeError, ValueError) as err:
+        missing = f"{err.args[0]!r} is missing" if isinstance(err, KeyError) else one_line(str(err), 200)
+        raise ModelFormatError(f"{prefix}: {missing}") from None
+    check_model_size(config, *sizes, prefix)
+    return config, *sizes
+
+
 def shape_problems(
     found: Mapping[str, tuple[str, tuple[int, ...]]], expected: Mapping[str, tuple[int, ...]]
 ) -> list[str]:
@@ -385,6 +426,7 @@ __all__ = [
     "check_finite",
     "check_inside",
     "check_model_size",
+    "check_stored_model",
     "one_line",
     "parameter_count",
     "parse_json",
