@@ -19,7 +19,7 @@ from keras_seq2seq.initializers import dense
 from keras_seq2seq.scheduled_sampling import draw_coins, gold_probability, gumbel_noise, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.config import as_config, check_int
-from seq2seq_fit.scores import length_budget
+from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
 
 

@@ -14,7 +14,7 @@ from lit_seq2seq.encoder import Encoder
 from lit_seq2seq.scheduled_sampling import draw_coins, gold_probability, mix_inputs, model_tokens
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.config import as_config, check_int
-from seq2seq_fit.scores import length_budget
+from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
 
 

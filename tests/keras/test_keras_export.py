@@ -16,7 +16,7 @@ import pytest
 
 import keras
 from keras_seq2seq import Seq2SeqModel
-from seq2seq_fit.scores import length_budget
+from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocab
 from tests.helpers.keras import BACKEND, run_in_subprocess, tiny_model, to_numpy, toy_data
 
@@ -69,7 +69,7 @@ def untrained(cell: str, attention: str, bidirectional: bool, eos_bias: float = 
     rng = np.random.default_rng(0)
     for v in model.trainable_variables:
         v.assign(rng.uniform(-0.8, 0.8, size=v.shape).astype("float32"))
-    bias = model.model.decoder.output_projection.bias
+    bias = model.model.decoder.out.bias
     ids = np.arange(len(VOCAB))
     bias.assign(to_numpy(bias) + eos_bias * (ids == EOS_ID) - 10.0 * np.isin(ids, [PAD_ID, BOS_ID, UNK_ID]))
     return model
