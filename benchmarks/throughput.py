@@ -1,9 +1,11 @@
 """Per-step training throughput (protocol: benchmarks/README.md): trainer overhead and decoder modes, both frameworks.
 
 Lightning: ``Trainer.fit`` with ``LitSeq2Seq`` vs a hand-written PyTorch loop over the same
-``nn.Module`` (``throughput_lightning.py``, in this process). Keras: ``Seq2SeqModel.fit`` vs a
-hand-written loop over the same layers (``throughput_keras.py``, one subprocess per backend, since a
-Keras backend is fixed at import). Same batches (checked by a digest in every row), alternating
+``nn.Module`` (``throughput_lightning.py``). Keras: ``Seq2SeqModel.fit`` vs a hand-written loop over
+the same layers (``throughput_keras.py``). The rows of each framework (and Keras backend, fixed at
+import) run in one child process (``benchmarks.common.run_jobs``): each row's result file lands in
+``results/throughput_<tag>_runs/``, and a rerun measures only the rows without one. Same batches
+(checked by a digest in every row), alternating
 rounds, the median per-step time of the timed window. Three tables: trainer overhead on the G2P
 model, the decoder modes (hand loops only) with their cost relative to teacher forcing, and the
 GNMT-like size. Writes ``results/throughput_<device>.json`` (every row, setting and version),
@@ -21,23 +23,34 @@ unless ``lightning`` is.
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import os
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, bench_data, keras_env, markdown_table, write_results
+from benchmarks.common import (
+    RESULTS,
+    BenchData,
+    bench_data,
+    gnmt_like_corpus,
+    keras_env,
+    markdown_table,
+    run_jobs,
+    serve_jobs,
+    set_backend_threads,
+    thread_env,
+    write_results,
+)
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.presets import PRESETS
 
-HERE = Path(__file__).resolve().parent
 STEP_LOOP = "teacher forcing, step loop"
 MODES = {
     "teacher forcing": TeacherForcing(),
@@ -178,80 +191,91 @@ def keras_jobs(backend: str, args: argparse.Namespace, s: dict[str, dict[str, in
     return jobs
 
 
-def run_lightning(jobs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
-    import logging
-    import warnings
-
-    import torch
-
-    from benchmarks.throughput_lightning import Variant, measure, versions
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # no "GPU available" banners per Trainer
-    warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec|litlogger).*")
-    cache: dict[tuple[str, int, int], Any] = {}
-    rows = []
-    info = versions()
-    for j in jobs:
-        key = (j["size"], j["batch_size"], j["n_batches"])
-        try:
-            if key not in cache:
-                cache[key] = bench_data(*key)
-            tf = TeacherForcing.from_dict(j["teacher_forcing"])
-            variant = Variant(j["name"], Seq2SeqConfig.from_dict(j["config"]), tf, j["precision"], j["jit"])
-            row = measure(variant, cache[key], args.device, j["warmup"], j["steps"], j["rounds"], j["trainer_too"])
-        except Exception as e:  # a setting the device cannot run (say fp16 on CPU) must not lose the rest
-            row = {
-                "framework": "lightning",
-                "backend": "torch",
-                "variant": j["name"],
-                "error": f"{type(e).__name__}: {e}",
-            }
-        rows.append(finish(row, j, info))
-    if args.device == "cuda":
-        torch.cuda.empty_cache()  # leave the GPU to the Keras workers
-    return rows
+def size_data(size: str, batch_size: int, n_batches: int, smoke: bool = False) -> BenchData:
+    """The batches of a size: CMUdict (``g2p``), random token sequences of 8k (``gnmt-like``) or 32k
+    (``gnmt-v2``) words, lengths 20-50; ``smoke``: small random corpora."""
+    if smoke:
+        vocab = {"g2p": 40, "gnmt-like": 60, "gnmt-v2": 80}[size]
+        corpus = gnmt_like_corpus(n=batch_size * (n_batches + 8), vocab=vocab, min_len=3, max_len=8)
+        corpus.name = f"{size}-smoke"
+        return BenchData.build(corpus, batch_size, n_batches)
+    if size == "gnmt-v2":
+        corpus = gnmt_like_corpus(n=batch_size * max(48, n_batches + 8), vocab=32_000)
+        corpus.name = "gnmt-v2-like"
+        return BenchData.build(corpus, batch_size, n_batches)
+    return bench_data(size, batch_size, n_batches)
 
 
-def run_keras(backend: str, jobs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Run ``throughput_keras.py`` under ``KERAS_BACKEND=backend``; one row per job, streamed."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **keras_env(backend, args.device == "cpu", args.threads)}
-    spec = {"device": args.device, "threads": args.threads, "jobs": jobs}
-    rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryFile("w+") as log:
-        worker = [sys.executable, "-m", "benchmarks.throughput_keras"]
-        proc = subprocess.Popen(
-            worker, env=env, cwd=HERE.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
-        )
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps(spec))
-        proc.stdin.close()
-        for line in proc.stdout:
-            if line.startswith("ROW "):
-                j = jobs[len(rows)]
-                rows.append(finish(json.loads(line[4:]), j, {}))
-        code = proc.wait()
-        log.seek(0)
-        tail = log.read()[-3000:]
-    if code != 0 or len(rows) < len(jobs):
-        print(f"keras-{backend} worker exited with {code}:\n{tail}", file=sys.stderr)
-        for j in jobs[len(rows) :]:
-            rows.append(
-                finish({"framework": "keras", "backend": backend, "error": f"worker exited with {code}"}, j, {})
-            )
-    return rows
+def token_fields(row: dict[str, Any], data: BenchData) -> dict[str, Any]:
+    """Tokens per second counting source and target non-pad tokens (GNMT's count), hand loop and trainer."""
+    src = statistics.mean(float((b["source"] != 0).sum()) for b in data.batches)
+    fields: dict[str, Any] = {"src_tokens_per_batch": src, "tgt_tokens_per_batch": data.target_tokens_per_batch}
+    for key, out in (("hand_step_ms", "tokens_per_s"), ("trainer_step_ms", "trainer_tokens_per_s")):
+        if key in row:
+            fields[out] = (src + data.target_tokens_per_batch) / (row[key] / 1000)
+    return fields
 
 
-def finish(row: dict[str, Any], j: dict[str, Any], info: dict[str, str]) -> dict[str, Any]:
+_DATA: dict[tuple[Any, ...], BenchData] = {}
+
+
+def measure_job(spec: dict[str, Any]) -> dict[str, Any]:
+    """One row, in the child process of its framework (and Keras backend): ``spec`` is a job's settings."""
+    job, device = spec["settings"], spec["settings"]["device"]
+    if not _DATA:  # the first job of this process: threads, quiet logs, the backend it runs
+        set_backend_threads(job["backend"], job.get("threads", 0), pin_jax=not job.get("smoke"))
+        for name in ("lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.ERROR)  # no "GPU available" banners per Trainer
+        warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec|litlogger|have many workers).*")
+    key = (job["size"], job["batch_size"], job["n_batches"], job.get("smoke", False))
+    data = _DATA[key] = _DATA.get(key) or size_data(*key)
+    if job["framework"] == "lightning":
+        import torch
+
+        from benchmarks.throughput_lightning import Variant, measure, versions
+
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(job.get("tf32"))
+        tf = TeacherForcing.from_dict(job["teacher_forcing"])
+        variant = Variant(job["name"], Seq2SeqConfig.from_dict(job["config"]), tf, job["precision"], job["jit"])
+        row = measure(variant, data, device, job["warmup"], job["steps"], job["rounds"], job["trainer_too"])
+        info = versions()
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    else:
+        import benchmarks.throughput_keras as keras_side
+        import keras
+
+        if keras.backend.backend() != job["backend"]:
+            raise RuntimeError(f"KERAS_BACKEND={job['backend']} but keras runs {keras.backend.backend()}")
+        keras_side.check_device(job["backend"], device)
+        row = keras_side.measure(job, job["backend"], device, data)
+        info = keras_side.versions(job["backend"], device) | {"tensorflow_imported": str("tensorflow" in sys.modules)}
+    return {**row, **token_fields(row, data), "versions": info}
+
+
+def measure_rows(
+    jobs: list[dict[str, Any]], folder: Path, *, threads: int = 0, cpu_only: bool = True, timeout: float | None = None,
+    fresh: bool = False, extra_env: dict[str, str] | None = None,
+    on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None, log: Any = None,
+) -> list[dict[str, Any] | None]:  # fmt: skip
+    """Each row of ``jobs`` (all of one framework and backend) measured in one child process; a row
+    with a result file in ``folder`` is read, not measured again."""
+    backend = jobs[0]["backend"]
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", **thread_env(threads), **(extra_env or {})}
+    if jobs[0]["framework"] == "keras":
+        env.update(keras_env(backend, cpu_only, threads))
+    wrapped = [{"name": j["name"], "settings": j} for j in jobs]
+    return run_jobs([sys.executable, "-m", "benchmarks.throughput", "--child"], wrapped, folder, env=env,
+                    timeout=timeout, fresh=fresh, on_result=on_row, log=log)  # fmt: skip
+
+
+def finish(row: dict[str, Any] | None, j: dict[str, Any]) -> dict[str, Any]:
     """Add the job's settings to a row and print a progress line."""
+    row = {"framework": j["framework"], "backend": j["backend"], **(row or {"error": "not run: its child stopped"})}
     row = {**row, **{k: j[k] for k in ("section", "size", "mode", "note", "precision")}}
     row["variant"] = j["name"]
     row["label"] = "lightning" if row["framework"] == "lightning" else f"keras/{row['backend']}"
     row["settings"] = {k: j[k] for k in ("batch_size", "n_batches", "steps", "warmup", "rounds")}
-    if info:
-        row["versions"] = info
     if "error" in row:
         print(f"{j['name']}: not measured ({row['error'][:200]})", flush=True)
     elif "trainer_overhead" in row:
@@ -415,6 +439,9 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        serve_jobs(measure_job)
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--framework", nargs="+", default=["lightning", "keras"], choices=["lightning", "keras"])
@@ -433,6 +460,7 @@ def main(argv: list[str] | None = None) -> None:
         "--compile", action="store_true", help="add torch.compile rows (Lightning; Keras torch on CUDA)"
     )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads of every framework (0: their default)")
+    parser.add_argument("--fresh", action="store_true", help="measure rows again that have result files")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (results written with a -quick tag)")
     parser.add_argument(
         "--tag", default="", help="results/throughput_<tag>.* (default: the device, e.g. cpu; cpu-quick with --quick)"
@@ -444,16 +472,20 @@ def main(argv: list[str] | None = None) -> None:
         )
     s = settings(args.device, args.quick)
     started = time.perf_counter()
+    tag = args.tag or f"{args.device}{'-quick' if args.quick else ''}"
+    groups = [("lightning", "torch", lightning_jobs(args, s))] if "lightning" in args.framework else []
+    if "keras" in args.framework:
+        groups += [("keras", backend, keras_jobs(backend, args, s)) for backend in args.backends]
     rows: list[dict[str, Any]] = []
     versions: dict[str, dict[str, str]] = {}
-    if "lightning" in args.framework:
-        rows += run_lightning(lightning_jobs(args, s), args)
-        versions["lightning"] = rows[0].get("versions", {}) if rows else {}
-    if "keras" in args.framework:
-        for backend in args.backends:
-            got = run_keras(backend, keras_jobs(backend, args, s), args)
-            rows += got
-            versions[f"keras/{backend}"] = next((r["versions"] for r in got if "versions" in r), {})
+    for framework, backend, jobs in groups:
+        for j in jobs:
+            j.update(framework=framework, backend=backend, device=args.device, threads=args.threads)
+        got = measure_rows(jobs, RESULTS / f"throughput_{tag}_runs", threads=args.threads,
+                           cpu_only=args.device == "cpu", fresh=args.fresh)  # fmt: skip
+        rows += [finish(row, j) for row, j in zip(got, jobs, strict=True)]
+        label = "lightning" if framework == "lightning" else f"keras/{backend}"
+        versions[label] = next((r["versions"] for r in rows[-len(jobs) :] if "versions" in r), {})
     add_costs(rows)
     not_measured = []
     if "keras" in args.framework and "torch" in args.backends and not (args.compile and args.device == "cuda"):
@@ -468,7 +500,6 @@ def main(argv: list[str] | None = None) -> None:
         "not_measured": not_measured,
         "seconds": time.perf_counter() - started,
     }
-    tag = args.tag or f"{args.device}{'-quick' if args.quick else ''}"
     json_path, md_path = write_results(f"throughput_{tag}", rows, meta, report(rows, args, argv, meta))
     png_path = RESULTS / f"throughput_{tag}.png"
     chart(rows, png_path)

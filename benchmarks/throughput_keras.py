@@ -1,8 +1,8 @@
 """Keras side of the throughput benchmark: ``Seq2SeqModel.fit`` vs a hand-written loop, decoder modes.
 
-A Keras backend is fixed at import, so ``benchmarks/throughput.py`` runs this file once per backend
-in a subprocess with ``KERAS_BACKEND`` set, writes a JSON job list to its stdin and reads one
-``ROW {json}`` line per job from its stdout. For each job it measures:
+A Keras backend is fixed at import, so ``benchmarks/throughput.py`` measures each backend's rows in
+a child process of its own (``benchmarks.common.run_jobs``) with ``KERAS_BACKEND`` set. For each
+job it measures:
 
 - ``Seq2SeqModel.fit`` on a ``PyDataset`` of the fixed batches, per-step wall time taken as the
   interval between consecutive ``on_train_batch_begin`` calls (data adapter, ``train_step``,
@@ -19,17 +19,11 @@ synchronised before each clock reading (``jax.block_until_ready`` on the trainin
 ``compile(jit_compile=...)``: XLA on TensorFlow and JAX (JAX without it runs op by op),
 ``torch.compile`` on torch. With ``jit`` the warm-up is a whole pass over the batches, so every
 padded shape is compiled before the clock runs.
-
-    KERAS_BACKEND=jax python -m benchmarks.throughput_keras < jobs.json   # what the driver does
 """
 
 from __future__ import annotations
 
-import json
-import os
 import platform
-import sys
-import traceback
 from typing import Any
 
 import numpy as np
@@ -373,35 +367,3 @@ def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[s
         "warmup_ms": {k: [1000 * t for t in v] for k, v in warm.items()},
         **step_fields(hand_model.config, data, hand, fit),
     }
-
-
-def main() -> None:
-    spec = json.load(sys.stdin)
-    backend, device = os.environ.get("KERAS_BACKEND", "tensorflow"), spec["device"]
-    from benchmarks.common import set_backend_threads
-
-    set_backend_threads(backend, spec.get("threads", 0))
-    import keras
-    from benchmarks.common import bench_data
-
-    if keras.backend.backend() != backend:
-        raise RuntimeError(f"KERAS_BACKEND={backend} but keras runs {keras.backend.backend()}")
-    check_device(backend, device)
-    info = versions(backend, device)
-    cache: dict[tuple[str, int, int], Any] = {}
-    for job in spec["jobs"]:
-        key = (job["size"], job["batch_size"], job["n_batches"])
-        try:
-            if key not in cache:
-                cache[key] = bench_data(*key)
-            row = measure(job, backend, device, cache[key])
-        except Exception as e:  # one failing setting (say fp16 on a CPU) must not lose the others
-            traceback.print_exc()
-            row = {"framework": "keras", "backend": backend, "variant": job["name"], "precision": job["precision"],
-                   "compile": job["jit"], "device": device, "error": f"{type(e).__name__}: {str(e)[:400]}"}  # fmt: skip
-        row["versions"] = {**info, "tensorflow_imported": str("tensorflow" in sys.modules)}
-        print("ROW " + json.dumps(row), flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -90,45 +90,6 @@ def test_keras_rows_show_compile_counts_and_the_peer_is_printed_beside_ours(resu
     assert "`g2p_en` 2.1.0" in table and "WER 27.08 %, PER 8.01 %" in table and "same split" in table
 
 
-def test_compile_counts_of_two_sessions_add_up() -> None:
-    first = {"backend": "tensorflow", "train": 2, "test": 1, "predict": 0, "other": 0, "seconds": 4.0}
-    second = {"backend": "tensorflow", "train": 1, "test": 1, "predict": 0, "other": 0, "seconds": 2.5}
-    assert common.add_compile_counts(first, second) == {**second, "train": 3, "test": 2, "seconds": 6.5}
-    assert common.add_compile_counts(None, second) == second
-    torch_run = {"backend": "torch", "train": 0, "test": 0, "predict": 0, "other": 0, "seconds": None}
-    assert common.add_compile_counts(torch_run, torch_run)["seconds"] is None
-
-
-def test_compile_counter_counts_jax_compiles_by_function_name() -> None:
-    """The JAX event names are those of the installed JAX: a renamed event would count nothing."""
-    jax = pytest.importorskip("jax")
-
-    def train_step(x: object) -> object:
-        return x * 2  # type: ignore[operator]
-
-    def predict_step(x: object) -> object:
-        return x + 1  # type: ignore[operator]
-
-    train, predict = jax.jit(train_step), jax.jit(predict_step)
-    counter = common.CompileCounter("jax")
-    counter.start()
-    try:
-        for n in (3, 3, 4):  # two shapes: two compiles
-            train(jax.numpy.ones(n))
-        predict(jax.numpy.ones(3))
-    finally:
-        counter.stop()
-    train(jax.numpy.ones(5))  # after stop: not counted
-    counts = counter.result(None)
-    assert (counts["train"], counts["test"], counts["predict"]) == (2, 0, 1)
-    assert counts["seconds"] >= counts["train_s"] + counts["predict_s"] > 0
-
-
-def test_the_keras_default_backend_on_a_cpu_is_jax() -> None:
-    pytest.importorskip("jax")
-    assert g2p.default_backend("cpu") == "jax"
-
-
 def test_cpu_lists_use_the_taskset_syntax_and_bad_ones_name_the_value() -> None:
     assert sorted(common.parse_cpus("0-2,5")) == [0, 1, 2, 5]
     assert common.parse_cpus("1") == {1}
@@ -157,18 +118,11 @@ def test_a_jax_run_asked_for_one_thread_runs_one_xla_thread_on_one_cpu() -> None
     assert xla_threads <= 1
 
 
-def test_padded_batch_lengths_are_multiples_that_hold_the_longest_row() -> None:
-    import numpy as np
-
-    from datamodules.prepared import PreparedData
-
-    prepared = PreparedData("toy", batch_size=4, seed=0, pad_to_multiple=4)
-    prepared.setup()
-    enc = prepared.encoded["train"]
-    src, tgt = np.asarray(enc.source_lengths), np.asarray(enc.target_lengths)
-    seen = list(g2p.padded_batches(prepared, steps=10))
-    assert len(seen) == 10
-    for ids, s_len, t_len in seen:
-        assert s_len % 4 == 0 and t_len % 4 == 0
-        assert s_len - 4 < src[ids].max() <= s_len and t_len - 4 < tgt[ids].max() + 1 <= t_len
-    assert {(s, t) for _, s, t in g2p.padded_batches(prepared, 10, multiple=1)} != {(s, t) for _, s, t in seen}
+def test_committed_results_are_read_by_the_table_code(tmp_path: Path) -> None:
+    for tag in ("lightning-cpu-bahdanau-384", "keras-cpu-bahdanau-384"):
+        (tmp_path / f"g2p_{tag}.json").write_text((common.RESULTS / f"g2p_{tag}.json").read_text())
+    g2p.main(["--combine", "lightning-cpu-bahdanau-384", "keras-cpu-bahdanau-384", "--tag", "both",
+              "--results", str(tmp_path)])  # fmt: skip
+    table = (tmp_path / "g2p_both.md").read_text()
+    assert "| lightning | teacher-forcing | 1 | 25.32 | 6.04 | 24.87 | 5.95 |" in table
+    assert "| keras-jax | teacher-forcing | 1 | 25.36 |" in table and "16/3/0" in table  # its compile counts
