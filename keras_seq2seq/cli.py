@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -31,16 +32,19 @@ from dataclasses import MISSING, fields
 from typing import Any
 
 from seq2seq_fit.cli.commands import export_command, require_model_path, run_translate
+from seq2seq_fit.cli.config_file import expand_config
 from seq2seq_fit.cli.environment import installed, quiet_framework_logs, restored_environment
 from seq2seq_fit.cli.errors import CLIError, OneLineParser, checked_input, cli_errors
 from seq2seq_fit.cli.options import (
     DATA_OPTIONS,
+    RECIPE_OPTIONS,
     TRAINING_OPTIONS,
     add_debug_option,
     add_export_options,
     add_fit_options,
     add_translate_options,
 )
+from seq2seq_fit.cli.recipes import limited_batches, monitored_metric, preset_config
 from seq2seq_fit.cli.sources import read_sources
 from seq2seq_fit.cli.value_types import bounded_int
 from seq2seq_fit.config import Seq2SeqConfig, parse_bool
@@ -81,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = sub.add_parser("fit", help="train a model, evaluate it on the test split, save it")
     fit.add_argument("--backend", choices=BACKENDS, default=None, help="Keras backend (default: KERAS_BACKEND)")
+    fit.add_argument(
+        "--config", metavar="FILE", action="append",
+        help="a lit-seq2seq fit config file (its layout: trainer:, model: config:, data:, early_stopping:); the "
+        "options on the command line override it; the keys that only say how Lightning runs are skipped",
+    )  # fmt: skip
     add_debug_option(fit)
     add_fit_options(fit.add_argument_group("data (named as in lit-seq2seq fit)"), DATA_OPTIONS)
     add_dataclass_options(fit.add_argument_group("model (Seq2SeqConfig)"), Seq2SeqConfig, "model.config")
@@ -90,8 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     train = fit.add_argument_group("training (named as in lit-seq2seq fit)")
     add_fit_options(train, TRAINING_OPTIONS)
     train.add_argument("--jit_compile", "--jit-compile", choices=("auto", "true", "false"), default="auto")
-    train.add_argument("--steps_per_epoch", "--steps-per-epoch", type=bounded_int(1), default=None)
-    train.add_argument("--output", "--default_root_dir", default="keras_seq2seq_run", help="run directory")
+    train.add_argument(
+        "--steps_per_epoch", "--steps-per-epoch", "--trainer.limit_train_batches", type=bounded_int(1), default=None,
+        help="training batches per epoch (default: the whole split)",
+    )  # fmt: skip
+    train.add_argument(
+        "--pad_to_multiple", "--data.pad_to_multiple", type=bounded_int(1), default=8,
+        help="round padded batch lengths up to a multiple of this (default 8: a compiled step sees few shapes)",
+    )  # fmt: skip
+    add_fit_options(fit.add_argument_group("training recipes (named as in lit-seq2seq fit)"), RECIPE_OPTIONS)
+    train.add_argument(
+        "--ckpt_path", "--ckpt-path", choices=("last", "none"), default="last",
+        help="last (the default): continue from OUTPUT/backup when it is there, so the same command run again after "
+        "an interruption resumes (lit-seq2seq fit --ckpt_path last); none: start over",
+    )  # fmt: skip
+    train.add_argument(
+        "--output", "--default_root_dir", "--trainer.default_root_dir", default="keras_seq2seq_run",
+        help="run directory",
+    )  # fmt: skip
     train.add_argument(
         "--log-dir", "--log_dir", default=None,
         help="TensorBoard event files (default OUTPUT/logs; 'none': no TensorBoard); the CSV log is OUTPUT/history.csv",
@@ -116,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_export_options(ex)
     return parser
+
+
+def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of the subcommand ``name``."""
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return action.choices[name]  # type: ignore[no-any-return]
 
 
 def select_backend(backend: str | None) -> None:
@@ -173,7 +204,12 @@ def model_settings(args: argparse.Namespace) -> tuple[Seq2SeqConfig, TeacherForc
         CLIError: a value the config or the schedule refuses (named as its flag by ``OWNERS``).
     """
     with checked_input():
-        config = Seq2SeqConfig(**dataclass_kwargs(args, Seq2SeqConfig))
+        given = dataclass_kwargs(args, Seq2SeqConfig)
+        config = preset_config(args.preset, given) if args.preset else Seq2SeqConfig(**given)
+        if args.early_stopping_monitor is not None:
+            monitored_metric(args.early_stopping_monitor, "keras")
+        elif args.restore_best_weights:
+            raise CLIError("--restore_best_weights: needs --early_stopping.monitor, the metric that says which is best")
         teacher_forcing = TeacherForcing(**dataclass_kwargs(args, TeacherForcing))
         check_compatible(config, teacher_forcing)
     return config, teacher_forcing
@@ -191,8 +227,14 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     """``keras-seq2seq fit``: train, score the test split, save; returns the summary printed as JSON."""
     import keras
     from datamodules.keras import KerasData
-    from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint
-    from keras_seq2seq.callbacks import TrainingThroughput
+    from keras_seq2seq.atomic_model_checkpoint import AtomicModelCheckpoint, atomic_save
+    from keras_seq2seq.callbacks import (
+        BestWeights,
+        EarlyStopping,
+        ResumableBackup,
+        TimeBudget,
+        TrainingThroughput,
+    )
     from keras_seq2seq.learning_rate import make_optimizer
     from keras_seq2seq.system import Seq2SeqModel
     from seq2seq_fit.precision import keras_dtype_policy
@@ -203,7 +245,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     with checked_input():  # the data and the model check their arguments; training errors keep their traceback
         data = KerasData(
             args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
-            corpus_options=corpus_options(args),
+            corpus_options=corpus_options(args), pad_to_multiple=args.pad_to_multiple,
         )  # fmt: skip
         model = Seq2SeqModel(
             data.src_vocab, data.tgt_vocab, config, teacher_forcing, seed=args.seed,
@@ -218,12 +260,25 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
         os.makedirs(args.output, exist_ok=True)
     except OSError as err:
         raise CLIError(f"--output {args.output}: {err.strerror or err}") from err
+    backup = os.path.join(args.output, "backup")
+    if args.ckpt_path == "none" and os.path.isdir(backup):
+        shutil.rmtree(backup)
+    resumed = os.path.isdir(backup)
+    # The recipes' state (budget spent, early-stopping count, best value) is saved with the backup.
+    recipes: list[Any] = [TimeBudget(args.max_time)] if args.max_time else []
+    if args.early_stopping_monitor is not None:
+        rule = {"mode": args.early_stopping_mode, "min_delta": args.early_stopping_min_delta}
+        recipes.append(EarlyStopping(args.early_stopping_monitor, patience=args.early_stopping_patience, **rule))
+        if args.restore_best_weights:
+            best = os.path.join(args.output, "best.weights.h5")
+            recipes.append(BestWeights(best, args.early_stopping_monitor, **rule))
     # The callbacks that add to the epoch logs come before the ones that read them.
     callbacks: list[Any] = [
         TrainingThroughput(),
-        keras.callbacks.BackupAndRestore(os.path.join(args.output, "backup"), double_checkpoint=True),
+        *recipes,
+        ResumableBackup(backup, recipes, double_checkpoint=True, delete_checkpoint=False),
         AtomicModelCheckpoint(os.path.join(args.output, "model.keras")),
-        keras.callbacks.CSVLogger(os.path.join(args.output, "history.csv")),
+        keras.callbacks.CSVLogger(os.path.join(args.output, "history.csv"), append=resumed),
     ]
     log_dir = args.log_dir or os.path.join(args.output, "logs")
     if log_dir.lower() != "none":
@@ -232,8 +287,8 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
         else:
             callbacks.append(keras.callbacks.TensorBoard(log_dir))
     model.fit(
-        data.train(), epochs=args.epochs, validation_data=data.val(), callbacks=callbacks,
-        steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
+        data.train(), epochs=args.epochs, validation_data=validation_batches(data.val(), args.limit_val_batches),
+        callbacks=callbacks, steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
     )  # fmt: skip
     scores = model.evaluate(data.test(), return_dict=True, verbose=0)  # seq2seq_fit.scores.EVAL_METRICS
     summary = {
@@ -242,8 +297,30 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
         **{f"test_{name}": value for name, value in scores.items()},
         "model": os.path.join(args.output, "model.keras"),
     }
-    model.save(summary["model"])
+    atomic_save(model, summary["model"])  # the best epoch's weights with --restore_best_weights
+    if args.save_pretrained:
+        model.save_pretrained(args.save_pretrained)
+        summary["save_pretrained"] = args.save_pretrained
     return summary
+
+
+def validation_batches(sequence: Any, limit: float | None) -> Any:
+    """The first batches of ``sequence`` under ``--trainer.limit_val_batches`` (the same ones every epoch, as
+    Lightning's ``limit_val_batches``; ``validation_steps`` would go on where the last validation stopped)."""
+    if limit is None:
+        return sequence
+    import keras
+
+    count = limited_batches(len(sequence), limit)
+
+    class FirstBatches(keras.utils.PyDataset):  # type: ignore[misc]
+        def __len__(self) -> int:
+            return count
+
+        def __getitem__(self, index: int) -> Any:
+            return sequence[index]
+
+    return FirstBatches()
 
 
 def keras_default_backend() -> str:
@@ -329,7 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--debug"]:  # keras-seq2seq --debug fit ...: the subcommand's --debug
         argv = [*argv[1:], "--debug"]
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if argv[:1] == ["fit"] and any(word == "--config" or word.startswith("--config=") for word in argv):
+        fit_flags = {flag for action in subcommand_parser(parser, "fit")._actions for flag in action.option_strings}
+        with cli_errors(f"{PROG} fit", debug="--debug" in argv):
+            argv = ["fit", *expand_config(argv[1:], fit_flags)]
+    args = parser.parse_args(argv)
     prog = f"{PROG} {args.command}"
     with cli_errors(prog, debug=args.debug, flags=FLAGS, owners=OWNERS), restored_environment():
         sources: list[str] = []

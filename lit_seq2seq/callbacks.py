@@ -1,4 +1,6 @@
-"""``TrainingThroughput``: logs the training throughput in target tokens per second (``train/tokens_per_s``)."""
+"""Callbacks: ``TrainingThroughput`` logs the training throughput in target tokens per second
+(``train/tokens_per_s``); ``EarlyStopping`` is Lightning's with the signature of Keras' (``lit-seq2seq fit
+--early_stopping.*``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.trainer.states import TrainerFn
 
+from seq2seq_fit.cli.recipes import monitored_metric
 from seq2seq_fit.config import check_int
 from seq2seq_fit.vocab import PAD_ID
 
@@ -117,4 +120,32 @@ class TrainingThroughput(pl.Callback):
         )
 
 
-__all__ = ["TrainingThroughput", "is_logging_step"]
+class EarlyStopping(pl.callbacks.EarlyStopping):
+    """Lightning's ``EarlyStopping`` with the signature of ``keras_seq2seq.callbacks.EarlyStopping``.
+
+    Stops when the validation metric ``monitor`` has not improved by more than ``min_delta`` for
+    ``patience`` validations in a row; its count and best score are in the checkpoint, so a run
+    resumed from ``last.ckpt`` stops where an uninterrupted run would. ``monitor`` is read in either
+    spelling (``val/wer`` or Keras' ``val_wer``); ``None`` (the default of ``lit-seq2seq fit``, which
+    adds this callback as ``--early_stopping.*``) never stops.
+
+    Args:
+        monitor: the validation metric, ``val/wer``; ``None``: off.
+        min_delta: smallest change that counts as an improvement.
+        patience: validations in a row without improvement that stop training.
+        mode: ``min`` (lower is better) or ``max``.
+    """
+
+    def __init__(
+        self, monitor: str | None = None, min_delta: float = 0.0, patience: int = 3, mode: str = "min"
+    ) -> None:
+        metric = "" if monitor is None else monitored_metric(monitor, "lightning")
+        super().__init__(monitor=metric, min_delta=min_delta, patience=patience, mode=mode)
+        self.enabled = monitor is not None
+
+    def _run_early_stopping_check(self, trainer: pl.Trainer) -> None:
+        if self.enabled:
+            super()._run_early_stopping_check(trainer)
+
+
+__all__ = ["EarlyStopping", "TrainingThroughput", "is_logging_step"]

@@ -7,17 +7,22 @@ imports neither Lightning nor torch until it loads a model.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import asdict, fields
 from typing import Any, NoReturn
 
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from lit_seq2seq.callbacks import EarlyStopping
 from lit_seq2seq.system import LitSeq2Seq
 from seq2seq_fit.cli.errors import CLIError, checked_input, fail
-from seq2seq_fit.cli.options import lightning_trainer_defaults
+from seq2seq_fit.cli.options import RECIPE_OPTIONS, lightning_trainer_defaults
+from seq2seq_fit.cli.recipes import monitored_metric, preset_config
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.data_layer import require_data_layer
 from seq2seq_fit.teacher_forcing import TeacherForcing
@@ -83,6 +88,30 @@ def one_line_message(message: str, resolve: Callable[[str], str] = lambda key: f
     return f"{resolve(key_match.group(1))}: {body}" if key_match else body
 
 
+def given_config_fields(config: Any) -> dict[str, Any]:
+    """The fields of a parsed ``model.config`` that differ from :class:`Seq2SeqConfig`'s defaults (what
+    ``--model.config.*`` set beside ``--preset``); none for ``None``."""
+    if config is None:
+        return {}
+    values = vars(config) if hasattr(config, "__dict__") and not isinstance(config, dict) else dict(config)
+    values = {key: value for key, value in values.items() if not key.startswith("__")}
+    defaults = {f.name: f.default for f in fields(Seq2SeqConfig)}
+    return {key: value for key, value in values.items() if key in defaults and value != defaults[key]}
+
+
+def run_checkpoints(root: str, monitor: str | None, mode: str = "min") -> list[ModelCheckpoint]:
+    """The checkpoints of ``lit-seq2seq fit``: ``<root>/checkpoints/last.ckpt`` after every epoch (what
+    ``--ckpt_path last`` resumes, the same directory whatever the logger's version) and, with ``monitor``,
+    ``best.ckpt`` (the best epoch by it, for ``--restore_best_weights``). Two callbacks: a monitored
+    ``ModelCheckpoint`` writes ``last.ckpt`` only in the epochs it writes a best one."""
+    directory = os.path.join(root, "checkpoints")
+    checkpoints = [ModelCheckpoint(dirpath=directory, save_last=True)]
+    if monitor is not None:
+        metric = monitored_metric(monitor, "lightning")
+        checkpoints.append(ModelCheckpoint(dirpath=directory, monitor=metric, mode=mode, filename="best"))
+    return checkpoints
+
+
 def vocab_tokens(vocab: Vocab) -> list[str]:
     """The token list of a data module's vocabulary (what the model stores)."""
     return vocab.tokens
@@ -139,10 +168,59 @@ class Seq2SeqCLI(LightningCLI):
             )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # The training recipes of seq2seq_fit.cli.options.RECIPE_OPTIONS (trainer.max_time is the Trainer's own).
+        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        recipes = {o.lightning: o for o in RECIPE_OPTIONS if o.lightning is not None}
+        parser.set_defaults({key: o.default for key, o in recipes.items() if key.startswith("early_stopping.")})
+        kinds: dict[str, Any] = {"restore_best_weights": bool, "preset": str | None, "save_pretrained": str | None}
+        for key, kind in kinds.items():
+            parser.add_argument(f"--{key}", type=kind, default=recipes[key].default, help=recipes[key].help)
         for side in ("src_vocab", "tgt_vocab"):
             parser.link_arguments(f"data.{side}", f"model.{side}", compute_fn=vocab_tokens, apply_on="instantiate")
         for side in ("src_tokenizer", "tgt_tokenizer"):  # the corpus's tokenizers travel with the model
             parser.link_arguments(f"data.{side}", f"model.{side}", compute_fn=tokenizer_data, apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        """Check the recipe options and apply ``--preset`` (its config, with the ``--model.config.*`` values
+        that differ from the defaults on top), before anything is built."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        with checked_input():
+            if config.get("restore_best_weights") and not config.get("early_stopping.monitor"):
+                raise CLIError(
+                    "--restore_best_weights: needs --early_stopping.monitor, the metric that says which is best"
+                )
+            if config.get("preset"):
+                preset = preset_config(config["preset"], given_config_fields(config.get("model.config")))
+                config["model.config"] = asdict(preset)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """The trainer, with :func:`run_checkpoints` unless the command line brings its own ``ModelCheckpoint``."""
+        config = self._get(self.config_init, "trainer", default={})
+        callbacks = config.get("callbacks") or []
+        callbacks = list(callbacks) if isinstance(callbacks, list) else [callbacks]
+        if config.get("enable_checkpointing") is not False and not any(
+            isinstance(cb, ModelCheckpoint) for cb in callbacks
+        ):
+            monitor = self._get(self.config, "early_stopping.monitor") if self._restore_best() else None
+            mode = self._get(self.config, "early_stopping.mode")
+            callbacks += run_checkpoints(config.get("default_root_dir") or os.getcwd(), monitor, mode)
+        kwargs.setdefault("callbacks", callbacks)
+        return super().instantiate_trainer(**kwargs)
+
+    def _restore_best(self) -> bool:
+        return bool(self._get(self.config_init, "restore_best_weights", default=False))
+
+    def after_fit(self) -> None:
+        """``--restore_best_weights``: load the best epoch's weights; ``--save_pretrained DIR``: write the model."""
+        if self._restore_best():
+            monitored = [cb for cb in self.trainer.checkpoint_callbacks if getattr(cb, "monitor", None)]
+            best = getattr(monitored[0], "best_model_path", "") if monitored else ""
+            if best:
+                state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+                self.model.load_state_dict(state)
+        directory = self._get(self.config_init, "save_pretrained")
+        if directory and self.trainer.is_global_zero:
+            self.model.save_pretrained(directory)
 
     def instantiate_classes(self) -> None:
         """Build the model, data and trainer; a config or argument check that fails is the user's error

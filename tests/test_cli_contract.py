@@ -19,7 +19,7 @@ import yaml
 from keras_seq2seq.cli import build_parser
 from lit_seq2seq.cli import build_export_parser, build_translate_parser
 from seq2seq_fit.cli import build_parser as build_serving_parser
-from seq2seq_fit.cli.options import DATA_OPTIONS, TRAINING_OPTIONS, TRANSLATE_OPTIONS
+from seq2seq_fit.cli.options import DATA_OPTIONS, RECIPE_OPTIONS, TRAINING_OPTIONS, TRANSLATE_OPTIONS
 
 #: Options of one command line only: how each loads its model and where it runs.
 LIT_ONLY = {"device", "weights_only"}
@@ -111,7 +111,7 @@ def lightning_value(config: dict[str, Any], key: str) -> Any:
     return config
 
 
-@pytest.mark.parametrize("table", ["TRAINING_OPTIONS", "DATA_OPTIONS"])
+@pytest.mark.parametrize("table", ["TRAINING_OPTIONS", "DATA_OPTIONS", "RECIPE_OPTIONS"])
 def test_fit_shares_the_training_and_data_options_with_the_same_defaults(
     table: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -122,7 +122,8 @@ def test_fit_shares_the_training_and_data_options_with_the_same_defaults(
         main(["fit", "--print_config"])
     assert exit_info.value.code == 0
     lightning = yaml.safe_load(capsys.readouterr().out)
-    for option in {"TRAINING_OPTIONS": TRAINING_OPTIONS, "DATA_OPTIONS": DATA_OPTIONS}[table]:
+    tables = {"TRAINING_OPTIONS": TRAINING_OPTIONS, "DATA_OPTIONS": DATA_OPTIONS, "RECIPE_OPTIONS": RECIPE_OPTIONS}
+    for option in tables[table]:
         assert option.lightning is not None
         value = lightning_value(lightning, option.lightning)
         assert str(value) == str(option.default), f"lit-seq2seq fit --{option.lightning}"
@@ -150,3 +151,24 @@ def test_both_fits_accept_exactly_the_same_precision_names(capsys: pytest.Captur
         main(["fit", "--trainer.precision", "bf16", "--print_config"])
     assert exit_info.value.code == 0
     assert yaml.safe_load(capsys.readouterr().out)["trainer"]["precision"] == "bf16-mixed"
+
+
+def test_both_early_stoppings_take_the_same_arguments() -> None:
+    """``--early_stopping.*`` builds ``lit_seq2seq.callbacks.EarlyStopping`` (LightningCLI) and
+    ``keras_seq2seq.callbacks.EarlyStopping`` (keras-seq2seq fit): one signature, the table's defaults."""
+    import ast
+    import inspect
+
+    code = (
+        "import inspect, json\n"
+        "from keras_seq2seq.callbacks import EarlyStopping\n"
+        "parameters = inspect.signature(EarlyStopping).parameters.items()\n"
+        "print(json.dumps({k: [p.kind, repr(p.default)] for k, p in parameters}))"
+    )
+    keras_side = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    from lit_seq2seq.callbacks import EarlyStopping
+
+    lit_side = {k: [p.kind, repr(p.default)] for k, p in inspect.signature(EarlyStopping).parameters.items()}
+    assert yaml.safe_load(keras_side) == lit_side
+    table = {o.lightning.removeprefix("early_stopping."): o.default for o in RECIPE_OPTIONS if "early_st" in o.name}
+    assert {k: ast.literal_eval(v[1]) for k, v in lit_side.items()} == table

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from seq2seq_fit.cli.recipes import batch_limit, max_time
 from seq2seq_fit.cli.value_types import (
     bounded_float,
     bounded_int,
@@ -26,8 +27,10 @@ from seq2seq_fit.cli.value_types import (
     corpus_tokenizer_name,
     tokenizer_name,
 )
+from seq2seq_fit.config import parse_bool
 from seq2seq_fit.decoding import STRATEGIES
 from seq2seq_fit.precision import PRECISIONS
+from seq2seq_fit.presets import PRESETS
 
 
 @dataclass(frozen=True)
@@ -207,11 +210,86 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
         lightning="trainer.precision",
     ),
     Option(
+        "limit_val_batches",
+        None,
+        batch_limit,
+        "validation batches each epoch: a fraction of the split in (0, 1] or a count, the first ones (default: all)",
+        metavar="LIMIT",
+        lightning="trainer.limit_val_batches",
+    ),
+    Option(
         "seed",
         0,
         bounded_int(0),
         "seed of the weights, the data order and the teacher-forcing coins",
         lightning="seed_everything",
+    ),
+)
+
+
+#: The training recipes of both ``fit``s (the benchmarks' runs are these options): a wall-clock budget, early
+#: stopping and the best epoch's weights, resumable; a named model size; the model directory written at the end.
+RECIPE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "max_time",
+        None,
+        max_time,
+        "stop training after this wall-clock budget, DD:HH:MM:SS; a resumed run counts the time spent before",
+        metavar="DD:HH:MM:SS",
+        lightning="trainer.max_time",
+    ),
+    Option(
+        "early_stopping_monitor",
+        None,
+        help="stop when this validation metric stops improving: val/wer (also spelled val_wer), val/loss, "
+        "val/exact_match, ... (default: no early stopping)",
+        metavar="METRIC",
+        lightning="early_stopping.monitor",
+    ),
+    Option(
+        "early_stopping_patience",
+        3,
+        bounded_int(1),
+        "validations in a row without improvement that stop training",
+        metavar="N",
+        lightning="early_stopping.patience",
+    ),
+    Option(
+        "early_stopping_mode",
+        "min",
+        choices=("min", "max"),
+        help="min: lower is better (val/wer, val/loss), max: higher is better (val/bleu)",
+        lightning="early_stopping.mode",
+    ),
+    Option(
+        "early_stopping_min_delta",
+        0.0,
+        bounded_float(0.0),
+        "smallest change of the metric that counts as an improvement",
+        lightning="early_stopping.min_delta",
+    ),
+    Option(
+        "restore_best_weights",
+        False,
+        parse_bool,
+        "at the end keep the weights of the best validation epoch by --early_stopping.monitor",
+        metavar="BOOL",
+        lightning="restore_best_weights",
+    ),
+    Option(
+        "preset",
+        None,
+        choices=tuple(PRESETS),
+        help="a named model size of seq2seq_fit.presets; model config options given beside it override its fields",
+        lightning="preset",
+    ),
+    Option(
+        "save_pretrained",
+        None,
+        metavar="DIR",
+        help="after training, write the model (the best epoch's with --restore_best_weights) as a save_pretrained "
+        "directory",
+        lightning="save_pretrained",
     ),
 )
 
