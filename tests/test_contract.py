@@ -4,9 +4,8 @@ One ``Seq2SeqConfig`` is one model behind two trainers, so the two shells must k
 signatures and exports, and each may import only the core, the data layer and its own framework.
 Down to the layers: each layer class lives in the same file on both sides, takes the same
 constructor arguments, owns its weights in the same sub-layers, and the two networks give the same
-``generate`` outputs on the same weights. (The two CLIs' option sets are compared in
-``test_cli_contract.py``, the logged metric names in the scores tests. The systems' ``predict``
-is not compared here yet: ``trainer.predict`` returns token lists and ``model.predict`` ids.)
+``generate`` outputs on the same weights, as do the systems' ``predict``. (The two CLIs' option
+sets are compared in ``test_cli_contract.py``, the logged metric names in the scores tests.)
 """
 
 from __future__ import annotations
@@ -139,11 +138,11 @@ def test_translate_uses_the_models_tokenizer_unless_told_and_can_return_text() -
 
 @pytest.mark.parametrize("method", [*MIRRORED_METHODS, "pretrained_arguments"])
 def test_the_surface_around_the_network_is_written_once(method: str) -> None:
-    from seq2seq_fit.pretrained import PretrainedSystem
+    from seq2seq_fit.serving import OnnxTranslator
 
-    for cls in (LitSeq2Seq, Seq2SeqModel):
+    for cls in (LitSeq2Seq, Seq2SeqModel, *([OnnxTranslator] if method == "translate" else [])):
         owner = next(k for k in cls.__mro__ if method in vars(k))
-        assert owner is PretrainedSystem, f"{cls.__name__}.{method} is written again in {owner.__name__}"
+        assert owner.__module__ == "seq2seq_fit.pretrained", f"{cls.__name__}.{method} written again in {owner}"
 
 
 @pytest.mark.parametrize("method", ["step_decoder", "canonical_weights", "load_canonical_weights"])
@@ -375,28 +374,44 @@ def test_both_networks_own_their_weights_in_the_same_layers(case: str) -> None:
     assert keras_paths == torch_layer_paths(lit)
 
 
+SOURCE = np.array([[4, 5, 6, 7, 8], [9, 10, 4, 0, 0], [6, 0, 0, 0, 0], [7, 8, 9, 10, 0]], dtype="int32")
+SRC_TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefg"]
+TGT_TOKENS = [*SRC_TOKENS, "h"]
+
+
+def twin_networks(case: str) -> tuple[Any, Any, dict[str, np.ndarray]]:
+    """A torch network of ``TREE_CONFIGS[case]`` with every weight from ``U(-0.8, 0.8)`` (the ``<eos>`` bias
+    raised by ``EOS_BIAS[case]``), its Keras twin, and their canonical weights."""
+    import torch
+
+    from keras_seq2seq.pretrained import load_canonical_weights
+    from seq2seq_fit.vocab import EOS_ID
+
+    config = {"hidden_size": 16, "embedding_dim": 8, **TREE_CONFIGS[case]}
+    torch.manual_seed(0)
+    lit = TorchNetwork(config, len(SRC_TOKENS), len(TGT_TOKENS)).eval()
+    with torch.no_grad():
+        for p in lit.parameters():
+            p.uniform_(-0.8, 0.8)
+        lit.decoder.out.bias[EOS_ID] += EOS_BIAS[case]  # rows end at different steps
+    weights = {k: v.numpy() for k, v in lit.state_dict().items()}
+    keras_side = KerasNetwork(config, len(SRC_TOKENS), len(TGT_TOKENS))
+    load_canonical_weights(keras_side, weights)
+    return lit, keras_side, weights
+
+
 @pytest.mark.parametrize("case", sorted(TREE_CONFIGS))
 def test_both_networks_generate_the_same_tokens_and_attention_from_the_same_weights(case: str) -> None:
     """Greedy ``generate`` on identical weights: the same ids (``<pad>`` after each row's ``<eos>``,
     ``max_length`` columns), the same attention weights (``None`` on both sides without attention)."""
     import torch
 
-    from keras_seq2seq.pretrained import load_canonical_weights
     from seq2seq_fit.vocab import EOS_ID
     from tests.helpers.keras import to_numpy
 
-    config = {"hidden_size": 16, "embedding_dim": 8, **TREE_CONFIGS[case]}
-    torch.manual_seed(0)
-    lit = TorchNetwork(config, 11, 12).eval()
-    with torch.no_grad():
-        for p in lit.parameters():
-            p.uniform_(-0.8, 0.8)
-        lit.decoder.out.bias[EOS_ID] += EOS_BIAS[case]  # rows end at different steps
-    keras_side = KerasNetwork(config, 11, 12)
-    load_canonical_weights(keras_side, {k: v.numpy() for k, v in lit.state_dict().items()})
-    source = np.array([[4, 5, 6, 7, 8], [9, 10, 4, 0, 0], [6, 0, 0, 0, 0], [7, 8, 9, 10, 0]], dtype="int32")
-    lit_tokens, lit_attention = lit.generate(torch.from_numpy(source).long(), max_length=7)
-    keras_tokens, keras_attention = keras_side.generate(source, max_length=7)
+    lit, keras_side, _ = twin_networks(case)
+    lit_tokens, lit_attention = lit.generate(torch.from_numpy(SOURCE).long(), max_length=7)
+    keras_tokens, keras_attention = keras_side.generate(SOURCE, max_length=7)
     assert lit_tokens.shape == (4, 7)
     np.testing.assert_array_equal(lit_tokens.numpy(), to_numpy(keras_tokens))
     ends = {row.index(EOS_ID) if EOS_ID in row else None for row in lit_tokens.tolist()}
@@ -405,3 +420,25 @@ def test_both_networks_generate_the_same_tokens_and_attention_from_the_same_weig
         assert keras_attention is None
     else:
         np.testing.assert_allclose(lit_attention.numpy(), to_numpy(keras_attention), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [case if case == "lstm-none-bi" else pytest.param(case, marks=pytest.mark.slow) for case in sorted(TREE_CONFIGS)],
+)
+def test_both_systems_predict_the_same_ids_from_the_same_weights(case: str) -> None:
+    """``LitSeq2Seq.predict_step`` (what ``trainer.predict`` collects) and ``Seq2SeqModel.predict``: the
+    greedy ids ``(B, 2 * S + 10)``, ``<pad>`` after each row's ``<eos>``."""
+    import torch
+
+    from keras_seq2seq.pretrained import load_canonical_weights
+
+    lit, _, weights = twin_networks(case)
+    system = LitSeq2Seq(SRC_TOKENS, TGT_TOKENS, lit.config).eval()
+    system.model.load_state_dict(lit.state_dict())
+    model = Seq2SeqModel(SRC_TOKENS, TGT_TOKENS, lit.config)
+    load_canonical_weights(model.model, weights)
+    batch = {"source": torch.from_numpy(SOURCE).long(), "source_lengths": torch.from_numpy((SOURCE != 0).sum(1))}
+    lit_predicted = system.predict_step(batch, 0).numpy()
+    assert lit_predicted.shape == (4, 2 * 5 + 10)
+    np.testing.assert_array_equal(lit_predicted, np.asarray(model.predict({"source": SOURCE}, verbose=0)))
