@@ -8,10 +8,12 @@ system mixes this class in and supplies only its adapter:
 - the attributes its constructor sets: ``config``, ``teacher_forcing``, ``src_vocab``, ``tgt_vocab``,
   ``src_tokenizer``, ``tgt_tokenizer`` and ``seed``; its constructor takes
   ``(src_vocab, tgt_vocab, config, teacher_forcing, *, src_tokenizer, tgt_tokenizer, seed, ...)``;
-- :meth:`~PretrainedSystem.step_decoder`: its network one token at a time for the core's search
+- :meth:`~Translator.step_decoder`: its network one token at a time for the core's search
   (a :class:`seq2seq_fit.translate.StepDecoder`, used as a context manager);
 - :meth:`~PretrainedSystem.canonical_weights` and :meth:`~PretrainedSystem.load_canonical_weights`:
   its network's weights to and from the canonical numpy arrays of :mod:`seq2seq_fit.model_format`.
+
+``translate`` alone is :class:`Translator`, which ``seq2seq_fit.serving.OnnxTranslator`` also is.
 """
 
 from __future__ import annotations
@@ -35,33 +37,22 @@ from seq2seq_fit.vocab import Vocab
 System = TypeVar("System", bound="PretrainedSystem")
 
 
-class PretrainedSystem:
-    """The shared surface of both systems: model directory, ONNX export and ``translate`` (see the module)."""
+class Translator:
+    """``translate`` over a :meth:`step_decoder`: what both systems and ``OnnxTranslator`` share.
 
-    config: Seq2SeqConfig
-    teacher_forcing: TeacherForcing
+    A subclass sets ``src_vocab``, ``tgt_vocab``, ``src_tokenizer`` and ``tgt_tokenizer`` and supplies
+    :meth:`step_decoder`.
+    """
+
     src_vocab: Vocab
     tgt_vocab: Vocab
     src_tokenizer: Tokenizer
     tgt_tokenizer: Tokenizer
-    seed: int
-
-    # -- the adapter a system supplies ---------------------------------------------------------
 
     def step_decoder(self) -> AbstractContextManager[StepDecoder]:
         """The network as the core's :class:`~seq2seq_fit.translate.StepDecoder`, in inference mode
         inside the ``with`` block."""
         raise NotImplementedError
-
-    def canonical_weights(self) -> dict[str, np.ndarray]:
-        """The network's weights as float32 numpy arrays in the canonical layout (PyTorch's names and shapes)."""
-        raise NotImplementedError
-
-    def load_canonical_weights(self, weights: Mapping[str, np.ndarray]) -> None:
-        """Copy canonical ``weights`` (checked by ``load_pretrained``) into the network."""
-        raise NotImplementedError
-
-    # -- written once for both -----------------------------------------------------------------
 
     def translate(
         self, sources: Sequence[Source], generation_config: GenerationConfig | None = None, **overrides: Any
@@ -96,6 +87,26 @@ class PretrainedSystem:
                 tgt_tokenizer=self.tgt_tokenizer,
                 **overrides,
             )
+
+
+class PretrainedSystem(Translator):
+    """The shared surface of both systems: model directory, ONNX export and ``translate`` (see the module)."""
+
+    config: Seq2SeqConfig
+    teacher_forcing: TeacherForcing
+    seed: int
+
+    # -- the adapter a system supplies (and Translator.step_decoder) ----------------------------
+
+    def canonical_weights(self) -> dict[str, np.ndarray]:
+        """The network's weights as float32 numpy arrays in the canonical layout (PyTorch's names and shapes)."""
+        raise NotImplementedError
+
+    def load_canonical_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Copy canonical ``weights`` (checked by ``load_pretrained``) into the network."""
+        raise NotImplementedError
+
+    # -- written once for both -----------------------------------------------------------------
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
         """Write the model as a framework-neutral directory that either system's ``from_pretrained`` reads.
@@ -170,4 +181,4 @@ class PretrainedSystem:
         return model
 
 
-__all__ = ["PretrainedSystem"]
+__all__ = ["PretrainedSystem", "Translator"]

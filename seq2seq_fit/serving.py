@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -34,7 +35,6 @@ import numpy as np
 from seq2seq_fit.atomic_directory import check_listed_files
 from seq2seq_fit.config import Seq2SeqConfig
 from seq2seq_fit.errors import ModelFormatError, shown
-from seq2seq_fit.generation_config import GenerationConfig
 from seq2seq_fit.model_format import (
     CONFIG_FILE,
     VOCAB_FILE,
@@ -54,8 +54,8 @@ from seq2seq_fit.onnx_export import (  # constants only: that module imports onn
     SUPPORTED_VERSIONS,
 )
 from seq2seq_fit.onnx_weights import ProtobufError, non_finite_initializer
+from seq2seq_fit.pretrained import Translator
 from seq2seq_fit.teacher_forcing import TeacherForcing
-from seq2seq_fit.translate import Source, translate
 from seq2seq_fit.untrusted import MAX_LISTED, one_line
 from seq2seq_fit.vocab import BOS_ID, UNK_ID, Vocab
 
@@ -350,7 +350,7 @@ def probe(decoder: OnnxStepDecoder, root: Path, specs: dict[str, tuple[Spec, Spe
         )
 
 
-class OnnxTranslator:
+class OnnxTranslator(Translator):
     """Translate with an ONNX export: what ``LitSeq2Seq.translate`` and ``Seq2SeqModel.translate`` do,
     with onnxruntime and numpy only.
 
@@ -396,23 +396,9 @@ class OnnxTranslator:
         )
         probe(self.decoder, root, specs)
 
-    def translate(
-        self, sources: list[Source], generation_config: GenerationConfig | None = None, **overrides: Any
-    ) -> Any:
-        """Decode ``sources`` to target token lists (text with ``detokenize``), as ``LitSeq2Seq.translate``
-        and ``Seq2SeqModel.translate``: the options are a :class:`~seq2seq_fit.GenerationConfig` and/or its
-        fields as keywords (see :func:`seq2seq_fit.translate.translate`). ``tokenizer=None`` splits sources
-        with the export's own tokenizer."""
-        return translate(
-            self.decoder,
-            self.src_vocab,
-            self.tgt_vocab,
-            sources,
-            generation_config,
-            src_tokenizer=self.src_tokenizer,
-            tgt_tokenizer=self.tgt_tokenizer,
-            **overrides,
-        )
+    def step_decoder(self) -> contextlib.nullcontext[OnnxStepDecoder]:
+        """The two graphs as the core's ``StepDecoder``, for the ``translate`` of :class:`Translator`."""
+        return contextlib.nullcontext(self.decoder)
 
     def logits(self, source_ids: np.ndarray, lengths: np.ndarray, target_in: np.ndarray) -> np.ndarray:
         """Teacher-forced logits (B, T, V) of decoder inputs ``target_in`` (B, T), one decoder step per column
