@@ -3,11 +3,12 @@
 A thin driver over the shipped training commands. For each teacher-forcing variant and seed it runs
 ``lit-seq2seq fit`` or ``keras-seq2seq fit`` (as ``python -m lit_seq2seq.cli fit`` /
 ``python -m keras_seq2seq.cli fit``) with the ``--config`` file, the variant's teacher-forcing
-options, the seed and a run folder, then loads the model that command saved and scores the test
-words with greedy decoding and beam search (width 5): any-reference WER and closest-reference PER
-(``seq2seq_fit.g2p_scores``). Training recipes (time budget, early stopping, best weights, presets)
-are the commands' own options, in the config file or after ``--``; what a run does is exactly what
-a user's ``fit`` does with the same command line, which each result records.
+options, the seed, a run folder and ``--save_pretrained <run folder>/model``, then loads that model
+directory and scores the test words with greedy decoding and beam search (width 5): any-reference
+WER and closest-reference PER (``seq2seq_fit.g2p_scores``). Training recipes (time budget, early
+stopping, best weights, presets) are the commands' own options, in the config file or after ``--``;
+what a run does is exactly what a user's ``fit`` does with the same command line, which each result
+records.
 
 Each run is one job of ``benchmarks.common.run_jobs``: its result file is
 ``results/g2p_<tag>_runs/<variant>_s<seed>.json``, and the command's own output (checkpoints, logs)
@@ -79,9 +80,9 @@ def fit_command(framework: str, backend: str | None, config: str | None, variant
     """The shipped ``fit`` command of one run, after the Python interpreter.
 
     Example:
-        >>> fit_command("lightning", None, "c.yaml", "teacher-forcing", 1, "cmudict", Path("r"), [])[3:]
-        ['--config', 'c.yaml', '--data.corpus', 'cmudict', '--seed_everything', '1', '--data.seed', '1', \
-'--trainer.default_root_dir', 'r', '--ckpt_path', 'last']
+        >>> " ".join(fit_command("lightning", None, "c.yaml", "teacher-forcing", 1, "cmudict", Path("r"), []))
+        '-m lit_seq2seq.cli fit --config c.yaml --data.corpus cmudict --seed_everything 1 --data.seed 1 \
+--trainer.default_root_dir r --save_pretrained r/model --ckpt_path last'
     """
     flags = FIT_FLAGS[framework]
     module = "lit_seq2seq.cli" if framework == "lightning" else "keras_seq2seq.cli"
@@ -97,35 +98,21 @@ def fit_command(framework: str, backend: str | None, config: str | None, variant
     for key, value in VARIANTS[variant].to_dict().items():
         if value != getattr(defaults, key):
             command += [f"--model.teacher_forcing.{key}", str(value)]
-    command += [flags["output"], str(run_dir), *extra]
+    command += [flags["output"], str(run_dir), "--save_pretrained", str(run_dir / "model"), *extra]
     if framework == "lightning":
         command += ["--ckpt_path", "last"]  # resume a run cut off mid-way
     return command
 
 
-def saved_model(framework: str, run_dir: Path) -> Path:
-    """What ``fit`` left in ``run_dir`` to score: a ``save_pretrained`` directory if there is one, else
-    Keras' ``model.keras``, else Lightning's best checkpoint (``best*.ckpt``), else its newest ``.ckpt``."""
-    for candidate in [run_dir / "model", *sorted(run_dir.rglob("model")), run_dir / "model.keras"]:
-        if (candidate / "config.json").exists() or (candidate.suffix == ".keras" and candidate.exists()):
-            return candidate
-    ckpts = sorted(run_dir.rglob("*.ckpt"), key=lambda p: (not p.name.startswith("best"), -p.stat().st_mtime))
-    if not ckpts:
-        raise FileNotFoundError(f"{run_dir}: the {framework} fit command saved no model (no model/, .keras or .ckpt)")
-    return ckpts[0]
-
-
-def load_model(framework: str, path: Path) -> Any:
-    """The model ``fit`` saved, on the CPU, with its ``translate``."""
+def load_model(framework: str, run_dir: Path) -> Any:
+    """The model ``fit`` saved in ``<run_dir>/model`` (``--save_pretrained``), on the CPU."""
     if framework == "lightning":
         from lit_seq2seq import LitSeq2Seq
 
-        if path.is_dir():
-            return LitSeq2Seq.from_pretrained(path).eval()
-        return LitSeq2Seq.load_from_checkpoint(path, map_location="cpu").eval()
-    import keras_seq2seq
+        return LitSeq2Seq.from_pretrained(run_dir / "model").eval()
+    from keras_seq2seq import Seq2SeqModel
 
-    return keras_seq2seq.Seq2SeqModel.from_pretrained(path) if path.is_dir() else keras_seq2seq.load_model(path)
+    return Seq2SeqModel.from_pretrained(run_dir / "model")
 
 
 def curve(run_dir: Path) -> list[dict[str, float]]:
@@ -165,7 +152,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     with open(run_dir / "fit.log", "a") as log:
         subprocess.run([sys.executable, *settings["fit"]], stdout=log, stderr=subprocess.STDOUT, check=True)
     seconds = time.perf_counter() - started
-    model = load_model(settings["framework"], saved_model(settings["framework"], run_dir))
+    model = load_model(settings["framework"], run_dir)
     points = curve(run_dir)
     run = {"framework": job["label"], "variant": settings["variant"], "seed": settings["seed"],
            "train_minutes": seconds / 60, "epochs": len(points), "steps": points[-1]["step"] if points else None,

@@ -2,7 +2,7 @@
 
 ``make bench-gpu`` runs this once on a lent device (an H100/H200: about 9 minutes of wall time) and
 writes one folder, ``benchmarks/results/gpu-<date>/`` or ``--out DIR``, holding ``gpu.json`` (every
-row, setting and version), ``gpu.md`` (the tables and the goals of the issue) and ``log.txt`` (the
+row, setting and version), ``gpu.md`` (the tables and whether each target below is met) and ``log.txt`` (the
 tail of each child process's stderr). The parts, in order, each in its own child process(es) with
 its own time budget:
 
@@ -135,7 +135,7 @@ WHEEL_PACKAGES = (
     "typeshed-client",
 )  # lit-seq2seq fit: LightningCLI
 
-#: Goals of the issue, read from the rows.
+#: Targets of a GPU run, judged from the rows (gpu.md, "Goals").
 OVERHEAD_GOAL, PARALLEL_GOAL, BF16_GOAL, G2P_WER_GOAL, G2P_MINUTES_GOAL = 0.05, 1.5, 1.5, 24.0, 10.0
 MOONSHOT_TOKENS_PER_S = 300_000
 
@@ -675,7 +675,7 @@ def best(rows: list[dict[str, Any]], field: str, **match: Any) -> dict[str, Any]
 
 
 def goals(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's goals as (goal, value, met): ``met`` is ``None`` where nothing was measured."""
+    """The targets as (goal, value, met): ``met`` is ``None`` where nothing was measured."""
     rows = [r for r in data["rows"] if "error" not in r]
     out: list[dict[str, Any]] = []
 

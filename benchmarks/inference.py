@@ -25,11 +25,11 @@ and a rerun measures only the rows without one; ``results/inference_<tag>.json``
 rewritten after every runner.
 
 The model: ``--model`` is a ``save_pretrained`` directory (default ``benchmarks/models/g2p-cpu``, not
-committed); ``--checkpoint CKPT`` first saves a Lightning checkpoint there, e.g. the best epoch of a
-``lit-seq2seq fit`` run (``python -m benchmarks.g2p --config benchmarks/configs/g2p-cpu.yaml ...``).
-The sizes of the model directory and of its ONNX export are in the results.
+committed), such as the one ``lit-seq2seq fit --save_pretrained DIR`` writes (``benchmarks.g2p``
+keeps each run's in ``results/g2p_<tag>_runs/<variant>_s<seed>/model``). The sizes of the model
+directory and of its ONNX export are in the results.
 
-    python -m benchmarks.inference --checkpoint RUN/checkpoints/best.ckpt --threads 1  # Keras on the fastest backend
+    python -m benchmarks.inference --model MODEL --threads 1  # Keras on the fastest backend
     python -m benchmarks.inference --threads 1 --keras-all --tag g2p-cpu-t1-keras-all
     python -m benchmarks.inference --threads 1 --batch1-words 3000  # batch-1 rows on 3,000 spread words
     python -m benchmarks.inference --smoke                # every row, a tiny random model, 20 words
@@ -67,14 +67,6 @@ G2P_EN_PUBLISHED = {"wer": 27.08, "per": 8.01}
 
 
 # ------------------------------------------------------------------------------- the model
-
-
-def from_checkpoint(checkpoint: Path, model_dir: Path) -> None:
-    """``save_pretrained`` a Lightning checkpoint (as ``lit-seq2seq fit`` writes it) to ``model_dir``."""
-    from lit_seq2seq import LitSeq2Seq
-
-    LitSeq2Seq.load_from_checkpoint(checkpoint, map_location="cpu").save_pretrained(model_dir)
-    print(f"saved {checkpoint} as {model_dir}", flush=True)
 
 
 def tiny_model(directory: Path, words: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]]) -> None:
@@ -301,7 +293,7 @@ def compare(rows: list[dict[str, Any]], outputs: dict[tuple[str, str, int], list
 
 
 def speedups(rows: list[dict[str, Any]]) -> list[str]:
-    """Lines for the issue's goal: onnxruntime against every other row of the same setting and words."""
+    """onnxruntime's speed against every other row of the same setting and words, one line per setting."""
     lines = []
     for row in rows:
         if row["runner"] != "onnxruntime" or not row.get("words_per_s"):
@@ -479,7 +471,6 @@ def main(argv: list[str] | None = None) -> Path | None:
         return None
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory")
-    parser.add_argument("--checkpoint", type=Path, default=None, help="a Lightning .ckpt to save as --model first")
     parser.add_argument("--export", type=Path, default=None, help="ONNX export directory (default: <model>-onnx)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of every row (0: each library's default)")
     parser.add_argument("--rows", nargs="+", default=list(RUNNERS), choices=list(RUNNERS))
@@ -504,12 +495,10 @@ def main(argv: list[str] | None = None) -> Path | None:
         args.model, args.export = workdir / "model", workdir / "model-onnx"
         args.pick_words, args.warmup, args.fresh = 8, 2, True
         tiny_model(args.model, sources, references)
-    elif args.checkpoint:
-        from_checkpoint(args.checkpoint, args.model)
     if not (Path(args.model) / "config.json").exists():
         raise SystemExit(
-            f"inference.py --model: {args.model} holds no saved model; give a save_pretrained directory, or a "
-            "Lightning checkpoint with --checkpoint"
+            f"inference.py --model: {args.model} holds no saved model; give a save_pretrained directory (a "
+            "benchmarks.g2p run saves one in results/g2p_<tag>_runs/<run>/model)"
         )
     try:
         return run_benchmark(args, sources, references)

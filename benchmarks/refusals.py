@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks.common import RESULTS, run_jobs, serve_jobs
+
 REPO = RESULTS.parents[1]
 #: Seconds a case's call may take: then SIGALRM kills the child ("timeout").
 TIME_LIMIT = 20
@@ -541,22 +542,19 @@ def run_case(name: str) -> dict[str, Any]:
             "leaks_secret": SECRET in message}  # fmt: skip
 
 
-def in_child(name: str) -> dict[str, Any]:
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+def in_child(name: str, folder: Path) -> dict[str, Any]:
+    """One case in a fresh child process (``benchmarks.common.run_jobs``: its result file in ``folder``)."""
+    env = {"KERAS_BACKEND": "torch", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    job = {"name": name, "settings": {"case": name}}
+    (row,) = run_jobs([sys.executable, "-m", "benchmarks.refusals", "--child"], [job], folder, env=env, fresh=True,
+                      timeout=600, log=subprocess.DEVNULL)  # fmt: skip
+    return row or {"case": name, "outcome": f"timeout or died (over {TIME_LIMIT} s or {MEMORY_CAP >> 30} GB)"}
 
-    env = {**os.environ, "KERAS_BACKEND": "torch", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "benchmarks.refusals", "--case", name, "--json"]
-    try:
-        proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, preexec_fn=cap)
-    except subprocess.TimeoutExpired:
-        return {"case": name, "outcome": "timeout (building the input)", "seconds": None, "extra_mb": None}
-    if proc.returncode == -signal.SIGALRM:
-        return {"case": name, "outcome": "timeout", "seconds": f">{TIME_LIMIT}", "extra_mb": None}
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["?"])[-1][:200]
-        return {"case": name, "outcome": f"died (exit status {proc.returncode})", "message": tail}
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+def child_case(job: dict[str, Any]) -> dict[str, Any]:
+    """The child's side: capped at :data:`MEMORY_CAP` of address space, then :func:`run_case`."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+    return run_case(job["settings"]["case"])
 
 
 def good(row: dict[str, Any]) -> bool:
@@ -577,17 +575,17 @@ def table(rows: list[dict[str, Any]]) -> Iterator[str]:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--child"]:
+        serve_jobs(child_case)
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case", choices=sorted(CASES), action="append", help="run only these cases")
-    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # the child's answer
     args = parser.parse_args()
-    if args.json:
-        print(json.dumps(run_case(args.case[0])))
-        return
     rows = []
-    for name in args.case or list(CASES):
-        rows.append(in_child(name))
-        print(json.dumps(rows[-1]), flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.case or list(CASES):
+            rows.append(in_child(name, Path(folder)))
+            print(json.dumps(rows[-1]), flush=True)
     if args.case:
         return
     load = os.getloadavg()
