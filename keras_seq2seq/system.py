@@ -27,9 +27,10 @@ from keras_seq2seq.train_steps import num_replicas
 from keras_seq2seq.translate import KerasStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.batch import check_batch
+from seq2seq_fit.config import as_config
 from seq2seq_fit.pretrained import PretrainedSystem
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
-from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC
+from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC, as_teacher_forcing
 from seq2seq_fit.tokenizer import as_tokenizer, check_tokenizer_vocab
 from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab, check_same_vocab
 
@@ -108,15 +109,8 @@ class Seq2SeqModel(PretrainedSystem, keras.Model):
         for name, value in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
             if not isinstance(value, Vocab) and (isinstance(value, str) or not isinstance(value, Sequence)):
                 raise ValueError(f"Seq2SeqModel.{name}: got {value!r}, expected a Vocab or its token list")
-        if config is not None and not isinstance(config, (Seq2SeqConfig, dict)):
-            raise ValueError(f"Seq2SeqModel.config: got {config!r}, expected a Seq2SeqConfig, a dict or None")
-        if teacher_forcing is not None and not isinstance(teacher_forcing, (TeacherForcing, dict)):
-            raise ValueError(
-                f"Seq2SeqModel.teacher_forcing: got {teacher_forcing!r}, expected a TeacherForcing, a dict or None"
-            )
-        self.config = Seq2SeqConfig.from_dict(config) if isinstance(config, dict) else (config or Seq2SeqConfig())
-        tf = teacher_forcing
-        self.teacher_forcing = TeacherForcing.from_dict(tf) if isinstance(tf, dict) else (tf or TeacherForcing())
+        self.config = as_config(config, name="Seq2SeqModel.config")
+        self.teacher_forcing = as_teacher_forcing(teacher_forcing, name="Seq2SeqModel.teacher_forcing")
         check_compatible(self.config, self.teacher_forcing)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"Seq2SeqModel.seed: got {seed!r}, expected an integer >= 0")

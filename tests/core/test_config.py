@@ -70,7 +70,8 @@ def test_config_is_frozen():
 @pytest.mark.parametrize(
     ("coerce", "cls"), [(as_config, Seq2SeqConfig), (as_teacher_forcing, TeacherForcing)], ids=["config", "tf"]
 )
-def test_both_models_coerce_config_and_schedule_the_same_way(coerce, cls):
+def test_as_config_and_as_teacher_forcing_take_objects_dicts_and_read_only_mappings(coerce, cls):
+    """The core's coercion; both systems building from it: tests/parity/test_parity_arguments.py."""
     assert coerce(None) == cls()
     value = cls()
     assert coerce(value) is value
