@@ -31,6 +31,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str
     return json.loads((out / "gpu.json").read_text()), (out / "gpu.md").read_text(), seconds
 
 
+@pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
 def test_every_part_finishes_within_its_budget(smoke: tuple[dict[str, Any], str, float]) -> None:
     data, _, seconds = smoke
     assert data["meta"]["smoke"] is True
@@ -42,6 +43,7 @@ def test_every_part_finishes_within_its_budget(smoke: tuple[dict[str, Any], str,
     assert seconds < 540  # every part at once on a 2-core CPU, shared with other work
 
 
+@pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
 def test_the_environment_names_versions_and_a_labelled_placeholder_peak(
     smoke: tuple[dict[str, Any], str, float],
 ) -> None:
@@ -51,6 +53,7 @@ def test_the_environment_names_versions_and_a_labelled_placeholder_peak(
     assert env["peak"]["match"] is None and "placeholder" in env["peak"]["kind"]
 
 
+@pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
 def test_pytest_collects_the_gpu_tests_and_skips_each_without_cuda(smoke: tuple[dict[str, Any], str, float]) -> None:
     pt = smoke[0]["pytest"]
     assert {"tests/lit/test_lit_gpu.py", "tests/lit/test_lit_precision.py"} <= set(pt["files"])
@@ -65,6 +68,7 @@ def test_pytest_collects_the_gpu_tests_and_skips_each_without_cuda(smoke: tuple[
 
 
 @pytest.mark.parametrize("label", ["lightning", "keras/jax", "keras/torch"])
+@pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
 def test_each_throughput_child_ran_every_row_it_planned(smoke: tuple[dict[str, Any], str, float], label: str) -> None:
     data = smoke[0]
     framework, _, backend = label.partition("/")
@@ -94,6 +98,7 @@ def test_each_throughput_child_ran_every_row_it_planned(smoke: tuple[dict[str, A
         assert any("fp16 needs CUDA" in x for x in data["not_run"])
 
 
+@pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
 def test_g2p_trains_and_scores_lightning_and_keras_jax(smoke: tuple[dict[str, Any], str, float]) -> None:
     runs = {r["framework"]: r for r in smoke[0]["g2p"]}
     assert set(runs) == {"lightning", "keras-jax"}
@@ -104,6 +109,7 @@ def test_g2p_trains_and_scores_lightning_and_keras_jax(smoke: tuple[dict[str, An
         assert r["argv"][r["argv"].index("--corpus") + 1] == "toy"
 
 
+@pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
 def test_goals_are_read_from_the_rows(smoke: tuple[dict[str, Any], str, float]) -> None:
     data, md = smoke[0], smoke[1]
     goals = {g["goal"]: g for g in data["goals"]}

@@ -21,11 +21,22 @@ EXPECTED = {
     "keras_own_data.py": "['73', '29']",
     "lightning_keras_round_trip.py": "lightning loads the keras model: same greedy outputs, max |logit difference| ",
 }
+#: Scripts that train for 20-30 s each on 2 cores (until their outputs are right): ``slow``. The others run
+#: in the default suite.
+SLOW = {
+    "lightning_quickstart.py",
+    "keras_quickstart.py",
+    "keras_own_model.py",
+    "keras_own_data.py",
+    "lightning_keras_round_trip.py",
+}
 #: Scripts written for one Keras backend (a custom ``train_step`` is backend-specific).
 NEEDS = {"keras_own_model.py": "tensorflow"}
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "script", [pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name in SLOW else []) for p in EXAMPLES]
+)
 def test_example_runs(script, tmp_path):
     if script.name.startswith("keras"):
         pytest.importorskip("keras")
@@ -44,3 +55,4 @@ def test_example_runs(script, tmp_path):
 def test_every_example_has_an_expected_line():
     assert sorted(EXPECTED) == sorted(script.name for script in EXAMPLES)
     assert all(line.strip() for line in EXPECTED.values())
+    assert EXPECTED.keys() >= SLOW
