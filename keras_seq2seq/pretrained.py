@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def resolve_slot(network: Seq2Seq, slot: str) -> Any:
-    """The layer or variable at attribute path ``slot`` (``"decoder.rnn_layers.1"``)."""
+    """The layer or variable at attribute path ``slot`` (``"decoder.rnn.1"``)."""
     target: Any = network
     for part in slot.split("."):
         target = target[int(part)] if part.isdigit() else getattr(target, part)
