@@ -3,6 +3,9 @@
 Example:
     keras-seq2seq fit --corpus cmudict --attention luong --epochs 3 --mixed-precision bf16 --backend jax
     keras-seq2seq fit --corpus pairs.tsv --tokenizer bpe --vocab_size 8000 --epochs 10
+    keras-seq2seq fit --backend jax --config benchmarks/configs/g2p-smoke.yaml --output runs/g2p-smoke-keras
+    keras-seq2seq fit --preset cpu --max_time 00:02:00:00 --early_stopping.monitor val/wer \
+        --early_stopping.patience 4 --restore_best_weights true --save_pretrained g2p-model
     keras-seq2seq translate --model model.keras hello world
     keras-seq2seq export --model model.keras --out model-onnx
 
@@ -16,6 +19,14 @@ start-up logs). ``fit`` logs ``loss``, ``tf_ratio``, ``fed_from_model``,
 ``tokens_per_s`` and ``val_loss``, ``val_ppl``, ``val_token_acc``, ``val_exact_match``, ``val_bleu``,
 ``val_wer``, ``val_per`` to ``OUTPUT/history.csv``
 and to TensorBoard under ``--log-dir`` (default ``OUTPUT/logs``).
+
+The training recipes are those of ``lit-seq2seq fit``, by the same names: ``--trainer.max_time``
+(also ``--max_time``), ``--early_stopping.monitor/patience/mode/min_delta`` (``val/wer`` or
+``val_wer``), ``--restore_best_weights`` (``OUTPUT/model.keras`` and ``--save_pretrained DIR`` then
+hold the best epoch's weights), ``--preset``. ``OUTPUT/backup`` keeps the last finished epoch with the
+recipes' state (time spent, early-stopping count, best value), so the same command run again after
+an interruption resumes there (``--ckpt_path last``, the default; ``none`` starts over), and a run
+that stopped early stays stopped. ``--config FILE`` reads a ``lit-seq2seq fit`` config file.
 """
 
 from __future__ import annotations

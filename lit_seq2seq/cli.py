@@ -5,6 +5,9 @@ Example:
     lit-seq2seq fit --config run.yaml
     lit-seq2seq fit --print_config > run.yaml
     lit-seq2seq fit --data.corpus pairs.tsv --data.corpus_options.tokenizer bpe --data.corpus_options.vocab_size 8000
+    lit-seq2seq fit --config benchmarks/configs/g2p-smoke.yaml
+    lit-seq2seq fit --preset cpu --trainer.max_time 00:02:00:00 --early_stopping.monitor val/wer \
+        --early_stopping.patience 4 --restore_best_weights true --save_pretrained g2p-model --ckpt_path last
     lit-seq2seq translate --model runs/demo/checkpoints/last.ckpt python keras
     lit-seq2seq export --ckpt_path runs/demo/checkpoints/last.ckpt --out g2p-onnx
 
@@ -15,7 +18,14 @@ tokenizers (``--tokenizer`` overrides the source one). ``fit``, ``validate``, ``
 defaults of ``keras-seq2seq fit`` (``seq2seq_fit.cli.options.TRAINING_OPTIONS``); ``translate``
 (decode sentences with a checkpoint) and ``export`` (write the ONNX export that ``seq2seq-fit
 translate`` runs) are dispatched before LightningCLI is built and take the options of
-``keras-seq2seq translate`` and ``keras-seq2seq export``. Errors are one line on stderr with exit
+``keras-seq2seq translate`` and ``keras-seq2seq export``. ``fit`` also takes the training recipes of
+``keras-seq2seq fit`` (``seq2seq_fit.cli.options.RECIPE_OPTIONS``): a wall-clock budget
+(``--trainer.max_time``), early stopping (``--early_stopping.*``, Lightning's ``EarlyStopping``),
+``--restore_best_weights`` (the best epoch by the early-stopping metric), ``--preset`` and
+``--save_pretrained DIR``. It checkpoints to ``<default_root_dir>/checkpoints`` (``last.ckpt`` every
+epoch, ``best.ckpt`` with ``--restore_best_weights``), so the same command with ``--ckpt_path last``
+run again after an interruption resumes there, its budget, early-stopping count and best score
+included. Errors are one line on stderr with exit
 status 2; ``--debug`` (anywhere on the line) shows the traceback. ``--help`` of ``translate`` and
 ``export`` and their argument errors import no torch.
 """

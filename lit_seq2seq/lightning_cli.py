@@ -155,6 +155,8 @@ class Seq2SeqCLI(LightningCLI):
         with warnings.catch_warnings():
             # lit-seq2seq always passes its command line (less --debug) as args, also when it is sys.argv.
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter", category=UserWarning)
+            # --ckpt_path last on a run's first start: nothing to resume yet, as intended
+            warnings.filterwarnings("ignore", message=r".*ckpt_path=\"last\"\) is set, but there is no last checkpoint")
             super().__init__(
                 LitSeq2Seq,
                 Seq2SeqDataModule,
