@@ -1,8 +1,8 @@
 """When scheduled sampling helps: teacher forcing against seven scheduled-sampling variants.
 
-Trains the same model under each teacher-forcing variant and seed with Lightning (``Trainer.fit``
-on the CPU, ``--threads`` torch threads) for a fixed number of optimizer steps, then scores the
-final weights on the test split:
+Trains the same model under each teacher-forcing variant and seed with the shipped ``lit-seq2seq
+fit`` (on the CPU, ``--threads`` torch threads; :func:`fit_command`) for a fixed number of optimizer
+steps, then scores the model it saved (``--save_pretrained``) on the test split:
 
 - free running (greedy, each source given ``seq2seq_fit.decoding.length_budget`` steps): exact match
   and token accuracy, and for G2P word and phone error rates (any reference), as ``LitSeq2Seq``
@@ -49,10 +49,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import logging
 import math
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -68,6 +71,7 @@ from benchmarks.common import (
     read_json,
     run_jobs,
     serve_jobs,
+    thread_env,
     write_results,
 )
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
@@ -251,34 +255,49 @@ def total_steps(task: Task) -> int:
 # -- one run ----------------------------------------------------------------------------------------------
 
 
-def train_and_test(task: Task, variant: str, tf: TeacherForcing, seed: int, steps: int, threads: int) -> dict[str, Any]:
-    """Train one run with ``Trainer.fit`` and score its test split."""
+def fit_command(task: Task, tf: TeacherForcing, seed: int, steps: int, run_dir: Path) -> list[str]:
+    """The ``lit-seq2seq fit`` command of one run (after the Python interpreter): ``steps`` optimizer steps,
+    no validation, the model saved to ``<run_dir>/model``."""
+    options: dict[str, Any] = {
+        "data.corpus": task.corpus, "data.batch_size": task.batch_size, "data.seed": seed, "seed_everything": seed,
+        "model.seed": seed, "model.lr": task.lr, "model.warmup_steps": task.warmup_steps,
+        "model.lr_decay_steps": max(1, steps - task.warmup_steps), "model.min_lr_ratio": task.min_lr_ratio,
+        "trainer.max_steps": steps, "trainer.max_epochs": -1, "trainer.limit_val_batches": 0,
+        "trainer.num_sanity_val_steps": 0, "trainer.logger": False, "trainer.enable_progress_bar": False,
+        "trainer.enable_model_summary": False, "trainer.default_root_dir": str(run_dir),
+        "save_pretrained": str(run_dir / "model"),
+        **({"data.corpus_options": task.corpus_options} if task.corpus_options else {}),
+        **({"trainer.limit_train_batches": task.limit_batches} if task.limit_batches else {}),
+        **{f"model.config.{k}": v for k, v in task.config.to_dict().items()},
+        **{f"model.teacher_forcing.{k}": v for k, v in tf.to_dict().items()},
+    }  # fmt: skip
+    command = ["-m", "lit_seq2seq.cli", "fit"]
+    for key, value in options.items():
+        if value is not None:
+            command += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    return command
+
+
+def train_and_test(
+    task: Task, variant: str, tf: TeacherForcing, seed: int, steps: int, run_dir: Path
+) -> dict[str, Any]:
+    """Train one run with ``lit-seq2seq fit`` and score the model it saved on the test split."""
     import lightning.pytorch as pl
-    import torch
-    from lightning.pytorch.callbacks import Timer
 
     from lit_seq2seq import LitSeq2Seq
 
-    pl.seed_everything(seed, verbose=False)
-    if threads:
-        torch.set_num_threads(threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(run_dir / "fit.log", "w") as log:
+        fit = [sys.executable, *fit_command(task, tf, seed, steps, run_dir)]
+        subprocess.run(fit, stdout=log, stderr=subprocess.STDOUT, check=True)
+    train_seconds = time.perf_counter() - started
+    module = LitSeq2Seq.from_pretrained(run_dir / "model").eval()
     dm = task.data_module(seed)
-    dm.setup("fit")
-    module = LitSeq2Seq(
-        dm.src_vocab, dm.tgt_vocab, task.config, tf, lr=task.lr, warmup_steps=task.warmup_steps,
-        lr_decay_steps=max(1, steps - task.warmup_steps), min_lr_ratio=task.min_lr_ratio, seed=seed,
-    )  # fmt: skip
-    timer = Timer()
-    limit = task.limit_batches or 1.0
-    trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_steps=steps, max_epochs=-1, gradient_clip_val=1.0,
-        limit_train_batches=limit, limit_val_batches=0, limit_test_batches=limit, num_sanity_val_steps=0,
-        callbacks=[timer], logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False,
-    )  # fmt: skip
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, limit_test_batches=task.limit_batches or 1.0,
+                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        trainer.fit(module, datamodule=dm)
         start = time.perf_counter()
         (test,) = trainer.test(module, datamodule=dm, verbose=False)
         tf_acc = teacher_forced_accuracy(module, dm.test_dataloader(), task.limit_batches)
@@ -287,8 +306,8 @@ def train_and_test(task: Task, variant: str, tf: TeacherForcing, seed: int, step
         "task": task.name,
         "variant": variant,
         "seed": seed,
-        "steps": int(trainer.global_step),
-        "train_minutes": timer.time_elapsed("train") / 60,
+        "steps": steps,
+        "train_minutes": train_seconds / 60,
         "test_seconds": time.perf_counter() - start,
         "final_ratio": float(tf.ratio(steps)),
         "tf_token_acc": tf_acc,
@@ -330,7 +349,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     settings = job["settings"]
     task = Task(**{**settings["task"], "config": Seq2SeqConfig.from_dict(settings["task"]["config"])})
     tf = TeacherForcing.from_dict(settings["teacher_forcing"])
-    run = train_and_test(task, job["variant"], tf, settings["seed"], settings["total_steps"], job["threads"])
+    with tempfile.TemporaryDirectory(prefix="ss-run-") as run_dir:
+        run = train_and_test(task, job["variant"], tf, settings["seed"], settings["total_steps"], Path(run_dir))
     return run | {"teacher_forcing": tf.to_dict()}
 
 
@@ -578,7 +598,7 @@ def main(argv: list[str] | None = None) -> None:
         steps = total_steps(task)
         schedules = variants(steps, args.ss_end, args.decay_fraction)
         jobs += [
-            {"name": f"{task.name}/{variant}_s{seed}", "variant": variant, "threads": args.threads,
+            {"name": f"{task.name}/{variant}_s{seed}", "variant": variant,
              "settings": run_settings(task, schedules[variant], seed, steps)}
             for variant in args.variants for seed in (args.g2p_seeds if task.name == "g2p" else args.seeds)
         ]  # fmt: skip
@@ -588,7 +608,8 @@ def main(argv: list[str] | None = None) -> None:
         write_report(args.results, tag, meta)
 
     runs = run_jobs([sys.executable, "-m", "benchmarks.scheduled_sampling", "--child"], jobs,
-                    args.results / f"ss_{tag}_runs", fresh=args.fresh, on_result=done)  # fmt: skip
+                    args.results / f"ss_{tag}_runs", env=thread_env(args.threads), fresh=args.fresh,
+                    on_result=done)  # fmt: skip
     print(f"{sum(r is not None for r in runs)} of {len(jobs)} runs finished (trained now or before)")
     print(write_report(args.results, tag, meta))
 

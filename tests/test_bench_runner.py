@@ -65,6 +65,7 @@ LIGHTNING_FIT = ["--model.config.hidden_size", "16", "--model.config.embedding_d
                  "false"]  # fmt: skip
 
 
+@pytest.mark.slow  # the default suite runs the driver through tests/test_bench_gpu_smoke.py
 def test_the_g2p_driver_runs_lightning_fit_scores_the_saved_model_and_reads_it_on_a_rerun(tmp_path: Path) -> None:
     argv = ["--framework", "lightning", *TINY, "--results", str(tmp_path)]
     g2p.main([*argv, "--", *LIGHTNING_FIT])
