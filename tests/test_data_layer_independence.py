@@ -145,16 +145,3 @@ def test_the_demo_names_a_shadowing_datamodules_in_one_line(tmp_path: Path) -> N
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"python -m lit_seq2seq.demo: error: {cwd / 'datamodules'} is another package named ")
     assert not (tmp_path / "o").exists()
-
-
-def test_loading_a_corpus_imports_no_framework() -> None:
-    script = """
-        import sys
-        from datamodules import load_corpus
-        corpus = load_corpus("toy")
-        assert len(corpus.train) > 0
-        print(sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1:])))
-    """
-    result = run_in(REPO, [sys.executable, "-c", textwrap.dedent(script), *FRAMEWORKS])
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines()[-1] == "[]"

@@ -18,31 +18,6 @@ def run(code: str, **env: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def test_core_packages_import_no_framework():
-    out = run(
-        "import sys, seq2seq_fit, datamodules; datamodules.load_corpus('toy');"
-        "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'jax', 'lightning') if m in sys.modules))"
-    )
-    assert out == "[]"
-
-
-def test_lightning_adapter_imports_no_tensorflow_or_keras():
-    out = run(
-        "import sys; from datamodules import Seq2SeqDataModule;"
-        "print(sorted(m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules))"
-    )
-    assert out == "[]"
-
-
-def test_keras_adapter_on_jax_imports_no_torch_or_tensorflow():
-    out = run(
-        "import sys; from datamodules import KerasData; KerasData('toy', batch_size=2).train()[0];"
-        "print(sorted(m for m in ('torch', 'tensorflow', 'lightning') if m in sys.modules))",
-        KERAS_BACKEND="jax",
-    )
-    assert out == "[]"
-
-
 def test_datamodule_batches_and_epochs():
     from datamodules import Seq2SeqDataModule
 
