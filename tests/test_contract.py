@@ -442,3 +442,34 @@ def test_both_systems_predict_the_same_ids_from_the_same_weights(case: str) -> N
     lit_predicted = system.predict_step(batch, 0).numpy()
     assert lit_predicted.shape == (4, 2 * 5 + 10)
     np.testing.assert_array_equal(lit_predicted, np.asarray(model.predict({"source": SOURCE}, verbose=0)))
+
+
+#: Arguments each side must refuse with the same message: (class, args, kwargs).
+BAD_LAYER_ARGUMENTS = {
+    "config not a mapping": ("Seq2Seq", ("big", 6, 7), {}),
+    "config field": ("Seq2Seq", ({"cell": "rnn"}, 6, 7), {}),
+    "vocabulary size": ("Seq2Seq", ({}, 0, 7), {}),
+    "encoder cell": ("Encoder", (10,), {"cell": "rnn"}),
+    "odd bidirectional width": ("Encoder", (10,), {"hidden_size": 7, "bidirectional": True}),
+    "decoder attention": ("Decoder", (10,), {"attention": "additive"}),
+    "tied widths": ("Decoder", (10,), {"embedding_dim": 4, "hidden_size": 6, "tie_embeddings": True}),
+    "luong score": ("LuongAttention", (4,), {"score": "cosine"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LAYER_ARGUMENTS))
+def test_both_sides_refuse_the_same_layer_arguments_with_the_same_message(case: str) -> None:
+    name, args, kwargs = BAD_LAYER_ARGUMENTS[case]
+    messages = []
+    for cls in layer_classes(name):
+        with pytest.raises(ValueError) as refused:
+            cls(*args, **kwargs)
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1]
+
+
+def test_both_networks_take_a_read_only_mapping_as_config() -> None:
+    from types import MappingProxyType
+
+    config = MappingProxyType({"hidden_size": 8, "embedding_dim": 4, "attention": "bahdanau"})
+    assert TorchNetwork(config, 6, 7).config == KerasNetwork(config, 6, 7).config
