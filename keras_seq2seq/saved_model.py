@@ -26,7 +26,7 @@ from keras import ops
 from seq2seq_fit.atomic_directory import replace_directory
 from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.model_format import json_files, write_json_files
-from seq2seq_fit.vocab import EOS_ID, PAD_ID
+from seq2seq_fit.vocab import EOS_ID
 
 if TYPE_CHECKING:
     from keras_seq2seq.seq2seq import Seq2Seq
@@ -41,23 +41,21 @@ KERAS_FORMATS = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
 
 
 def finish_ids(tokens: Any) -> Any:
-    """Greedy tokens ``(B, T)`` as served: ``<pad>`` after each row's first ``<eos>`` (kept), and the
-    trailing columns that are ``<pad>`` in every row dropped.
+    """Greedy tokens ``(B, T)`` of :meth:`Seq2Seq.generate` (``<pad>`` after each row's first ``<eos>``) as
+    served: the trailing columns that are ``<pad>`` in every row dropped.
 
     The result has ``L = max over rows of (position of the first <eos> + 1, or T without one)``
     columns, so a batch whose rows all end early comes back narrow; a batch of no rows keeps none.
 
     Example:
         >>> import numpy as np
-        >>> ids = finish_ids(np.array([[5, 2, 7, 8], [6, 7, 2, 9]]))
+        >>> ids = finish_ids(np.array([[5, 2, 0, 0], [6, 7, 2, 0]]))
         >>> keras.ops.convert_to_numpy(ids).tolist()
         [[5, 2, 0], [6, 7, 2]]
     """
-    tokens = ops.cast(tokens, "int32")
-    is_eos = ops.cast(ops.equal(tokens, EOS_ID), "int32")  # (B, T)
-    eos_before = ops.cumsum(is_eos, axis=1) - is_eos  # (B, T): <eos> strictly earlier in the row
-    ids = ops.where(ops.greater(eos_before, 0), PAD_ID, tokens)  # (B, T)
-    time = ops.shape(tokens)[1]
+    ids = ops.cast(tokens, "int32")
+    is_eos = ops.cast(ops.equal(ids, EOS_ID), "int32")  # (B, T)
+    time = ops.shape(ids)[1]
     ended = ops.any(ops.greater(is_eos, 0), axis=1)  # (B,)
     first_eos = ops.cast(ops.argmax(is_eos, axis=1), "int32")  # (B,)
     needed = ops.where(ended, first_eos + 1, time)  # (B,): the row's length, <eos> included

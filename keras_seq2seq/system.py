@@ -28,6 +28,7 @@ from keras_seq2seq.translate import KerasStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
 from seq2seq_fit.batch import check_batch
 from seq2seq_fit.config import as_config
+from seq2seq_fit.decoding import join_ids
 from seq2seq_fit.pretrained import PretrainedSystem
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
 from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC, as_teacher_forcing
@@ -378,9 +379,19 @@ class Seq2SeqModel(PretrainedSystem, keras.Model):
 
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.predict``: the greedy ids of :meth:`predict_step`, one row per source, for the inputs
-        ``fit`` takes (without targets)."""
+        ``fit`` takes (without targets). Batches of different source widths (so different budgets) are
+        joined right-padded with ``<pad>`` (:func:`seq2seq_fit.decoding.join_ids`), on every backend."""
         self._checked_steps = self._checked_steps - {"predict_step"}
-        return super().predict(self.keras_input(x, where="predict", targets=False), *args, **kwargs)
+        batches = PredictedBatches()
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), batches]
+        data = self.keras_input(x, where="predict", targets=False)
+        try:
+            ids = super().predict(data, *args, **kwargs)
+        except ValueError:  # torch and JAX cannot concatenate batches of different widths
+            if len({batch.shape[1:] for batch in batches.outputs}) < 2:
+                raise
+            ids = None
+        return ids if isinstance(ids, np.ndarray) else join_ids(batches.outputs)  # TensorFlow: a RaggedTensor
 
     # -- the adapter of seq2seq_fit.pretrained.PretrainedSystem (translate, save_pretrained, export_onnx...) --
 
@@ -496,3 +507,17 @@ class Seq2SeqModel(PretrainedSystem, keras.Model):
                 print(f"Saved artifact at '{os.fspath(filepath)}' (the ONNX export of Seq2SeqModel.export_onnx).")
             return
         export_saved_model(self, filepath, format, verbose, input_signature, **kwargs)
+
+
+class PredictedBatches(keras.callbacks.Callback):
+    """The ids of each batch of a ``predict`` as numpy arrays, for joining batches of different widths."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs: list[np.ndarray] = []
+
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        outputs = (logs or {})["outputs"]
+        if hasattr(outputs, "detach"):  # torch: keras' convert_to_numpy warns under NumPy 2 on every call
+            outputs = outputs.detach().cpu()
+        self.outputs.append(np.asarray(outputs))

@@ -6,10 +6,13 @@ The strategy names, the GNMT length penalty, the length budget a source gets whe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: The ``translate`` strategies.
 STRATEGIES = ("greedy", "sample", "beam")
@@ -70,4 +73,20 @@ def output_positions(ids: Iterable[int]) -> list[int]:
     return [p for p, i in enumerate(until_eos(ids)) if i not in (PAD_ID, BOS_ID, EOS_ID)]
 
 
-__all__ = ["STRATEGIES", "length_budget", "length_penalty", "output_positions", "until_eos"]
+def join_ids(batches: Sequence[Any]) -> np.ndarray:
+    """Decoded id batches ``(B_i, L_i)`` as one ``(sum B_i, max L_i)`` array, each right-padded with ``<pad>``
+    (which a decode already has after its ``<eos>``): the batches of a ``predict`` whose sources had
+    different widths, and so different length budgets.
+
+    Example:
+        >>> join_ids([[[5, 2]], [[6, 7, 2, 0]]]).tolist()
+        [[5, 2, 0, 0], [6, 7, 2, 0]]
+    """
+    import numpy as np  # here: the command lines read STRATEGIES and start without numpy
+
+    arrays = [np.asarray(batch) for batch in batches]
+    width = max((a.shape[1] for a in arrays), default=0)
+    return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD_ID) for a in arrays])
+
+
+__all__ = ["STRATEGIES", "join_ids", "length_budget", "length_penalty", "output_positions", "until_eos"]

@@ -108,6 +108,23 @@ def test_predict_returns_greedy_ids(toy_model: Seq2SeqModel) -> None:
     )
 
 
+class TwoWidths(keras.utils.PyDataset):
+    """Two batches of sources of widths 2 and 5: budgets of 14 and 20 steps."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        return {"source": np.full((3, 2 if index == 0 else 5), 4, dtype="int32")}
+
+
+def test_predict_joins_batches_of_different_widths_padded(toy_model: Seq2SeqModel) -> None:
+    ids = toy_model.predict(TwoWidths(), verbose=0)
+    assert ids.shape == (6, 20)
+    assert (ids[:3, 14:] == 0).all(), "the narrower batch is right-padded with <pad>"
+    np.testing.assert_array_equal(ids[3:], toy_model.predict(TwoWidths()[1], verbose=0))
+
+
 def test_masked_cross_entropy_matches_numpy() -> None:
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(2, 3, 5)).astype("float32")
