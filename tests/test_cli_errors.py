@@ -129,7 +129,7 @@ def test_a_bad_corpus_line_is_one_line_with_the_fix_in_the_cli_spelling(
         (["--attention", "bahdanau", "--mode", "parallel"], "mode"),
         (["--batch_size", "0"], "--batch_size/--batch-size/--data.batch_size: got 0, expected an integer >= 1"),
         (["--max_length", "-1"], "got -1, expected an integer >= 1"),
-        (["--steps_per_epoch", "0"], "--steps_per_epoch/--steps-per-epoch: got 0, expected an integer >= 1"),
+        (["--steps_per_epoch", "0"], "--trainer.limit_train_batches: got 0, expected an integer >= 1"),
         (["--tokenizer", "space"], "--tokenizer/--data.corpus_options.tokenizer: got 'space', expected whitespace,"),
     ],
 )
