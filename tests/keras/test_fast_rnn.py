@@ -1,14 +1,11 @@
 """FastLSTM / FastGRU: the Keras layers' weights, outputs and (on JAX) gradients, by a faster path.
 
-The JAX path only exists under ``KERAS_BACKEND=jax``; on another backend the last test runs this
-file again in a JAX subprocess.
+The JAX path only exists under ``KERAS_BACKEND=jax``; the JAX child run (``tests.helpers.backends``)
+runs this file there when the main process is on another backend.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Any
 
 import numpy as np
@@ -17,7 +14,6 @@ import pytest
 import keras
 from keras_seq2seq.encoder import rnn_layer
 from keras_seq2seq.fast_rnn import FastGRU, FastLSTM
-from tests.helpers import CHILD_FLAG, REPO, child_env
 from tests.helpers.keras import BACKEND, run_serialization_test, to_numpy
 
 PARENTS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
@@ -167,11 +163,3 @@ def test_mixed_bfloat16_runs_and_matches_float32(cell: str) -> None:
     for a, b in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(expected_grads[0]), strict=True):
         assert a.dtype == np.float32  # the gradients of float32 variables
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=0.1 * np.abs(np.asarray(b)).max())
-
-
-@pytest.mark.skipif(BACKEND == "jax" or os.environ.get(CHILD_FLAG) == "1", reason="runs the JAX tests here")
-def test_fast_rnn_tests_pass_under_jax() -> None:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__]
-    result = subprocess.run(command, cwd=REPO, env=child_env("jax"), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"under KERAS_BACKEND=jax:\n{result.stdout[-8000:]}"
-    assert " passed" in result.stdout and " failed" not in result.stdout

@@ -3,13 +3,10 @@ the same greedy and beam outputs; a directory that does not hold that model is r
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,9 +16,8 @@ from keras_seq2seq.system import Seq2SeqModel
 from lit_seq2seq import LitSeq2Seq
 from seq2seq_fit.model_format import ModelFormatError
 from seq2seq_fit.vocab import EOS_ID
-from tests.helpers import CHILD_FLAG, REPO
 from tests.helpers.keras import BACKEND
-from tests.helpers.parity import CASES, TOKENS, keras_logits, lit_logits, lit_model, source_tokens
+from tests.helpers.parity import BACKEND_CASES, CASES, TOKENS, keras_logits, lit_logits, lit_model, source_tokens
 
 #: Largest |logit difference| accepted between the frameworks (fp32 on CPU).
 TOLERANCE = 1e-4
@@ -38,9 +34,7 @@ def keras_model(config: dict, seed: int = 0) -> Seq2SeqModel:
         slot: [rng.uniform(-0.8, 0.8, a.shape).astype(np.float32) for a in arrays]
         for slot, arrays in keras_slots(model.model).items()
     }
-    output_bias = (
-        slots["decoder.output_bias"][0] if model.config.tie_embeddings else slots["decoder.out"][1]
-    )
+    output_bias = slots["decoder.output_bias"][0] if model.config.tie_embeddings else slots["decoder.out"][1]
     output_bias[EOS_ID] -= 1.0
     set_keras_slots(model.model, slots)
     return model
@@ -61,7 +55,7 @@ def record(logit_differences: dict, key: str, lit: LitSeq2Seq, model: Seq2SeqMod
     return diff
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", BACKEND_CASES)
 def test_saved_by_lightning_loads_in_keras(case, tmp_path, logit_differences):
     lit = lit_model(CASES[case], seed=3)
     lit.save_pretrained(tmp_path / "model")
@@ -73,7 +67,7 @@ def test_saved_by_lightning_loads_in_keras(case, tmp_path, logit_differences):
     assert_same_outputs(lit, model)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", BACKEND_CASES)
 def test_saved_by_keras_loads_in_lightning(case, tmp_path, logit_differences):
     model = keras_model(CASES[case], seed=5)
     model.save_pretrained(tmp_path / "model")
@@ -124,6 +118,7 @@ def fresh_copy(saved, tmp_path) -> str:
     return shutil.copytree(saved / "small", tmp_path / "model")
 
 
+@pytest.mark.backend_independent  # the refusals come from the core, before any backend arithmetic
 @pytest.mark.parametrize("loader", list(LOADERS))
 def test_a_directory_mixing_two_configs_is_refused(loader, saved, tmp_path):
     directory = fresh_copy(saved, tmp_path)
@@ -137,6 +132,7 @@ def test_a_directory_mixing_two_configs_is_refused(loader, saved, tmp_path):
     assert message.endswith("for the config and vocab.json")
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("loader", list(LOADERS))
 def test_a_directory_with_another_vocabulary_is_refused(loader, saved, tmp_path):
     directory = fresh_copy(saved, tmp_path)
@@ -152,6 +148,7 @@ def test_a_directory_with_another_vocabulary_is_refused(loader, saved, tmp_path)
     )
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("loader", list(LOADERS))
 @pytest.mark.parametrize("name", ["config.json", "vocab.json", "model.safetensors"])
 def test_a_missing_file_is_refused(loader, name, saved, tmp_path):
@@ -165,6 +162,7 @@ def test_a_missing_file_is_refused(loader, name, saved, tmp_path):
     )
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("loader", list(LOADERS))
 def test_an_unknown_format_version_is_refused(loader, saved, tmp_path):
     directory = fresh_copy(saved, tmp_path)
@@ -175,44 +173,3 @@ def test_an_unknown_format_version_is_refused(loader, saved, tmp_path):
         json.dump({**header, "format_version": 2}, f)
     with pytest.raises(ModelFormatError, match=re.escape(f"{path}: format_version 2 is not supported")):
         LOADERS[loader].from_pretrained(directory)
-
-
-# ----------------------------------------------------------------------------- independence
-
-
-#: Modules a package must not import: the other side, and the other side's frameworks. (Keras
-#: on the torch backend imports torch itself; ``keras_seq2seq`` then uses it for the train step.)
-FORBIDDEN = {
-    "lit_seq2seq": {"keras", "keras_seq2seq", "tensorflow", "jax"},
-    "keras_seq2seq": {"lit_seq2seq", "lightning", "pytorch_lightning"},
-}
-
-
-@pytest.mark.parametrize("package", list(FORBIDDEN))
-def test_neither_package_imports_the_other(package):
-    imported = set()
-    for path in sorted((REPO / package).glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                imported |= {(path.name, alias.name.split(".")[0]) for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                imported.add((path.name, node.module.split(".")[0]))
-    assert imported, package
-    assert not [(name, module) for name, module in imported if module in FORBIDDEN[package]]
-
-
-@pytest.mark.skipif(os.environ.get(CHILD_FLAG) == "1", reason="backend-independent; runs once")
-@pytest.mark.parametrize(
-    ("module", "absent"),
-    [
-        ("keras_seq2seq.system", ["torch", "lightning", "lit_seq2seq"]),
-        ("lit_seq2seq.system", ["keras", "keras_seq2seq", "tensorflow", "jax"]),
-        ("seq2seq_fit.model_format", ["torch", "keras", "tensorflow", "jax"]),
-    ],
-)
-def test_loading_one_side_starts_no_other_framework(module, absent):
-    code = f"import sys, {module}; print([m for m in {absent!r} if m in sys.modules])"
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"

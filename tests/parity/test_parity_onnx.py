@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from seq2seq_fit.serving import OnnxTranslator
-from tests.helpers.parity import CASES, SOURCE, TARGET_IN, keras_logits, lit_logits, twins
+from tests.helpers.parity import BACKEND_CASES, CASES, SOURCE, TARGET_IN, keras_logits, lit_logits, twins
 
 #: Sources of lengths 5, 3, 1, 7 and 2 (tokens ``a``-``p``), and one with a token the vocabulary lacks.
 SOURCES = [list("abcde"), list("ijk"), ["m"], list("ponmlkj"), list("fa"), ["a", "zz", "b"]]
@@ -33,7 +33,7 @@ TOLERANCE = 1e-4
 
 
 @pytest.mark.filterwarnings("ignore::seq2seq_fit.UnknownTokensWarning")
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", BACKEND_CASES)
 def test_onnx_export_matches_both_frameworks(case, tmp_path, logit_differences):
     lit, model = twins(CASES[case])
     lit.export_onnx(tmp_path / "from_lightning")

@@ -40,6 +40,9 @@ TEXTS = [" ".join(WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(3 + i % 4))
 SOURCES = ["the cat sat on the mat", "a big red dog", "blue tree", ""]
 CONFIG = {"embedding_dim": 8, "hidden_size": 16, "attention": "luong"}
 FRAMEWORKS = ("torch", "lightning", "tensorflow", "keras", "jax")
+#: The tokenizers are the core's, the same whatever the Keras backend (the network's outputs on each backend:
+#: test_parity_search.py): these tests run once.
+pytestmark = pytest.mark.backend_independent
 
 
 @pytest.fixture(scope="module")
