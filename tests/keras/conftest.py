@@ -19,7 +19,6 @@ if keras.backend.backend() == "torch":
 #: tests that exercise the JAX-specific code (stateless train/test/predict steps, seed state, saving,
 #: export): a test stays when its name holds every word of one entry. ``-m slow`` runs them all.
 JAX_SUBSET = (
-    ("learns_reverse",),
     ("memorises",),
     ("beam_width_one",),
     ("parallel_at_ratio_one",),

@@ -36,6 +36,7 @@ def test_memorises_the_toy_corpus(toy_model: Seq2SeqModel) -> None:
     assert exact_match(hypotheses, references) == 100.0, hypotheses
 
 
+@pytest.mark.slow  # 6 epochs of 3,000 pairs per backend, 40-50 s each here (learning in the default run: memorises)
 def test_learns_reverse() -> None:
     data = reverse_data(n_train=3000, batch_size=64, n_test=200)
     model = tiny_model(data, hidden_size=64, embedding_dim=32, bidirectional=True, luong_score="dot")
