@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,29 @@ def test_keras_file_round_trip_in_a_fresh_process(tmp_path: Path) -> None:
     assert seen["iterations"] == 30, "optimizer state restored"
     assert seen["seed_states"] == [to_numpy(v).tolist() for v in model.seed_states()], "coin RNG restored"
     assert seen["warnings"] == []
+
+
+def test_a_keras_file_saved_before_the_system_file_was_renamed_loads(tmp_path: Path) -> None:
+    """``.keras`` files written when ``Seq2SeqModel`` lived in ``keras_seq2seq.seq2seq_model`` name that module in
+    their config; they load by the registered name ``keras_seq2seq>Seq2SeqModel``, safe loading included."""
+    from keras_seq2seq import load_model
+
+    model = tiny_model(toy_data(), hidden_size=8, embedding_dim=8)
+    model.save(tmp_path / "new.keras")
+    old = tmp_path / "old.keras"
+    with zipfile.ZipFile(tmp_path / "new.keras") as source, zipfile.ZipFile(old, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "config.json":
+                config = json.loads(data)
+                assert config["module"] == "keras_seq2seq.system"
+                assert config["registered_name"] == "keras_seq2seq>Seq2SeqModel"
+                data = json.dumps({**config, "module": "keras_seq2seq.seq2seq_model"}).encode()
+            target.writestr(info, data)
+    loaded = load_model(old)
+    assert type(loaded) is Seq2SeqModel
+    for mine, theirs in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 def test_fit_continues_after_loading_without_warnings(tmp_path: Path) -> None:
