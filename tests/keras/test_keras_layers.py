@@ -134,6 +134,7 @@ def test_tied_output_layer_uses_the_embedding_matrix() -> None:
         Decoder(9, embedding_dim=4, hidden_size=6, tie_embeddings=True)
 
 
+@pytest.mark.backend_independent  # argument checks: runs once, not per backend
 def test_bad_choices_name_the_value_and_the_options() -> None:
     with pytest.raises(ValueError, match=r"attention: got 'additive', expected one of 'bahdanau', 'luong', 'none'"):
         Decoder(9, attention="additive")

@@ -90,6 +90,7 @@ def test_translate_options(toy_model: Seq2SeqModel) -> None:
     assert beam_attention[1].shape == (len(outputs[1]), 4)
 
 
+@pytest.mark.backend_independent  # argument checks: runs once, not per backend
 def test_translate_rejects_bad_arguments(toy_model: Seq2SeqModel) -> None:
     with pytest.raises(ValueError, match=r"strategy: got 'nucleus', expected one of 'greedy', 'sample', 'beam'"):
         toy_model.translate(["I feel hungry"], strategy="nucleus")

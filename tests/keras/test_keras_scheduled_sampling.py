@@ -71,6 +71,7 @@ def test_parallel_pass_inputs_mix_gold_and_shifted_predictions() -> None:
     assert to_numpy(mix_inputs(gold, target_in, predictions)).tolist() == [[1, 8, 6, 10]]
 
 
+@pytest.mark.backend_independent  # argument checks: runs once, not per backend
 def test_parallel_with_bahdanau_is_refused_at_construction() -> None:
     data = toy_data()
     with pytest.raises(ValueError, match=r"mode: got 'parallel' with Seq2SeqConfig.attention='bahdanau'"):
@@ -155,6 +156,7 @@ def test_coins_come_from_the_models_seed_generator() -> None:
     assert not np.array_equal(gold_a[0], gold_a[1]), "each batch draws new coins"
 
 
+@pytest.mark.backend_independent  # plain-Python config objects: runs once, not per backend
 def test_config_objects_round_trip() -> None:
     """``get_config`` -> JSON -> ``from_config`` (what a ``.keras`` file stores) rebuilds the same model:
     config, schedule, vocabularies and seed, as objects again."""
