@@ -25,15 +25,13 @@ from keras_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
 from keras_seq2seq.stream_position import StreamPosition
 from keras_seq2seq.train_steps import num_replicas
 from keras_seq2seq.translate import KerasStepDecoder
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.batch import check_batch
-from seq2seq_fit.config import as_config
 from seq2seq_fit.decoding import join_ids
 from seq2seq_fit.pretrained import PretrainedSystem
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
-from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC, as_teacher_forcing
-from seq2seq_fit.tokenizer import as_tokenizer, check_tokenizer_vocab
-from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab, check_same_vocab
+from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC
+from seq2seq_fit.vocab import PAD_ID, Vocab, check_same_vocab
 
 EVAL_IDS = ("eval_source", "eval_hypotheses", "eval_targets")
 """Keys of the id tensors ``test_step`` adds to its logs (taken out again by ``make_test_function``)."""
@@ -107,21 +105,9 @@ class Seq2SeqModel(PretrainedSystem, keras.Model):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
-            if not isinstance(value, Vocab) and (isinstance(value, str) or not isinstance(value, Sequence)):
-                raise ValueError(f"Seq2SeqModel.{name}: got {value!r}, expected a Vocab or its token list")
-        self.config = as_config(config, name="Seq2SeqModel.config")
-        self.teacher_forcing = as_teacher_forcing(teacher_forcing, name="Seq2SeqModel.teacher_forcing")
-        check_compatible(self.config, self.teacher_forcing)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"Seq2SeqModel.seed: got {seed!r}, expected an integer >= 0")
-        self.src_vocab = as_vocab(src_vocab)
-        self.tgt_vocab = as_vocab(tgt_vocab)
-        self.src_tokenizer = as_tokenizer(src_tokenizer, owner="Seq2SeqModel.src")
-        self.tgt_tokenizer = as_tokenizer(tgt_tokenizer, owner="Seq2SeqModel.tgt")
-        check_tokenizer_vocab("Seq2SeqModel", "source", self.src_tokenizer, self.src_vocab.tokens)
-        check_tokenizer_vocab("Seq2SeqModel", "target", self.tgt_tokenizer, self.tgt_vocab.tokens)
-        self.seed = seed
+        self.init_system(
+            "Seq2SeqModel", src_vocab, tgt_vocab, config, teacher_forcing, src_tokenizer, tgt_tokenizer, seed
+        )
         self.model = Seq2Seq(
             self.config, len(self.src_vocab), len(self.tgt_vocab), seed=seed, dtype=self.dtype_policy, name="seq2seq"
         )

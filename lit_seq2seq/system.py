@@ -26,14 +26,13 @@ from lit_seq2seq.pretrained import canonical_weights, load_canonical_weights
 from lit_seq2seq.scheduled_sampling import applied_ratio, fed_from_model, gold_probability
 from lit_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.translate import TorchStepDecoder
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible, check_lr_schedule, lr_factor
-from seq2seq_fit.config import as_config, check_bool, check_float, check_int
+from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_lr_schedule, lr_factor
+from seq2seq_fit.config import check_bool, check_float
 from seq2seq_fit.decoding import length_budget
 from seq2seq_fit.pretrained import PretrainedSystem
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
-from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC, as_teacher_forcing
-from seq2seq_fit.tokenizer import as_tokenizer, check_tokenizer_vocab
-from seq2seq_fit.vocab import PAD_ID, Vocab, as_vocab
+from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC
+from seq2seq_fit.vocab import PAD_ID, Vocab
 
 Batch = dict[str, torch.Tensor]
 
@@ -129,21 +128,13 @@ class LitSeq2Seq(PretrainedSystem, pl.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
-        self.src_vocab = as_vocab(src_vocab)
-        self.tgt_vocab = as_vocab(tgt_vocab)
-        self.config = as_config(config, name="LitSeq2Seq.config")
-        self.teacher_forcing = as_teacher_forcing(teacher_forcing, name="LitSeq2Seq.teacher_forcing")
-        check_compatible(self.config, self.teacher_forcing)
-        self.src_tokenizer = as_tokenizer(src_tokenizer, owner="LitSeq2Seq.src")
-        self.tgt_tokenizer = as_tokenizer(tgt_tokenizer, owner="LitSeq2Seq.tgt")
-        check_tokenizer_vocab("LitSeq2Seq", "source", self.src_tokenizer, self.src_vocab.tokens)
-        check_tokenizer_vocab("LitSeq2Seq", "target", self.tgt_tokenizer, self.tgt_vocab.tokens)
+        self.init_system(
+            "LitSeq2Seq", src_vocab, tgt_vocab, config, teacher_forcing, src_tokenizer, tgt_tokenizer, seed
+        )
         check_float("LitSeq2Seq", "lr", lr, 0.0, math.inf, low_open=True, high_open=True)
         check_float("LitSeq2Seq", "weight_decay", weight_decay, 0.0, math.inf, high_open=True)
         check_lr_schedule("LitSeq2Seq", warmup_steps, lr_decay_steps, min_lr_ratio)
-        check_int("LitSeq2Seq", "seed", seed, 0)
         check_bool("LitSeq2Seq", "compile", compile)
-        self.seed = int(seed)
         self.save_hyperparameters(
             {
                 "src_vocab": self.src_vocab.tokens,

@@ -26,13 +26,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.config import Seq2SeqConfig, as_config, check_int
+from seq2seq_fit.errors import shown
 from seq2seq_fit.generation_config import GenerationConfig
 from seq2seq_fit.model_format import load_pretrained, save_pretrained
-from seq2seq_fit.teacher_forcing import TeacherForcing
-from seq2seq_fit.tokenizer import Tokenizer
+from seq2seq_fit.teacher_forcing import TeacherForcing, as_teacher_forcing, check_compatible
+from seq2seq_fit.tokenizer import Tokenizer, as_tokenizer, check_tokenizer_vocab
 from seq2seq_fit.translate import Source, StepDecoder, translate
-from seq2seq_fit.vocab import Vocab
+from seq2seq_fit.vocab import Vocab, as_vocab
 
 System = TypeVar("System", bound="PretrainedSystem")
 
@@ -107,6 +108,41 @@ class PretrainedSystem(Translator):
         raise NotImplementedError
 
     # -- written once for both -----------------------------------------------------------------
+
+    def init_system(
+        self,
+        owner: str,
+        src_vocab: Vocab | Sequence[str],
+        tgt_vocab: Vocab | Sequence[str],
+        config: Seq2SeqConfig | Mapping[str, Any] | None,
+        teacher_forcing: TeacherForcing | Mapping[str, Any] | None,
+        src_tokenizer: Any,
+        tgt_tokenizer: Any,
+        seed: int,
+    ) -> None:
+        """Check the constructor arguments both systems take, and set them as attributes: the same
+        coercion and the same one-line ``ValueError`` s (naming ``owner``, the argument and the value) on
+        both sides. Called by each constructor before it builds its network.
+
+        Example:
+            >>> PretrainedSystem().init_system("Model", ["<pad>"], [], None, None, None, None, 0)
+            Traceback (most recent call last):
+            ...
+            ValueError: Vocab: the first tokens must be ['<pad>', '<bos>', '<eos>', '<unk>'], got ['<pad>']
+        """
+        for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+            if not isinstance(vocab, Vocab) and (isinstance(vocab, str) or not isinstance(vocab, Sequence)):
+                raise ValueError(f"{owner}.{name}: got {shown(vocab)}, expected a Vocab or its token list")
+        self.src_vocab, self.tgt_vocab = as_vocab(src_vocab), as_vocab(tgt_vocab)
+        self.config = as_config(config, name=f"{owner}.config")
+        self.teacher_forcing = as_teacher_forcing(teacher_forcing, name=f"{owner}.teacher_forcing")
+        check_compatible(self.config, self.teacher_forcing)
+        self.src_tokenizer = as_tokenizer(src_tokenizer, owner=f"{owner}.src")
+        self.tgt_tokenizer = as_tokenizer(tgt_tokenizer, owner=f"{owner}.tgt")
+        check_tokenizer_vocab(owner, "source", self.src_tokenizer, self.src_vocab.tokens)
+        check_tokenizer_vocab(owner, "target", self.tgt_tokenizer, self.tgt_vocab.tokens)
+        check_int(owner, "seed", seed, 0)
+        self.seed = seed
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
         """Write the model as a framework-neutral directory that either system's ``from_pretrained`` reads.

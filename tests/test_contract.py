@@ -136,6 +136,24 @@ def test_translate_uses_the_models_tokenizer_unless_told_and_can_return_text() -
     assert described(OnnxTranslator.translate) == described(LitSeq2Seq.translate), "the ONNX runtime's translate too"
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [{"config": 5}, {"config": {"hidden_size": 0}}, {"teacher_forcing": {"start": 2.0}}, {"seed": -1},
+     {"src_vocab": None}, {"tgt_vocab": ["a"]}, {"src_tokenizer": "bpe"}],
+)  # fmt: skip
+def test_both_systems_check_their_arguments_alike(bad: dict[str, Any]) -> None:
+    from types import MappingProxyType
+
+    arguments = {"src_vocab": SRC_TOKENS, "tgt_vocab": TGT_TOKENS, "config": MappingProxyType({"hidden_size": 8})}
+    assert LitSeq2Seq(**arguments).config == Seq2SeqModel(**arguments).config, "a read-only mapping on both sides"
+    messages = []
+    for cls in (LitSeq2Seq, Seq2SeqModel):
+        with pytest.raises(ValueError) as error:
+            cls(**{**arguments, **bad})
+        messages.append(str(error.value).replace(cls.__name__, "<system>"))
+    assert messages[0] == messages[1]
+
+
 @pytest.mark.parametrize("method", [*MIRRORED_METHODS, "pretrained_arguments"])
 def test_the_surface_around_the_network_is_written_once(method: str) -> None:
     from seq2seq_fit.serving import OnnxTranslator
