@@ -82,7 +82,8 @@ def fit_command(framework: str, backend: str | None, config: str | None, variant
     Example:
         >>> " ".join(fit_command("lightning", None, "c.yaml", "teacher-forcing", 1, "cmudict", Path("r"), []))
         '-m lit_seq2seq.cli fit --config c.yaml --data.corpus cmudict --seed_everything 1 --data.seed 1 \
---trainer.default_root_dir r --save_pretrained r/model --ckpt_path last'
+--trainer.default_root_dir r --save_pretrained r/model --trainer.logger CSVLogger --trainer.logger.save_dir r \
+--ckpt_path last'
     """
     flags = FIT_FLAGS[framework]
     module = "lit_seq2seq.cli" if framework == "lightning" else "keras_seq2seq.cli"
@@ -99,8 +100,8 @@ def fit_command(framework: str, backend: str | None, config: str | None, variant
         if value != getattr(defaults, key):
             command += [f"--model.teacher_forcing.{key}", str(value)]
     command += [flags["output"], str(run_dir), "--save_pretrained", str(run_dir / "model"), *extra]
-    if framework == "lightning":
-        command += ["--ckpt_path", "last"]  # resume a run cut off mid-way
+    if framework == "lightning":  # the dev curve in <run_dir>/lightning_logs/*/metrics.csv; resume a run cut off
+        command += ["--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", str(run_dir), "--ckpt_path", "last"]
     return command
 
 
@@ -245,7 +246,8 @@ def plot_curves(runs: list[dict[str, Any]], path: Path) -> None:
             ax.fill_between(steps, [min(w) for w in wers], [max(w) for w in wers], color=line.get_color(), alpha=0.2)
     ax.set(xlabel="optimizer step", ylabel="dev WER % (greedy)", title="CMUdict G2P learning curves")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    if ax.lines:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -76,6 +76,7 @@ def test_the_g2p_driver_runs_lightning_fit_scores_the_saved_model_and_reads_it_o
     (run,) = [r for r in data["rows"] if "seed" in r]
     assert (run["framework"], run["seed"]) == ("lightning", 0) and 0 < run["test_words"] <= 20
     assert 0 <= run["greedy_wer"] <= 100 and run["beam5_per"] >= 0 and run["config"]["hidden_size"] == 16
+    assert run["epochs"] == 1 and run["curve"][0]["val_wer"] >= 0  # the dev curve of the fit command's CSV log
     assert "| lightning | teacher-forcing | 1 |" in (tmp_path / "g2p_t.md").read_text()
     log = (run_dir / "fit.log").stat().st_size
     g2p.main([*argv, "--", *LIGHTNING_FIT])  # read, not trained again
