@@ -3,7 +3,9 @@
 ``lit-seq2seq`` and ``keras-seq2seq`` are built from these modules, so the three command lines take
 the same options with the same spellings and report errors the same way:
 
-- :mod:`~seq2seq_fit.cli.options`: the option tables (training, data, ``translate``, ``export``);
+- :mod:`~seq2seq_fit.cli.options`: the option tables (training, data, training recipes, ``translate``, ``export``);
+- :mod:`~seq2seq_fit.cli.recipes`: the framework-free rules of the training recipes (budget, early stopping, presets);
+- :mod:`~seq2seq_fit.cli.config_file`: ``--config`` in LightningCLI's layout for ``keras-seq2seq fit``;
 - :mod:`~seq2seq_fit.cli.value_types`: the argparse types of those options;
 - :mod:`~seq2seq_fit.cli.errors`: one-line errors (``<prog>: error: <message>``, exit status 2);
 - :mod:`~seq2seq_fit.cli.commands`: ``translate`` and ``export`` around each command line's model loader;
