@@ -125,7 +125,8 @@ def curve(run_dir: Path) -> list[dict[str, float]]:
                 wer = row.get("val_wer") or row.get("val/wer")
                 if wer:
                     epoch = float(row["epoch"])
-                    points[epoch] = {"epoch": epoch, "step": float(row.get("step") or 0), "val_wer": float(wer)}
+                    step = float(row["step"]) if row.get("step") else None  # Keras' history.csv has none
+                    points[epoch] = {"epoch": epoch, "step": step, "val_wer": float(wer)}
     return [points[e] for e in sorted(points)]
 
 
@@ -225,7 +226,7 @@ def results_table(title: str, summary: list[dict[str, Any]], config: Seq2SeqConf
 
 
 def plot_curves(runs: list[dict[str, Any]], path: Path) -> None:
-    """Dev WER against optimizer steps, mean over the seeds with their range, per (framework, variant)."""
+    """Dev WER after each epoch, mean over the seeds with their range, per (framework, variant)."""
     try:
         from seq2seq_fit.plots import _pyplot
 
@@ -238,13 +239,13 @@ def plot_curves(runs: list[dict[str, Any]], path: Path) -> None:
         if not curves:
             continue
         n = min(len(c) for c in curves)  # early stopping may end a seed sooner
-        steps = [statistics.mean(c[i]["step"] for c in curves) for i in range(n)]
+        epochs = [curves[0][i]["epoch"] + 1 for i in range(n)]
         wers = [[c[i]["val_wer"] for c in curves] for i in range(n)]
         label = f"{framework} {variant} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
-        (line,) = ax.plot(steps, [statistics.mean(w) for w in wers], marker="o", ms=3, label=label)
+        (line,) = ax.plot(epochs, [statistics.mean(w) for w in wers], marker="o", ms=3, label=label)
         if len(curves) > 1:
-            ax.fill_between(steps, [min(w) for w in wers], [max(w) for w in wers], color=line.get_color(), alpha=0.2)
-    ax.set(xlabel="optimizer step", ylabel="dev WER % (greedy)", title="CMUdict G2P learning curves")
+            ax.fill_between(epochs, [min(w) for w in wers], [max(w) for w in wers], color=line.get_color(), alpha=0.2)
+    ax.set(xlabel="epoch", ylabel="dev WER % (greedy)", title="CMUdict G2P learning curves")
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(fontsize=7)
