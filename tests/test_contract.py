@@ -369,7 +369,9 @@ def keras_layer_paths(layer: Any, prefix: str = "") -> Iterator[str]:
     import keras
 
     own = ("Seq2Seq", "Encoder", "Decoder", "LuongAttention", "BahdanauAttention")
-    for name, value in vars(layer).items():
+    # On the torch backend a Keras layer is a torch.nn.Module: its sub-layers live in _modules, not in vars()
+    attributes = {**vars(layer), **getattr(layer, "_modules", {})}
+    for name, value in attributes.items():
         if name.startswith("_"):
             continue
         children = value if isinstance(value, list) else [value]
