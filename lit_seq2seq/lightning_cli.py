@@ -103,9 +103,10 @@ def run_checkpoints(root: str, monitor: str | None, mode: str = "min") -> list[M
     """The checkpoints of ``lit-seq2seq fit``: ``<root>/checkpoints/last.ckpt`` after every epoch (what
     ``--ckpt_path last`` resumes, the same directory whatever the logger's version) and, with ``monitor``,
     ``best.ckpt`` (the best epoch by it, for ``--restore_best_weights``). Two callbacks: a monitored
-    ``ModelCheckpoint`` writes ``last.ckpt`` only in the epochs it writes a best one."""
+    ``ModelCheckpoint`` writes ``last.ckpt`` only in the epochs it writes a best one. ``save_top_k=0``: no
+    ``epoch=N-step=M.ckpt`` copy of ``last.ckpt`` beside it."""
     directory = os.path.join(root, "checkpoints")
-    checkpoints = [ModelCheckpoint(dirpath=directory, save_last=True)]
+    checkpoints = [ModelCheckpoint(dirpath=directory, save_top_k=0, save_last=True)]
     if monitor is not None:
         metric = monitored_metric(monitor, "lightning")
         checkpoints.append(ModelCheckpoint(dirpath=directory, monitor=metric, mode=mode, filename="best"))

@@ -33,7 +33,8 @@ def test_early_stopping_continues_its_count_after_a_restart(tmp_path: Path) -> N
     fit(tmp_path / "cut", *STOPPING, "--trainer.max_epochs=2", "--ckpt_path=last")
     resumed = fit(tmp_path / "cut", *STOPPING, "--trainer.max_epochs=10", "--ckpt_path=last")
     assert resumed.trainer.current_epoch == whole.trainer.current_epoch, "the count went on from the checkpoint"
-    assert (tmp_path / "cut" / "checkpoints" / "last.ckpt").is_file()
+    names = [p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()]
+    assert names == ["last.ckpt"], "one checkpoint, overwritten each epoch, no epoch=N copy or last-v1 beside it"
 
 
 def test_the_budget_stops_training(tmp_path: Path) -> None:
@@ -48,6 +49,7 @@ def test_restore_best_weights_keeps_the_best_epoch(tmp_path: Path) -> None:
         "--model.lr=0.05", "--restore_best_weights=true", f"--save_pretrained={tmp_path / 'model'}",
     )  # fmt: skip
     checkpoints = tmp_path / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best.ckpt", "last.ckpt"]
     best = torch.load(checkpoints / "best.ckpt", weights_only=True)["state_dict"]
     last = torch.load(checkpoints / "last.ckpt", weights_only=True)["state_dict"]
     saved = LitSeq2Seq.from_pretrained(tmp_path / "model").state_dict()

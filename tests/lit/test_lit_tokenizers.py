@@ -55,7 +55,7 @@ def test_fit_trains_a_tokenizer_per_side_and_translate_needs_no_flag(tsv: Path, 
         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
         "--trainer.logger", "false", "--trainer.default_root_dir", str(tmp_path),
     ])  # fmt: skip
-    (checkpoint,) = tmp_path.rglob("*.ckpt")
+    checkpoint = tmp_path / "checkpoints" / "last.ckpt"
     model = LitSeq2Seq.load_from_checkpoint(checkpoint, map_location="cpu")
     assert model.src_tokenizer.kind == model.tgt_tokenizer.kind == "huggingface"
     assert model.src_tokenizer != model.tgt_tokenizer, "each side trained on its own texts"
