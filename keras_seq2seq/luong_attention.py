@@ -66,9 +66,9 @@ class LuongAttention(keras.layers.Layer):
         scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))  # (B, T, S)
         weights = masked_softmax(scores, ops.expand_dims(mask, 1), self.compute_dtype)  # (B, T, S)
         context = ops.matmul(weights, enc)  # (B, T, H)
-        pre = self.w_c(ops.concatenate([context, query], axis=-1))  # (B, T, H)
-        if single:
-            return ops.squeeze(pre, 1), ops.squeeze(weights, 1)
+        if single:  # w_c on 2-D input: a 3-D Dense inside the step loop's gradient does not compile under XLA
+            query, context, weights = ops.squeeze(query, 1), ops.squeeze(context, 1), ops.squeeze(weights, 1)
+        pre = self.w_c(ops.concatenate([context, query], axis=-1))  # (B, T, H) or (B, H)
         return pre, weights
 
     def get_config(self) -> dict[str, Any]:
