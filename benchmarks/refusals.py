@@ -31,6 +31,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +47,13 @@ MEMORY_CAP = 4 << 30
 TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", *"abcdefgh"]
 TINY: dict[str, Any] = {"embedding_dim": 6, "hidden_size": 8}
 SECRET = "SECRET-7f3a"
-
-#: name -> (what the case is, function building its input in a directory and returning the measured call)
-CASES: dict[str, tuple[str, Callable[[Path], Callable[[], Any]]]] = {}
-
-
-def case(name: str, what: str) -> Callable[[Callable[[Path], Callable[[], Any]]], Any]:
-    def register(build: Callable[[Path], Callable[[], Any]]) -> Callable[[Path], Callable[[], Any]]:
-        CASES[name] = (what, build)
-        return build
-
-    return register
+Build = Callable[[Path], Callable[[], Any]]
 
 
 # -- inputs ------------------------------------------------------------------------------------------
 
 
-def model_directory(out: Path, weights_edit: Callable[[dict[str, np.ndarray]], None] | None = None) -> Path:
+def model_directory(out: Path) -> Path:
     """A tiny model directory written by ``save_pretrained`` from numpy weights."""
     from seq2seq_fit import Seq2SeqConfig, TeacherForcing
     from seq2seq_fit.model_format import save_pretrained
@@ -117,50 +108,6 @@ def lit_module() -> Any:
     return LitSeq2Seq(TOKENS, TOKENS, TINY)
 
 
-def checkpoint(path: Path, edit: Callable[[dict[str, Any]], None] = lambda c: None) -> Path:
-    """A checkpoint of a tiny ``LitSeq2Seq`` as ``Trainer.save_checkpoint`` writes it, after ``edit``."""
-    import lightning.pytorch as pl
-    import torch
-
-    module = lit_module()
-    ckpt = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": pl.__version__, "hparams_name": "kwargs",
-            "state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}  # fmt: skip
-    edit(ckpt)
-    torch.save(ckpt, path)
-    return path
-
-
-def keras_file(path: Path, config_edit: Callable[[dict[str, Any]], None] | None = None, nan: bool = False) -> Path:
-    """A tiny ``Seq2SeqModel`` saved as ``.keras``; ``config_edit`` rewrites its ``config.json``."""
-    from keras_seq2seq import Seq2SeqModel
-
-    model = Seq2SeqModel(TOKENS, TOKENS, TINY)
-    model.translate(["a"], max_length=2)  # builds the weights
-    if nan:
-        weight = model.weights[0]
-        value = np.array(weight.numpy())
-        value.reshape(-1)[0] = np.nan
-        weight.assign(value)
-    model.save(path)
-    if config_edit is not None:
-        with zipfile.ZipFile(path) as old:
-            members = {info.filename: old.read(info) for info in old.infolist()}
-        config = json.loads(members["config.json"])
-        config_edit(config)
-        members["config.json"] = json.dumps(config).encode()
-        with zipfile.ZipFile(path, "w") as new:
-            for name, data in members.items():
-                new.writestr(name, data)
-    return path
-
-
-def keras_config_hidden(size: int) -> Callable[[dict[str, Any]], None]:
-    def edit(config: dict[str, Any]) -> None:
-        config["config"]["config"]["hidden_size"] = size
-
-    return edit
-
-
 def sparse(path: Path, size: int) -> Path:
     with path.open("wb") as f:
         f.truncate(size)
@@ -172,147 +119,206 @@ def fifo(path: Path) -> Path:
     return path
 
 
-# -- cases -------------------------------------------------------------------------------------------
-
-
-def vocab_case(size: int) -> Callable[[Path], Callable[[], Any]]:
-    def build(tmp: Path) -> Callable[[], Any]:
-        from seq2seq_fit import Vocab
-
-        tokens = TOKENS[:4] + [f"t{i}" for i in range(size)] + ["t7"]
-        return lambda: Vocab(tokens)
-
-    return build
-
-
-case("vocab_duplicate_40k", "Vocab(tokens): one duplicate among 40,000")(vocab_case(40_000))
-case("vocab_duplicate_200k", "Vocab(tokens): one duplicate among 200,000")(vocab_case(200_000))
-
-
-def checkpoint_hidden(size: int) -> Callable[[Path], Callable[[], Any]]:
-    def build(tmp: Path) -> Callable[[], Any]:
-        from lit_seq2seq import LitSeq2Seq
-
-        path = checkpoint(tmp / "m.ckpt", lambda c: c["hyper_parameters"]["config"].update(hidden_size=size))
-        return lambda: LitSeq2Seq.load_from_checkpoint(path)
-
-    return build
-
-
-def keras_hidden(size: int) -> Callable[[Path], Callable[[], Any]]:
-    def build(tmp: Path) -> Callable[[], Any]:
-        from keras_seq2seq import load_model
-
-        path = keras_file(tmp / "m.keras", keras_config_hidden(size))
-        return lambda: load_model(path)
-
-    return build
-
-
-for _size in (6000, 20000):
-    case(f"checkpoint_hidden_{_size}", f"LitSeq2Seq.load_from_checkpoint: config asks hidden_size {_size}")(
-        checkpoint_hidden(_size)
-    )
-    case(f"keras_hidden_{_size}", f"keras_seq2seq.load_model(.keras): config asks hidden_size {_size}")(
-        keras_hidden(_size)
-    )
-
-
-def safetensors_extra(count: int) -> Callable[[Path], Callable[[], Any]]:
-    def build(tmp: Path) -> Callable[[], Any]:
-        from seq2seq_fit.model_format import load_pretrained
-
-        root = model_directory(tmp / "model")
-        path = root / "model.safetensors"
-        blob = path.read_bytes()
-        n = int.from_bytes(blob[:8], "little")
-        header, body = json.loads(blob[8 : 8 + n]), blob[8 + n :]
-        header["decoder.extra"] = {"dtype": "F32", "shape": [count], "data_offsets": [len(body), len(body) + 4 * count]}
-        text = json.dumps(header).encode()
-        text += b" " * (-len(text) % 8)
-        with path.open("wb") as f:
-            f.write(len(text).to_bytes(8, "little") + text + body)
-            f.truncate(8 + len(text) + len(body) + 4 * count)  # sparse: the tensor's bytes cost no disk
-        relist(root)
-        return lambda: load_pretrained(root)
-
-    return build
-
-
-for _gb, _count in (("1_2", 300_000_000), ("2_4", 600_000_000)):
-    case(
-        f"safetensors_extra_{_gb}gb",
-        f"load_pretrained: model.safetensors with an unexpected {_gb.replace('_', '.')} GB tensor (sparse)",
-    )(safetensors_extra(_count))
-
-
-@case("keras_zip_bomb_3gb", "keras_seq2seq.load_model: config.json inflates to 3 GB")
-def keras_bomb(tmp: Path) -> Callable[[], Any]:
-    from keras_seq2seq import load_model
-
-    path = keras_file(tmp / "m.keras")
+def rezip(path: Path, write: Callable[[zipfile.ZipFile, dict[str, bytes]], None], **options: Any) -> None:
+    """Rewrite the zip file ``path``: ``write(new_zip, old_members)``."""
     with zipfile.ZipFile(path) as old:
         members = {info.filename: old.read(info) for info in old.infolist()}
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as new:
-        for name, data in members.items():
-            if name != "config.json":
-                new.writestr(name, data)
-        with new.open("config.json", "w", force_zip64=True) as member:
-            chunk = b" " * (1 << 20)
-            for _ in range(3000):  # 3 GB of JSON whitespace before the real config
-                member.write(chunk)
-            member.write(members["config.json"])
+    with zipfile.ZipFile(path, "w", **options) as new:
+        write(new, members)
+
+
+def zip_bomb(new: zipfile.ZipFile, members: dict[str, bytes]) -> None:
+    """The members with 3 GB of JSON whitespace before the real ``config.json``."""
+    for name, data in members.items():
+        if name != "config.json":
+            new.writestr(name, data)
+    with new.open("config.json", "w", force_zip64=True) as member:
+        for _ in range(3000):
+            member.write(b" " * (1 << 20))
+        member.write(members["config.json"])
+
+
+def keras_hidden(size: int) -> Callable[[zipfile.ZipFile, dict[str, bytes]], None]:
+    """The members with ``hidden_size`` set to ``size`` in ``config.json``."""
+
+    def write(new: zipfile.ZipFile, members: dict[str, bytes]) -> None:
+        config = json.loads(members["config.json"])
+        config["config"]["config"]["hidden_size"] = size
+        for name, data in {**members, "config.json": json.dumps(config).encode()}.items():
+            new.writestr(name, data)
+
+    return write
+
+
+def nan_weight(root: Path) -> None:
+    path = root / "model.safetensors"
+    blob = bytearray(path.read_bytes())
+    n = int.from_bytes(blob[:8], "little")
+    blob[8 + n : 8 + n + 4] = np.float32(np.nan).tobytes()
+    path.write_bytes(bytes(blob))
+    relist(root)
+
+
+def extra_tensor(root: Path, count: int) -> None:
+    path = root / "model.safetensors"
+    blob = path.read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    header, body = json.loads(blob[8 : 8 + n]), blob[8 + n :]
+    header["decoder.extra"] = {"dtype": "F32", "shape": [count], "data_offsets": [len(body), len(body) + 4 * count]}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with path.open("wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + body)
+        f.truncate(8 + len(text) + len(body) + 4 * count)  # sparse: the tensor's bytes cost no disk
+    relist(root)
+
+
+def config_text(root: Path, old: str, new: str) -> None:
+    (root / "config.json").write_text((root / "config.json").read_text().replace(old, new))
+
+
+def vocab_symlink(root: Path) -> None:
+    secret = root.parent / "secret.json"
+    secret.write_text(json.dumps({"api_key": SECRET, "config": {"source": SECRET}}))
+    (root / "vocab.json").unlink()
+    (root / "vocab.json").symlink_to(secret)
+    relist(root)
+
+
+def edit_graph(root: Path, name: str, edit: Callable[[Any], None]) -> None:
+    import onnx
+
+    model = onnx.load(os.fspath(root / name))
+    edit(model)
+    onnx.save_model(model, os.fspath(root / name))
+    relist(root)
+
+
+def nan_initializer(model: Any) -> None:
+    from onnx import numpy_helper
+
+    init = next(i for i in model.graph.initializer if i.data_type == 1 and i.dims)
+    array = numpy_helper.to_array(init).copy()
+    array.reshape(-1)[0] = np.nan
+    init.CopyFrom(numpy_helper.from_array(array, init.name))
+
+
+def bad_export_json(root: Path) -> None:
+    edit_json(root / "export.json", lambda d: d.update(encoder=7))
+    relist(root)
+
+
+def bad_config_metadata(model: Any) -> None:
+    next(p for p in model.metadata_props if p.key == "seq2seq_fit.config").value = "{"
+
+
+def other_decoder(root: Path, tokens: list[str]) -> None:
+    other = onnx_export(root.parent / "other", tokens)
+    (root / "decoder.onnx").write_bytes((other / "decoder.onnx").read_bytes())
+    relist(root)
+
+
+def swap_graphs(root: Path) -> None:
+    encoder, decoder = (root / "encoder.onnx").read_bytes(), (root / "decoder.onnx").read_bytes()
+    (root / "encoder.onnx").write_bytes(decoder)
+    (root / "decoder.onnx").write_bytes(encoder)
+    relist(root)
+
+
+# -- cases: each builds its input in a temporary directory and returns the one call a user makes -------
+
+
+def vocab_duplicate(tmp: Path, size: int) -> Callable[[], Any]:
+    from seq2seq_fit import Vocab
+
+    tokens = TOKENS[:4] + [f"t{i}" for i in range(size)] + ["t7"]
+    return lambda: Vocab(tokens)
+
+
+def lit_checkpoint(
+    tmp: Path, edit: Callable[[dict[str, Any]], None] = lambda c: None, cut: bool = False, cli: bool = False
+) -> Callable[[], Any]:
+    """A checkpoint of a tiny ``LitSeq2Seq`` as ``Trainer.save_checkpoint`` writes it, after ``edit`` (``cut``:
+    truncated to half), loaded by ``load_from_checkpoint`` (``cli``: by ``lit-seq2seq translate``)."""
+    import lightning.pytorch as pl
+    import torch
+
+    from lit_seq2seq import LitSeq2Seq
+    from lit_seq2seq.cli import translate_main
+
+    module, path = lit_module(), tmp / "m.ckpt"
+    ckpt = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": pl.__version__, "hparams_name": "kwargs",
+            "state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}  # fmt: skip
+    edit(ckpt)
+    torch.save(ckpt, path)
+    if cut:
+        os.truncate(path, path.stat().st_size // 2)
+    if cli:
+        return lambda: translate_main(["--model", os.fspath(path), "a b"])
+    return lambda: LitSeq2Seq.load_from_checkpoint(path)
+
+
+def inf_weight(ckpt: dict[str, Any]) -> None:
+    name = next(iter(ckpt["state_dict"]))
+    ckpt["state_dict"][name] = ckpt["state_dict"][name].clone().fill_(float("inf"))
+
+
+def keras_load(tmp: Path, edit: Callable[..., None] | None = None, nan: bool = False, **zip_options: Any) -> Any:
+    """A tiny ``Seq2SeqModel`` saved as ``.keras`` (``nan``: with a NaN weight), rewritten by ``edit``
+    (:func:`rezip`), loaded by ``keras_seq2seq.load_model``."""
+    from keras_seq2seq import Seq2SeqModel, load_model
+
+    model = Seq2SeqModel(TOKENS, TOKENS, TINY)
+    model.translate(["a"], max_length=2)  # builds the weights
+    if nan:
+        value = np.array(model.weights[0].numpy())
+        value.reshape(-1)[0] = np.nan
+        model.weights[0].assign(value)
+    path = tmp / "m.keras"
+    model.save(path)
+    if edit is not None:
+        rezip(path, edit, **zip_options)
     return lambda: load_model(path)
 
 
-def translate_case(**options: Any) -> Callable[[Path], Callable[[], Any]]:
-    def build(tmp: Path) -> Callable[[], Any]:
-        module = lit_module().eval()
-        sources = options.pop("sources", ["a b c"])
-        return lambda: module.translate(sources, **options)
+def pretrained(tmp: Path, edit: Callable[[Path], None], lit: bool = False) -> Callable[[], Any]:
+    """``load_pretrained`` (``lit``: ``LitSeq2Seq.from_pretrained``) of a tiny model directory after ``edit``."""
+    from lit_seq2seq import LitSeq2Seq
+    from seq2seq_fit.model_format import load_pretrained
 
-    return build
-
-
-case("translate_max_length_1e9", "LitSeq2Seq.translate(max_length=10**9)")(translate_case(max_length=10**9))
-case("translate_beam_1e6", "LitSeq2Seq.translate(strategy='beam', beam_width=10**6)")(
-    translate_case(strategy="beam", beam_width=10**6)
-)
-case("translate_attention_100k_chars", "LitSeq2Seq.translate: a 100,000-character source, return_attention=True")(
-    translate_case(sources=[" ".join(["a"] * 50_000) + "b"], return_attention=True)
-)
+    root = model_directory(tmp / "model")
+    edit(root)
+    return (lambda: LitSeq2Seq.from_pretrained(root)) if lit else lambda: load_pretrained(root)
 
 
-def corpus_case(make: Callable[[Path], Path]) -> Callable[[Path], Callable[[], Any]]:
-    def build(tmp: Path) -> Callable[[], Any]:
-        from datamodules import load_corpus
+def onnx_translate(tmp: Path, edit: Callable[[Path], None]) -> Callable[[], Any]:
+    """``OnnxTranslator`` of a tiny export after ``edit``, translating one source."""
+    from seq2seq_fit.serving import OnnxTranslator
 
-        path = make(tmp / "corpus.tsv")
-        return lambda: f"{len(load_corpus(path).train)} training pairs"
-
-    return build
-
-
-def file_case(make: Callable[[Path], Path]) -> Callable[[Path], Callable[[], Any]]:
-    def build(tmp: Path) -> Callable[[], Any]:
-        from seq2seq_fit.cli.sources import read_sources
-
-        path = make(tmp / "sources.txt")
-        return lambda: len(read_sources([], os.fspath(path)))
-
-    return build
+    root = onnx_export(tmp / "export")
+    edit(root)
+    return lambda: OnnxTranslator(root, threads=1).translate(["a b c"])
 
 
-for _name, _what, _make in (
-    ("dev_zero", "/dev/zero", lambda p: Path("/dev/zero")),
-    ("fifo", "a FIFO", fifo),
-    ("200mb_line", "one 200 MB line (sparse)", lambda p: sparse(p, 200 << 20)),
-):
-    case(f"corpus_{_name}", f"load_corpus: {_what}")(corpus_case(_make))
-    case(f"file_{_name}", f"translate --file (read_sources): {_what}")(file_case(_make))
+def translate(tmp: Path, sources: tuple[str, ...] = ("a b c",), **options: Any) -> Callable[[], Any]:
+    module = lit_module().eval()
+    return lambda: module.translate(list(sources), **options)
 
 
-@case("tsv_cr_only", "load_corpus: a TSV with CR-only line endings (3 pairs; expected read, not refused)")
+def corpus(tmp: Path, make: Callable[[Path], Path]) -> Callable[[], Any]:
+    from datamodules import load_corpus
+
+    path = make(tmp / "corpus.tsv")
+    return lambda: f"{len(load_corpus(path).train)} training pairs"
+
+
+def sources_file(tmp: Path, make: Callable[[Path], Path]) -> Callable[[], Any]:
+    from seq2seq_fit.cli.sources import read_sources
+
+    path = make(tmp / "sources.txt")
+    return lambda: len(read_sources([], os.fspath(path)))
+
+
 def tsv_cr_only(tmp: Path) -> Callable[[], Any]:
     from datamodules import load_corpus
 
@@ -326,177 +332,78 @@ def tsv_cr_only(tmp: Path) -> Callable[[], Any]:
     return read
 
 
-@case("nan_directory", "load_pretrained: a NaN weight in model.safetensors")
-def nan_directory(tmp: Path) -> Callable[[], Any]:
-    from seq2seq_fit.model_format import load_pretrained
-
-    root = model_directory(tmp / "model")
-    path = root / "model.safetensors"
-    blob = bytearray(path.read_bytes())
-    n = int.from_bytes(blob[:8], "little")
-    blob[8 + n : 8 + n + 4] = np.float32(np.nan).tobytes()
-    path.write_bytes(bytes(blob))
-    relist(root)
-    return lambda: load_pretrained(root)
+def hidden_size(size: int) -> Callable[[dict[str, Any]], None]:
+    return lambda ckpt: ckpt["hyper_parameters"]["config"].update(hidden_size=size)
 
 
-@case("nan_checkpoint", "LitSeq2Seq.load_from_checkpoint: an inf weight")
-def nan_checkpoint(tmp: Path) -> Callable[[], Any]:
-    from lit_seq2seq import LitSeq2Seq
-
-    def poison(ckpt: dict[str, Any]) -> None:
-        name = next(iter(ckpt["state_dict"]))
-        ckpt["state_dict"][name] = ckpt["state_dict"][name].clone().fill_(float("inf"))
-
-    path = checkpoint(tmp / "m.ckpt", poison)
-    return lambda: LitSeq2Seq.load_from_checkpoint(path)
-
-
-@case("nan_keras", "keras_seq2seq.load_model: a NaN weight in the .keras file")
-def nan_keras(tmp: Path) -> Callable[[], Any]:
-    from keras_seq2seq import load_model
-
-    path = keras_file(tmp / "m.keras", nan=True)
-    return lambda: load_model(path)
-
-
-def edit_graph(root: Path, name: str, edit: Callable[[Any], None]) -> None:
-    import onnx
-
-    model = onnx.load(os.fspath(root / name))
-    edit(model)
-    onnx.save_model(model, os.fspath(root / name))
-    relist(root)
-
-
-def translator(root: Path) -> Callable[[], Any]:
-    from seq2seq_fit.serving import OnnxTranslator
-
-    return lambda: OnnxTranslator(root, threads=1).translate(["a b c"])
-
-
-@case("nan_onnx", "OnnxTranslator: a NaN in an initializer of decoder.onnx")
-def nan_onnx(tmp: Path) -> Callable[[], Any]:
-    from onnx import numpy_helper
-
-    def poison(model: Any) -> None:
-        init = next(i for i in model.graph.initializer if i.data_type == 1 and i.dims)
-        array = numpy_helper.to_array(init).copy()
-        array.reshape(-1)[0] = np.nan
-        init.CopyFrom(numpy_helper.from_array(array, init.name))
-
-    root = onnx_export(tmp / "export")
-    edit_graph(root, "decoder.onnx", poison)
-    return translator(root)
-
-
-def onnx_logits(tokens: list[str]) -> Callable[[Path], Callable[[], Any]]:
-    def build(tmp: Path) -> Callable[[], Any]:
-        root = onnx_export(tmp / "export")
-        other = onnx_export(tmp / "other", tokens)
-        (root / "decoder.onnx").write_bytes((other / "decoder.onnx").read_bytes())
-        relist(root)
-        return translator(root)
-
-    return build
-
-
-case("onnx_logits_wider", "OnnxTranslator: decoder.onnx of a model with one more target token")(
-    onnx_logits([*TOKENS, "i"])
-)
-case("onnx_logits_narrower", "OnnxTranslator: decoder.onnx of a model with one target token fewer")(
-    onnx_logits(TOKENS[:-1])
-)
-
-
-@case("onnx_bad_export_json", "OnnxTranslator: export.json with 'encoder': 7")
-def onnx_bad_export_json(tmp: Path) -> Callable[[], Any]:
-    root = onnx_export(tmp / "export")
-    edit_json(root / "export.json", lambda d: d.update(encoder=7))
-    relist(root)
-    return translator(root)
-
-
-@case("onnx_bad_graph_metadata", "OnnxTranslator: graph metadata seq2seq_fit.config is '{'")
-def onnx_bad_graph_metadata(tmp: Path) -> Callable[[], Any]:
-    def edit(model: Any) -> None:
-        next(p for p in model.metadata_props if p.key == "seq2seq_fit.config").value = "{"
-
-    root = onnx_export(tmp / "export")
-    edit_graph(root, "encoder.onnx", edit)
-    return translator(root)
-
-
-@case("onnx_swapped_graphs", "OnnxTranslator: encoder.onnx and decoder.onnx swapped")
-def onnx_swapped(tmp: Path) -> Callable[[], Any]:
-    root = onnx_export(tmp / "export")
-    encoder, decoder = (root / "encoder.onnx").read_bytes(), (root / "decoder.onnx").read_bytes()
-    (root / "encoder.onnx").write_bytes(decoder)
-    (root / "decoder.onnx").write_bytes(encoder)
-    relist(root)
-    return translator(root)
-
-
-@case("json_deep_nesting", "load_pretrained: config.json nested 100,000 deep")
-def json_deep(tmp: Path) -> Callable[[], Any]:
-    from seq2seq_fit.model_format import load_pretrained
-
-    root = model_directory(tmp / "model")
-    text = (root / "config.json").read_text()
-    (root / "config.json").write_text(
-        text.replace('"extra": {', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "extra": {')
-    )
-    return lambda: load_pretrained(root)
-
-
-@case("json_5001_digits", "load_pretrained: config.json hidden_size of 5,001 digits")
-def json_digits(tmp: Path) -> Callable[[], Any]:
-    from seq2seq_fit.model_format import load_pretrained
-
-    root = model_directory(tmp / "model")
-    text = (root / "config.json").read_text()
-    (root / "config.json").write_text(text.replace('"hidden_size": 8', '"hidden_size": ' + "9" * 5001))
-    return lambda: load_pretrained(root)
-
-
-@case("checkpoint_truncated", "LitSeq2Seq.load_from_checkpoint: the file cut in half")
-def checkpoint_truncated(tmp: Path) -> Callable[[], Any]:
-    from lit_seq2seq import LitSeq2Seq
-
-    path = checkpoint(tmp / "m.ckpt")
-    os.truncate(path, path.stat().st_size // 2)
-    return lambda: LitSeq2Seq.load_from_checkpoint(path)
-
-
-@case("cli_truncated_checkpoint", "lit-seq2seq translate --model a checkpoint cut in half")
-def cli_truncated_checkpoint(tmp: Path) -> Callable[[], Any]:
-    from lit_seq2seq.cli import translate_main
-
-    path = checkpoint(tmp / "m.ckpt")
-    os.truncate(path, path.stat().st_size // 2)
-    return lambda: translate_main(["--model", os.fspath(path), "a b"])
-
-
-@case("extra_seed_abc", "LitSeq2Seq.from_pretrained: config.json extra.seed is 'abc'")
-def extra_seed(tmp: Path) -> Callable[[], Any]:
-    from lit_seq2seq import LitSeq2Seq
-
-    root = model_directory(tmp / "model")
-    edit_json(root / "config.json", lambda d: d["extra"].update(seed="abc"))
-    return lambda: LitSeq2Seq.from_pretrained(root)
-
-
-@case("vocab_symlink_outside", "load_pretrained: vocab.json a symlink to a JSON file outside (with a secret)")
-def vocab_symlink(tmp: Path) -> Callable[[], Any]:
-    from seq2seq_fit.model_format import load_pretrained
-
-    root = model_directory(tmp / "model")
-    secret = tmp / "secret.json"
-    secret.write_text(json.dumps({"api_key": SECRET, "config": {"source": SECRET}}))
-    (root / "vocab.json").unlink()
-    (root / "vocab.json").symlink_to(secret)
-    relist(root)
-    return lambda: load_pretrained(root)
+DEV_ZERO, BIG_LINE = (lambda p: Path("/dev/zero")), (lambda p: sparse(p, 200 << 20))
+LIT_CKPT, KERAS, LOAD = "LitSeq2Seq.load_from_checkpoint", "keras_seq2seq.load_model", "load_pretrained"
+ONNX, READ = "OnnxTranslator", "translate --file (read_sources)"
+DEEP = '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "extra": {'
+# fmt: off
+#: name -> (what the case is, function building its input in a directory and returning the measured call)
+CASES: dict[str, tuple[str, Build]] = {
+    "vocab_duplicate_40k": ("Vocab(tokens): one duplicate among 40,000", partial(vocab_duplicate, size=40_000)),
+    "vocab_duplicate_200k": ("Vocab(tokens): one duplicate among 200,000", partial(vocab_duplicate, size=200_000)),
+    **{
+        name: case
+        for size in (6000, 20000)
+        for name, case in (
+            (f"checkpoint_hidden_{size}", (f"{LIT_CKPT}: config asks hidden_size {size}",
+                                           partial(lit_checkpoint, edit=hidden_size(size)))),
+            (f"keras_hidden_{size}", (f"{KERAS}(.keras): config asks hidden_size {size}",
+                                      partial(keras_load, edit=keras_hidden(size)))),
+        )
+    },
+    **{
+        f"safetensors_extra_{gb.replace('.', '_')}gb": (
+            f"{LOAD}: model.safetensors with an unexpected {gb} GB tensor (sparse)",
+            partial(pretrained, edit=partial(extra_tensor, count=count)),
+        )
+        for gb, count in (("1.2", 300_000_000), ("2.4", 600_000_000))
+    },
+    "keras_zip_bomb_3gb": (f"{KERAS}: config.json inflates to 3 GB",
+                           partial(keras_load, edit=zip_bomb, compression=zipfile.ZIP_DEFLATED, compresslevel=1)),
+    "translate_max_length_1e9": ("LitSeq2Seq.translate(max_length=10**9)", partial(translate, max_length=10**9)),
+    "translate_beam_1e6": ("LitSeq2Seq.translate(strategy='beam', beam_width=10**6)",
+                           partial(translate, strategy="beam", beam_width=10**6)),
+    "translate_attention_100k_chars": ("LitSeq2Seq.translate: a 100,000-character source, return_attention=True",
+        partial(translate, sources=(" ".join(["a"] * 50_000) + "b",), return_attention=True)),
+    **{
+        name: case
+        for suffix, what, make in (("dev_zero", "/dev/zero", DEV_ZERO), ("fifo", "a FIFO", fifo),
+                                   ("200mb_line", "one 200 MB line (sparse)", BIG_LINE))
+        for name, case in ((f"corpus_{suffix}", (f"load_corpus: {what}", partial(corpus, make=make))),
+                           (f"file_{suffix}", (f"{READ}: {what}", partial(sources_file, make=make))))
+    },
+    "tsv_cr_only": ("load_corpus: a TSV with CR-only line endings (3 pairs; expected read, not refused)", tsv_cr_only),
+    "nan_directory": (f"{LOAD}: a NaN weight in model.safetensors", partial(pretrained, edit=nan_weight)),
+    "nan_checkpoint": (f"{LIT_CKPT}: an inf weight", partial(lit_checkpoint, edit=inf_weight)),
+    "nan_keras": (f"{KERAS}: a NaN weight in the .keras file", partial(keras_load, nan=True)),
+    "nan_onnx": (f"{ONNX}: a NaN in an initializer of decoder.onnx",
+                 partial(onnx_translate, edit=partial(edit_graph, name="decoder.onnx", edit=nan_initializer))),
+    "onnx_logits_wider": (f"{ONNX}: decoder.onnx of a model with one more target token",
+                          partial(onnx_translate, edit=partial(other_decoder, tokens=[*TOKENS, "i"]))),
+    "onnx_logits_narrower": (f"{ONNX}: decoder.onnx of a model with one target token fewer",
+                             partial(onnx_translate, edit=partial(other_decoder, tokens=TOKENS[:-1]))),
+    "onnx_bad_export_json": (f"{ONNX}: export.json with 'encoder': 7", partial(onnx_translate, edit=bad_export_json)),
+    "onnx_bad_graph_metadata": (f"{ONNX}: graph metadata seq2seq_fit.config is '{{'", partial(
+        onnx_translate, edit=partial(edit_graph, name="encoder.onnx", edit=bad_config_metadata))),
+    "onnx_swapped_graphs": (f"{ONNX}: encoder.onnx and decoder.onnx swapped",
+                            partial(onnx_translate, edit=swap_graphs)),
+    "json_deep_nesting": (f"{LOAD}: config.json nested 100,000 deep",
+                          partial(pretrained, edit=partial(config_text, old='"extra": {', new=DEEP))),
+    "json_5001_digits": (f"{LOAD}: config.json hidden_size of 5,001 digits", partial(
+        pretrained, edit=partial(config_text, old='"hidden_size": 8', new='"hidden_size": ' + "9" * 5001))),
+    "checkpoint_truncated": (f"{LIT_CKPT}: the file cut in half", partial(lit_checkpoint, cut=True)),
+    "cli_truncated_checkpoint": ("lit-seq2seq translate --model a checkpoint cut in half",
+                                 partial(lit_checkpoint, cut=True, cli=True)),
+    "extra_seed_abc": ("LitSeq2Seq.from_pretrained: config.json extra.seed is 'abc'", partial(pretrained, lit=True,
+        edit=lambda root: edit_json(root / "config.json", lambda d: d["extra"].update(seed="abc")))),
+    "vocab_symlink_outside": (f"{LOAD}: vocab.json a symlink to a JSON file outside (with a secret)",
+                              partial(pretrained, edit=vocab_symlink)),
+}
+# fmt: on
 
 
 # -- running -----------------------------------------------------------------------------------------
