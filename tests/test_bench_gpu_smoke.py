@@ -110,24 +110,9 @@ def test_g2p_trains_and_scores_lightning_and_keras_jax(smoke: tuple[dict[str, An
 
 
 @pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
-def test_goals_are_read_from_the_rows(smoke: tuple[dict[str, Any], str, float]) -> None:
-    data, md = smoke[0], smoke[1]
-    goals = {g["goal"]: g for g in data["goals"]}
-    assert any(g.startswith("parallel SS K=1") and goals[g]["value"] for g in goals)
-    assert any(g.startswith("trainer overhead") and goals[g]["value"] for g in goals)
-    assert any(g.startswith("bf16 at least") and goals[g]["value"] for g in goals)
-    assert sum(g.startswith("G2P gpu preset") for g in goals) == 2
-    cudnn = next(g for g in goals.values() if g["goal"].startswith("every fused path"))
-    assert cudnn["met"] is None, "not judged without CUDA"
-    for heading in (
-        "SMOKE",
-        "## Parts",
-        "## Goals",
-        "## pytest -m gpu",
-        "## Training throughput",
-        "## G2P",
-        "placeholder",
-    ):
+def test_the_report_has_a_table_per_part(smoke: tuple[dict[str, Any], str, float]) -> None:
+    md = smoke[1]
+    for heading in ("SMOKE", "## Parts", "## pytest -m gpu", "## Training throughput", "## G2P", "placeholder"):
         assert heading in md
 
 
@@ -170,7 +155,7 @@ def gpu_row(label: str, size: str, precision: str, mode: str, hand_ms: float, **
     return row
 
 
-def test_goals_and_mfu_of_a_gpu_run_are_judged_against_the_h200_peak() -> None:
+def test_mfu_and_cost_of_a_gpu_run_are_judged_against_the_h200_peak() -> None:
     tf = "teacher forcing"
     data: dict[str, Any] = {
         "meta": {"argv": [], "smoke": False},
@@ -197,21 +182,4 @@ def test_goals_and_mfu_of_a_gpu_run_are_judged_against_the_h200_peak() -> None:
     assert rows["keras/jax gnmt-like fp32 teacher forcing"]["peak_kind"] == "tf32", "XLA allows TF32 by default"
     assert rows["lightning gnmt-like bf16 parallel SS K=1"]["cost_vs_tf"] == pytest.approx(1.3)
     assert bf16["trainer_mfu"] == pytest.approx(bf16["mfu"] * 10.0 / 10.3)
-    judged = gpu.goals(data)
-
-    def goal(start: str) -> dict[str, Any]:
-        (found,) = [g for g in judged if g["goal"].startswith(start)]
-        return found
-
-    assert goal("lightning trains in fp32, bf16 and fp16")["met"] is True
-    assert goal("keras/jax trains in fp32, bf16 and fp16")["met"] is None, "its bf16 and fp16 rows did not run"
-    assert goal("every fused path runs cuDNN")["met"] is True
-    assert goal("parallel SS K=1")["met"] is True
-    assert goal("bf16 at least 1.5x fp32") == {**goal("bf16 at least 1.5x fp32"), "value": "2.00x", "met": True}
-    assert goal("bf16 at least 1.5x tf32")["met"] is None, "no tf32 row"
-    assert goal("trainer overhead")["met"] is True
-    assert goal("G2P gpu preset (lightning)")["met"] is True
-    moonshot = goal("moonshot")
-    assert moonshot["met"] is True and moonshot["value"].startswith("333,333 tok/s (bf16, 2.37x GNMT v2")
-    data["goals"] = gpu.goals(data)
     assert "| lightning | gnmt-like | bf16 |" in gpu.report(data)
