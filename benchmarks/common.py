@@ -24,8 +24,22 @@ from datamodules import PreparedData, Vocab, collate, pad_ratio
 from datamodules.corpus import Corpus
 from seq2seq_fit import Seq2SeqConfig
 from seq2seq_fit.atomic_file import atomic_write_path
+from seq2seq_fit.batch import Batch
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def add_run_options(parser: Any, threads: int = 0, cpus: bool = True, results: bool = True) -> None:
+    """The options every measuring script shares: ``--threads`` (default ``threads``), ``--fresh`` and, where
+    asked, ``--cpus`` and ``--results``."""
+    parser.add_argument(
+        "--threads", type=int, default=threads, help="CPU threads of each run (0: the libraries' default)"
+    )
+    parser.add_argument("--fresh", action="store_true", help="measure again what has a result file")
+    if cpus:
+        parser.add_argument("--cpus", default=None, help="run on these CPUs only (taskset -c syntax: 0, 0,1, 0-3)")
+    if results:
+        parser.add_argument("--results", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
 
 
 def keras_env(backend: str, cpu_only: bool, threads: int) -> dict[str, str]:
@@ -207,7 +221,7 @@ class BenchData:
     name: str
     src_vocab: Vocab
     tgt_vocab: Vocab
-    batches: list[dict[str, np.ndarray]]
+    batches: list[Batch]
     stats: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -242,9 +256,9 @@ class BenchData:
         """Short hash of every batch array: equal digests mean both frameworks saw the same data."""
         h = hashlib.sha1()
         for b in self.batches:
-            for key in sorted(b):
+            for key, value in sorted(b.items()):
                 h.update(key.encode())
-                h.update(np.ascontiguousarray(b[key]).tobytes())
+                h.update(np.ascontiguousarray(value).tobytes())
         return h.hexdigest()[:12]
 
     def order(self, warmup: int, steps: int) -> list[int]:
@@ -288,26 +302,43 @@ def bench_data(size: str, batch_size: int, n_batches: int) -> BenchData:
     raise ValueError(f"bench_data.size: got {size!r}, expected 'g2p' or 'gnmt-like'")
 
 
-def step_fields(config: Seq2SeqConfig, data: BenchData, hand: list[float], trainer: list[float]) -> dict[str, Any]:
-    """Row fields from per-step times in seconds: medians, trainer overhead, tokens/s, model TFLOP/s.
+def alternate(
+    job: dict[str, Any], data: BenchData, warmup: int, hand: Callable[[], list[float]],
+    fit: Callable[[], list[float]] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Timing fields of a row: ``hand()`` and ``fit()`` (per-step times, warm-up included) alternately
+    ``job["rounds"]`` times; medians, trainer overhead, tokens/s and model TFLOP/s of the timed steps.
 
     Throughput and utilisation come from the hand-loop median (the model's own speed); the
     trainer's cost shows in ``trainer_overhead = trainer / hand - 1``.
     """
-    hand_s = statistics.median(hand)
+    times: dict[str, list[float]] = {"hand": [], "trainer": []}
+    warm: dict[str, list[float]] = {"hand": [], "trainer": []}
+    for i in range(job["rounds"]):
+        for name, run in (("hand", hand), ("trainer", fit)):
+            if run is not None:
+                got = run()
+                times[name] += got[warmup:]
+                warm[name] += got[:warmup] if i == 0 else []
+    config = Seq2SeqConfig.from_dict(job["config"])
+    hand_s = statistics.median(times["hand"])
     row: dict[str, Any] = {
+        "warmup": warmup,
+        "rounds": job["rounds"],
+        "times_ms": {k: [1000 * t for t in v] for k, v in times.items()},
+        "warmup_ms": {k: [1000 * t for t in v] for k, v in warm.items()},
         "hand_step_ms": 1000 * hand_s,
         "hand_steps_per_s": 1 / hand_s,
         "target_tokens_per_s": data.target_tokens_per_batch / hand_s,
         "pad_ratio": data.pad_ratio,
         "model_tflops_per_s": 3 * flops_per_target_token(config, data) * data.target_tokens_per_batch / hand_s / 1e12,
-        "n_steps": len(hand),
+        "n_steps": len(times["hand"]),
         "batch_size": int(data.batches[0]["source"].shape[0]),
         "data": data.name,
         "data_digest": data.digest,
     }
-    if trainer:
-        fit_s = statistics.median(trainer)
+    if times["trainer"]:
+        fit_s = statistics.median(times["trainer"])
         row.update({"trainer_step_ms": 1000 * fit_s, "trainer_overhead": fit_s / hand_s - 1})
     return row
 
@@ -339,18 +370,22 @@ def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
     return enc * src_len / tgt_len + dec + att + out
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB (``VmHWM``: unlike ``ru_maxrss`` it is not
-    inherited from the parent across ``fork``/``exec``)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
+def peak_memory(backend: str, device: str) -> tuple[float, str]:
+    """Peak memory in MiB and what it measures: the device allocator's peak on CUDA (torch, JAX), else
+    this process's peak resident memory (``VmHWM``: unlike ``ru_maxrss`` not inherited across ``exec``)."""
+    if device == "cuda" and backend == "torch":
+        import torch
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return torch.cuda.max_memory_allocated() / 2**20, "torch.cuda.max_memory_allocated"
+    if device == "cuda" and backend == "jax":
+        import jax
+
+        stats = jax.local_devices()[0].memory_stats() or {}
+        return stats.get("peak_bytes_in_use", 0) / 2**20, "jax peak_bytes_in_use (process)"
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024, "process peak RSS so far"
+    raise OSError("/proc/self/status has no VmHWM line: peak memory is measured on Linux only")
 
 
 def cudnn_rnn_ran(step: Any) -> bool:

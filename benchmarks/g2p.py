@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    RESULTS,
+    add_run_options,
     keras_env,
     markdown_table,
     pin_cpus,
@@ -314,13 +314,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--corpus", default="cmudict", help="the fit command's corpus; scored on its test split")
     parser.add_argument("--test-words", type=int, default=0, help="score only the first N test words (0: all)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads of each run (0: the libraries' default)")
-    parser.add_argument("--cpus", default=None, help="run on these CPUs only (taskset -c syntax: 0, 0,1, 0-3)")
+    add_run_options(parser)
     parser.add_argument("--gpu", action="store_true", help="leave the GPU visible to Keras (default: CPU only)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run, fit and scoring together")
     parser.add_argument("--tag", default="")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
-    parser.add_argument("--fresh", action="store_true", help="retrain runs that have results")
     parser.add_argument(
         "--combine", nargs="+", metavar="TAG", default=None,
         help="train nothing: merge the runs of results/g2p_TAG.json files into results/g2p_<--tag>.*",

@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, keras_env, run_jobs, serve_jobs, thread_env, write_results
+from benchmarks.common import RESULTS, add_run_options, keras_env, run_jobs, serve_jobs, thread_env, write_results
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MODEL = HERE / "models" / "g2p-cpu"
@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory")
     parser.add_argument("--export", type=Path, default=None, help="ONNX export directory (default: <model>-onnx)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads of every row (0: each library's default)")
+    add_run_options(parser, threads=1, cpus=False, results=False)
     parser.add_argument("--rows", nargs="+", default=list(RUNNERS), choices=list(RUNNERS))
     parser.add_argument("--keras-backends", nargs="+", default=list(KERAS_BACKENDS), choices=list(KERAS_BACKENDS))
     parser.add_argument("--keras-all", action="store_true", help="every Keras backend runs the full table")
@@ -481,7 +481,6 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser.add_argument("--batch1-words", type=int, default=0, help="words of the batch-1 rows (0: as --words)")
     parser.add_argument("--warmup", type=int, default=32, help="untimed words decoded first in each row")
     parser.add_argument("--tag", default="", help="results/inference_<tag>.* (default: <model name>-t<threads>)")
-    parser.add_argument("--fresh", action="store_true", help="measure rows again that have result files")
     parser.add_argument("--smoke", action="store_true", help="a tiny random model and 20 words, every code path")
     args = parser.parse_args(argv)
 

@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    RESULTS,
+    add_run_options,
     allowed_cpus,
     markdown_table,
     pin_cpus,
@@ -569,11 +569,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--decay-fraction", type=float, default=0.75, help="share of the run over which the schedules decay"
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--cpus", default=None, help="run on these CPUs only (taskset -c syntax: 0, 0,1, 0-3)")
+    add_run_options(parser, threads=1)
     parser.add_argument("--tag", default=None, help="results name ss_<tag> (default: cpu, or smoke with --smoke)")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
-    parser.add_argument("--fresh", action="store_true", help="retrain the selected runs even if they have files")
     parser.add_argument(
         "--smoke", action="store_true",
         help="tiny models, 6 steps, 2 variants, seed 0, tasks sort and addition unless --tasks is given (< 40 s)",

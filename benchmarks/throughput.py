@@ -38,6 +38,7 @@ from typing import Any
 from benchmarks.common import (
     RESULTS,
     BenchData,
+    add_run_options,
     bench_data,
     gnmt_like_corpus,
     keras_env,
@@ -232,24 +233,15 @@ def measure_job(spec: dict[str, Any]) -> dict[str, Any]:
     if job["framework"] == "lightning":
         import torch
 
-        from benchmarks.throughput_lightning import Variant, measure, versions
+        import benchmarks.throughput_lightning as side
 
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(job.get("tf32"))
-        tf = TeacherForcing.from_dict(job["teacher_forcing"])
-        variant = Variant(job["name"], Seq2SeqConfig.from_dict(job["config"]), tf, job["precision"], job["jit"])
-        row = measure(variant, data, device, job["warmup"], job["steps"], job["rounds"], job["trainer_too"])
-        info = versions()
-        if device == "cuda":
-            torch.cuda.empty_cache()
     else:
-        import benchmarks.throughput_keras as keras_side
-        import keras
-
-        if keras.backend.backend() != job["backend"]:
-            raise RuntimeError(f"KERAS_BACKEND={job['backend']} but keras runs {keras.backend.backend()}")
-        keras_side.check_device(job["backend"], device)
-        row = keras_side.measure(job, job["backend"], device, data)
-        info = keras_side.versions(job["backend"], device) | {"tensorflow_imported": str("tensorflow" in sys.modules)}
+        import benchmarks.throughput_keras as side  # type: ignore[no-redef]
+    row = side.measure(job, job["backend"], device, data)
+    info = side.versions(job["backend"], device) | {"tensorflow_imported": str("tensorflow" in sys.modules)}
+    if device == "cuda" and job["framework"] == "lightning":
+        torch.cuda.empty_cache()
     return {**row, **token_fields(row, data), "versions": info}
 
 
@@ -309,48 +301,23 @@ def add_costs(rows: list[dict[str, Any]]) -> None:
         }.get(r["label"], "no")
 
 
-OVERHEAD_COLUMNS = [
-    ("label", "framework", ""),
-    ("precision", "precision", ""),
-    ("compiled", "compiled", ""),
-    ("hand_step_ms", "hand loop ms/step", ".1f"),
-    ("trainer_step_ms", "fit ms/step", ".1f"),
-    ("trainer_overhead", "trainer overhead", "+.1%"),
-    ("overhead_goal_met", "<= 5%", ""),
-    ("target_tokens_per_s", "target tok/s", ",.0f"),
-    ("pad_ratio", "pad ratio", ".3f"),
-    ("model_tflops_per_s", "model TFLOP/s", ".4f"),
-    ("peak_memory_mb", "peak MB", ",.0f"),
-    ("cudnn_rnn", "cuDNN RNN", ""),
-    ("n_steps", "steps timed", ""),
-]
-MODE_COLUMNS = [
-    ("label", "framework", ""),
-    ("compiled", "compiled", ""),
-    ("cell", "cell", ""),
-    ("attention", "attention", ""),
-    ("mode", "decoder mode", ""),
-    ("hand_step_ms", "hand loop ms/step", ".1f"),
-    ("cost_vs_tf", "x teacher forcing", ".2f"),
-    ("parallel_goal_met", "K=1 <= 1.5x", ""),
-    ("target_tokens_per_s", "target tok/s", ",.0f"),
-    ("note", "note", ""),
-]
-GNMT_COLUMNS = [
-    ("label", "framework", ""),
-    ("precision", "precision", ""),
-    ("compiled", "compiled", ""),
-    ("mode", "decoder mode", ""),
-    ("hand_step_ms", "hand loop ms/step", ".1f"),
-    ("trainer_step_ms", "fit ms/step", ".1f"),
-    ("trainer_overhead", "trainer overhead", "+.1%"),
-    ("cost_vs_tf", "x teacher forcing", ".2f"),
-    ("target_tokens_per_s", "target tok/s", ",.0f"),
-    ("pad_ratio", "pad ratio", ".3f"),
-    ("model_tflops_per_s", "model TFLOP/s", ".4f"),
-    ("peak_memory_mb", "peak MB", ",.0f"),
-    ("cudnn_rnn", "cuDNN RNN", ""),
-]
+OVERHEAD_COLUMNS = [("label", "framework", ""), ("precision", "precision", ""), ("compiled", "compiled", ""),
+                    ("hand_step_ms", "hand loop ms/step", ".1f"), ("trainer_step_ms", "fit ms/step", ".1f"),
+                    ("trainer_overhead", "trainer overhead", "+.1%"), ("overhead_goal_met", "<= 5%", ""),
+                    ("target_tokens_per_s", "target tok/s", ",.0f"), ("pad_ratio", "pad ratio", ".3f"),
+                    ("model_tflops_per_s", "model TFLOP/s", ".4f"), ("peak_memory_mb", "peak MB", ",.0f"),
+                    ("cudnn_rnn", "cuDNN RNN", ""), ("n_steps", "steps timed", "")]  # fmt: skip
+MODE_COLUMNS = [("label", "framework", ""), ("compiled", "compiled", ""), ("cell", "cell", ""),
+                ("attention", "attention", ""), ("mode", "decoder mode", ""),
+                ("hand_step_ms", "hand loop ms/step", ".1f"), ("cost_vs_tf", "x teacher forcing", ".2f"),
+                ("parallel_goal_met", "K=1 <= 1.5x", ""), ("target_tokens_per_s", "target tok/s", ",.0f"),
+                ("note", "note", "")]  # fmt: skip
+GNMT_COLUMNS = [("label", "framework", ""), ("precision", "precision", ""), ("compiled", "compiled", ""),
+                ("mode", "decoder mode", ""), ("hand_step_ms", "hand loop ms/step", ".1f"),
+                ("trainer_step_ms", "fit ms/step", ".1f"), ("trainer_overhead", "trainer overhead", "+.1%"),
+                ("cost_vs_tf", "x teacher forcing", ".2f"), ("target_tokens_per_s", "target tok/s", ",.0f"),
+                ("pad_ratio", "pad ratio", ".3f"), ("model_tflops_per_s", "model TFLOP/s", ".4f"),
+                ("peak_memory_mb", "peak MB", ",.0f"), ("cudnn_rnn", "cuDNN RNN", "")]  # fmt: skip
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, argv: list[str], meta: dict[str, Any]) -> str:
@@ -459,8 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--compile", action="store_true", help="add torch.compile rows (Lightning; Keras torch on CUDA)"
     )
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads of every framework (0: their default)")
-    parser.add_argument("--fresh", action="store_true", help="measure rows again that have result files")
+    add_run_options(parser, cpus=False, results=False)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (results written with a -quick tag)")
     parser.add_argument(
         "--tag", default="", help="results/throughput_<tag>.* (default: the device, e.g. cpu; cpu-quick with --quick)"
@@ -490,7 +456,7 @@ def main(argv: list[str] | None = None) -> None:
     not_measured = []
     if "keras" in args.framework and "torch" in args.backends and not (args.compile and args.device == "cuda"):
         not_measured.append("keras/torch with torch.compile (jit_compile=True): only with --compile on CUDA")
-    meta = {
+    meta: dict[str, Any] = {
         "argv": argv,
         "args": vars(args),
         "settings": s,

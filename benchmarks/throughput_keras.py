@@ -68,7 +68,12 @@ def versions(backend: str, device: str) -> dict[str, str]:
 
 
 def check_device(backend: str, device: str) -> None:
-    """Fail early when ``--device cuda`` was asked but the backend sees no GPU."""
+    """Fail early when Keras runs another backend than the job's, or ``--device cuda`` was asked but the
+    backend sees no GPU."""
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"KERAS_BACKEND={backend} but keras runs {keras.backend.backend()}")
     if device != "cuda":
         return
     if backend == "jax":
@@ -85,21 +90,6 @@ def check_device(backend: str, device: str) -> None:
         ok = bool(tf.config.list_physical_devices("GPU"))
     if not ok:
         raise RuntimeError(f"--device cuda: the Keras {backend} backend sees no GPU")
-
-
-def peak_memory(backend: str, device: str) -> tuple[float, str]:
-    if device == "cuda" and backend == "torch":
-        import torch
-
-        return torch.cuda.max_memory_allocated() / 2**20, "torch.cuda.max_memory_allocated"
-    if device == "cuda" and backend == "jax":
-        import jax
-
-        stats = jax.local_devices()[0].memory_stats() or {}
-        return stats.get("peak_bytes_in_use", 0) / 2**20, "jax peak_bytes_in_use (process)"
-    from benchmarks.common import peak_rss_mb
-
-    return peak_rss_mb(), "process peak RSS so far"
 
 
 class TensorFlowHandLoop:
@@ -244,7 +234,7 @@ class TorchHandLoop:
         return cudnn_rnn_ran(lambda: self(x, y))
 
 
-HAND_LOOPS = {"tensorflow": TensorFlowHandLoop, "jax": JaxHandLoop, "torch": TorchHandLoop}
+HAND_LOOPS: dict[str, Any] = {"tensorflow": TensorFlowHandLoop, "jax": JaxHandLoop, "torch": TorchHandLoop}
 
 
 def sync_fit(model: Any, backend: str) -> None:
@@ -320,8 +310,9 @@ def run_hand(loop: Any, batches: list[Any]) -> list[float]:
 
 def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[str, Any]:
     """One row: alternate hand loop and ``fit`` ``rounds`` times on the job's model and batches."""
-    from benchmarks.common import step_fields
+    from benchmarks.common import alternate, peak_memory
 
+    check_device(backend, device)
     if device == "cuda" and backend == "torch":
         import torch
 
@@ -332,17 +323,8 @@ def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[s
     hand_model = build_model(job, data)
     loop = HAND_LOOPS[backend](hand_model, jit)
     fit_model = build_model(job, data) if job["trainer_too"] else None
-    hand: list[float] = []
-    fit: list[float] = []
-    warm: dict[str, list[float]] = {"hand": [], "trainer": []}
-    for i in range(job["rounds"]):
-        times = run_hand(loop, batches)
-        hand += times[warmup:]
-        warm["hand"] += times[:warmup] if i == 0 else []
-        if fit_model is not None:
-            times = run_fit(fit_model, backend, batches)
-            fit += times[warmup:]
-            warm["trainer"] += times[:warmup] if i == 0 else []
+    fit = None if fit_model is None else lambda: run_fit(fit_model, backend, batches)
+    timing = alternate(job, data, warmup, lambda: run_hand(loop, batches), fit)
     cudnn = loop.cudnn_rnn(*batches[0]) if device == "cuda" else False
     memory, memory_kind = peak_memory(backend, device)
     return {
@@ -361,9 +343,5 @@ def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[s
         "peak_memory_mb": memory,
         "peak_memory_kind": memory_kind,
         "cudnn_rnn": cudnn,
-        "warmup": warmup,
-        "rounds": job["rounds"],
-        "times_ms": {"hand": [1000 * t for t in hand], "trainer": [1000 * t for t in fit]},
-        "warmup_ms": {k: [1000 * t for t in v] for k, v in warm.items()},
-        **step_fields(hand_model.config, data, hand, fit),
+        **timing,
     }

@@ -32,7 +32,6 @@ def write(
 
 @pytest.fixture
 def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(g2p, "RESULTS", tmp_path)
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     return tmp_path
 
