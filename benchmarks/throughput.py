@@ -39,7 +39,6 @@ from benchmarks.common import (
     RESULTS,
     BenchData,
     add_run_options,
-    bench_data,
     gnmt_like_corpus,
     keras_env,
     markdown_table,
@@ -195,16 +194,16 @@ def keras_jobs(backend: str, args: argparse.Namespace, s: dict[str, dict[str, in
 def size_data(size: str, batch_size: int, n_batches: int, smoke: bool = False) -> BenchData:
     """The batches of a size: CMUdict (``g2p``), random token sequences of 8k (``gnmt-like``) or 32k
     (``gnmt-v2``) words, lengths 20-50; ``smoke``: small random corpora."""
+    if size == "g2p" and not smoke:
+        return BenchData.build("cmudict", batch_size, n_batches)
     if smoke:
         vocab = {"g2p": 40, "gnmt-like": 60, "gnmt-v2": 80}[size]
         corpus = gnmt_like_corpus(n=batch_size * (n_batches + 8), vocab=vocab, min_len=3, max_len=8)
-        corpus.name = f"{size}-smoke"
-        return BenchData.build(corpus, batch_size, n_batches)
-    if size == "gnmt-v2":
-        corpus = gnmt_like_corpus(n=batch_size * max(48, n_batches + 8), vocab=32_000)
-        corpus.name = "gnmt-v2-like"
-        return BenchData.build(corpus, batch_size, n_batches)
-    return bench_data(size, batch_size, n_batches)
+    else:
+        vocab = {"gnmt-like": 8000, "gnmt-v2": 32_000}[size]
+        corpus = gnmt_like_corpus(n=batch_size * max(40 if size == "gnmt-like" else 48, n_batches + 8), vocab=vocab)
+    corpus.name = f"{size}-smoke" if smoke else {"gnmt-like": "gnmt-like", "gnmt-v2": "gnmt-v2-like"}[size]
+    return BenchData.build(corpus, batch_size, n_batches)
 
 
 def token_fields(row: dict[str, Any], data: BenchData) -> dict[str, Any]:

@@ -1,24 +1,13 @@
 """Keras side of the throughput benchmark: ``Seq2SeqModel.fit`` vs a hand-written loop, decoder modes.
 
-A Keras backend is fixed at import, so ``benchmarks/throughput.py`` measures each backend's rows in
-a child process of its own (``benchmarks.common.run_jobs``) with ``KERAS_BACKEND`` set. For each
-job it measures:
-
-- ``Seq2SeqModel.fit`` on a ``PyDataset`` of the fixed batches, per-step wall time taken as the
-  interval between consecutive ``on_train_batch_begin`` calls (data adapter, ``train_step``,
-  metrics and callbacks all count);
-- a hand-written loop over the same layers, the same optimiser (Adam, lr 1e-3; a
-  ``LossScaleOptimizer`` around it under ``mixed_float16``, as ``compile`` does) and the same batches,
-  calling the model's ``training_loss``: a ``tf.function`` with ``tf.GradientTape`` and
-  ``apply_gradients`` on TensorFlow, a ``jax.jit``-ted stateless step (``StatelessScope`` +
-  ``optimizer.stateless_apply``) on JAX, plain ``loss.backward()`` on torch.
-
-Both run in alternating rounds (hand, fit, hand, fit, ...) on models built from the same seed,
-synchronised before each clock reading (``jax.block_until_ready`` on the training state,
-``torch.cuda.synchronize``, reading ``optimizer.iterations`` on TensorFlow). ``jit`` is
-``compile(jit_compile=...)``: XLA on TensorFlow and JAX (JAX without it runs op by op),
-``torch.compile`` on torch. With ``jit`` the warm-up is a whole pass over the batches, so every
-padded shape is compiled before the clock runs.
+``benchmarks/throughput.py`` runs each backend's rows in a child process of its own (a Keras backend is
+fixed at import). ``fit`` runs on a ``PyDataset`` of the fixed batches, timed between consecutive
+``on_train_batch_begin`` calls; the hand loop runs the same layers, optimiser (Adam, lr 1e-3; a
+``LossScaleOptimizer`` under ``mixed_float16``, as ``compile`` does) and batches through the model's
+``training_loss``: a ``tf.function`` on TensorFlow, a ``jax.jit``-ted stateless step on JAX, plain
+``backward()`` on torch. Both alternate on models built from the same seed, synchronised before each clock
+reading. ``jit`` is ``compile(jit_compile=...)`` (XLA on TensorFlow and JAX, ``torch.compile`` on torch);
+with it the warm-up is a whole pass over the batches, so every padded shape is compiled before timing.
 """
 
 from __future__ import annotations
