@@ -71,17 +71,25 @@ def compiled_functions(model: Seq2Seq) -> tuple[Callable[..., Any], Callable[...
 
 
 def traced_once(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn(None, *tensors)`` as a ``tf.function`` traced once, at the first call, for tensors of
-    the first call's structure, ranks and dtypes with every dimension left open."""
+    """``fn(None, *args)`` as a ``tf.function`` traced once, at the first call, for arguments of the first
+    call's structure, ranks and dtypes with every dimension left open. A ``None`` in the arguments (the
+    attention keys of a network without attention) stays ``None``: the function takes only the tensors."""
     import tensorflow as tf
 
     compiled: list[Any] = []
 
     def call(values: Any, *args: Any) -> Any:
+        leaves = tf.nest.flatten(list(args))  # None is a leaf
         if not compiled:
-            signature = tf.nest.map_structure(lambda t: tf.TensorSpec([None] * len(t.shape), t.dtype), list(args))
-            compiled.append(tf.function(lambda *tensors: fn(None, *tensors), input_signature=signature))
-        return compiled[0](*args)
+            structure, present = list(args), [t is not None for t in leaves]
+
+            def run(*tensors: Any) -> Any:
+                given = iter(tensors)
+                return fn(None, *tf.nest.pack_sequence_as(structure, [next(given) if p else None for p in present]))
+
+            signature = [tf.TensorSpec([None] * len(t.shape), t.dtype) for t in leaves if t is not None]
+            compiled.append(tf.function(run, input_signature=signature))
+        return compiled[0](*[t for t in leaves if t is not None])
 
     return call
 
