@@ -32,10 +32,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for item in items if item not in checkers] + checkers
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Stop child runs still going (an interrupted session)."""
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the child runs this process started when the session was interrupted; otherwise let them finish
+    (under pytest-xdist a worker that ran out of tests may have started the run another worker reads)."""
     for run in BACKEND_RUNS.values():
-        run.stop()
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            run.stop()
+        else:
+            run.finish()
 
 
 @pytest.fixture

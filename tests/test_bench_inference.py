@@ -32,6 +32,7 @@ def rows(data: dict[str, Any], runner: str) -> dict[tuple[str, int], dict[str, A
     return {(r["strategy"], r["batch_size"]): r for r in data["rows"] if r["runner"] == runner}
 
 
+@pytest.mark.slow
 def test_every_project_row_decodes_every_setting_of_the_same_words(smoke: tuple[dict[str, Any], str]) -> None:
     data, _ = smoke
     assert not [r for r in data["rows"] if "error" in r]

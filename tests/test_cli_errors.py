@@ -144,9 +144,22 @@ def test_keras_fit_refuses_a_bad_model_option_before_any_framework_starts(args: 
     ("args", "message"),
     [
         (["--model.config.hidden_size", "0"], "--model.config.hidden_size: got 0, expected an integer >= 1"),
-        (["--model.config.hidden_size", "abc"], "--model.config.hidden_size: got 'abc', expected an integer"),
-        (["--model.teacher_forcing.schedule", "bogus"], "--model.teacher_forcing.schedule: got 'bogus', expected"),
-        (["--trainer.max_epochs", "ten"], "--trainer.max_epochs: got 'ten', expected an integer"),
+        # Each case starts lit-seq2seq fit (about 15 s): three of them run with -m slow.
+        pytest.param(
+            ["--model.config.hidden_size", "abc"],
+            "--model.config.hidden_size: got 'abc', expected an integer",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            ["--model.teacher_forcing.schedule", "bogus"],
+            "--model.teacher_forcing.schedule: got 'bogus', expected",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            ["--trainer.max_epochs", "ten"],
+            "--trainer.max_epochs: got 'ten', expected an integer",
+            marks=pytest.mark.slow,
+        ),
         (["--trainer.precision", "64-true"], "--trainer.precision: got '64-true', expected one of 32, 32-true"),
     ],
 )

@@ -11,11 +11,16 @@ main process runs its own tests; one checker test per suite (``tests/parity/test
 from __future__ import annotations
 
 import importlib.util
+import os
+import shlex
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.helpers import BACKENDS, REPO, child_env
 
@@ -55,51 +60,75 @@ class Outcome:
     failure: str | None
 
 
+def session_folder() -> Path:
+    """The folder this test session's child runs write to, the same in every pytest-xdist worker."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    folder = Path(tempfile.gettempdir()) / f"seq2seq-fit-backends-{run}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 class BackendRun:
     """The test files of ``suites`` running in a fresh interpreter on Keras backend ``backend``.
 
     Started at once and left running, so the other backends' runs and this process's own tests share
-    the machine; :meth:`outcomes` waits for it and reads its JUnit XML report.
+    the machine; :meth:`outcomes` waits for it and reads its JUnit XML report. Under pytest-xdist every
+    worker makes one, and the first to claim ``<backend>.lock`` in :func:`session_folder` starts the
+    process; the others wait for the same files (``<backend>.rc`` appears when it has finished).
     """
 
     def __init__(self, backend: str, suites: list[str], markers: str) -> None:
         self.backend = backend
         self.suites = suites
-        self.report = tempfile.NamedTemporaryFile(suffix=".xml", delete=False)  # noqa: SIM115 (read in outcomes)
-        self.report.close()
-        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read back in output())
+        folder = session_folder()
+        self.report, self.log, self.rc = (folder / f"{backend}.{ext}" for ext in ("xml", "log", "rc"))
+        self.process: subprocess.Popen[bytes] | None = None
+        try:
+            os.close(os.open(folder / f"{backend}.lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return  # another worker of this session started it
         files = [str(REPO / path) for suite in suites for path in SUITES[suite]]
         subset = {SUBSET_FLAG: "1"} if "not slow" in markers else {}
-        command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider"]
-        command += ["--junitxml", self.report.name, "-m", f"({markers}) and not {INDEPENDENT}"]
+        command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+        command += ["--junitxml", str(self.report), "-m", f"({markers}) and not {INDEPENDENT}"]
         command += ["-W", "ignore::DeprecationWarning"]
+        script = f"{shlex.join(command)} > {shlex.quote(str(self.log))} 2>&1; echo $? > {shlex.quote(str(self.rc))}"
         self.process = subprocess.Popen(
-            command, stdout=self.log, stderr=subprocess.STDOUT, text=True, env=child_env(backend, **subset), cwd=REPO
+            ["sh", "-c", script], env=child_env(backend, **subset), cwd=REPO, start_new_session=True
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
+        """Kill the child run (and its pytest) if this process started it and it is still going."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def finish(self, timeout: float = 900) -> None:
+        """Wait for the child run this process started (another xdist worker may still read its results)."""
+        if self.process is not None:
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.stop()
 
     def output(self, timeout: float = 900) -> str:
         """The child's pytest output once it has finished."""
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-        self.log.seek(0)
-        return self.log.read()
+        deadline = time.monotonic() + timeout
+        while not self.rc.exists() or not self.rc.read_text().strip():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"{self.backend}: the child run did not finish in {timeout:.0f} s")
+            time.sleep(0.5)
+        return self.log.read_text(errors="replace")
 
     def outcomes(self, suite: str) -> list[Outcome]:
         """The tests of ``suite`` the child ran (collection errors of its files included). Fails with the
         child's output when it did not finish its run (an internal or usage error, a crash)."""
         output = self.output()
-        code = self.process.returncode
+        code = int(self.rc.read_text())
         assert code in (0, 1), f"{self.backend}: pytest exited with {code}:\n{output[-10000:]}"
         prefixes = tuple(path.removesuffix(".py").replace("/", ".") for path in SUITES[suite])
         found = []
-        for case in ET.parse(self.report.name).getroot().iter("testcase"):
+        for case in ET.parse(self.report).getroot().iter("testcase"):
             classname, name = case.get("classname", ""), case.get("name", "")
             nodeid = f"{classname}.{name}" if classname else name
             if not nodeid.startswith(prefixes):

@@ -32,6 +32,7 @@ def test_option_names_follow_the_lightning_cli() -> None:
         build_parser().parse_args(["fit", "--mixed-precision", "fp8"])
 
 
+@pytest.mark.slow
 def test_fit_then_translate(tmp_path: Path) -> None:
     out = run_in_subprocess(f"""
         from keras_seq2seq.cli import main

@@ -25,6 +25,7 @@ TRAIN = """
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute needs the TensorFlow backend")
 def test_mirrored_strategy_on_two_logical_cpus() -> None:
     out = run_in_subprocess(
