@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+ARCHITECTURES = ("rnn", "transformer")
 CELLS = ("gru", "lstm")
 ATTENTIONS = ("bahdanau", "luong", "none")
 LUONG_SCORES = ("dot", "general")
@@ -97,6 +98,15 @@ class Seq2SeqConfig:
         tie_embeddings: share the target embedding matrix with the output layer
             (needs ``embedding_dim == hidden_size``).
         label_smoothing: label smoothing of the training cross-entropy, in ``[0, 1)``.
+        architecture: ``"rnn"`` (the recurrent encoder-decoder above) or ``"transformer"``: a
+            pre-layer-norm Transformer encoder-decoder with ``num_layers`` blocks on each side, model
+            width ``hidden_size``, ``num_heads`` attention heads, feed-forward width ``ffn_size`` and
+            sinusoidal positions (it decodes past its longest training target). Token embeddings of
+            ``embedding_dim`` are projected to ``hidden_size`` when the two differ. ``cell``,
+            ``bidirectional``, ``attention`` and ``luong_score`` are RNN settings and must keep their
+            defaults.
+        num_heads: attention heads of a Transformer (``hidden_size`` must be a multiple of it).
+        ffn_size: feed-forward width of a Transformer block; ``0`` means ``4 * hidden_size``.
 
     Example:
         >>> cfg = Seq2SeqConfig(cell="lstm", hidden_size=128, attention="luong")
@@ -114,6 +124,9 @@ class Seq2SeqConfig:
     luong_score: str = "general"
     tie_embeddings: bool = False
     label_smoothing: float = 0.0
+    architecture: str = "rnn"
+    num_heads: int = 4
+    ffn_size: int = 0
 
     def __post_init__(self) -> None:
         owner = "Seq2SeqConfig"
@@ -127,6 +140,22 @@ class Seq2SeqConfig:
         check_choice(owner, "luong_score", self.luong_score, LUONG_SCORES)
         check_bool(owner, "tie_embeddings", self.tie_embeddings)
         check_float(owner, "label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
+        check_choice(owner, "architecture", self.architecture, ARCHITECTURES)
+        check_int(owner, "num_heads", self.num_heads, 1)
+        check_int(owner, "ffn_size", self.ffn_size, 0)
+        if self.architecture == "transformer":
+            rnn_only = {"cell": "gru", "bidirectional": False, "attention": "luong", "luong_score": "general"}
+            for name, default in rnn_only.items():
+                if getattr(self, name) != default:
+                    raise ValueError(
+                        f"{owner}.{name}: got {getattr(self, name)!r} with architecture='transformer'; {name} "
+                        f"is an RNN setting, leave it at its default {default!r}"
+                    )
+            if self.hidden_size % self.num_heads:
+                raise ValueError(
+                    f"{owner}.num_heads: got {self.num_heads} with hidden_size={self.hidden_size}; hidden_size "
+                    "must be a multiple of num_heads"
+                )
         if self.bidirectional and self.hidden_size % 2:
             raise ValueError(
                 f"{owner}.hidden_size: got {self.hidden_size} with bidirectional=True; a bidirectional "
@@ -137,6 +166,11 @@ class Seq2SeqConfig:
                 f"{owner}.tie_embeddings: needs embedding_dim == hidden_size, got embedding_dim="
                 f"{self.embedding_dim} and hidden_size={self.hidden_size}"
             )
+
+    @property
+    def feed_forward_size(self) -> int:
+        """Feed-forward width of a Transformer block (``ffn_size``, or ``4 * hidden_size`` for ``0``)."""
+        return self.ffn_size or 4 * self.hidden_size
 
     @property
     def encoder_units(self) -> int:
