@@ -49,7 +49,13 @@ def reorder_gru_gates(x: np.ndarray) -> np.ndarray:
 
 def canonical_shapes(config: Seq2SeqConfig, src_vocab_size: int, tgt_vocab_size: int) -> dict[str, tuple[int, ...]]:
     """Every canonical tensor of a model with ``config`` and these vocabulary sizes, and its shape
-    (the tensors of ``lit_seq2seq.Seq2Seq(config, src_vocab_size, tgt_vocab_size).state_dict()``)."""
+    (the tensors of ``lit_seq2seq.Seq2Seq(config, src_vocab_size, tgt_vocab_size).state_dict()``, or of
+    ``lit_seq2seq.Transformer``'s for ``architecture="transformer"``:
+    :func:`seq2seq_fit.transformer_layout.transformer_canonical_shapes`)."""
+    if config.architecture == "transformer":
+        from seq2seq_fit.transformer_layout import transformer_canonical_shapes  # here: that module may import this
+
+        return transformer_canonical_shapes(config, src_vocab_size, tgt_vocab_size)
     c = config
     e, h, gates = c.embedding_dim, c.hidden_size, 3 if c.cell == "gru" else 4
     shapes: dict[str, tuple[int, ...]] = {"encoder.embedding.weight": (src_vocab_size, e)}
