@@ -25,6 +25,7 @@ from lit_seq2seq.checkpoint_io import SafeCheckpointIO, check_checkpoint, check_
 from lit_seq2seq.pretrained import canonical_weights, load_canonical_weights
 from lit_seq2seq.scheduled_sampling import applied_ratio, fed_from_model, gold_probability
 from lit_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
+from lit_seq2seq.transformer import Transformer
 from lit_seq2seq.translate import TorchStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_lr_schedule, lr_factor
 from seq2seq_fit.config import check_bool, check_float
@@ -38,7 +39,7 @@ Batch = dict[str, torch.Tensor]
 
 
 class LitSeq2Seq(PretrainedSystem, pl.LightningModule):
-    """Trains an RNN encoder-decoder with scheduled teacher forcing under ``Trainer.fit``.
+    """Trains an RNN or Transformer encoder-decoder with scheduled teacher forcing under ``Trainer.fit``.
 
     The teacher-forcing ratio is ``teacher_forcing.ratio(trainer.global_step)``. The coins come
     from a seeded generator on the model's device whose state is saved in checkpoints, so a
@@ -72,7 +73,8 @@ class LitSeq2Seq(PretrainedSystem, pl.LightningModule):
     Args:
         src_vocab: source vocabulary (``Vocab`` or its token list).
         tgt_vocab: target vocabulary (``Vocab`` or its token list).
-        config: architecture (``Seq2SeqConfig`` or its dict; ``None`` for the defaults).
+        config: architecture (``Seq2SeqConfig`` or its dict; ``None`` for the defaults): ``architecture="rnn"``
+            builds a :class:`Seq2Seq`, ``"transformer"`` a :class:`~lit_seq2seq.transformer.Transformer`.
         teacher_forcing: schedule and mode (``TeacherForcing`` or its dict; ``None``: ratio 1).
         src_tokenizer, tgt_tokenizer: how text becomes each side's tokens and back, saved with the
             model and used by :meth:`translate`: ``None`` (whitespace), ``"chars"``, a
@@ -152,7 +154,8 @@ class LitSeq2Seq(PretrainedSystem, pl.LightningModule):
                 "compile": bool(compile),
             }
         )
-        self.model = Seq2Seq(self.config, len(self.src_vocab), len(self.tgt_vocab))
+        network = Transformer if self.config.architecture == "transformer" else Seq2Seq
+        self.model: Seq2Seq | Transformer = network(self.config, len(self.src_vocab), len(self.tgt_vocab))
         if compile and not self.model.decoder.steps_one_at_a_time:
             self.model.decoder.compile()
         self.eval_nll = MeanMetric()

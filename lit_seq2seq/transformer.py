@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_seq2seq.decoder import Memory
+from lit_seq2seq.decoder import Memory, State
 from lit_seq2seq.scheduled_sampling import draw_coins, gold_probability, mix_inputs, model_tokens
 from lit_seq2seq.seq2seq import masked_cross_entropy
 from lit_seq2seq.transformer_layers import Cache, TransformerDecoder, TransformerEncoder
@@ -90,7 +90,7 @@ class Transformer(nn.Module):
         source_lengths: torch.Tensor | None,
         target_in: torch.Tensor,
         *,
-        encoded: tuple[Memory, Cache] | None = None,
+        encoded: tuple[Memory, State] | None = None,
     ) -> torch.Tensor:
         """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T); ``encoded``:
         ``encode(source, source_lengths)`` when the caller has it already."""
@@ -178,7 +178,7 @@ class Transformer(nn.Module):
         source_lengths: torch.Tensor | None = None,
         *,
         max_length: int | None = None,
-        encoded: tuple[Memory, Cache] | None = None,
+        encoded: tuple[Memory, State] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Greedy decoding with the cached step, on the model's device (what validation runs during training).
 

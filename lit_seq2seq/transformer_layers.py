@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_seq2seq.decoder import Memory
+from lit_seq2seq.decoder import Memory, State
 
 #: The self-attention cache of every decoder layer: ``(keys, values)``, each ``(L, B, NH, T, D)``.
 Cache = tuple[torch.Tensor, torch.Tensor]
@@ -329,13 +329,13 @@ class TransformerDecoder(TokenInput):
         empty = memory.keys.new_zeros(layers, b, heads, 0, d)
         return empty, empty
 
-    def forward(self, tokens: torch.Tensor, state: Cache, memory: Memory) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, state: State, memory: Memory) -> torch.Tensor:
         """Logits (B, T, V) for decoder inputs ``tokens`` (B, T) given as a whole, after the cached ``state``
         (:meth:`initial_state` for a whole sequence)."""
         logits, _, _ = self.run(tokens, state, memory)
         return logits
 
-    def step(self, token: torch.Tensor, state: Cache, memory: Memory) -> tuple[torch.Tensor, Cache, torch.Tensor]:
+    def step(self, token: torch.Tensor, state: State, memory: Memory) -> tuple[torch.Tensor, Cache, torch.Tensor]:
         """One decoding step from ``token`` (B,) after the cached ``state``.
 
         Returns:
@@ -345,10 +345,11 @@ class TransformerDecoder(TokenInput):
         logits, state, weights = self.run(token.unsqueeze(1), state, memory)
         return logits[:, 0], state, weights[:, 0]
 
-    def run(self, tokens: torch.Tensor, state: Cache, memory: Memory) -> tuple[torch.Tensor, Cache, torch.Tensor]:
+    def run(self, tokens: torch.Tensor, state: State, memory: Memory) -> tuple[torch.Tensor, Cache, torch.Tensor]:
         """``tokens`` (B, T) at positions ``P .. P + T - 1`` after the ``P`` cached ones; returns ``(logits
         (B, T, V), the cache of all ``P + T`` positions, the last layer's head-mean cross-attention (B, T, S))``."""
-        assert memory.keys is not None
+        if memory.keys is None or not isinstance(state, tuple):
+            raise TypeError("TransformerDecoder: expected the memory and cache of Transformer.encode")
         past_keys, past_values = state  # (L, B, NH, P, D)
         x = self.embed(tokens, offset=past_keys.size(3))  # (B, T, H)
         source_mask = memory.mask[:, None, None, :]  # (B, 1, 1, S)

@@ -1,4 +1,4 @@
-"""The torch side of ``translate``: a :class:`Seq2Seq` one token at a time, numpy at the boundary.
+"""The torch side of ``translate``: a :class:`Seq2Seq` or ``Transformer`` one token at a time, numpy at the boundary.
 
 The search and everything around it live in :mod:`seq2seq_fit.translate`; this adapter only
 runs the model's encoder, decoder step and state gather.
@@ -14,10 +14,14 @@ import torch
 
 from lit_seq2seq.decoder import Memory, State, select_state
 from lit_seq2seq.seq2seq import Seq2Seq
+from lit_seq2seq.transformer import Transformer
 
 
 class TorchStepDecoder:
-    """A :class:`Seq2Seq` as the core's ``StepDecoder``: on the model's device, without gradients.
+    """A :class:`Seq2Seq` or ``Transformer`` as the core's ``StepDecoder``: on the model's device, without gradients.
+
+    A Transformer's state is its self-attention cache ``(keys, values)``, each ``(L, B, NH, T, D)``: the batch on
+    axis 1 as an RNN state's, so one reorder serves both.
 
     Use it as a context manager: the model is in eval mode inside the ``with`` block and back in
     its previous mode after it.
@@ -36,7 +40,7 @@ class TorchStepDecoder:
         True
     """
 
-    def __init__(self, model: Seq2Seq) -> None:
+    def __init__(self, model: Seq2Seq | Transformer) -> None:
         self.model = model
         self.has_attention = model.config.attention != "none"
         self.device = next(model.parameters()).device

@@ -34,6 +34,7 @@ import numpy as np
 
 from seq2seq_fit.atomic_directory import add_file_list, write_directory
 from seq2seq_fit.config import Seq2SeqConfig
+from seq2seq_fit.errors import InputError
 from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, json_files, load_pretrained
 from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.tokenizer import TokenizerLike
@@ -347,6 +348,7 @@ def export_onnx(
     Raises:
         ValueError: ``weights`` do not fit the config and vocabulary sizes (naming each tensor).
         ImportError: ``onnx`` is not installed (``pip install seq2seq-fit[serve]``).
+        InputError: ``config.architecture`` is ``"transformer"`` (its export is not built yet).
 
     Example:
         >>> import tempfile
@@ -358,6 +360,11 @@ def export_onnx(
         >>> sorted(os.listdir(out))
         ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'tokenizer_config.json', 'vocab.json']
     """
+    if config.architecture == "transformer":
+        raise InputError(
+            "export_onnx: ONNX export of architecture='transformer' is not built yet; serve the model with "
+            "translate (LitSeq2Seq or Seq2SeqModel.from_pretrained) instead"
+        )
     try:
         import onnx
     except ImportError as err:
