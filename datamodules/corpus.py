@@ -18,7 +18,7 @@ logger = logging.getLogger("datamodules")
 
 LENGTH_POLICIES = ("filter", "truncate", "error")
 SYNTHETIC_TASKS = ("reverse", "copy", "sort", "addition")
-BUILTIN = ("toy", "cmudict", *SYNTHETIC_TASKS)
+BUILTIN = ("toy", "cmudict", "cmudict-phrases", *SYNTHETIC_TASKS)
 
 
 def group_references(pairs: Sequence[Pair]) -> tuple[list[Tokens], list[list[Tokens]]]:
@@ -126,7 +126,10 @@ def load_corpus(
     """Load a built-in corpus by name or a TSV file by path.
 
     Built in: ``toy`` (the seed's 4 English -> Korean pairs), ``cmudict`` (grapheme-to-phoneme,
-    options ``stress``), and the synthetic tasks ``reverse``, ``copy``, ``sort``, ``addition``
+    options ``stress``), ``cmudict-phrases`` (phrases of 3-8 CMUdict words, 30-80 target tokens, split by
+    word; options ``n_train``, ``n_val``, ``n_test``, ``seed``... see
+    :func:`datamodules.cmudict_phrases.cmudict_phrases_corpus`), and the synthetic tasks ``reverse``,
+    ``copy``, ``sort``, ``addition``
     (options ``seed``, ``min_length``, ``max_length``... see :func:`datamodules.synthetic.generate`).
     Anything else is read as a UTF-8 ``source<TAB>target`` file (options of
     :func:`datamodules.tsv.read_tsv_corpus`).
@@ -152,6 +155,10 @@ def load_corpus(
         from datamodules.cmudict_g2p import cmudict_corpus
 
         corpus = cmudict_corpus(**options)
+    elif name == "cmudict-phrases":
+        from datamodules.cmudict_phrases import cmudict_phrases_corpus
+
+        corpus = cmudict_phrases_corpus(**options)
     elif name in SYNTHETIC_TASKS:
         from datamodules.synthetic import synthetic_corpus
 
