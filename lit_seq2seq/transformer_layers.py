@@ -103,9 +103,10 @@ class MultiHeadAttention(nn.Module):
         """Attend from queries ``x`` (B, T, H) to ``keys``/``values`` (B, NH, S, D) where ``mask`` (broadcast to
         (B, NH, T, S)) is True; returns ``(output (B, T, H), float32 weights (B, NH, T, S))``."""
         q = self.split_heads(self.q(x))  # (B, NH, T, D)
-        scores = q.float() @ keys.float().transpose(-1, -2) / math.sqrt(self.head_size)  # (B, NH, T, S) float32
-        scores = scores.masked_fill(~mask, torch.finfo(torch.float32).min)
-        weights = F.softmax(scores, dim=-1)  # (B, NH, T, S) float32
+        with torch.autocast(x.device.type, enabled=False):  # autocast would run the product in half precision
+            scores = q.float() @ keys.float().transpose(-1, -2) / math.sqrt(self.head_size)  # (B, NH, T, S) float32
+            scores = scores.masked_fill(~mask, torch.finfo(torch.float32).min)
+            weights = F.softmax(scores, dim=-1)  # (B, NH, T, S) float32
         context = self.dropout(weights).to(values.dtype) @ values  # (B, NH, T, D)
         b, _, t, _ = context.shape
         out = self.o(context.transpose(1, 2).reshape(b, t, self.num_heads * self.head_size))  # (B, T, H)
