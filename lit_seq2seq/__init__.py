@@ -1,8 +1,9 @@
-"""PyTorch Lightning side of seq2seq-fit: an RNN encoder-decoder with scheduled teacher forcing.
+"""PyTorch Lightning side of seq2seq-fit: RNN and Transformer encoder-decoders with scheduled teacher forcing.
 
-Plain ``nn.Module``s (:class:`Encoder`, :class:`Decoder`, the attentions, :class:`Seq2Seq`) hold
-the model; :class:`LitSeq2Seq` is the thin ``LightningModule`` that trains it under
-``Trainer.fit``. The maths is docs/architecture.md, shared with ``keras_seq2seq``.
+Plain ``nn.Module``s (:class:`Encoder`, :class:`Decoder`, the attentions, :class:`Seq2Seq`, and
+:class:`Transformer` for ``architecture="transformer"``) hold the model; :class:`LitSeq2Seq` is the
+thin ``LightningModule`` that trains it under ``Trainer.fit``. The maths is docs/architecture.md, shared
+with ``keras_seq2seq``.
 
 Importing this package is light (``lit-seq2seq translate --help`` starts no torch): each public
 name imports its module on first use.
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from lit_seq2seq.masked_softmax import masked_softmax
     from lit_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
     from lit_seq2seq.system import LitSeq2Seq
+    from lit_seq2seq.transformer import Transformer
     from seq2seq_fit.errors import UnsafeFileError
 
 #: Public name -> the module that defines it.
@@ -37,6 +39,7 @@ _EXPORTS = {
     "SafeCheckpointIO": "lit_seq2seq.checkpoint_io",
     "Seq2Seq": "lit_seq2seq.seq2seq",
     "TrainingThroughput": "lit_seq2seq.callbacks",
+    "Transformer": "lit_seq2seq.transformer",
     "UnsafeFileError": "seq2seq_fit.errors",
     "masked_cross_entropy": "lit_seq2seq.seq2seq",
     "masked_softmax": "lit_seq2seq.masked_softmax",
@@ -52,6 +55,7 @@ __all__ = [
     "SafeCheckpointIO",
     "Seq2Seq",
     "TrainingThroughput",
+    "Transformer",
     "UnsafeFileError",
     "masked_cross_entropy",
     "masked_softmax",
