@@ -35,8 +35,9 @@ lint: setup
 	$(BIN)/ruff format --check seq2seq_fit lit_seq2seq keras_seq2seq datamodules tests benchmarks examples
 	$(BIN)/mypy
 
+# The throughput tables (benchmarks/results/throughput_cpu.md): the jobs of benchmarks/configs/throughput.yaml.
 bench: setup
-	$(BIN)/python -m benchmarks.throughput --device cpu --compile
+	$(BIN)/python -m benchmarks.throughput --config benchmarks/configs/throughput.yaml
 
 # CMUdict G2P quality on the CPU: benchmarks.g2p runs the shipped fit commands (lit-seq2seq fit, keras-seq2seq fit)
 # with the recipe in benchmarks/configs/g2p-<G2P_TAG>.yaml for each variant and seed, Lightning on one core and

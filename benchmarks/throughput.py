@@ -1,47 +1,40 @@
-"""Per-step training throughput (protocol: benchmarks/README.md): trainer overhead and decoder modes, both frameworks.
+"""Per-step training throughput: trainer overhead and decoder modes, both frameworks (protocol: benchmarks/README.md).
 
-Lightning: ``Trainer.fit`` with ``LitSeq2Seq`` vs a hand-written PyTorch loop over the same
-``nn.Module`` (``throughput_lightning.py``). Keras: ``Seq2SeqModel.fit`` vs a hand-written loop over
-the same layers (``throughput_keras.py``). The rows of each framework (and Keras backend, fixed at
-import) run in one child process (``benchmarks.common.run_jobs``): each row's result file lands in
-``results/throughput_<tag>_runs/``, and a rerun measures only the rows without one. Same batches
-(checked by a digest in every row), alternating
-rounds, the median per-step time of the timed window. Three tables: trainer overhead on the G2P
-model, the decoder modes (hand loops only) with their cost relative to teacher forcing, and the
-GNMT-like size. Writes ``results/throughput_<device>.json`` (every row, setting and version),
-``.md`` and ``.png``.
+The rows are the jobs of a config file (``--config``; fields: ``benchmarks/configs/throughput.yaml``, the committed
+CPU table). Each framework's rows (Keras: each backend's) run in one child process of ``benchmarks.common.run_jobs``,
+each row's result file in ``results/throughput_<tag>_runs/`` (a rerun measures only the rows without one); the sides
+are ``throughput_lightning.py`` and ``throughput_keras.py``. Writes ``results/throughput_<tag>.json``, ``.md`` and
+``.png``, rewritten after every row.
 
-    python -m benchmarks.throughput --device cpu --compile          # make bench (about 15 min on 2 cores)
-    python -m benchmarks.throughput --device cuda --framework lightning keras --backends jax torch \\
-        --precision fp32 bf16 fp16
-    python -m benchmarks.throughput --quick                         # a smoke run of every code path
-
-Nothing here imports TensorFlow unless the ``tensorflow`` backend is asked for, nor torch/Lightning
-unless ``lightning`` is.
+    python -m benchmarks.throughput                                   # make bench
+    python -m benchmarks.throughput --config benchmarks/configs/throughput-gpu.yaml
+    python -m benchmarks.throughput --quick --results /tmp/tp        # the quick rows at tiny sizes
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import itertools
 import logging
 import os
 import shlex
 import statistics
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    RESULTS,
     BenchData,
     add_run_options,
+    alternate,
     gnmt_like_corpus,
     keras_env,
     markdown_table,
+    peak_memory,
     run_jobs,
     serve_jobs,
     set_backend_threads,
@@ -51,6 +44,7 @@ from benchmarks.common import (
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.presets import PRESETS
 
+CONFIG = Path(__file__).resolve().parent / "configs" / "throughput.yaml"
 STEP_LOOP = "teacher forcing, step loop"
 MODES = {
     "teacher forcing": TeacherForcing(),
@@ -62,133 +56,94 @@ MODES = {
     "parallel SS K=1": TeacherForcing(start=0.75, mode="parallel", passes=1),
     "parallel SS K=2": TeacherForcing(start=0.75, mode="parallel", passes=2),
 }
-NOTES = {
-    STEP_LOOP: "step loop forced by ratio 1 - 1e-9 (all coins gold)",
-    "bahdanau": "bahdanau always steps one token at a time",
-}
-#: The demo's G2P size (preset ``cpu``) timed without dropout, and the GNMT-like size.
-G2P = replace(PRESETS["cpu"], dropout=0.0)
-GNMT = PRESETS["gnmt"]
+NOTES = {STEP_LOOP: "step loop forced by ratio 1 - 1e-9 (all coins gold)",
+         "bahdanau": "bahdanau always steps one token at a time"}  # fmt: skip
 OVERHEAD_GOAL, PARALLEL_GOAL = 0.05, 1.5
+#: ``--quick``: every row at a tiny width (embedding 8, hidden 16, one layer), on one small random batch, two steps.
+QUICK_TIMING = {"batch_size": 8, "n_batches": 1, "steps": 2, "warmup": 1, "rounds": 1}
+JOB_KEYS = {"section", "framework", "size", "mode", "precision", "compile", "trainer", "timing", "cell", "attention",
+            "quick"}  # fmt: skip
+#: Dense peak TFLOP/s (data sheets, without sparsity) by a substring of the GPU's name, first match wins:
+#: (name, bf16/fp16 tensor cores, TF32 tensor cores, plain fp32).
+PEAKS = [("H200 NVL", 835.0, 417.5, 60.0), ("H200", 989.4, 494.7, 66.9), ("H100 NVL", 835.0, 417.5, 60.0),
+         ("H100 PCIe", 756.5, 378.0, 51.2), ("H100", 989.4, 494.7, 66.9), ("A100", 312.0, 156.0, 19.5)]  # fmt: skip
+#: GNMT v2 (NVIDIA DeepLearningExamples, PyTorch) on one A100 with AMP: training tokens/s.
+GNMT_V2_A100_TOKENS_PER_S = 140_909
 
 
-def settings(device: str, quick: bool) -> dict[str, dict[str, int]]:
-    """Batch size, distinct batches, timed steps, warm-up and rounds of each section.
+def peak_of(gpu: str | None) -> dict[str, Any]:
+    """The :data:`PEAKS` row of a GPU name, or ``None`` values where the table has none."""
+    for key, bf16, tf32, fp32 in PEAKS if gpu else ():
+        if key.lower() in str(gpu).lower():
+            return {"match": key, "bf16": bf16, "fp16": bf16, "tf32": tf32, "fp32": fp32}
+    return {"match": None}
 
-    Few distinct batches (cycled) keep the XLA / ``jax.jit`` compilation of every padded shape
-    cheap; on CPU that compilation, not the steps, is most of the run.
+
+def expand(config: dict[str, Any], path: Path, quick: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """The jobs of a config file in run order (grouped by framework), and the rows left out with the reason.
+
+    Example:
+        >>> jobs, _ = expand(load_config(CONFIG), CONFIG)
+        >>> len(jobs), jobs[0]["name"], jobs[-1]["name"]
+        (63, 'lightning g2p overhead fp32', 'keras-torch gnmt-like parallel SS K=1 fp32')
     """
-    if quick:
-        tiny = {"batch_size": 128, "n_batches": 1, "steps": 2, "warmup": 1, "rounds": 1}
-        return {"overhead": tiny, "eager": tiny, "modes": tiny, "gnmt": {**tiny, "batch_size": 8}}
-    if device == "cuda":
-        return {
-            "overhead": {"batch_size": 128, "n_batches": 6, "steps": 96, "warmup": 8, "rounds": 3},
-            "eager": {"batch_size": 128, "n_batches": 6, "steps": 6, "warmup": 2, "rounds": 1},
-            "modes": {"batch_size": 128, "n_batches": 2, "steps": 48, "warmup": 4, "rounds": 1},
-            "gnmt": {"batch_size": 128, "n_batches": 4, "steps": 32, "warmup": 4, "rounds": 2},
-        }
+    jobs, skipped = [], []
+    for i, entry in enumerate(config["jobs"]):
+        if unknown := set(entry) - JOB_KEYS:
+            raise SystemExit(
+                f"{path}: jobs[{i}]: unknown key(s) {sorted(unknown)}; expected some of {sorted(JOB_KEYS)}"
+            )
+        if quick and not entry.get("quick"):
+            continue
+        lists = {k: v if isinstance(v, list) else [v] for k, v in entry.items()}
+        for values in itertools.product(*lists.values()):
+            job = make_job(dict(zip(lists, values, strict=True)), config, path, quick)
+            if job["precision"] == "fp16" and config["device"] != "cuda":
+                skipped.append(f"{job['name']}: fp16 needs CUDA")
+            else:
+                jobs.append(job)
+    labels = list(dict.fromkeys(j["label"] for j in jobs))
+    return sorted(jobs, key=lambda j: labels.index(j["label"])), skipped
+
+
+def make_job(entry: dict[str, Any], config: dict[str, Any], path: Path, quick: bool) -> dict[str, Any]:
+    """One row as plain data (the child reads it as JSON)."""
+    section, size, mode = entry["section"], entry["size"], entry.get("mode", "teacher forcing")
+    framework, _, backend = entry["framework"].partition("/")
+    timing = QUICK_TIMING if quick else config["timing"][entry.get("timing", section)]
+    if size not in config["sizes"] or mode not in MODES:
+        raise SystemExit(
+            f"{path}: size {size!r} or mode {mode!r}: expected one of {list(config['sizes'])} / {list(MODES)}"
+        )
+    model = dict(config["sizes"][size])
+    model = {**PRESETS[model.pop("preset")].to_dict(), **model} if "preset" in model else model
+    model |= {k: entry[k] for k in ("cell", "attention") if k in entry}
+    model |= {"embedding_dim": 8, "hidden_size": 16, "num_layers": 1} if quick else {}
+    jit, precision = bool(entry.get("compile", False)), entry.get("precision", "fp32")
+    who = "lightning" if framework == "lightning" else f"keras-{backend}"
+    compiled = "torch.compile" if jit and backend in ("", "torch") else "XLA" if jit else "no"
+    suffix = f" {compiled}" if jit else " op-by-op" if backend == "jax" else ""
+    name = {"overhead": f"{who} {size} overhead {precision}{suffix}",
+            "modes": f"{who} {size} {model['cell']} {model['attention']} {mode}{suffix}"}.get(
+        section, f"{who} {size} {mode} {precision}{suffix}")  # fmt: skip
+    note = "; ".join(n for key, n in NOTES.items() if key in (mode, model["attention"]))
     return {
-        "overhead": {"batch_size": 128, "n_batches": 4, "steps": 40, "warmup": 4, "rounds": 5},
-        "eager": {"batch_size": 128, "n_batches": 4, "steps": 4, "warmup": 1, "rounds": 1},
-        "modes": {"batch_size": 128, "n_batches": 4, "steps": 24, "warmup": 2, "rounds": 1},
-        "gnmt": {"batch_size": 16, "n_batches": 2, "steps": 8, "warmup": 2, "rounds": 2},
-    }
+        "section": section, "name": name, "size": size, "mode": mode, "note": note, "precision": precision,
+        "config": Seq2SeqConfig(**model).to_dict(),
+        "teacher_forcing": MODES[mode].to_dict(), "jit": jit, "trainer_too": bool(entry.get("trainer")),
+        "framework": framework, "backend": backend or "torch", "device": config["device"], "smoke": quick,
+        "label": "lightning" if framework == "lightning" else f"keras/{backend}", "compiled": compiled, **timing,
+    }  # fmt: skip
 
 
-def job(
-    section: str,
-    name: str,
-    size: str,
-    config: Seq2SeqConfig,
-    mode: str,
-    precision: str,
-    compile: bool,
-    trainer_too: bool,
-    s: dict[str, int],
-) -> dict[str, Any]:
-    """One measurement, as plain data (sent to the Keras workers as JSON)."""
-    note = "; ".join(n for key, n in NOTES.items() if key in (mode, config.attention))
-    return {
-        "section": section,
-        "name": name,
-        "size": size,
-        "mode": mode,
-        "note": note,
-        "config": config.to_dict(),
-        "teacher_forcing": MODES[mode].to_dict(),
-        "precision": precision,
-        "jit": compile,
-        "trainer_too": trainer_too,
-        **s,
-    }
+def load_config(path: Path) -> dict[str, Any]:
+    import yaml
 
-
-def mode_jobs(prefix: str, precision: str, compile: bool, s: dict[str, int]) -> list[dict[str, Any]]:
-    """Decoder modes for gru/lstm x none/luong/bahdanau, hand loop only (bahdanau + parallel refused)."""
-    jobs = []
-    for cell in ("gru", "lstm"):
-        for attention in ("none", "luong", "bahdanau"):
-            config = Seq2SeqConfig(**{**G2P.to_dict(), "cell": cell, "attention": attention})
-            for mode, tf in MODES.items():
-                if attention == "bahdanau" and tf.mode == "parallel":
-                    continue  # refused by design: the recurrence consumes the attention context
-                name = f"{prefix} g2p {cell} {attention} {mode}"
-                jobs.append(job("modes", name, "g2p", config, mode, precision, compile, False, s))
-    return jobs
-
-
-def gnmt_jobs(prefix: str, precisions: list[str], compile: bool, s: dict[str, int]) -> list[dict[str, Any]]:
-    jobs = []
-    for precision in precisions:
-        for mode in ("teacher forcing", "parallel SS K=1"):
-            name = f"{prefix} gnmt-like {mode} {precision}"
-            trainer_too = mode == "teacher forcing"
-            jobs.append(job("gnmt", name, "gnmt-like", GNMT, mode, precision, compile, trainer_too, s))
-    return jobs
-
-
-def lightning_jobs(args: argparse.Namespace, s: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
-    jobs = []
-    for precision in args.precision:
-        name = f"lightning g2p overhead {precision}"
-        jobs.append(job("overhead", name, "g2p", G2P, "teacher forcing", precision, False, True, s["overhead"]))
-    # torch.compile: one row on CPU (compiling is slow there), every precision on CUDA.
-    for precision in (args.precision if args.device == "cuda" else args.precision[:1]) if args.compile else []:
-        name = f"lightning g2p overhead {precision} torch.compile"
-        jobs.append(job("overhead", name, "g2p", G2P, "teacher forcing", precision, True, True, s["overhead"]))
-    jobs += mode_jobs("lightning", args.precision[0], False, s["modes"])
-    gnmt_precisions = args.precision if args.device == "cuda" else args.precision[:1]
-    jobs += gnmt_jobs("lightning", gnmt_precisions, False, s["gnmt"])
-    return jobs
-
-
-def keras_jit_options(backend: str, device: str, compile: bool) -> list[bool]:
-    """``jit_compile`` settings measured per backend: XLA on/off on TensorFlow and JAX (JAX off is
-    op by op, measured on few steps); torch.compile on the torch backend only with ``--compile``
-    on CUDA (on a busy 2-core CPU a first try had not finished one row after 9 minutes)."""
-    if backend == "torch":
-        return [False, True] if compile and device == "cuda" else [False]
-    return [True, False]
-
-
-def keras_jobs(backend: str, args: argparse.Namespace, s: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
-    jobs = []
-    for precision in args.precision:
-        for jit in keras_jit_options(backend, args.device, args.compile):
-            eager_jax = backend == "jax" and not jit
-            if eager_jax and precision != args.precision[0]:
-                continue  # op-by-op JAX: one precision is enough to show what it costs
-            label = {True: " XLA", False: ""}[jit] if backend != "torch" else (" torch.compile" if jit else "")
-            name = f"keras-{backend} g2p overhead {precision}{label}{' op-by-op' if eager_jax else ''}"
-            section = s["eager"] if eager_jax else s["overhead"]
-            jobs.append(job("overhead", name, "g2p", G2P, "teacher forcing", precision, jit, True, section))
-    if backend in args.mode_backends:
-        jit = backend != "torch"  # XLA where it is the usual way to run (TensorFlow, JAX), eager torch
-        jobs += mode_jobs(f"keras-{backend}", args.precision[0], jit, s["modes"])
-        gnmt_precisions = args.precision if args.device == "cuda" else args.precision[:1]
-        jobs += gnmt_jobs(f"keras-{backend}", gnmt_precisions, jit, s["gnmt"])
-    return jobs
+    config = yaml.safe_load(Path(path).read_text())
+    missing = {"device", "tag", "timing", "sizes", "jobs"} - set(config)
+    if missing:
+        raise SystemExit(f"{path}: missing key(s) {sorted(missing)} (see benchmarks/configs/throughput.yaml)")
+    return dict(config)
 
 
 def size_data(size: str, batch_size: int, n_batches: int, smoke: bool = False) -> BenchData:
@@ -206,162 +161,167 @@ def size_data(size: str, batch_size: int, n_batches: int, smoke: bool = False) -
     return BenchData.build(corpus, batch_size, n_batches)
 
 
-def token_fields(row: dict[str, Any], data: BenchData) -> dict[str, Any]:
-    """Tokens per second counting source and target non-pad tokens (GNMT's count), hand loop and trainer."""
-    src = statistics.mean(float((b["source"] != 0).sum()) for b in data.batches)
-    fields: dict[str, Any] = {"src_tokens_per_batch": src, "tgt_tokens_per_batch": data.target_tokens_per_batch}
-    for key, out in (("hand_step_ms", "tokens_per_s"), ("trainer_step_ms", "trainer_tokens_per_s")):
-        if key in row:
-            fields[out] = (src + data.target_tokens_per_batch) / (row[key] / 1000)
-    return fields
-
-
 _DATA: dict[tuple[Any, ...], BenchData] = {}
 
 
 def measure_job(spec: dict[str, Any]) -> dict[str, Any]:
-    """One row, in the child process of its framework (and Keras backend): ``spec`` is a job's settings."""
-    job, device = spec["settings"], spec["settings"]["device"]
-    if not _DATA:  # the first job of this process: threads, quiet logs, the backend it runs
-        set_backend_threads(job["backend"], job.get("threads", 0), pin_jax=not job.get("smoke"))
+    """One row in the child process of its framework (and Keras backend): hand loop and, with ``trainer_too``,
+    ``fit`` alternating ``rounds`` times; medians, overhead, tokens/s (target; source + target), memory."""
+    job, device, backend = spec["settings"], spec["settings"]["device"], spec["settings"]["backend"]
+    if not _DATA:  # the first job of this process: threads, quiet logs
+        set_backend_threads(backend, job.get("threads", 0), pin_jax=not job.get("smoke"))
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.ERROR)  # no "GPU available" banners per Trainer
         warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec|litlogger|have many workers).*")
     key = (job["size"], job["batch_size"], job["n_batches"], job.get("smoke", False))
     data = _DATA[key] = _DATA.get(key) or size_data(*key)
     if job["framework"] == "lightning":
-        import torch
-
         import benchmarks.throughput_lightning as side
-
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(job.get("tf32"))
     else:
         import benchmarks.throughput_keras as side  # type: ignore[no-redef]
-    row = side.measure(job, job["backend"], device, data)
-    info = side.versions(job["backend"], device) | {"tensorflow_imported": str("tensorflow" in sys.modules)}
-    if device == "cuda" and job["framework"] == "lightning":
-        torch.cuda.empty_cache()
-    return {**row, **token_fields(row, data), "versions": info}
-
-
-def measure_rows(
-    jobs: list[dict[str, Any]], folder: Path, *, threads: int = 0, cpu_only: bool = True, timeout: float | None = None,
-    fresh: bool = False, extra_env: dict[str, str] | None = None,
-    on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None, log: Any = None,
-) -> list[dict[str, Any] | None]:  # fmt: skip
-    """Each row of ``jobs`` (all of one framework and backend) measured in one child process; a row
-    with a result file in ``folder`` is read, not measured again."""
-    backend = jobs[0]["backend"]
-    env = {"TF_CPP_MIN_LOG_LEVEL": "2", **thread_env(threads), **(extra_env or {})}
-    if jobs[0]["framework"] == "keras":
-        env.update(keras_env(backend, cpu_only, threads))
-    wrapped = [{"name": j["name"], "settings": j} for j in jobs]
-    return run_jobs([sys.executable, "-m", "benchmarks.throughput", "--child"], wrapped, folder, env=env,
-                    timeout=timeout, fresh=fresh, on_result=on_row, log=log)  # fmt: skip
+    run = {**job, "precision": "fp32", "tf32": True} if job["precision"] == "tf32" else job
+    warmup = max(job["warmup"], len(data.batches)) if job["jit"] else job["warmup"]
+    hand, fit, cudnn, extra = side.loops(run, backend, device, data, data.order(warmup, job["steps"]))
+    timing = alternate(job, data, warmup, hand, fit if job["trainer_too"] else None)
+    memory, memory_kind = peak_memory(backend, device)
+    src = statistics.mean(float((b["source"] != 0).sum()) for b in data.batches)
+    tokens = src + data.target_tokens_per_batch
+    row = {"framework": job["framework"], "backend": backend, "variant": job["name"], "config": job["config"],
+           "teacher_forcing": job["teacher_forcing"], "precision": run["precision"], "compile": job["jit"],
+           "compiler": None if job["compiled"] == "no" else job["compiled"], "device": device,
+           "peak_memory_mb": memory, "peak_memory_kind": memory_kind, "cudnn_rnn": device == "cuda" and cudnn(),
+           **extra, **timing, "src_tokens_per_batch": src, "tgt_tokens_per_batch": data.target_tokens_per_batch,
+           "tokens_per_s": tokens / timing["hand_step_ms"] * 1000}  # fmt: skip
+    if "trainer_step_ms" in timing:
+        row["trainer_tokens_per_s"] = tokens / timing["trainer_step_ms"] * 1000
+    info = side.versions(backend, device) | {"tensorflow_imported": str("tensorflow" in sys.modules)}
+    return row | {"versions": info}
 
 
 def finish(row: dict[str, Any] | None, j: dict[str, Any]) -> dict[str, Any]:
-    """Add the job's settings to a row and print a progress line."""
+    """A row with its job's settings (``error`` where the child did not measure it)."""
     row = {"framework": j["framework"], "backend": j["backend"], **(row or {"error": "not run: its child stopped"})}
-    row = {**row, **{k: j[k] for k in ("section", "size", "mode", "note", "precision")}}
+    row |= {k: j[k] for k in ("section", "size", "mode", "note", "precision", "label", "compiled")}
     row["variant"] = j["name"]
-    row["label"] = "lightning" if row["framework"] == "lightning" else f"keras/{row['backend']}"
     row["settings"] = {k: j[k] for k in ("batch_size", "n_batches", "steps", "warmup", "rounds")}
-    if "error" in row:
-        print(f"{j['name']}: not measured ({row['error'][:200]})", flush=True)
-    elif "trainer_overhead" in row:
-        ms = f"{row['hand_step_ms']:.1f} / {row['trainer_step_ms']:.1f} ms"
-        print(f"{j['name']}: hand / fit {ms}, overhead {row['trainer_overhead']:+.1%}", flush=True)
-    else:
-        print(f"{j['name']}: {row['hand_step_ms']:.1f} ms", flush=True)
+    c = row.get("config", j["config"])
+    row["cell"], row["attention"] = c["cell"], c["attention"]
+    if row["compiled"] == "no":
+        row["compiled"] = {"keras/tensorflow": "tf.function, no XLA", "keras/jax": "no (op by op)"}.get(
+            j["label"], "no"
+        )
     return row
 
 
-def add_costs(rows: list[dict[str, Any]]) -> None:
-    """``cost_vs_tf``: hand-loop step time / the teacher-forced fused step of the same setting."""
+def progress(row: dict[str, Any]) -> dict[str, Any]:
+    """Print a row's line as it lands."""
+    if "error" in row:
+        print(f"{row['variant']}: not measured ({row['error'][:200]})", flush=True)
+    elif "trainer_overhead" in row:
+        ms = f"{row['hand_step_ms']:.1f} / {row['trainer_step_ms']:.1f} ms"
+        print(f"{row['variant']}: hand / fit {ms}, overhead {row['trainer_overhead']:+.1%}", flush=True)
+    else:
+        print(f"{row['variant']}: {row['hand_step_ms']:.1f} ms", flush=True)
+    return row
+
+
+def add_costs(rows: list[dict[str, Any]], peak: dict[str, Any]) -> None:
+    """``cost_vs_tf`` (hand-loop step time / the teacher-forced row of the same setting), the goal columns, and
+    MFU against ``peak`` (:func:`peak_of`; none without a match): model TFLOP/s / the peak of the row's precision."""
 
     def key(r: dict[str, Any]) -> tuple[Any, ...]:
-        c = r.get("config", {})
-        return (r["section"], r["label"], r["precision"], c.get("cell"), c.get("attention"))
+        return (r["label"], r["size"], r["precision"], r["compiled"], r["cell"], r["attention"])
 
-    base = {key(r): r["hand_step_ms"] for r in rows if r["mode"] == "teacher forcing" and "hand_step_ms" in r}
+    taught = [r for r in rows if r["mode"] == "teacher forcing" and "hand_step_ms" in r]
+    base = {key(r): r["hand_step_ms"] for r in sorted(taught, key=lambda r: r["section"] != "overhead")}
     for r in rows:
-        if r["section"] in ("modes", "gnmt") and "hand_step_ms" in r and key(r) in base:
+        if r["section"] != "overhead" and "hand_step_ms" in r and key(r) in base:
             r["cost_vs_tf"] = r["hand_step_ms"] / base[key(r)]
         if "trainer_overhead" in r:
             r["overhead_goal_met"] = "yes" if r["trainer_overhead"] <= OVERHEAD_GOAL else "no"
         if r["mode"] == "parallel SS K=1" and "cost_vs_tf" in r:
             r["parallel_goal_met"] = "yes" if r["cost_vs_tf"] <= PARALLEL_GOAL else "no"
-        c = r.get("config", {})
-        r["cell"], r["attention"] = c.get("cell"), c.get("attention")
-        r["compiled"] = r.get("compiler") or {
-            "keras/tensorflow": "tf.function, no XLA",
-            "keras/jax": "no (op by op)",
-        }.get(r["label"], "no")
+        if peak.get("match") and "model_tflops_per_s" in r:
+            kind = "tf32" if r["precision"] == "fp32" and r["label"] == "keras/jax" else r["precision"]  # XLA: TF32
+            r["peak_kind"], r["peak_tflops"] = kind, peak[kind]
+            r["mfu"] = r["model_tflops_per_s"] / peak[kind]
+            if "trainer_step_ms" in r:
+                r["trainer_mfu"] = r["mfu"] * r["hand_step_ms"] / r["trainer_step_ms"]
 
 
-OVERHEAD_COLUMNS = [("label", "framework", ""), ("precision", "precision", ""), ("compiled", "compiled", ""),
-                    ("hand_step_ms", "hand loop ms/step", ".1f"), ("trainer_step_ms", "fit ms/step", ".1f"),
-                    ("trainer_overhead", "trainer overhead", "+.1%"), ("overhead_goal_met", "<= 5%", ""),
-                    ("target_tokens_per_s", "target tok/s", ",.0f"), ("pad_ratio", "pad ratio", ".3f"),
-                    ("model_tflops_per_s", "model TFLOP/s", ".4f"), ("peak_memory_mb", "peak MB", ",.0f"),
-                    ("cudnn_rnn", "cuDNN RNN", ""), ("n_steps", "steps timed", "")]  # fmt: skip
-MODE_COLUMNS = [("label", "framework", ""), ("compiled", "compiled", ""), ("cell", "cell", ""),
-                ("attention", "attention", ""), ("mode", "decoder mode", ""),
-                ("hand_step_ms", "hand loop ms/step", ".1f"), ("cost_vs_tf", "x teacher forcing", ".2f"),
-                ("parallel_goal_met", "K=1 <= 1.5x", ""), ("target_tokens_per_s", "target tok/s", ",.0f"),
+def columns(section: str, rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """The table columns of a section (a size column where it has several sizes; MFU where measured)."""
+    head = [("label", "framework", ""), ("precision", "precision", ""), ("compiled", "compiled", "")]
+    head += [("size", "size", "")] if len({r["size"] for r in rows}) > 1 else []
+    hand = [("hand_step_ms", "hand loop ms/step", ".1f")]
+    fit = [("trainer_step_ms", "fit ms/step", ".1f"), ("trainer_overhead", "trainer overhead", "+.1%")]
+    rates = [("target_tokens_per_s", "target tok/s", ",.0f")]
+    rates += (
+        [("tokens_per_s", "tok/s (src+tgt)", ",.0f"), ("mfu", "MFU", ".2%")] if any("mfu" in r for r in rows) else []
+    )
+    more = [("pad_ratio", "pad ratio", ".3f"), ("model_tflops_per_s", "model TFLOP/s", ".4f"),
+            ("peak_memory_mb", "peak MB", ",.0f"), ("cudnn_rnn", "cuDNN RNN", "")]  # fmt: skip
+    cost = [("cost_vs_tf", "x teacher forcing", ".2f")]
+    if section == "overhead":
+        return [*head, *hand, *fit, ("overhead_goal_met", "<= 5%", ""), *rates, *more, ("n_steps", "steps timed", "")]
+    if section == "modes":
+        mode = [("cell", "cell", ""), ("attention", "attention", ""), ("mode", "decoder mode", "")]
+        return [head[0], *head[2:], *mode, *hand, *cost, ("parallel_goal_met", "K=1 <= 1.5x", ""), *rates,
                 ("note", "note", "")]  # fmt: skip
-GNMT_COLUMNS = [("label", "framework", ""), ("precision", "precision", ""), ("compiled", "compiled", ""),
-                ("mode", "decoder mode", ""), ("hand_step_ms", "hand loop ms/step", ".1f"),
-                ("trainer_step_ms", "fit ms/step", ".1f"), ("trainer_overhead", "trainer overhead", "+.1%"),
-                ("cost_vs_tf", "x teacher forcing", ".2f"), ("target_tokens_per_s", "target tok/s", ",.0f"),
-                ("pad_ratio", "pad ratio", ".3f"), ("model_tflops_per_s", "model TFLOP/s", ".4f"),
-                ("peak_memory_mb", "peak MB", ",.0f"), ("cudnn_rnn", "cuDNN RNN", "")]  # fmt: skip
+    return [*head, ("mode", "decoder mode", ""), *hand, *fit, *cost, *rates, *more]
 
 
-def report(rows: list[dict[str, Any]], args: argparse.Namespace, argv: list[str], meta: dict[str, Any]) -> str:
-    """The Markdown page: how to reproduce, versions, the three tables, what was not measured."""
+def title(section: str, rows: list[dict[str, Any]]) -> str:
+    sizes, s = sorted({r["size"] for r in rows}), rows[0]["settings"]
+    models = {(c["cell"], c["num_layers"], c["hidden_size"], c["attention"]) for c in (r["config"] for r in rows)}
+    model = "{}x{} {}, {}".format(*next(iter(models))) if len(models) == 1 else ""
+    batches = f"batch {s['batch_size']}, {s['n_batches']} distinct batch(es) cycled"
+    where = (
+        f"{sizes[0]} size ({model + '; ' if model else ''}{batches})"
+        if len(sizes) == 1
+        else f"sizes {', '.join(sizes)}"
+    )
+    return {"overhead": f"Trainer overhead, {where}",
+            "modes": f"Decoder modes, {where}; hand loops, goal: parallel SS K=1 at most 1.5x teacher forcing",
+            }.get(section, f"The {where}")  # fmt: skip
+
+
+def report(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """The Markdown page: how to reproduce, versions, one table per section, what was not measured."""
     done = [r for r in rows if "error" not in r]
-    s = meta["settings"]
+    versions = "; ".join(
+        f"{k}: " + ", ".join(f"{n} {v}" for n, v in info.items()) for k, info in meta["versions"].items()
+    )
     lines = [
-        f"Reproduce: `python -m benchmarks.throughput {shlex.join(argv)}`"
-        f" (written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs); versions: "
-        + "; ".join(
-            f"{label}: " + ", ".join(f"{k} {v}" for k, v in info.items()) for label, info in meta["versions"].items()
-        ),
+        f"Reproduce: `python -m benchmarks.throughput {shlex.join(meta['argv'])}` (written "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs); versions: {versions}",
         "",
-        f"# Training throughput, {args.device}",
+        f"# Training throughput, {meta['device']}",
         "",
-        "Median per-step wall time over the timed window after warm-up; within a section every row trains "
-        "on the same batches (digest in the JSON), trainer and hand loop alternating. Tokens/s and model "
-        "TFLOP/s come from the hand loop; `trainer overhead` = fit / hand loop - 1 (goal: at most 5%). Peak memory: "
-        f"{'GPU allocator peak' if args.device == 'cuda' else 'process peak RSS so far (earlier rows included)'}. "
-        "Keras `compiled`: `jit_compile` (XLA on TensorFlow and JAX, torch.compile on torch); TensorFlow "
-        f"without it still runs a `tf.function` graph, JAX without it runs op by op (seconds per step, so "
-        f"timed on {s['eager']['steps']} steps, one round).",
-        "",
-        f"## Trainer overhead, G2P model (bi-GRU 256, Luong; batch {s['overhead']['batch_size']}, "
-        f"{s['overhead']['n_batches']} distinct batch(es) cycled)",
-        "",
-        markdown_table([r for r in done if r["section"] == "overhead"], OVERHEAD_COLUMNS),
-        "## Decoder modes, G2P size (hand loops; goal: parallel SS K=1 at most 1.5x teacher forcing)",
-        "",
-        f"Keras backends here: {', '.join(args.mode_backends) if 'keras' in args.framework else 'none'} "
-        "(`--mode-backends`). "
-        "`teacher forcing` is the fused one-call decoder where the attention allows it; "
-        "`teacher forcing, step loop` forces the step-by-step loop with a ratio of 1 - 1e-9 (every coin "
+        "Median per-step wall time over the timed window after warm-up; within a section every row of a size trains "
+        "on the same batches (digest in the JSON), trainer and hand loop alternating. Tokens/s and model TFLOP/s come "
+        "from the hand loop; `trainer overhead` = fit / hand loop - 1 (goal: at most 5%). Peak memory: "
+        f"{'GPU allocator peak' if meta['device'] == 'cuda' else 'process peak RSS so far (earlier rows included)'}. "
+        "`compiled`: torch.compile, or XLA (`jit_compile` on TensorFlow and JAX); TensorFlow without it still runs a "
+        "`tf.function` graph, JAX runs op by op. `teacher forcing` is the fused one-call decoder where the attention "
+        "allows it; `teacher forcing, step loop` forces the step-by-step loop with a ratio of 1 - 1e-9 (every coin "
         "still gold); scheduled sampling at ratio 0.75.",
         "",
-        markdown_table([r for r in done if r["section"] == "modes"], MODE_COLUMNS),
-        f"## GNMT-like size (2+2 LSTM 512, Luong, vocabulary 8k, lengths 20-50, batch {s['gnmt']['batch_size']})",
-        "",
-        markdown_table([r for r in done if r["section"] == "gnmt"], GNMT_COLUMNS),
     ]
-    skipped = [f"- {r['variant']}: {r['error']}" for r in rows if "error" in r]
-    skipped += [f"- {n}" for n in meta["not_measured"]]
-    if skipped:
-        lines += ["## Not measured", "", *skipped, ""]
-    return "\n".join(lines)
+    if any("mfu" in r for r in done):
+        peak = meta["peak"]
+        lines += [f"MFU: model FLOPs (3x forward) / the data-sheet dense peak of the row's precision ({peak['match']}: "
+                  f"bf16/fp16 {peak['bf16']}, TF32 {peak['tf32']}, fp32 {peak['fp32']} TFLOP/s). GNMT v2 reference: "
+                  f"{GNMT_V2_A100_TOKENS_PER_S:,} tok/s (src+tgt) on one A100 with AMP.", ""]  # fmt: skip
+    for section in sorted(
+        dict.fromkeys(r["section"] for r in done), key=lambda s: {"overhead": 0, "modes": 1}.get(s, 2)
+    ):
+        part = [r for r in done if r["section"] == section]
+        lines += [f"## {title(section, part)}", "", markdown_table(part, columns(section, part))]
+    skipped = [f"- {r['variant']}: {r['error']}" for r in rows if "error" in r] + [
+        f"- {n}" for n in meta["not_measured"]
+    ]
+    return "\n".join(lines + (["## Not measured", "", *skipped, ""] if skipped else []))
 
 
 def chart(rows: list[dict[str, Any]], path: Path) -> None:
@@ -379,8 +339,7 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     left.set_yticks(range(len(over)), labels, fontsize=8)
     left.axvline(0.0, color="black", linewidth=0.8)
     left.axvline(100 * OVERHEAD_GOAL, color="tab:red", linestyle="--", label="goal: at most 5%")
-    left.set_xlabel("trainer overhead per step, % (fit / hand-written loop - 1)")
-    left.set_title("Trainer vs hand-written loop, G2P model")
+    left.set(xlabel="trainer overhead per step, % (fit / hand-written loop - 1)", title="Trainer vs hand-written loop")
     left.invert_yaxis()
     left.legend(loc="lower right", fontsize=8)
     frameworks = sorted({r["label"] for r in modes})
@@ -388,87 +347,94 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     for i, fw in enumerate(frameworks):
         for m, mode in enumerate(MODES):
             costs = [r["cost_vs_tf"] for r in modes if r["label"] == fw and r["mode"] == mode]
-            if not costs:
-                continue
-            x = m + (i - (len(frameworks) - 1) / 2) * width
-            right.bar(x, statistics.median(costs), width, color=colours[fw], alpha=0.5, label=fw if m == 0 else None)
-            right.scatter([x] * len(costs), costs, color=colours[fw], s=10)
+            if costs:
+                x = m + (i - (len(frameworks) - 1) / 2) * width
+                right.bar(
+                    x, statistics.median(costs), width, color=colours[fw], alpha=0.5, label=fw if m == 0 else None
+                )
+                right.scatter([x] * len(costs), costs, color=colours[fw], s=10)
     right.axhline(PARALLEL_GOAL, color="tab:red", linestyle="--", label="goal for parallel SS K=1: 1.5x")
     right.set_xticks(range(len(MODES)), [m.replace(", ", ",\n") for m in MODES], fontsize=8)
-    right.set_ylabel("step time / teacher forcing (fused)")
-    right.set_title("Decoder modes, hand loops (dots: cell x attention)")
+    right.set(ylabel="step time / teacher forcing (fused)", title="Decoder modes, hand loops (dots: cell x attention)")
     right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> Path | None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
         serve_jobs(measure_job)
-        return
+        return None
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--framework", nargs="+", default=["lightning", "keras"], choices=["lightning", "keras"])
-    parser.add_argument(
-        "--backends", nargs="+", default=["tensorflow", "jax", "torch"], choices=["tensorflow", "jax", "torch"]
-    )
-    parser.add_argument(
-        "--mode-backends",
-        nargs="+",
-        default=None,
-        choices=["tensorflow", "jax", "torch"],
-        help="Keras backends for the decoder-mode and GNMT-like rows (default: torch on CPU, every backend on CUDA)",
-    )
-    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16"])
-    parser.add_argument(
-        "--compile", action="store_true", help="add torch.compile rows (Lightning; Keras torch on CUDA)"
-    )
-    add_run_options(parser, cpus=False, results=False)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run (results written with a -quick tag)")
-    parser.add_argument(
-        "--tag", default="", help="results/throughput_<tag>.* (default: the device, e.g. cpu; cpu-quick with --quick)"
-    )
+    parser.add_argument("--config", type=Path, default=CONFIG, help="the jobs (default configs/throughput.yaml)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="instead of the config's")
+    parser.add_argument("--quick", action="store_true", help="the rows marked quick, tiny, at once (tag <tag>-quick)")
+    parser.add_argument("--tag", default="", help="results/throughput_<tag>.* (default: the config's)")
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop every child after this many seconds")
+    add_run_options(parser, cpus=False)
     args = parser.parse_args(argv)
-    if args.mode_backends is None:
-        args.mode_backends = (
-            list(args.backends) if args.device == "cuda" else [b for b in ("torch",) if b in args.backends]
+    config = load_config(args.config)
+    config["device"] = args.device or config["device"]
+    jobs, not_measured = expand(config, args.config, args.quick)
+    tag = args.tag or config["tag"] + ("-quick" if args.quick else "")
+    started, versions, lock = time.perf_counter(), dict[str, dict[str, str]](), threading.RLock()
+    landed: dict[str, dict[str, Any]] = {}
+    modes = {k: v.to_dict() for k, v in MODES.items()}
+    shown = argv if "--config" in argv else ["--config", str(CONFIG.relative_to(CONFIG.parents[2])), *argv]
+    meta: dict[str, Any] = {"argv": shown, "config": config, "device": config["device"], "versions": versions,
+                            "not_measured": not_measured, "modes": modes}  # fmt: skip
+
+    def save(rows: list[dict[str, Any]]) -> None:
+        with lock:
+            gpu = next((r["versions"].get("gpu") for r in rows if "gpu" in r.get("versions", {})), None)
+            meta.update(
+                peak=peak_of(gpu if config["device"] == "cuda" else None), seconds=time.perf_counter() - started
+            )
+            add_costs(rows, meta["peak"])
+            write_results(f"throughput_{tag}", rows, meta, report(rows, meta), results=args.results)
+
+    def landed_row(job: dict[str, Any], row: dict[str, Any]) -> None:
+        with lock:
+            landed[job["name"]] = progress(finish(row, job["settings"]))
+            save([landed[j["name"]] for j in jobs if j["name"] in landed])
+
+    def run_group(label: str) -> None:
+        """One framework's (Keras: one backend's) rows in one child process."""
+        group = [j | {"threads": args.threads} for j in jobs if j["label"] == label]
+        framework, backend = group[0]["framework"], group[0]["backend"]
+        env = {"TF_CPP_MIN_LOG_LEVEL": "2", **thread_env(args.threads)} | (
+            keras_env(backend, config["device"] == "cpu", args.threads) if framework == "keras" else {}
         )
-    s = settings(args.device, args.quick)
-    started = time.perf_counter()
-    tag = args.tag or f"{args.device}{'-quick' if args.quick else ''}"
-    groups = [("lightning", "torch", lightning_jobs(args, s))] if "lightning" in args.framework else []
-    if "keras" in args.framework:
-        groups += [("keras", backend, keras_jobs(backend, args, s)) for backend in args.backends]
-    rows: list[dict[str, Any]] = []
-    versions: dict[str, dict[str, str]] = {}
-    for framework, backend, jobs in groups:
-        for j in jobs:
-            j.update(framework=framework, backend=backend, device=args.device, threads=args.threads)
-        got = measure_rows(jobs, RESULTS / f"throughput_{tag}_runs", threads=args.threads,
-                           cpu_only=args.device == "cpu", fresh=args.fresh)  # fmt: skip
-        rows += [finish(row, j) for row, j in zip(got, jobs, strict=True)]
-        label = "lightning" if framework == "lightning" else f"keras/{backend}"
-        versions[label] = next((r["versions"] for r in rows[-len(jobs) :] if "versions" in r), {})
-    add_costs(rows)
-    not_measured = []
-    if "keras" in args.framework and "torch" in args.backends and not (args.compile and args.device == "cuda"):
-        not_measured.append("keras/torch with torch.compile (jit_compile=True): only with --compile on CUDA")
-    meta: dict[str, Any] = {
-        "argv": argv,
-        "args": vars(args),
-        "settings": s,
-        "versions": versions,
-        "goals": {"trainer_overhead_max": OVERHEAD_GOAL, "parallel_k1_vs_tf_max": PARALLEL_GOAL},
-        "modes": {k: v.to_dict() for k, v in MODES.items()},
-        "not_measured": not_measured,
-        "seconds": time.perf_counter() - started,
-    }
-    json_path, md_path = write_results(f"throughput_{tag}", rows, meta, report(rows, args, argv, meta))
-    png_path = RESULTS / f"throughput_{tag}.png"
-    chart(rows, png_path)
-    print(f"wrote {json_path}, {md_path} and {png_path} in {meta['seconds'] / 60:.1f} min")
+        env |= {"TORCH_COMPILE_DISABLE": "1"} if args.quick else {}  # the code path runs; inductor takes minutes
+        left = None if args.max_seconds is None else args.max_seconds - (time.perf_counter() - started)
+        budgets = [b for b in (left, None if args.quick else config.get("budget_s", {}).get(label)) if b is not None]
+        run_jobs([sys.executable, "-m", "benchmarks.throughput", "--child"], [{"name": j["name"], "settings": j}
+                 for j in group], args.results / f"throughput_{tag}_runs", env=env, timeout=min(budgets, default=None),
+                 fresh=args.fresh, on_result=landed_row)  # fmt: skip
+        versions[label] = next(
+            (landed[j["name"]]["versions"] for j in group if "versions" in landed.get(j["name"], {})), {}
+        )
+
+    labels = list(dict.fromkeys(j["label"] for j in jobs))
+    for label in [x for x in labels if x.startswith("keras/")]:
+        if not (importlib.util.find_spec("keras") and importlib.util.find_spec(label.removeprefix("keras/"))):
+            not_measured.append(f"{label}: keras or {label.removeprefix('keras/')} is not installed")
+            labels.remove(label)
+    threads = [threading.Thread(target=run_group, args=(label,)) for label in labels]
+    for thread in threads:  # --quick: every child at once; else one after the other, each with the machine
+        thread.start()
+        if not args.quick:
+            thread.join()
+    for thread in threads:
+        thread.join()
+    rows = [landed.get(j["name"]) or progress(finish(None, j)) for j in jobs if j["label"] in labels]
+    save(rows)
+    png = args.results / f"throughput_{tag}.png"
+    chart(rows, png)
+    print(f"wrote {args.results}/throughput_{tag}.json, .md and .png in {meta['seconds'] / 60:.1f} min")
+    return args.results / f"throughput_{tag}.json"
 
 
 if __name__ == "__main__":

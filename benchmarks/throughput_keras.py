@@ -1,18 +1,14 @@
-"""Keras side of the throughput benchmark: ``Seq2SeqModel.fit`` vs a hand-written loop, decoder modes.
-
-``benchmarks/throughput.py`` runs each backend's rows in a child process of its own (a Keras backend is
-fixed at import). ``fit`` runs on a ``PyDataset`` of the fixed batches, timed between consecutive
-``on_train_batch_begin`` calls; the hand loop runs the same layers, optimiser (Adam, lr 1e-3; a
-``LossScaleOptimizer`` under ``mixed_float16``, as ``compile`` does) and batches through the model's
-``training_loss``: a ``tf.function`` on TensorFlow, a ``jax.jit``-ted stateless step on JAX, plain
-``backward()`` on torch. Both alternate on models built from the same seed, synchronised before each clock
-reading. ``jit`` is ``compile(jit_compile=...)`` (XLA on TensorFlow and JAX, ``torch.compile`` on torch);
-with it the warm-up is a whole pass over the batches, so every padded shape is compiled before timing.
+"""Keras side of ``benchmarks.throughput`` (one child process per backend): ``Seq2SeqModel.fit`` on a ``PyDataset``
+of the fixed batches, timed between ``on_train_batch_begin`` calls, and a hand-written loop over the same layers,
+optimiser (Adam at 1e-3; a ``LossScaleOptimizer`` under ``mixed_float16``, as ``compile`` does) and batches through
+the model's ``training_loss``: a ``tf.function`` on TensorFlow, a ``jax.jit``-ted stateless step on JAX, plain
+``backward()`` on torch. ``jit`` is ``compile(jit_compile=...)`` (XLA, or ``torch.compile`` on torch).
 """
 
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,36 +19,28 @@ from seq2seq_fit.precision import keras_dtype_policy
 def versions(backend: str, device: str) -> dict[str, str]:
     import keras
 
-    info = {
-        "framework": "keras",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "keras": keras.__version__,
-        "backend": backend,
-    }
+    info = {"framework": "keras", "python": platform.python_version(), "numpy": np.__version__,
+            "keras": keras.__version__, "backend": backend}  # fmt: skip
     if backend == "tensorflow":
         import tensorflow as tf
 
-        info["tensorflow"] = tf.__version__
         build = tf.sysconfig.get_build_info()
-        info["cuda"], info["cudnn"] = str(build.get("cuda_version")), str(build.get("cudnn_version"))
-        info["gpu"] = str([d.name for d in tf.config.list_physical_devices("GPU")])
+        info |= {"tensorflow": tf.__version__, "cuda": str(build.get("cuda_version")),
+                 "cudnn": str(build.get("cudnn_version")),
+                 "gpu": str([d.name for d in tf.config.list_physical_devices("GPU")])}  # fmt: skip
     elif backend == "jax":
         import jax
         import jaxlib
 
-        info.update({"jax": jax.__version__, "jaxlib": jaxlib.__version__, "jax_platform": jax.default_backend()})
-        if device == "cuda":
-            info["gpu"] = jax.devices()[0].device_kind
+        info |= {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "jax_platform": jax.default_backend()}
+        info |= {"gpu": jax.devices()[0].device_kind} if device == "cuda" else {}
     elif backend == "torch":
         import torch
 
-        info.update(
-            {"torch": torch.__version__, "cuda": str(torch.version.cuda), "cpu_threads": str(torch.get_num_threads())}
-        )
-        info["cudnn"] = str(torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None)
-        if device == "cuda":
-            info["gpu"] = torch.cuda.get_device_name(0)
+        cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        info |= {"torch": torch.__version__, "cuda": str(torch.version.cuda), "cudnn": str(cudnn),
+                 "cpu_threads": str(torch.get_num_threads())}  # fmt: skip
+        info |= {"gpu": torch.cuda.get_device_name(0)} if device == "cuda" else {}
     return info
 
 
@@ -289,48 +277,28 @@ def run_fit(model: Any, backend: str, batches: list[Any]) -> list[float]:
     return timer.clock.times
 
 
-def run_hand(loop: Any, batches: list[Any]) -> list[float]:
-    """Per-step times of the hand-written loop over ``batches`` (warm-up included)."""
+def loops(
+    job: dict[str, Any], backend: str, device: str, data: Any, order: list[int]
+) -> tuple[Callable[[], list[float]], Callable[[], list[float]], Callable[[], bool | None], dict[str, Any]]:
+    """The hand loop's and ``fit``'s per-step times over the batches ``order`` (warm-up included), a probe of
+    whether the hand loop runs a cuDNN RNN, and the row's Keras fields (dtype policy, loss scaling)."""
     from benchmarks.common import timed_steps
-
-    loop.reset()
-    return timed_steps(batches, lambda i, batch: loop(*batch), loop.sync)
-
-
-def measure(job: dict[str, Any], backend: str, device: str, data: Any) -> dict[str, Any]:
-    """One row: alternate hand loop and ``fit`` ``rounds`` times on the job's model and batches."""
-    from benchmarks.common import alternate, peak_memory
 
     check_device(backend, device)
     if device == "cuda" and backend == "torch":
         import torch
 
         torch.cuda.reset_peak_memory_stats()
-    jit = bool(job["jit"])
-    warmup = max(job["warmup"], len(data.batches)) if jit else job["warmup"]
-    batches = data.keras_batches(data.order(warmup, job["steps"]))
+    batches = data.keras_batches(order)
     hand_model = build_model(job, data)
-    loop = HAND_LOOPS[backend](hand_model, jit)
+    loop = HAND_LOOPS[backend](hand_model, bool(job["jit"]))
     fit_model = build_model(job, data) if job["trainer_too"] else None
-    fit = None if fit_model is None else lambda: run_fit(fit_model, backend, batches)
-    timing = alternate(job, data, warmup, lambda: run_hand(loop, batches), fit)
-    cudnn = loop.cudnn_rnn(*batches[0]) if device == "cuda" else False
-    memory, memory_kind = peak_memory(backend, device)
-    return {
-        "framework": "keras",
-        "backend": backend,
-        "variant": job["name"],
-        "config": job["config"],
-        "teacher_forcing": job["teacher_forcing"],
-        "precision": job["precision"],
-        "dtype_policy": keras_dtype_policy(job["precision"]),
-        "compile": jit,
-        "compiler": ({"torch": "torch.compile"}.get(backend, "XLA")) if jit else None,
-        "jit_compile_effective": None if fit_model is None else bool(fit_model.jit_compile),
-        "loss_scale_optimizer": type(hand_model.optimizer).__name__ == "LossScaleOptimizer",
-        "device": device,
-        "peak_memory_mb": memory,
-        "peak_memory_kind": memory_kind,
-        "cudnn_rnn": cudnn,
-        **timing,
-    }
+
+    def hand() -> list[float]:
+        loop.reset()
+        return timed_steps(batches, lambda i, batch: loop(*batch), loop.sync)
+
+    extra = {"dtype_policy": keras_dtype_policy(job["precision"]),
+             "jit_compile_effective": None if fit_model is None else bool(fit_model.jit_compile),
+             "loss_scale_optimizer": type(hand_model.optimizer).__name__ == "LossScaleOptimizer"}  # fmt: skip
+    return hand, lambda: run_fit(fit_model, backend, batches), lambda: loop.cudnn_rnn(*batches[0]), extra

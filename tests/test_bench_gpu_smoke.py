@@ -13,27 +13,27 @@ from typing import Any
 
 import pytest
 
-from benchmarks import gpu
+from benchmarks import gpu, throughput
 
 ROOT = Path(__file__).resolve().parent.parent
-MODES = {"teacher forcing", "sequential SS", "parallel SS K=1", "parallel SS K=2"}
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, float]:
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, float, dict[str, Any]]:
     out = tmp_path_factory.mktemp("gpu-smoke")
     started = time.perf_counter()
     cmd = [sys.executable, "-m", "benchmarks.gpu", "--smoke", "--out", str(out)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=560)
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert sorted(p.name for p in out.iterdir()) == ["gpu.json", "gpu.md", "log.txt", "rows"]  # rows: one file each
-    return json.loads((out / "gpu.json").read_text()), (out / "gpu.md").read_text(), seconds
+    assert sorted(p.name for p in out.iterdir()) == ["gpu.json", "gpu.md", "log.txt", "throughput"]
+    rows = json.loads((out / "throughput" / "throughput_gpu-quick.json").read_text())
+    return json.loads((out / "gpu.json").read_text()), (out / "gpu.md").read_text(), seconds, rows
 
 
 @pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
-def test_every_part_finishes_within_its_budget(smoke: tuple[dict[str, Any], str, float]) -> None:
-    data, _, seconds = smoke
+def test_every_part_finishes_within_its_budget(smoke: tuple[dict[str, Any], str, float, dict[str, Any]]) -> None:
+    data, _, seconds, _ = smoke
     assert data["meta"]["smoke"] is True
     assert list(data["parts"]) == list(gpu.PARTS)
     for name, part in data["parts"].items():
@@ -44,17 +44,16 @@ def test_every_part_finishes_within_its_budget(smoke: tuple[dict[str, Any], str,
 
 
 @pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
-def test_the_environment_names_versions_and_a_labelled_placeholder_peak(
-    smoke: tuple[dict[str, Any], str, float],
-) -> None:
+def test_the_environment_names_versions_and_no_gpu(smoke: tuple[dict[str, Any], str, float, dict[str, Any]]) -> None:
     env = smoke[0]["environment"]
     assert env["python"] and env["packages"]["torch"] and env["packages"]["lightning"]
     assert env["torch"]["cuda_available"] is False and env["gpu"] is None
-    assert env["peak"]["match"] is None and "placeholder" in env["peak"]["kind"]
 
 
 @pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
-def test_pytest_collects_the_gpu_tests_and_skips_each_without_cuda(smoke: tuple[dict[str, Any], str, float]) -> None:
+def test_pytest_collects_the_gpu_tests_and_skips_each_without_cuda(
+    smoke: tuple[dict[str, Any], str, float, dict[str, Any]],
+) -> None:
     pt = smoke[0]["pytest"]
     assert {"tests/lit/test_lit_gpu.py", "tests/lit/test_lit_precision.py"} <= set(pt["files"])
     assert pt["exit_code"] == 0
@@ -69,37 +68,37 @@ def test_pytest_collects_the_gpu_tests_and_skips_each_without_cuda(smoke: tuple[
 
 @pytest.mark.parametrize("label", ["lightning", "keras/jax", "keras/torch"])
 @pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
-def test_each_throughput_child_ran_every_row_it_planned(smoke: tuple[dict[str, Any], str, float], label: str) -> None:
-    data = smoke[0]
-    framework, _, backend = label.partition("/")
-    planned, _ = gpu.jobs_for(framework, backend or "torch", smoke=True, cuda=False, start_id=0)
-    rows = [r for r in data["rows"] if r["label"] == label]
-    assert sorted(r["name"] for r in rows) == sorted(j["name"] for j in planned)
-    assert any(r["compiled"] != "no" for r in rows), "a compiled row (torch.compile or XLA)"
-    assert "teacher forcing" in {r["mode"] for r in rows}
-    peak = data["environment"]["peak"]
+def test_each_throughput_child_ran_every_quick_row_of_the_gpu_config(
+    smoke: tuple[dict[str, Any], str, float, dict[str, Any]], label: str
+) -> None:
+    data, _, _, measured = smoke
+    config = throughput.load_config(gpu.THROUGHPUT_CONFIG) | {"device": "cpu"}
+    planned, skipped = throughput.expand(config, gpu.THROUGHPUT_CONFIG, quick=True)
+    rows = [r for r in measured["rows"] if r["label"] == label]
+    assert sorted(r["variant"] for r in rows) == sorted(j["name"] for j in planned if j["label"] == label)
+    assert any(r["compiled"] in ("torch.compile", "XLA") for r in rows), "a compiled row (torch.compile or XLA)"
+    assert any("trainer_step_ms" in r for r in rows), "a row timed fit() too"
     for r in rows:
         assert "error" not in r, r
         hand_s = r["hand_step_ms"] / 1000
         assert hand_s > 0 and r["n_steps"] >= 2
         assert r["tokens_per_s"] == pytest.approx((r["src_tokens_per_batch"] + r["tgt_tokens_per_batch"]) / hand_s)
         assert r["src_tokens_per_batch"] > 0 and r["tgt_tokens_per_batch"] > 0
-        assert r["mfu"] == pytest.approx(r["model_tflops_per_s"] / peak[r["peak_kind"]]) and r["mfu"] > 0
-        assert r["data"].endswith("-smoke"), "tiny corpora in the smoke run"
-        if r["mode"] != "teacher forcing":
+        assert r["data"].endswith("-smoke") and r["config"]["hidden_size"] == 16, "tiny models and corpora"
+        if r["section"] == "modes":
             assert r["cost_vs_tf"] > 0, "step time against the teacher-forced row of the same setting"
         if "trainer_step_ms" in r:
-            assert r["trainer_tokens_per_s"] > 0 and r["trainer_mfu"] > 0
-    assert any("trainer_step_ms" in r for r in rows), "a row timed fit() too"
+            assert r["trainer_tokens_per_s"] > 0
     if label == "lightning":
-        assert {r["mode"] for r in rows} == MODES
-        assert {r["size"] for r in rows} == set(gpu.SIZES)
-        assert {r["row_precision"] for r in rows} == {"fp32", "tf32", "bf16"}
-        assert any("fp16 needs CUDA" in x for x in data["not_run"])
+        assert {r["mode"] for r in rows} == {"teacher forcing", "sequential SS", "parallel SS K=1", "parallel SS K=2"}
+        assert {r["size"] for r in rows} == set(config["sizes"]) and {"bf16", "tf32"} <= {r["precision"] for r in rows}
+    assert skipped and all("fp16 needs CUDA" in x for x in skipped) and set(skipped) <= set(data["not_run"])
 
 
 @pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
-def test_g2p_trains_and_scores_lightning_and_keras_jax(smoke: tuple[dict[str, Any], str, float]) -> None:
+def test_g2p_trains_and_scores_lightning_and_keras_jax(
+    smoke: tuple[dict[str, Any], str, float, dict[str, Any]],
+) -> None:
     runs = {r["framework"]: r for r in smoke[0]["g2p"]}
     assert set(runs) == {"lightning", "keras-jax"}
     for r in runs.values():
@@ -110,9 +109,16 @@ def test_g2p_trains_and_scores_lightning_and_keras_jax(smoke: tuple[dict[str, An
 
 
 @pytest.mark.slow  # the --smoke run of every part: about a minute on 2 cores
-def test_the_report_has_a_table_per_part(smoke: tuple[dict[str, Any], str, float]) -> None:
+def test_the_report_has_a_table_per_part(smoke: tuple[dict[str, Any], str, float, dict[str, Any]]) -> None:
     md = smoke[1]
-    for heading in ("SMOKE", "## Parts", "## pytest -m gpu", "## Training throughput", "## G2P", "placeholder"):
+    for heading in (
+        "SMOKE",
+        "## Parts",
+        "## pytest -m gpu",
+        "## Training throughput",
+        "### Trainer overhead",
+        "## G2P",
+    ):
         assert heading in md
 
 
@@ -139,47 +145,44 @@ def test_wheels_are_installed_only_when_missing(tmp_path: Path, monkeypatch: pyt
      ("NVIDIA H100 PCIe", "H100 PCIe"), ("NVIDIA A100-SXM4-80GB", "A100"), ("NVIDIA L4", None), (None, None)],
 )  # fmt: skip
 def test_the_peak_table_matches_nvidia_smi_names(name: str | None, match: str | None) -> None:
-    peak = gpu.peak_of(name)
+    peak = throughput.peak_of(name)
     assert peak["match"] == match
-    assert peak["bf16"] >= peak["tf32"] >= peak["fp32"] > 0
+    if match:
+        assert peak["bf16"] == peak["fp16"] >= peak["tf32"] >= peak["fp32"] > 0
 
 
 def gpu_row(label: str, size: str, precision: str, mode: str, hand_ms: float, **extra: Any) -> dict[str, Any]:
-    """A throughput row as a child writes it on a GPU (the fields the parent reads)."""
-    row = {"name": f"{label} {size} {precision} {mode}", "label": label, "size": size, "row_precision": precision,
-           "mode": mode, "compiled": "no", "hand_step_ms": hand_ms, "model_tflops_per_s": 100.0 * 10 / hand_ms,
-           "tokens_per_s": 1e6 / hand_ms, "cudnn_rnn": True, **extra}  # fmt: skip
+    """A throughput row as the parent holds it after :func:`throughput.finish` (the fields ``add_costs`` reads)."""
+    section = "overhead" if mode == "teacher forcing" else "modes"
+    row = {"variant": f"{label} {size} {precision} {mode}", "label": label, "size": size, "precision": precision,
+           "section": section, "mode": mode, "compiled": "no", "cell": "lstm", "attention": "luong",
+           "hand_step_ms": hand_ms, "model_tflops_per_s": 100.0 * 10 / hand_ms, **extra}  # fmt: skip
     if "trainer_step_ms" in extra:
         row["trainer_overhead"] = extra["trainer_step_ms"] / hand_ms - 1
-        row["trainer_tokens_per_s"] = 1e6 / extra["trainer_step_ms"]
     return row
 
 
 def test_mfu_and_cost_of_a_gpu_run_are_judged_against_the_h200_peak() -> None:
     tf = "teacher forcing"
-    data: dict[str, Any] = {
-        "meta": {"argv": [], "smoke": False},
-        "environment": {"gpu": "NVIDIA H200", "peak": gpu.peak_of("NVIDIA H200"), "torch": {"cuda_available": True}},
-        "wheels": {},
-        "parts": {},
-        "pytest": {},
-        "not_run": [],
-        "rows": [
-            gpu_row("lightning", "gnmt-like", "bf16", tf, 10.0, trainer_step_ms=10.3),
-            gpu_row("lightning", "gnmt-like", "fp32", tf, 20.0, trainer_step_ms=20.2),
-            gpu_row("lightning", "gnmt-like", "fp16", tf, 11.0, trainer_step_ms=11.2),
-            gpu_row("lightning", "gnmt-like", "bf16", "parallel SS K=1", 13.0),
-            gpu_row("lightning", "gnmt-v2", "bf16", tf, 2.9, trainer_step_ms=3.0),
-            gpu_row("keras/jax", "gnmt-like", "fp32", tf, 25.0),
-        ],
-        "g2p": [{"framework": "lightning", "greedy_wer": 23.0, "train_minutes": 2.0, "status": "finished"}],
-    }
-    gpu.finish_rows(data)
-    rows = {r["name"]: r for r in data["rows"]}
-    bf16 = rows["lightning gnmt-like bf16 teacher forcing"]
+    rows = [
+        gpu_row("lightning", "gnmt-like", "bf16", tf, 10.0, trainer_step_ms=10.3),
+        gpu_row("lightning", "gnmt-like", "fp32", tf, 20.0, trainer_step_ms=20.2),
+        gpu_row("lightning", "gnmt-like", "fp16", tf, 11.0, trainer_step_ms=11.2),
+        gpu_row("lightning", "gnmt-like", "bf16", "parallel SS K=1", 13.0),
+        gpu_row("lightning", "gnmt-v2", "bf16", tf, 2.9, trainer_step_ms=3.0),
+        gpu_row("keras/jax", "gnmt-like", "fp32", tf, 25.0),
+    ]
+    throughput.add_costs(rows, throughput.peak_of("NVIDIA H200"))
+    by_name = {r["variant"]: r for r in rows}
+    bf16 = by_name["lightning gnmt-like bf16 teacher forcing"]
     assert bf16["mfu"] == pytest.approx(100.0 / 989.4) and bf16["peak_kind"] == "bf16"
-    assert rows["lightning gnmt-like fp32 teacher forcing"]["peak_tflops"] == 66.9
-    assert rows["keras/jax gnmt-like fp32 teacher forcing"]["peak_kind"] == "tf32", "XLA allows TF32 by default"
-    assert rows["lightning gnmt-like bf16 parallel SS K=1"]["cost_vs_tf"] == pytest.approx(1.3)
-    assert bf16["trainer_mfu"] == pytest.approx(bf16["mfu"] * 10.0 / 10.3)
-    assert "| lightning | gnmt-like | bf16 |" in gpu.report(data)
+    assert by_name["lightning gnmt-like fp32 teacher forcing"]["peak_tflops"] == 66.9
+    assert by_name["keras/jax gnmt-like fp32 teacher forcing"]["peak_kind"] == "tf32", "XLA allows TF32 by default"
+    assert by_name["lightning gnmt-like bf16 parallel SS K=1"]["cost_vs_tf"] == pytest.approx(1.3)
+    assert bf16["trainer_mfu"] == pytest.approx(bf16["mfu"] * 10.0 / 10.3) and bf16["overhead_goal_met"] == "yes"
+    settings = {"batch_size": 128, "n_batches": 1}
+    for r in rows:
+        r |= {"settings": settings, "config": throughput.PRESETS["gnmt"].to_dict()}
+    meta = {"argv": [], "device": "cuda", "versions": {}, "not_measured": [], "peak": throughput.peak_of("H200")}
+    md = throughput.report(rows, meta)
+    assert "| lightning | bf16 | no | gnmt-like | 10.0 | 10.3 | +3.0% | yes |" in md and "H200: bf16/fp16 989.4" in md

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import common, g2p
+from benchmarks import common, g2p, throughput
 from seq2seq_fit.presets import PRESETS
 
 
@@ -125,3 +125,33 @@ def test_committed_results_are_read_by_the_table_code(tmp_path: Path) -> None:
     table = (tmp_path / "g2p_both.md").read_text()
     assert "| lightning | teacher-forcing | 1 | 25.32 | 6.04 | 24.87 | 5.95 |" in table
     assert "| keras-jax | teacher-forcing | 1 | 25.36 |" in table and "16/3/0" in table  # its compile counts
+
+
+@pytest.mark.parametrize(
+    "config,results",
+    [("throughput.yaml", "throughput_cpu"), ("throughput-keras-overhead.yaml", "throughput_cpu-keras-overhead")],
+)
+def test_the_committed_throughput_tables_are_the_jobs_of_their_config_files(config: str, results: str) -> None:
+    """Every committed row, in order, is a job of the config file that ``make bench`` reads: the same name, model,
+    decoder mode, precision, compile setting, timing and trainer timing (fields added to the configs since are new)."""
+    path = throughput.CONFIG.parent / config
+    loaded = throughput.load_config(path)
+    jobs, skipped = throughput.expand(loaded, path)
+    rows = json.loads((common.RESULTS / f"{results}.json").read_text())["rows"]
+    assert not skipped and [j["name"] for j in jobs] == [r["variant"] for r in rows]
+    assert loaded["tag"] == results.removeprefix("throughput_")
+    for job, row in zip(jobs, rows, strict=True):
+        for key in ("config", "teacher_forcing"):
+            assert {k: job[key][k] for k in row[key]} == row[key], (job["name"], key)
+        assert (job["section"], job["mode"], job["precision"], job["jit"]) == (
+            row["section"], row["mode"], row["precision"], row["compile"],
+        )  # fmt: skip
+        assert {k: job[k] for k in row["settings"]} == row["settings"]
+        assert job["trainer_too"] == ("trainer_step_ms" in row)
+
+
+def test_a_throughput_config_with_an_unknown_job_key_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("device: cpu\ntag: t\ntiming: {}\nsizes: {}\njobs:\n  - {section: overhead, framwork: lightning}\n")
+    with pytest.raises(SystemExit, match=r"t\.yaml: jobs\[0\]: unknown key\(s\) \['framwork'\]"):
+        throughput.expand(throughput.load_config(path), path)
