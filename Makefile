@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= 2
 EXTRAS ?= lightning,keras,tf,jax,plot,serve,tokenizers,sentencepiece,bench,dev
 
-.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-ss bench-gpu docs clean
+.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-ss bench-ss-regimes bench-gpu docs clean
 
 setup: $(VENV)/.installed
 
@@ -81,6 +81,19 @@ bench-ss: setup
 	$(BIN)/python -m benchmarks.scheduled_sampling --tasks sort --threads 1 --cpus 0 & synthetic=$$!; \
 	$(BIN)/python -m benchmarks.scheduled_sampling --tasks g2p --threads 1 --cpus 1; g2p=$$?; \
 	wait $$synthetic && test $$g2p -eq 0
+
+# When scheduled sampling pays (benchmarks/ss_regimes.py, results/ss_regimes.{json,md,png}): 3 seeds per arm, one
+# core (SS_REGIMES_CPUS), one thread. finetune: the cpu-bahdanau-384 model of bench-g2p-bahdanau's rerun
+# (SS_REGIMES_BASE) fine-tuned 2 epochs under teacher forcing and 4 scheduled-sampling arms (15 runs, about 3 hours);
+# long: cmudict-phrases (30-80 phones), cpu preset, teacher forcing against the two best fine-tune arms, 3 epochs
+# from scratch then 1 epoch fine-tuning the teacher-forced seed-0 model (18 runs, about 3.5-4 hours). Resumable: run
+# it again; finished runs are read, an unfinished one resumes its fit command. SS_REGIMES_ARGS: more options
+# (--regimes long --long-arms ss-position ss-token, --seeds 0 1, --fresh).
+SS_REGIMES_CPUS ?= 0
+SS_REGIMES_BASE ?= benchmarks/results/g2p_lightning-cpu-bahdanau-384-rerun_runs/teacher-forcing_s0/model
+SS_REGIMES_ARGS ?=
+bench-ss-regimes: setup
+	$(BIN)/python -m benchmarks.ss_regimes --threads 1 --cpus $(SS_REGIMES_CPUS) --base $(SS_REGIMES_BASE) $(SS_REGIMES_ARGS)
 
 # One prepared run on a GPU machine, about 9 minutes on an H100/H200: pytest -m gpu, throughput of
 # Lightning and Keras (JAX, torch), G2P --preset gpu; one folder of JSON + Markdown. It uses the device's own
