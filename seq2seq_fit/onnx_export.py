@@ -18,6 +18,9 @@ An export directory holds:
   ``logits (N, V)``, ``h_out``, [``c_out``], [``attention (N, S)``];
 - ``export.json``: the format name and version, the opset, and each graph's input and output names.
 
+A Transformer (``architecture="transformer"``) has the same two graphs with its self-attention
+cache as the decoder's state inputs and outputs (:mod:`seq2seq_fit.onnx_transformer`).
+
 Both graphs carry ``config.json``'s config and the vocabulary sizes in their metadata, so the
 runtime (:mod:`seq2seq_fit.serving`) refuses graphs that do not match the directory's JSON files.
 """
@@ -34,7 +37,6 @@ import numpy as np
 
 from seq2seq_fit.atomic_directory import add_file_list, write_directory
 from seq2seq_fit.config import Seq2SeqConfig
-from seq2seq_fit.errors import InputError
 from seq2seq_fit.model_format import CONFIG_FILE, VOCAB_FILE, json_files, load_pretrained
 from seq2seq_fit.teacher_forcing import TeacherForcing
 from seq2seq_fit.tokenizer import TokenizerLike
@@ -180,17 +182,23 @@ def tensor(name: str, elem: Any, shape: Sequence[Any]) -> Any:
     return helper.make_tensor_value_info(name, elem, list(shape))
 
 
-#: The recurrent state inputs of the decoder graph, ``(L, N, H)`` (batch on axis 1; the memory inputs have it first).
-STATE_NAMES = ("h", "c")
+#: The state inputs of the decoder graph, batch on axis 1 (the memory inputs have it first): an RNN's ``h``
+#: (and ``c``) ``(L, N, H)``, a Transformer's self-attention cache ``(L, N, NH, T, D)``
+#: (:mod:`seq2seq_fit.onnx_transformer`).
+STATE_NAMES = ("h", "c", "self_keys", "self_values")
 
 
 def state_names(config: Seq2SeqConfig) -> list[str]:
-    """The recurrent state the decoder carries: ``h`` (and ``c`` for an LSTM)."""
-    return list(STATE_NAMES if config.cell == "lstm" else STATE_NAMES[:1])
+    """The state the decoder carries: ``h`` (and ``c`` for an LSTM), or a Transformer's cache."""
+    if config.architecture == "transformer":
+        return list(STATE_NAMES[2:])
+    return list(STATE_NAMES[:2] if config.cell == "lstm" else STATE_NAMES[:1])
 
 
 def memory_names(config: Seq2SeqConfig) -> list[str]:
     """What the decoder step reads from the encoder besides the state (nothing without attention)."""
+    if config.architecture == "transformer":
+        return ["cross_keys", "mask"]
     return [] if config.attention == "none" else ["enc", "keys", "mask"]
 
 
@@ -348,7 +356,6 @@ def export_onnx(
     Raises:
         ValueError: ``weights`` do not fit the config and vocabulary sizes (naming each tensor).
         ImportError: ``onnx`` is not installed (``pip install seq2seq-fit[serve]``).
-        InputError: ``config.architecture`` is ``"transformer"`` (its export is not built yet).
 
     Example:
         >>> import tempfile
@@ -360,11 +367,6 @@ def export_onnx(
         >>> sorted(os.listdir(out))
         ['config.json', 'decoder.onnx', 'encoder.onnx', 'export.json', 'tokenizer_config.json', 'vocab.json']
     """
-    if config.architecture == "transformer":
-        raise InputError(
-            "export_onnx: ONNX export of architecture='transformer' is not built yet; serve the model with "
-            "translate (LitSeq2Seq or Seq2SeqModel.from_pretrained) instead"
-        )
     try:
         import onnx
     except ImportError as err:
@@ -376,8 +378,14 @@ def export_onnx(
     check_canonical_weights(arrays, config, len(src), len(tgt))
     texts = json_files(config, teacher_forcing, src, tgt, extra, src_tokenizer, tgt_tokenizer)  # checks before work
     metadata = graph_metadata(config, len(src), len(tgt))
-    encoder = build_encoder(config, arrays, metadata)
-    decoder = build_decoder(config, arrays, len(tgt), metadata)
+    if config.architecture == "transformer":
+        from seq2seq_fit.onnx_transformer import build_transformer_decoder, build_transformer_encoder
+
+        encoder = build_transformer_encoder(config, arrays, metadata)
+        decoder = build_transformer_decoder(config, arrays, len(tgt), metadata)
+    else:
+        encoder = build_encoder(config, arrays, metadata)
+        decoder = build_decoder(config, arrays, len(tgt), metadata)
     manifest = {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_VERSION,

@@ -195,6 +195,8 @@ def graph_specs(config: Seq2SeqConfig, tgt_vocab_size: int) -> dict[str, tuple[S
     """What each graph must take and give (its ``(inputs, outputs)``) for ``config`` and a target vocabulary
     of ``tgt_vocab_size`` tokens: the names, element types, ranks and the widths the JSON files fix."""
     layers, hidden = config.num_layers, config.hidden_size
+    if config.architecture == "transformer":
+        return transformer_graph_specs(config, tgt_vocab_size)
     state = {name: (FLOAT, (layers, None, hidden)) for name in STATE_NAMES[: 2 if config.cell == "lstm" else 1]}
     memory: Spec = {}
     if config.attention != "none":
@@ -207,6 +209,24 @@ def graph_specs(config: Seq2SeqConfig, tgt_vocab_size: int) -> dict[str, tuple[S
     return {
         ENCODER_FILE: (encoder_in, {**state, **memory}),
         DECODER_FILE: ({"token": (INT64, (None,)), **state, **memory}, decoder_out),
+    }
+
+
+def transformer_graph_specs(config: Seq2SeqConfig, tgt_vocab_size: int) -> dict[str, tuple[Spec, Spec]]:
+    """:func:`graph_specs` of a Transformer: the cache ``(L, N, NH, T, D)`` (empty, ``T = 0``, from the encoder),
+    the cross-attention keys and values ``(N, L, 2, NH, S, D)`` and the mask."""
+    layers, heads = config.num_layers, config.num_heads
+    d = config.hidden_size // heads
+    names = STATE_NAMES[2:]
+    first: Spec = {name: (FLOAT, (layers, None, heads, 0, d)) for name in names}
+    cache: Spec = {name: (FLOAT, (layers, None, heads, None, d)) for name in names}
+    memory: Spec = {"cross_keys": (FLOAT, (None, layers, 2, heads, None, d)), "mask": (BOOL, (None, None))}
+    encoder_in: Spec = {"source_ids": (INT64, (None, None)), "lengths": (INT64, (None,))}
+    decoder_out: Spec = {"logits": (FLOAT, (None, tgt_vocab_size)), **{f"{k}_out": v for k, v in cache.items()}}
+    decoder_out["attention"] = (FLOAT, (None, None))
+    return {
+        ENCODER_FILE: (encoder_in, {**first, **memory}),
+        DECODER_FILE: ({"token": (INT64, (None,)), **cache, **memory}, decoder_out),
     }
 
 
@@ -282,7 +302,7 @@ class OnnxStepDecoder:
         self.vocab_size, self.path = vocab_size, path
         self.encoder_path = path.with_name("encoder.onnx") if path is not None else None
         self.state_inputs = [i.name for i in decoder.get_inputs() if i.name != "token"]
-        self.recurrent = [name for name in STATE_NAMES if name in self.state_inputs]  # h (and c)
+        self.recurrent = [name for name in STATE_NAMES if name in self.state_inputs]  # h (and c), or the cache
         # what each step fetches: logits and the new recurrent state, and the attention weights only when asked
         self.step_outputs = ["logits", *(f"{name}_out" for name in self.recurrent)]
         self.encoder_outputs = [o.name for o in encoder.get_outputs()]
@@ -313,7 +333,7 @@ class OnnxStepDecoder:
         return fetched[0], new_state, fetched[-1] if wanted else None
 
     def reorder(self, state: State, index: np.ndarray) -> State:
-        """The rows ``index`` (N',) of the state (axis 1 of ``h``/``c``, axis 0 of the memory)."""
+        """The rows ``index`` (N',) of the state (axis 1 of ``h``/``c`` or the cache, axis 0 of the memory)."""
         return {name: np.take(value, index, axis=1 if name in STATE_NAMES else 0) for name, value in state.items()}
 
 

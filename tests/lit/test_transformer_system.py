@@ -14,7 +14,6 @@ from lit_seq2seq import LitSeq2Seq
 from lit_seq2seq.cli import main
 from lit_seq2seq.transformer import Transformer
 from seq2seq_fit import GenerationConfig
-from seq2seq_fit.errors import InputError
 from tests.helpers.lightning import StepRecorder, quiet_trainer, small_data
 
 #: The module fixture: a memorised model, its data and its checkpoint.
@@ -119,13 +118,6 @@ def test_save_pretrained_and_checkpoints_round_trip(memorised: Memorised, tmp_pa
     assert again.translate(sources, beam) == model.translate(sources, beam)
     loaded = LitSeq2Seq.load_from_checkpoint(checkpoint)
     assert loaded.translate(sources, beam) == model.translate(sources, beam)
-
-
-def test_onnx_export_of_a_transformer_is_refused_in_one_line(tmp_path: Path) -> None:
-    model = transformer_system(Seq2SeqDataModule("toy", batch_size=4))
-    with pytest.raises(InputError, match="ONNX export of architecture='transformer' is not built yet"):
-        model.export_onnx(tmp_path / "export")
-    assert not (tmp_path / "export").exists()
 
 
 def test_fit_a_transformer_from_the_command_line(tmp_path: Path) -> None:
