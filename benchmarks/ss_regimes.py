@@ -644,8 +644,15 @@ def main(argv: list[str] | None = None) -> None:
     test_words = args.test_words or (SMOKE_TEST_WORDS if args.smoke else 0)
     recipe = recipes(args.smoke)
     base = args.base or (str(runs_dir / "smoke-base" / f"{CONTROL}_s0" / "model") if args.smoke else DEFAULT_BASE)
+    long_base = str(runs_dir / "long-scratch" / f"{CONTROL}_s{seeds[0]}" / "model")
     options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    meta: dict[str, Any] = {"device": "cpu", "threads": args.threads, "init_from": {}, "args": options}
+    meta: dict[str, Any] = {"device": "cpu", "threads": args.threads, "args": options,
+                            "init_from": {"finetune": base, "long-finetune": long_base}}  # fmt: skip
+    if "finetune" in args.regimes and not (args.smoke and not args.base) and not (Path(base) / "config.json").exists():
+        raise SystemExit(
+            f"ss_regimes.py: --base {base} holds no saved model (config.json); train it first (make "
+            "bench-g2p-bahdanau, or lit-seq2seq fit ... --save_pretrained DIR) or pass --base DIR"
+        )
     env = thread_env(args.threads)
 
     def job(folder: str, arm: str, tf: TeacherForcing, seed: int, steps: int, init_from: str | None) -> dict[str, Any]:
@@ -690,21 +697,26 @@ def main(argv: list[str] | None = None) -> None:
         schedules = arms(steps)
         if args.smoke and not args.base:  # the smoke's own base: the fine-tune recipe trained from scratch
             run([job("smoke-base", CONTROL, TeacherForcing(), 0, steps, None)])
-        meta["init_from"]["finetune"] = base
         chosen = args.finetune_arms or (["teacher-forcing", "ss-token"] if args.smoke else list(ARM_LABELS))
-        run([job("finetune", arm, schedules[arm], seed, steps, base) for arm in chosen for seed in seeds])
+        run([job("finetune", arm, schedules[arm], seed, steps, base) for seed in seeds for arm in chosen])
     if "long" in args.regimes:
-        long_arms = args.long_arms or (["ss-token"] if args.smoke else best_arms(args.results) or FALLBACK_LONG_ARMS)
-        print(f"long regime: teacher forcing against {', '.join(long_arms)}", flush=True)
+        best = None if args.long_arms or args.smoke else best_arms(args.results)
+        long_arms = args.long_arms or (["ss-token"] if args.smoke else best or FALLBACK_LONG_ARMS)
+        why = (
+            "--long-arms"
+            if args.long_arms or args.smoke
+            else "the best fine-tune arms"
+            if best
+            else "no fine-tune runs"
+        )
+        print(f"long regime: teacher forcing against {', '.join(long_arms)} ({why})", flush=True)
         chosen = [CONTROL, *long_arms]  # the runs of other arms found in the folder stay in the report
         steps = recipe["long-scratch"].total_steps()
         schedules = arms(steps)
-        run([job("long-scratch", arm, schedules[arm], seed, steps, None) for arm in chosen for seed in seeds])
-        long_base = str(runs_dir / "long-scratch" / f"{CONTROL}_s{seeds[0]}" / "model")
-        meta["init_from"]["long-finetune"] = long_base
+        run([job("long-scratch", arm, schedules[arm], seed, steps, None) for seed in seeds for arm in chosen])
         steps = recipe["long-finetune"].total_steps()
         schedules = arms(steps)
-        run([job("long-finetune", arm, schedules[arm], seed, steps, long_base) for arm in chosen for seed in seeds])
+        run([job("long-finetune", arm, schedules[arm], seed, steps, long_base) for seed in seeds for arm in chosen])
     print(write_report(args.results, meta))
 
 

@@ -100,7 +100,7 @@ class Seq2SeqDataModule(pl.LightningDataModule):
     ``target_in`` (B, T), ``target_out`` (B, T).
 
     Args:
-        corpus: ``toy``, ``cmudict``, ``reverse``, ``copy``, ``sort``, ``addition`` or a TSV path.
+        corpus: ``toy``, ``cmudict``, ``cmudict-phrases``, ``reverse``, ``copy``, ``sort``, ``addition`` or a TSV path.
         batch_size: examples per batch and rank.
         max_length: longest sequence kept (``None``: no limit).
         length_policy: ``filter``, ``truncate`` or ``error`` for longer pairs.
