@@ -104,6 +104,27 @@ def test_sequential_scheduled_sampling_and_a_position_schedule_train() -> None:
     assert float(trainer.callback_metrics["train/fed_from_model"]) > 0.0
 
 
+def test_predict_returns_the_greedy_ids_of_generate(memorised: Memorised) -> None:
+    model, dm, _ = memorised
+    dm.setup("test")
+    (ids,) = quiet_trainer().predict(model, dataloaders=dm.test_dataloader())
+    batch = next(iter(dm.test_dataloader()))
+    expected, _ = model.model.generate(torch.as_tensor(batch["source"]))
+    assert torch.equal(ids, expected)
+
+
+def test_bf16_mixed_precision_trains_on_cpu() -> None:
+    dm = small_data(n_train=8)
+    model = transformer_system(dm, teacher_forcing={"start": 0.5, "mode": "parallel"})
+    trainer = quiet_trainer(max_steps=2, precision="bf16-mixed", limit_val_batches=1)
+    trainer.fit(model, dm)
+    assert trainer.global_step == 2
+    assert torch.isfinite(trainer.callback_metrics["train/loss"]) and torch.isfinite(
+        trainer.callback_metrics["val/loss"]
+    )
+    assert next(model.model.parameters()).dtype == torch.float32, "mixed precision keeps float32 weights"
+
+
 def test_save_pretrained_and_checkpoints_round_trip(memorised: Memorised, tmp_path: Path) -> None:
     model, dm, checkpoint = memorised
     model.save_pretrained(tmp_path / "model")
@@ -141,6 +162,7 @@ def test_fit_a_transformer_from_the_command_line(tmp_path: Path) -> None:
     assert isinstance(cli.model.model, Transformer)
     assert cli.model.config.feed_forward_size == 32 and cli.model.config.num_heads == 2
     assert cli.trainer.global_step == 2
+    assert "val/wer" in cli.trainer.callback_metrics, "validation decodes with the cached step"
 
 
 @pytest.mark.slow
