@@ -107,7 +107,10 @@ def test_sequential_scheduled_sampling_and_a_position_schedule_train() -> None:
 def test_predict_returns_the_greedy_ids_of_generate(memorised: Memorised) -> None:
     model, dm, _ = memorised
     dm.setup("test")
-    (ids,) = quiet_trainer().predict(model, dataloaders=dm.test_dataloader())
+    predicted = quiet_trainer().predict(model, dataloaders=dm.test_dataloader())
+    assert isinstance(predicted, list) and len(predicted) == 1
+    ids = predicted[0]
+    assert isinstance(ids, torch.Tensor)
     batch = next(iter(dm.test_dataloader()))
     expected, _ = model.model.generate(torch.as_tensor(batch["source"]))
     assert torch.equal(ids, expected)
