@@ -1,8 +1,5 @@
-"""Shared pieces of the benchmarks: fixed batches for both frameworks, model FLOPs, result files.
-
-Imports neither torch, TensorFlow, JAX nor Keras at module level (each is imported where used), so
-a driver can run without the frameworks it was not asked to measure.
-"""
+"""Shared pieces of the benchmarks: the one job runner, fixed batches for both frameworks, model FLOPs, CPU pinning,
+result files. Imports no framework at module level, so a driver runs without those it was not asked to measure."""
 
 from __future__ import annotations
 
@@ -30,11 +27,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def add_run_options(parser: Any, threads: int = 0, cpus: bool = True, results: bool = True) -> None:
-    """The options every measuring script shares: ``--threads`` (default ``threads``), ``--fresh`` and, where
-    asked, ``--cpus`` and ``--results``."""
-    parser.add_argument(
-        "--threads", type=int, default=threads, help="CPU threads of each run (0: the libraries' default)"
-    )
+    """``--threads`` (default ``threads``), ``--fresh`` and, where asked, ``--cpus`` and ``--results``."""
+    parser.add_argument("--threads", type=int, default=threads, help="CPU threads of each run (0: libraries' default)")
     parser.add_argument("--fresh", action="store_true", help="measure again what has a result file")
     if cpus:
         parser.add_argument("--cpus", default=None, help="run on these CPUs only (taskset -c syntax: 0, 0,1, 0-3)")
@@ -43,10 +37,8 @@ def add_run_options(parser: Any, threads: int = 0, cpus: bool = True, results: b
 
 
 def keras_env(backend: str, cpu_only: bool, threads: int) -> dict[str, str]:
-    """Environment for a Keras process, to set before Keras is imported: the backend and no GPU on CPU
-    runs, and XLA's thread flags for ``threads`` (0: default). JAX's XLA sizes its CPU thread pool
-    from the CPUs the process may run on and does not follow these flags: :func:`set_backend_threads`
-    pins the process to ``threads`` CPUs for that."""
+    """Environment for a Keras process: the backend, no GPU on CPU runs, XLA's thread flags for ``threads`` (0:
+    default; JAX ignores them: :func:`set_backend_threads` pins the process instead)."""
     env = {"KERAS_BACKEND": backend}
     if cpu_only:
         env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
@@ -60,13 +52,8 @@ def thread_env(threads: int) -> dict[str, str]:
     """``threads`` for the BLAS and OpenMP pools of a child process (numpy, torch, TensorFlow; 0: leave them)."""
     if threads <= 0:
         return {}
-    names = (
-        "OMP_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "TF_NUM_INTRAOP_THREADS",
-        "TF_NUM_INTEROP_THREADS",
-    )
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+             "TF_NUM_INTEROP_THREADS")  # fmt: skip
     return dict.fromkeys(names, str(threads))
 
 
@@ -95,9 +82,7 @@ def allowed_cpus() -> list[int] | None:
 
 
 def idlest_cpus(allowed: list[int], count: int, seconds: float = 0.2) -> list[int]:
-    """The ``count`` CPUs of ``allowed`` with the most idle time over ``seconds`` (``/proc/stat``), in id
-    order; the first ``count`` where the kernel does not say. A run pinned without ``--cpus`` so keeps
-    off a CPU another pinned run is using.
+    """The ``count`` CPUs of ``allowed`` idlest over ``seconds`` (``/proc/stat``; else the first), in id order.
 
     Example:
         >>> cpus = sorted(os.sched_getaffinity(0))
@@ -125,16 +110,9 @@ def idlest_cpus(allowed: list[int], count: int, seconds: float = 0.2) -> list[in
 
 
 def pin_cpus(cpus: str | None = None, threads: int = 0) -> list[int] | None:
-    """Run this process (and the threads it starts from now on) on the CPUs ``cpus`` names
-    (:func:`parse_cpus`), or else on the ``threads`` CPUs it may use that were idlest over the last
-    0.2 s (:func:`idlest_cpus`; ``threads=0``: leave it).
-    Returns the CPUs, or ``None`` where nothing changed (not Linux, or neither argument).
-
-    Two runs side by side on a 2-core machine each pass their own CPU (``--cpus 0``, ``--cpus 1``):
-    thread counts alone do not keep them apart, since XLA on the CPU (JAX) sizes its pool from the
-    CPUs it may use and ignores ``--xla_cpu_multi_thread_eigen`` (seen with jax 0.10: two
-    ``tf_XLAEigen`` threads at ``--threads 1``, one after pinning).
-    """
+    """Run this process (and the threads it starts from now on) on the CPUs ``cpus`` names, or else on its
+    ``threads`` idlest CPUs (:func:`idlest_cpus`); returns them, ``None`` where nothing changed. Thread counts alone
+    do not keep two runs apart: XLA on the CPU sizes its pool from the CPUs it may use."""
     allowed = allowed_cpus()
     if allowed is None or (cpus is None and threads <= 0):
         return None
@@ -146,9 +124,8 @@ def pin_cpus(cpus: str | None = None, threads: int = 0) -> list[int] | None:
 
 
 def set_backend_threads(backend: str, threads: int, pin_jax: bool = True) -> None:
-    """CPU threads of TensorFlow / torch (0: their default); JAX (``pin_jax``): the process is pinned to
-    ``threads`` CPUs (:func:`pin_cpus`) unless it already runs on no more, which works only before JAX
-    starts its CPU backend (a warning otherwise)."""
+    """CPU threads of TensorFlow / torch (0: their default); JAX (``pin_jax``): the process pinned to ``threads``
+    CPUs (:func:`pin_cpus`), which works only before JAX starts its CPU backend (a warning otherwise)."""
     if threads <= 0:
         return
     if backend == "tensorflow":
@@ -169,11 +146,8 @@ def set_backend_threads(backend: str, threads: int, pin_jax: bool = True) -> Non
 
 
 class StepClock:
-    """Wall time between consecutive :meth:`tick` calls, each after ``sync()`` (wait for the device).
-
-    Ticking at every batch start times whole steps: data, forward, backward, optimiser and the
-    trainer's own bookkeeping. Used by the trainers' timing callbacks and the hand-written loops.
-    """
+    """Wall time between consecutive :meth:`tick` calls, each after ``sync()``: ticked at every batch start, it
+    times whole steps (data, forward, backward, optimiser, the trainer's bookkeeping)."""
 
     def __init__(self, sync: Callable[[], Any] = lambda: None) -> None:
         self.sync = sync
@@ -189,9 +163,7 @@ class StepClock:
 
 
 def timed_steps(batches: Sequence[Any], step: Callable[[int, Any], Any], sync: Callable[[], Any]) -> list[float]:
-    """Per-step times of ``step(i, batch)`` over ``batches`` (a list or a ``DataLoader``): the clock
-    ticks at each batch start, and the last batch's start only closes the last interval (it is not
-    trained on)."""
+    """Per-step times of ``step(i, batch)`` over ``batches``; the last batch's start only closes the last interval."""
     clock = StepClock(sync)
     for i, batch in enumerate(batches):
         clock.tick()
@@ -226,6 +198,7 @@ class BenchData:
 
     @classmethod
     def build(cls, corpus: str | Corpus, batch_size: int, n_batches: int, pad_to_multiple: int = 1) -> BenchData:
+        """The first ``n_batches`` full batches of epoch 0."""
         data = PreparedData(corpus, batch_size=batch_size, pad_to_multiple=pad_to_multiple)
         data.setup()
         assert data.src_vocab is not None and data.tgt_vocab is not None and data.corpus is not None
@@ -262,13 +235,8 @@ class BenchData:
         return h.hexdigest()[:12]
 
     def order(self, warmup: int, steps: int) -> list[int]:
-        """Batch indices of one measured run, cycling through the batches: ``warmup`` steps, ``steps``
-        timed steps rounded up to whole passes (so tokens/s uses the right mean), then one more batch
-        whose start closes the last timed interval.
-
-        ``warmup >= len(self.batches)`` compiles every padded shape (XLA, ``jax.jit``,
-        ``torch.compile``) before the clock runs; few distinct batches keep that cheap.
-        """
+        """Batch indices of one run, cycling: ``warmup`` steps (a whole pass compiles every padded shape), ``steps``
+        rounded up to whole passes (so tokens/s uses the right mean), then one batch closing the last interval."""
         n = len(self.batches)
         return [i % n for i in range(warmup)] + [i % n for i in range(-(-steps // n) * n)] + [0]
 
@@ -293,11 +261,8 @@ def alternate(
     fit: Callable[[], list[float]] | None,
 ) -> dict[str, Any]:  # fmt: skip
     """Timing fields of a row: ``hand()`` and ``fit()`` (per-step times, warm-up included) alternately
-    ``job["rounds"]`` times; medians, trainer overhead, tokens/s and model TFLOP/s of the timed steps.
-
-    Throughput and utilisation come from the hand-loop median (the model's own speed); the
-    trainer's cost shows in ``trainer_overhead = trainer / hand - 1``.
-    """
+    ``job["rounds"]`` times; medians, ``trainer_overhead = trainer / hand - 1``, and tokens/s and model TFLOP/s of
+    the hand loop (the model's own speed)."""
     times: dict[str, list[float]] = {"hand": [], "trainer": []}
     warm: dict[str, list[float]] = {"hand": [], "trainer": []}
     for i in range(job["rounds"]):
@@ -330,10 +295,7 @@ def alternate(
 
 
 def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
-    """Forward model FLOPs per target token, encoder cost spread over targets.
-
-    An RNN layer costs ``2*g*(I*H + H*H)`` per token (g = 3 for GRU, 4 for LSTM); see benchmarks/README.md.
-    """
+    """Forward model FLOPs per target token, encoder cost spread over targets (benchmarks/README.md)."""
     g = 3 if config.cell == "gru" else 4
     e, h, layers = config.embedding_dim, config.hidden_size, config.num_layers
     src_len, tgt_len = data.mean_lengths
@@ -388,8 +350,7 @@ def cudnn_rnn_ran(step: Any) -> bool:
 def write_results(
     stem: str, rows: list[dict[str, Any]], meta: dict[str, Any], table: str | None, results: Path | None = None
 ) -> tuple[Path, Path]:
-    """``<results>/<stem>.json`` (every setting and version) and ``<results>/<stem>.md`` (the table; not
-    written when ``table`` is ``None``), ``results`` defaulting to :data:`RESULTS`. Both are replaced atomically."""
+    """``<results>/<stem>.json`` (every setting and version) and ``.md`` (``table``, unless ``None``), atomically."""
     folder = RESULTS if results is None else results
     folder.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "written": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu_count": os.cpu_count()}
@@ -413,6 +374,29 @@ def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def random_model(directory: Path, config: Any, src: Any, tgt: Any, scale: float = 1.0) -> Path:
+    """A ``save_pretrained`` directory of random weights (seed 0; ``<pad>`` embeddings zero, as trained), written by
+    the core alone (no framework import)."""
+    from seq2seq_fit import TeacherForcing
+    from seq2seq_fit.model_format import save_pretrained
+    from seq2seq_fit.weight_layout import canonical_shapes
+
+    rng = np.random.default_rng(0)
+    shapes = canonical_shapes(config, len(src), len(tgt))
+    weights = {name: rng.normal(0.0, scale, shape).astype(np.float32) for name, shape in shapes.items()}
+    for name in ("encoder.embedding.weight", "decoder.embedding.weight"):
+        weights[name][0] = 0.0
+    save_pretrained(directory, config=config, teacher_forcing=TeacherForcing(), src_vocab=src, tgt_vocab=tgt,
+                    weights=weights)  # fmt: skip
+    return directory
+
+
+def config_text(config: dict[str, Any]) -> str:
+    """``Seq2SeqConfig(...)`` with the fields a result file stored, in its order (tables regenerated from older
+    results read as written)."""
+    return "Seq2SeqConfig(" + ", ".join(f"{k}={v!r}" for k, v in config.items()) + ")"
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
     """Rows as a Markdown table; ``columns`` are ``(key, header, format)``."""
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
@@ -426,13 +410,8 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str
 
 
 # -------------------------------------------------------------------------------- the job runner
-#
-# Every script measures through one protocol. A *job* is a JSON-able dict with a ``name`` (the
-# path of its result file under the run folder, without ``.json``) and ``settings`` (what its
-# result depends on). :func:`run_jobs` starts one child process for the jobs that have no result
-# file yet, handing it their list in a JSON file; the child (:func:`serve_jobs`) writes each
-# job's result file atomically as soon as it has it. Resume = run the same command again: a job
-# whose result file exists is read, not run; one written with other settings is refused.
+# A job is a JSON-able dict with a ``name`` (its result file under the run folder, without ``.json``) and the
+# ``settings`` its result depends on. Resume = the same command again: a job with a result file is read, not run.
 
 #: Environment variable naming the jobs file a child reads (set by :func:`run_jobs`).
 JOBS_ENV = "BENCH_JOBS"
@@ -479,13 +458,10 @@ def run_jobs(
     on_result: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     log: Any = None,
 ) -> list[dict[str, Any] | None]:
-    """Run ``jobs`` in one child process ``command`` (it calls :func:`serve_jobs`); returns each job's
-    result in order (``None`` for a job the child did not finish).
-
-    Jobs with a result file are not run again (``fresh``: they are); the child starts only if some
-    job is left. The child runs in its own process group, which is stopped (SIGTERM, then SIGKILL)
-    after ``timeout`` seconds or 15 s after it has written every result. ``on_result(job, run)`` is
-    called as each result file appears; the child's stdout and stderr go to ``log`` (default: ours).
+    """Run ``jobs`` without a result file (``fresh``: all) in one child process ``command`` (it calls
+    :func:`serve_jobs`); returns each job's result in order (``None``: not finished). The child's process group is
+    stopped after ``timeout`` seconds or 15 s after its last result; ``on_result(job, run)`` is called as each
+    result file appears; the child's output goes to ``log`` (default: ours).
 
     Example:
         >>> import sys, tempfile

@@ -1,27 +1,16 @@
 """Model quality on a real task: grapheme-to-phoneme on CMUdict (split and scoring: benchmarks/README.md).
 
-A thin driver over the shipped training commands. For each teacher-forcing variant and seed it runs
-``lit-seq2seq fit`` or ``keras-seq2seq fit`` (as ``python -m lit_seq2seq.cli fit`` /
-``python -m keras_seq2seq.cli fit``) with the ``--config`` file, the variant's teacher-forcing
-options, the seed, a run folder and ``--save_pretrained <run folder>/model``, then loads that model
-directory and scores the test words with greedy decoding and beam search (width 5): any-reference
-WER and closest-reference PER (``seq2seq_fit.g2p_scores``). Training recipes (time budget, early
-stopping, best weights, presets) are the commands' own options, in the config file or after ``--``;
-what a run does is exactly what a user's ``fit`` does with the same command line, which each result
-records.
-
-Each run is one job of ``benchmarks.common.run_jobs``: its result file is
-``results/g2p_<tag>_runs/<variant>_s<seed>.json``, and the command's own output (checkpoints, logs)
-is the folder of the same name. Run the same command again to resume: a finished run is read, not
-retrained; an unfinished one reruns its ``fit`` command, which resumes from its last checkpoint
-(Lightning: ``--ckpt_path last``; Keras: the run folder's backup). ``--fresh`` retrains.
-``results/g2p_<tag>.json`` / ``.md`` / ``_curves.png`` are rewritten after every run;
-``--combine`` merges the runs of several tags (frameworks, machines) into one table.
+A thin driver over the shipped training commands: for each teacher-forcing variant and seed it runs
+``lit-seq2seq fit`` or ``keras-seq2seq fit`` with the ``--config`` file (the recipe: time budget, early stopping,
+best weights, preset), the variant's options, the seed, a run folder and ``--save_pretrained``, then scores the
+saved model on the test words, greedy and beam 5 (``seq2seq_fit.g2p_scores``). Each run is a job of
+``benchmarks.common.run_jobs`` (result file ``results/g2p_<tag>_runs/<variant>_s<seed>.json``; the fit command's
+own output in the folder of that name). The same command again resumes: a finished run is read, an unfinished
+one reruns its ``fit`` command, which resumes from its last checkpoint. ``--combine`` merges the runs of several
+tags into one table.
 
     python -m benchmarks.g2p --framework lightning --config benchmarks/configs/g2p-cpu-bahdanau-384.yaml \\
         --seeds 0 1 --threads 1 --tag lightning-cpu-bahdanau-384
-    python -m benchmarks.g2p --framework keras --backend jax --config benchmarks/configs/g2p-cpu-bahdanau-384.yaml \\
-        --threads 1 --tag keras-cpu-bahdanau-384
     python -m benchmarks.g2p --combine lightning-cpu-bahdanau-384 keras-cpu-bahdanau-384 --tag cpu-bahdanau-384
 """
 
@@ -39,6 +28,7 @@ from typing import Any
 
 from benchmarks.common import (
     add_run_options,
+    config_text,
     keras_env,
     markdown_table,
     pin_cpus,
@@ -47,7 +37,7 @@ from benchmarks.common import (
     thread_env,
     write_results,
 )
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing
+from seq2seq_fit import TeacherForcing
 
 VARIANTS: dict[str, TeacherForcing] = {
     "teacher-forcing": TeacherForcing(),
@@ -195,7 +185,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
-def results_table(title: str, summary: list[dict[str, Any]], config: Seq2SeqConfig, test_words: int) -> str:
+def results_table(title: str, summary: list[dict[str, Any]], config: dict[str, Any], test_words: int) -> str:
     """The Markdown results: ours (mean ± sd over seeds), then the published numbers."""
     cols = [
         ("framework", "framework", ""),
@@ -211,7 +201,7 @@ def results_table(title: str, summary: list[dict[str, Any]], config: Seq2SeqConf
     if any("compiles_text" in row for row in summary):
         cols += [("compiles_text", "compiles train/test/predict", ""), ("compile_s", "compile s", ".1f")]
     table = f"# {title}\n\nSplit: the fixed CMUdict split of benchmarks/README.md (12,533 test words"
-    table += f"{', first ' + str(test_words) if test_words else ''}). Config: `{config}`.\n"
+    table += f"{', first ' + str(test_words) if test_words else ''}). Config: `{config_text(config)}`.\n"
     table += "Mean ± sample standard deviation over the seeds; train min is the wall time of the fit command, "
     table += "machine load included.\n\n"
     table += markdown_table(summary, cols)
@@ -257,7 +247,7 @@ def plot_curves(runs: list[dict[str, Any]], path: Path) -> None:
 def write_tag(tag: str, runs: list[dict[str, Any]], meta: dict[str, Any], title: str, results: Path) -> str:
     """``<results>/g2p_<tag>.json`` / ``.md`` / ``_curves.png`` from ``runs``; returns the table."""
     summary = summarise(runs)
-    table = results_table(title, summary, Seq2SeqConfig(**meta["config"]), meta["args"].get("test_words", 0))
+    table = results_table(title, summary, meta["config"], meta["args"].get("test_words", 0))
     if "combined" in meta:
         table += "\nCombined from " + ", ".join(f"`g2p_{t}.json`" for t in meta["combined"]) + ".\n"
     write_results(f"g2p_{tag}", runs + summary, meta, table, results=results)

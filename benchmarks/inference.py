@@ -1,20 +1,13 @@
 """Inference speed and quality of one trained G2P model, served four ways (protocol: benchmarks/README.md).
 
-Words per second and test WER/PER (CMUdict test words, ``seq2seq_fit.g2p_scores``), greedy and beam 5 at
-batch 1 and 256, for the rows ``lightning`` (``LitSeq2Seq.from_pretrained(model).translate``),
-``keras-<backend>`` (``Seq2SeqModel.from_pretrained``; with several backends each first decodes
-``--pick-words`` and only the fastest runs the full set, unless ``--keras-all``), ``onnxruntime``
-(``OnnxTranslator`` of the model's ONNX export) and ``g2p_en`` (the peer package's network alone, greedy,
-one word at a time, stress digits removed). The three project rows load the same ``save_pretrained``
-directory (``--model``, such as ``benchmarks.g2p`` writes), so each row reports how many words differ from
-the Lightning row's. Each runner's rows run in one child process (``benchmarks.common.run_jobs``) with the
-same ``--threads``, after ``--warmup`` untimed words; result files land in ``results/inference_<tag>_runs/``
-(a rerun measures only the rows without one), ``results/inference_<tag>.json`` / ``.md`` are rewritten after
-every runner.
+Words per second and test WER/PER, greedy and beam 5 at batch 1 and 256, for ``lightning``
+(``LitSeq2Seq.from_pretrained``), ``keras-<backend>`` (``Seq2SeqModel.from_pretrained``; with several backends
+only the fastest on ``--pick-words`` runs the full set, unless ``--keras-all``), ``onnxruntime`` (``OnnxTranslator``
+of the model's export) and ``g2p_en`` (the peer's network alone, greedy, one word at a time). The project rows load
+the same ``--model`` directory (``benchmarks.g2p`` saves one). Each runner's rows run in one child process of
+``benchmarks.common.run_jobs`` (result files in ``results/inference_<tag>_runs/``, read on a rerun).
 
-    python -m benchmarks.inference --model MODEL --threads 1  # Keras on the fastest backend
-    python -m benchmarks.inference --threads 1 --keras-all --tag g2p-cpu-t1-keras-all
-    python -m benchmarks.inference --threads 1 --batch1-words 3000  # batch-1 rows on 3,000 spread words
+    python -m benchmarks.inference --model MODEL --threads 1 --keras-all --tag g2p-cpu-t1-keras-all
     python -m benchmarks.inference --smoke                # every row, a tiny random model, 20 words
 """
 
@@ -31,7 +24,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, add_run_options, keras_env, run_jobs, serve_jobs, thread_env, write_results
+from benchmarks.common import (
+    RESULTS,
+    add_run_options,
+    keras_env,
+    markdown_table,
+    random_model,
+    run_jobs,
+    serve_jobs,
+    thread_env,
+    write_results,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MODEL = HERE / "models" / "g2p-cpu"
@@ -53,28 +56,12 @@ G2P_EN_PUBLISHED = {"wer": 27.08, "per": 8.01}
 
 
 def tiny_model(directory: Path, words: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]]) -> None:
-    """A random model of the ``cpu`` preset's shape at a tiny size (for ``--smoke``), written by the
-    core alone (no framework import in this process; the ``<pad>`` embedding rows are zero, as trained)."""
-    import numpy as np
-
-    from seq2seq_fit import Seq2SeqConfig, TeacherForcing, Vocab
-    from seq2seq_fit.model_format import save_pretrained
+    """A random model of the ``cpu`` preset's shape at a tiny size (``--smoke``)."""
+    from seq2seq_fit import Seq2SeqConfig, Vocab
     from seq2seq_fit.presets import PRESETS
-    from seq2seq_fit.weight_layout import canonical_shapes
 
-    src = Vocab.build(words)
-    tgt = Vocab.build(r for refs in references for r in refs)
     config = Seq2SeqConfig(**{**PRESETS["cpu"].to_dict(), "embedding_dim": 8, "hidden_size": 16})
-    rng = np.random.default_rng(0)
-    weights = {
-        name: rng.normal(0.0, 0.5, shape).astype(np.float32)
-        for name, shape in canonical_shapes(config, len(src), len(tgt)).items()
-    }
-    for name in ("encoder.embedding.weight", "decoder.embedding.weight"):
-        weights[name][0] = 0.0
-    save_pretrained(
-        directory, config=config, teacher_forcing=TeacherForcing(), src_vocab=src, tgt_vocab=tgt, weights=weights
-    )
+    random_model(directory, config, Vocab.build(words), Vocab.build(r for refs in references for r in refs), 0.5)
 
 
 def shown(path: Path | str) -> str:
@@ -313,22 +300,18 @@ def results_table(rows: list[dict[str, Any]], pick: list[dict[str, Any]], meta: 
             f"Sizes: model directory {mb.get('model', '?')} ({meta.get('parameters', 0):,} parameters), "
             f"ONNX export {mb.get('onnx_export', '?')}.\n"
         )
+
     table += "\n| runner | decoding | batch | words | words/s | ms/word | x lightning | WER % | PER % | differs |\n"
     table += "|---|---|---|---|---|---|---|---|---|---|\n"
-    for row in rows:
-        if "na" in row:
-            table += f"| {row['runner']} | {row['strategy']} | {row['batch_size']} | | n/a ({row['na']}) | | | | | |\n"
+    for row in rows:  # the cells of a row without figures hold one space, as in the committed tables
+        head = f"| {row['runner']} | {row['strategy']} | {row['batch_size']} |"
+        if "na" in row or "error" in row:
+            why = f"n/a ({row['na']})" if "na" in row else f"failed: {row['error'].strip().splitlines()[-1][:120]}"
+            table += f"{head} | {why} | | | | | |\n"
             continue
-        if "error" in row:
-            last = row["error"].strip().splitlines()[-1][:120]
-            table += f"| {row['runner']} | {row['strategy']} | {row['batch_size']} | | failed: {last} | | | | | |\n"
-            continue
-        table += (
-            f"| {row['runner']} | {row['strategy']} | {row['batch_size']} | {row['words']} "
-            f"| {fmt(row.get('words_per_s'), '.1f')} | {fmt(row.get('ms_per_word'), '.2f')} "
-            f"| {fmt(row.get('speed_vs_lightning'), '.2f')} | {fmt(row.get('wer'), '.2f')} "
-            f"| {fmt(row.get('per'), '.2f')} | {fmt(row.get('differs_from_lightning'), 'd')} |\n"
-        )
+        cells = [("words_per_s", ".1f"), ("ms_per_word", ".2f"), ("speed_vs_lightning", ".2f"), ("wer", ".2f"),
+                 ("per", ".2f"), ("differs_from_lightning", "d")]  # fmt: skip
+        table += f"{head} {row['words']} | " + " | ".join(fmt(row.get(k), spec) for k, spec in cells) + " |\n"
     lines = speedups(rows)
     if lines:
         table += "\nonnxruntime's speed relative to the other rows (same setting and words):\n\n" + "\n".join(lines)
@@ -337,12 +320,9 @@ def results_table(rows: list[dict[str, Any]], pick: list[dict[str, Any]], meta: 
         picked = meta.get("keras_backend_picked")
         ran = f"{picked}, the fastest at batch 1, ran the table above" if picked else "every backend ran the table"
         table += f"\nKeras backend pick (greedy; {ran}):\n\n"
-        table += "| backend | batch | words | words/s | WER % |\n|---|---|---|---|---|\n"
-        for row in pick:
-            table += (
-                f"| {row['runner']} | {row['batch_size']} | {row['words']} | "
-                f"{fmt(row.get('words_per_s'), '.1f') or 'failed'} | {fmt(row.get('wer'), '.2f')} |\n"
-            )
+        shown = [r | {"words_per_s": fmt(r.get("words_per_s"), ".1f") or "failed"} for r in pick]
+        table += markdown_table(shown, [("runner", "backend", ""), ("batch_size", "batch", ""), ("words", "words", ""),
+                                        ("words_per_s", "words/s", ""), ("wer", "WER %", ".2f")])  # fmt: skip
     peer = meta.get("versions", {}).get("g2p_en", {})
     network = f"GRU {peer['hidden_size']} encoder and decoder without attention, " if "hidden_size" in peer else ""
     network += f"{peer['parameters']:,} parameters; " if "parameters" in peer else ""

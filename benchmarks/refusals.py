@@ -1,15 +1,10 @@
 """What each hostile or broken input costs before it is refused: time and extra peak memory per case.
 
-Every case of :data:`CASES` runs in a fresh child process capped at :data:`MEMORY_CAP` of address space
-(so a regression fails instead of taking the machine down). The child builds its input in a temporary
-directory (small models, sparse files for huge ones), then runs the one call a user makes under a
-:data:`TIME_LIMIT` alarm and records the exception it raises (class, first 200 characters of the message),
-the call's wall time and its extra peak memory (``VmHWM`` after the call minus ``VmRSS`` before it, the
-peak reset through ``/proc/self/clear_refs``). A file edited after it was written gets its entry in the
-directory's file list (``config.json`` ``files``) updated, as whoever crafts it would, so the case
-measures the check behind the checksums. The goal: every case refused with one of the package's errors
-(``InputError``: ``ModelFormatError``, ``UnsafeFileError``) in under 2 s with under 300 MB extra; the
-CR-only TSV is read, not refused.
+Every case of :data:`CASES` runs in a fresh child process (``benchmarks.common.run_jobs``) capped at
+:data:`MEMORY_CAP` of address space: it builds its input in a temporary directory (small models, sparse files for
+huge ones; a file edited after it was written gets its entry in ``config.json`` ``files`` updated, so the case
+measures the check behind the checksums), then times the one call a user makes under a :data:`TIME_LIMIT` alarm,
+recording the exception, the call's wall time and its extra peak memory (``VmHWM`` after minus ``VmRSS`` before).
 
     python -m benchmarks.refusals                      # every case: results/refusals.json and .md
     python -m benchmarks.refusals --case nan_onnx      # one case, printed
@@ -37,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import RESULTS, run_jobs, serve_jobs
+from benchmarks.common import RESULTS, random_model, run_jobs, serve_jobs
 
 REPO = RESULTS.parents[1]
 #: Seconds a case's call may take: then SIGALRM kills the child ("timeout").
@@ -54,17 +49,10 @@ Build = Callable[[Path], Callable[[], Any]]
 
 
 def model_directory(out: Path) -> Path:
-    """A tiny model directory written by ``save_pretrained`` from numpy weights."""
-    from seq2seq_fit import Seq2SeqConfig, TeacherForcing
-    from seq2seq_fit.model_format import save_pretrained
-    from seq2seq_fit.weight_layout import canonical_shapes
+    """A tiny model directory written by ``save_pretrained`` from random weights."""
+    from seq2seq_fit import Seq2SeqConfig
 
-    config = Seq2SeqConfig(**TINY)
-    rng = np.random.default_rng(0)
-    weights = {k: rng.normal(size=s).astype(np.float32) for k, s in canonical_shapes(config, 12, 12).items()}
-    save_pretrained(out, config=config, teacher_forcing=TeacherForcing(), src_vocab=TOKENS, tgt_vocab=TOKENS,
-                    weights=weights)  # fmt: skip
-    return out
+    return random_model(out, Seq2SeqConfig(**TINY), TOKENS, TOKENS)
 
 
 def onnx_export(out: Path, tgt_tokens: list[str] = TOKENS) -> Path:

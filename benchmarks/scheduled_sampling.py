@@ -1,21 +1,13 @@
 """When scheduled sampling helps: teacher forcing against seven scheduled-sampling variants (:func:`variants`).
 
-Each run trains one task (``sort``, ``addition``, ``g2p``; :func:`make_tasks`) under one variant and seed with
-the shipped ``lit-seq2seq fit`` for a fixed number of optimizer steps (:func:`fit_command`), then scores the model
-it saved on the test split: free running (greedy, as ``LitSeq2Seq`` logs ``test/...``: exact match, token
-accuracy, WER/PER for G2P), teacher forced (token accuracy of the logits' argmax on the same positions, test
-loss) and their gap, what exposure bias costs. Every schedule goes from 1 to ``--ss-end`` and finishes its
-decay at ``--decay-fraction`` of the run.
-
-Each run is a job of ``benchmarks.common.run_jobs``: its result file
-``<results>/ss_<tag>_runs/<task>/<variant>_s<seed>.json`` is read, not retrained, on a rerun (``--fresh``
-retrains). After every run ``ss_<tag>.json``, ``.md`` (mean ± sd over the seeds, the difference from teacher
-forcing and whether it is beyond the seeds' spread) and ``.png`` are rewritten from all the run files of the
-tag, so several processes (one per task) can share a tag.
+Each run trains one task (``sort``, ``addition``, ``g2p``) under one variant and seed with the shipped
+``lit-seq2seq fit`` for a fixed number of steps (:func:`fit_command`) and scores the model it saved on the test
+split: free running (greedy, as ``LitSeq2Seq`` logs ``test/...``), teacher forced (token accuracy, test loss) and
+their gap. Each run is a job of ``benchmarks.common.run_jobs`` (result file ``<results>/ss_<tag>_runs/<task>/
+<variant>_s<seed>.json``, read on a rerun); ``ss_<tag>.json`` / ``.md`` / ``.png`` are rewritten from all the run
+files of the tag after every run, so several processes (one per task) can share a tag.
 
     python -m benchmarks.scheduled_sampling                              # the full study (make bench-ss)
-    python -m benchmarks.scheduled_sampling --tasks sort addition --seeds 0 1 2 --threads 1
-    python -m benchmarks.scheduled_sampling --tasks g2p --g2p-preset cpu --g2p-epochs 10 --threads 1
     python -m benchmarks.scheduled_sampling --smoke --results /tmp/ss   # tiny, < 40 s
 """
 
@@ -41,6 +33,7 @@ from typing import Any
 from benchmarks.common import (
     add_run_options,
     allowed_cpus,
+    config_text,
     markdown_table,
     pin_cpus,
     read_json,
@@ -71,11 +64,8 @@ INVERSE_SIGMOID_LEFT = 0.05
 
 
 def inverse_sigmoid_k(decay_steps: int, left: float = INVERSE_SIGMOID_LEFT) -> float:
-    """The ``k`` of an inverse-sigmoid schedule that has ``left`` of its range still to go at ``decay_steps``.
-
-    ``TeacherForcing.ratio`` is ``end + (start - end) * k / (k + exp(step / k))``; ``k / (k + exp(s / k))``
-    grows with ``k``, so bisection finds the ``k >= 1`` where it equals ``left`` at ``s = decay_steps``
-    (1 when even ``k = 1`` leaves less).
+    """The ``k >= 1`` of an inverse-sigmoid schedule with ``left`` of its range still to go at ``decay_steps``
+    (bisection: ``k / (k + exp(s / k))`` grows with ``k``; 1 when even ``k = 1`` leaves less).
 
     Example:
         >>> k = inverse_sigmoid_k(1000)
@@ -99,10 +89,8 @@ def inverse_sigmoid_k(decay_steps: int, left: float = INVERSE_SIGMOID_LEFT) -> f
 
 
 def variants(total_steps: int, end: float = 0.5, decay_fraction: float = 0.75) -> dict[str, TeacherForcing]:
-    """The study's teacher-forcing variants for a run of ``total_steps`` optimizer steps.
-
-    Every scheduled-sampling variant decays from 1 to ``end`` by step ``decay_fraction * total_steps``
-    and stays at ``end`` after it.
+    """The study's variants for a run of ``total_steps``: each scheduled-sampling one decays from 1 to ``end`` by
+    step ``decay_fraction * total_steps`` and stays there.
 
     Example:
         >>> vs = variants(1000)
@@ -146,12 +134,8 @@ def schedule_text(tf: TeacherForcing, total_steps: int) -> str:
 
 @dataclass(frozen=True)
 class Task:
-    """One task of the study: data, model and training budget (``steps``, or ``epochs`` when 0).
-
-    ``metric`` is the free-running score compared across variants (``exact_match``: higher is
-    better; ``wer``: lower is better). ``limit_batches`` caps training batches per epoch and test
-    batches (0: all; smoke runs).
-    """
+    """One task: data, model, budget (``steps``, or ``epochs`` when 0), the free-running ``metric`` compared
+    (``exact_match`` higher is better, ``wer`` lower), ``limit_batches`` per epoch and for test (0: all)."""
 
     name: str
     corpus: str
@@ -294,8 +278,8 @@ def train_and_test(
 
 
 def teacher_forced_accuracy(module: Any, loader: Any, limit: int = 0) -> float:
-    """Percent of the non-pad ``target_out`` tokens (``<eos>`` included) that the argmax of the
-    teacher-forced logits gets right, over ``loader``'s batches (the first ``limit``; 0: all)."""
+    """Percent of non-pad ``target_out`` tokens (``<eos>`` included) the teacher-forced argmax gets right, over
+    ``loader``'s first ``limit`` batches (0: all)."""
     import torch
 
     from seq2seq_fit.vocab import PAD_ID
@@ -336,8 +320,7 @@ SUMMARY_KEYS = ("exact_match", "token_acc", "wer", "per", "tf_token_acc", "tf_lo
 
 
 def read_runs(runs_dir: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Every finished run under ``runs_dir`` (task, then variant, then seed order) and each task's settings
-    (with the ``TeacherForcing`` dict of each variant)."""
+    """Every finished run under ``runs_dir`` (task, variant, seed order) and each task's settings and variants."""
     runs: list[dict[str, Any]] = []
     tasks: dict[str, dict[str, Any]] = {}
     for path in sorted(runs_dir.glob("*/*.json")):
@@ -355,11 +338,8 @@ def read_runs(runs_dir: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str,
 
 
 def beyond_spread(values: list[float], reference: list[float]) -> bool | None:
-    """Whether two sets of seeds do not overlap (every value of one above every value of the other);
-    ``None`` with fewer than 2 seeds on either side (no spread to compare with).
-
-    With 3 seeds each, two sets drawn from the same distribution fail to overlap with
-    probability 2 / C(6, 3) = 0.1.
+    """Whether two sets of seeds do not overlap (``None`` with fewer than 2 on a side); with 3 seeds each, two
+    sets from the same distribution fail to overlap with probability 2 / C(6, 3) = 0.1.
 
     Example:
         >>> beyond_spread([3.0, 4.0], [1.0, 2.0]), beyond_spread([1.5, 4.0], [1.0, 2.0]), beyond_spread([3.0], [1.0])
@@ -414,12 +394,12 @@ def results_table(title: str, summary: list[dict[str, Any]], tasks: dict[str, di
         rows = [r for r in summary if r["task"] == name]
         if not rows:
             continue
-        config = Seq2SeqConfig(**task["config"])
         epochs = task["epochs"]
         budget = f"{task['total_steps']} steps" + (f" ({epochs} epoch{'s' if epochs > 1 else ''})" if epochs else "")
         data = f"; data {task['corpus_options']}" if task["corpus_options"] else ""
         text += f"\n## {name}: {task['description']}\n\n"
-        text += f"Model `{config}`; batch {task['batch_size']}, {budget}, AdamW {task['lr']:g} with "
+        text += f"Model `{config_text(task['config'])}`; batch {task['batch_size']}, {budget}, "
+        text += f"AdamW {task['lr']:g} with "
         text += f"{task['warmup_steps']} warm-up steps and a cosine decay to {task['min_lr_ratio']:g} of it{data}.\n\n"
         if task["metric"] == "wer":
             metric_cols = [("wer_text", "WER %", ""), ("per_text", "PER %", ""), ("delta_text", "Δ WER", "")]
@@ -453,8 +433,8 @@ PLOT_LABELS = {"teacher-forcing": "TF", "ss-linear": "seq lin", "ss-inverse-sigm
 
 
 def plot(runs: list[dict[str, Any]], tasks: dict[str, dict[str, Any]], path: Path) -> None:
-    """Per task (columns), the free-running metric (top) and token accuracy (bottom) of each variant:
-    the mean with the seeds' range, and each seed; the dashed line is teacher forcing's mean."""
+    """Per task, the free-running metric (top) and token accuracy (bottom) of each variant: mean, range and
+    each seed; dashed: teacher forcing's mean."""
     try:
         from seq2seq_fit.plots import _pyplot
 

@@ -1,9 +1,11 @@
-"""The G2P benchmark's bookkeeping: per-seed runs summarised as mean ± sd, and result files of
-separate runs (one per variant, framework or machine) merged into one table (``g2p.py --combine``)."""
+"""The benchmarks' bookkeeping: G2P runs summarised as mean ± sd over seeds and merged across result files
+(``g2p.py --combine``), and the committed results reproduced by the scripts: the throughput tables are the jobs of
+their config files, the inference and scheduled-sampling tables what the scripts write from the committed rows."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import common, g2p, throughput
+from benchmarks import common, g2p, inference, throughput
+from benchmarks import scheduled_sampling as ss
 from seq2seq_fit.presets import PRESETS
 
 
@@ -155,3 +158,19 @@ def test_a_throughput_config_with_an_unknown_job_key_is_refused_naming_it(tmp_pa
     path.write_text("device: cpu\ntag: t\ntiming: {}\nsizes: {}\njobs:\n  - {section: overhead, framwork: lightning}\n")
     with pytest.raises(SystemExit, match=r"t\.yaml: jobs\[0\]: unknown key\(s\) \['framwork'\]"):
         throughput.expand(throughput.load_config(path), path)
+
+
+@pytest.mark.parametrize("tag", ["g2p-cpu-t1", "g2p-cpu-t1-keras-all"])
+def test_the_committed_inference_tables_are_what_the_script_writes_from_their_rows(tag: str) -> None:
+    data = json.loads((common.RESULTS / f"inference_{tag}.json").read_text())
+    rows = [r for r in data["rows"] if r.get("phase") != "keras-pick"]
+    pick = [r for r in data["rows"] if r.get("phase") == "keras-pick"]
+    assert inference.results_table(rows, pick, data["meta"]) == (common.RESULTS / f"inference_{tag}.md").read_text()
+
+
+def test_the_scheduled_sampling_tables_regenerate_byte_for_byte_from_the_committed_runs(tmp_path: Path) -> None:
+    shutil.copytree(common.RESULTS / "ss_cpu_runs", tmp_path / "ss_cpu_runs")
+    committed = json.loads((common.RESULTS / "ss_cpu.json").read_text())
+    ss.write_report(tmp_path, "cpu", {k: v for k, v in committed["meta"].items() if k != "tasks"})
+    assert (tmp_path / "ss_cpu.md").read_text() == (common.RESULTS / "ss_cpu.md").read_text()
+    assert json.loads((tmp_path / "ss_cpu.json").read_text())["rows"] == committed["rows"]
