@@ -23,7 +23,8 @@ class Memory(NamedTuple):
     Attributes:
         enc: encoder outputs (B, S, H), zero at padding.
         mask: True at real source positions (B, S).
-        keys: attention keys (B, S, H) (``W_a enc``, ``enc`` or ``W1 enc``); ``None`` without attention.
+        keys: attention keys (B, S, H) (``W_a enc``, ``enc`` or ``W1 enc``); ``None`` without attention. A
+            Transformer's are every decoder layer's cross-attention keys and values (B, L, 2, NH, S, D).
     """
 
     enc: torch.Tensor

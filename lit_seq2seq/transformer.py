@@ -80,7 +80,7 @@ class Transformer(nn.Module):
         """Encode ``source`` (B, S); returns the memory (with every decoder layer's cross-attention keys and
         values) and the empty decoder cache. Padding is read from ``source`` (``<pad>``), as ``Seq2Seq`` does."""
         mask = source != PAD_ID  # (B, S)
-        enc = self.encoder(source, mask)  # (B, S, H)
+        enc = self.encoder(source, mask).masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, S, H), zero at padding
         memory = Memory(enc, mask, self.decoder.keys(enc))
         return memory, self.decoder.initial_state(memory)
 
