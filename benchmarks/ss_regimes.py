@@ -605,15 +605,22 @@ SMOKE_PHRASES = {"data.corpus_options": {"n_train": 96, "n_val": 16, "n_test": 1
 SMOKE_TEST_WORDS = 16
 
 
-def recipes(smoke: bool) -> dict[str, Recipe]:
-    """Each result folder's :class:`Recipe` (``smoke``: shrunk)."""
+def recipes(smoke: bool, long_epochs: int | None = None) -> dict[str, Recipe]:
+    """Each result folder's :class:`Recipe` (``smoke``: shrunk; ``long_epochs``: the long regime's epochs from
+    scratch, its cosine decay ending with the last one)."""
     out = {}
     for folder, (config, _) in RECIPES.items():
         overrides: dict[str, Any] = {}
         if smoke:
             overrides = {k: v for k, v in SMOKE_TRAIN.items() if v is not None}
             overrides |= {} if folder == "finetune" else SMOKE_PHRASES
-        out[folder] = Recipe(folder, str(Path("benchmarks/configs") / config), overrides)
+        out[folder] = recipe = Recipe(folder, str(Path("benchmarks/configs") / config), overrides)
+        if folder == "long-scratch" and long_epochs is not None:
+            if long_epochs < 1:
+                raise SystemExit(f"--long-epochs: got {long_epochs}, expected an integer >= 1")
+            epochs = Recipe(folder, recipe.config, overrides | {"trainer.max_epochs": long_epochs})
+            decay = max(1, epochs.total_steps() - int(epochs.options().get("model.warmup_steps") or 0))
+            out[folder] = Recipe(folder, recipe.config, epochs.overrides | {"model.lr_decay_steps": decay})
     return out
 
 
@@ -633,6 +640,8 @@ def main(argv: list[str] | None = None) -> None:
         help="the long regime's arms beside teacher forcing (default: the two best fine-tune arms by mean greedy "
         f"WER once it has results, else {' '.join(FALLBACK_LONG_ARMS)}; --smoke: ss-token)",
     )  # fmt: skip
+    parser.add_argument("--long-epochs", type=int, default=None,
+                        help="epochs of the long regime from scratch (default: ss-phrases.yaml's, 3)")  # fmt: skip
     parser.add_argument("--test-words", type=int, default=0, help="score only the first N test words/phrases (0: all)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run, fit and scoring together")
     add_run_options(parser, threads=1)
@@ -642,7 +651,7 @@ def main(argv: list[str] | None = None) -> None:
     pin_cpus(args.cpus)  # the children inherit the CPUs
     runs_dir = args.results / "ss_regimes_runs"
     test_words = args.test_words or (SMOKE_TEST_WORDS if args.smoke else 0)
-    recipe = recipes(args.smoke)
+    recipe = recipes(args.smoke, args.long_epochs)
     base = args.base or (str(runs_dir / "smoke-base" / f"{CONTROL}_s0" / "model") if args.smoke else DEFAULT_BASE)
     long_base = str(runs_dir / "long-scratch" / f"{CONTROL}_s{seeds[0]}" / "model")
     options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}

@@ -94,6 +94,16 @@ def test_the_arms_and_their_fit_commands() -> None:
     assert command[command.index("--trainer.max_epochs") + 1] == "1" and command[-2:] == ["--ckpt_path", "last"]
 
 
+def test_long_epochs_end_the_decay_with_the_last_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    recipe = ssr.recipes(smoke=True, long_epochs=2)["long-scratch"]
+    assert recipe.total_steps() == 6  # 2 epochs of the smoke's 3 batches
+    assert recipe.overrides["trainer.max_epochs"] == 2 and recipe.overrides["model.lr_decay_steps"] == 5  # 1 warm-up
+    assert "--trainer.max_epochs" in recipe.override_args() and ssr.recipes(smoke=True)["long-scratch"] != recipe
+    with pytest.raises(SystemExit, match="--long-epochs: got 0"):
+        ssr.recipes(smoke=False, long_epochs=0)
+
+
 @pytest.mark.parametrize("config", ["ss-finetune.yaml", "ss-phrases.yaml", "ss-phrases-finetune.yaml"])
 def test_the_recipes_are_fit_config_files(config: str) -> None:
     options = ssr.Recipe("x", str(REPO / "benchmarks" / "configs" / config)).options()
