@@ -146,8 +146,9 @@ class Seq2Seq(keras.layers.Layer):
         token this same loop produced at ``t - 1``); when the schedule is 1 at every step and the
         attention is ``luong``/``none`` it takes the one-call teacher-forced path, which gives the
         same numbers. ``parallel`` runs ``passes`` whole-sequence passes without gradient to build
-        the mixed inputs, then one pass with gradient (Duckworth et al. 2019). Sampled feeds draw
-        their Gumbel noise from the coin ``SeedGenerator``.
+        the mixed inputs, then one pass with gradient (Duckworth et al. 2019); with ``bahdanau`` each
+        pass is the step loop over its fixed inputs, as the teacher-forced call is. Sampled feeds
+        draw their Gumbel noise from the coin ``SeedGenerator``.
         """
         check_compatible(self.config, teacher_forcing)
         tf = teacher_forcing

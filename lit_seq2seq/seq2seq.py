@@ -116,7 +116,8 @@ class Seq2Seq(nn.Module):
         token this same loop produced at ``t - 1``); with ``ratio == 1`` and ``luong``/``none`` it
         takes the one-call teacher-forced path, which gives the same numbers. ``parallel`` runs
         ``passes`` whole-sequence passes without gradient to build the mixed inputs, then one pass
-        with gradient (Duckworth et al. 2019).
+        with gradient (Duckworth et al. 2019); with ``bahdanau`` each pass steps through its fixed
+        inputs one token at a time, as the teacher-forced call does.
         """
         check_compatible(self.config, teacher_forcing)
         memory, state = self.encode(source, source_lengths)

@@ -62,7 +62,9 @@ class TeacherForcing:
         temperature: softmax temperature for ``feed="sample"``.
         mode: ``sequential`` (exact step-by-step loop) or ``parallel`` (Duckworth et al. 2019:
             ``passes`` whole-sequence passes without gradient build the mixed inputs, the loss
-            comes from one final pass). Parallel mode needs attention ``luong`` or ``none``.
+            comes from one final pass). With ``bahdanau`` attention each pass runs the step loop
+            over its fixed inputs (the recurrence reads the attention context), so a pass costs
+            about what a teacher-forced step loop does.
         passes: number of sampling passes in parallel mode.
         position_schedule: ``none`` (every position gets the step's ratio ``eps(i)``) or a schedule
             over the decoding position ``t`` from "Scheduled Sampling Based on Decoding Steps for
@@ -278,11 +280,14 @@ def as_teacher_forcing(
 
 
 def check_compatible(config: Seq2SeqConfig, teacher_forcing: TeacherForcing) -> None:
-    """Refuse combinations that cannot run, e.g. parallel scheduled sampling with Bahdanau."""
-    if teacher_forcing.mode == "parallel" and config.attention == "bahdanau":
-        raise ValueError(
-            "TeacherForcing.mode: got 'parallel' with Seq2SeqConfig.attention='bahdanau'; parallel "
-            "scheduled sampling runs the decoder over the whole target at once, which needs a "
-            "recurrence that does not consume the attention context. Use mode='sequential', or "
-            "attention='luong' or 'none'"
-        )
+    """Refuse a teacher-forcing setting that ``config``'s network cannot run, in one line.
+
+    Both systems call this in their constructors, and ``keras-seq2seq fit`` before it builds
+    anything. Every recurrent network runs both modes with every attention (in parallel mode a
+    Bahdanau decoder steps through each pass's fixed inputs, as its teacher-forced call does), so
+    nothing is refused today; a network that cannot run a mode refuses it here.
+
+    Example:
+        >>> check_compatible(Seq2SeqConfig(attention="bahdanau"), TeacherForcing(mode="parallel")) is None
+        True
+    """

@@ -86,11 +86,13 @@ def test_dict_round_trip_and_unknown_keys():
         TeacherForcing.from_dict({"ratio": 0.5})
 
 
-def test_parallel_mode_refused_with_bahdanau():
-    with pytest.raises(ValueError, match=r"parallel.*bahdanau"):
-        check_compatible(Seq2SeqConfig(attention="bahdanau"), TeacherForcing(mode="parallel"))
-    check_compatible(Seq2SeqConfig(attention="luong"), TeacherForcing(mode="parallel"))
-    check_compatible(Seq2SeqConfig(attention="bahdanau"), TeacherForcing(mode="sequential"))
+@pytest.mark.parametrize("attention", ["bahdanau", "luong", "none"])
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+def test_every_attention_runs_both_modes(attention, mode):
+    """Parallel mode with Bahdanau attention runs the step loop in each pass: nothing is refused."""
+    check_compatible(
+        Seq2SeqConfig(attention=attention), TeacherForcing(start=0.0, mode=mode, position_schedule="sigmoid")
+    )
 
 
 # ---- schedules over the decoding position ("Scheduled Sampling Based on Decoding Steps for NMT")

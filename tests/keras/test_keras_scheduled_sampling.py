@@ -71,14 +71,8 @@ def test_parallel_pass_inputs_mix_gold_and_shifted_predictions() -> None:
     assert to_numpy(mix_inputs(gold, target_in, predictions)).tolist() == [[1, 8, 6, 10]]
 
 
-@pytest.mark.backend_independent  # argument checks: runs once, not per backend
-def test_parallel_with_bahdanau_is_refused_at_construction() -> None:
-    data = toy_data()
-    with pytest.raises(ValueError, match=r"mode: got 'parallel' with Seq2SeqConfig.attention='bahdanau'"):
-        tiny_model(data, TeacherForcing(mode="parallel"), attention="bahdanau")
-
-
-@pytest.mark.parametrize("attention", ["luong", "none"])
+#: Bahdanau's step loop compiles anew at each eager call on JAX (two minutes here): slow.
+@pytest.mark.parametrize("attention", ["luong", "none", pytest.param("bahdanau", marks=pytest.mark.slow)])
 def test_parallel_at_ratio_one_equals_teacher_forced_sequential(attention: str) -> None:
     """Ratio 1 that the host cannot see (a linear schedule at step 0) runs the real sampling code."""
     data = toy_data()
@@ -95,6 +89,25 @@ def test_parallel_at_ratio_one_equals_teacher_forced_sequential(attention: str) 
         assert float(to_numpy(ratio)) == 1.0 and to_numpy(gold).all()
         logits = model.model.scheduled_forward(x["source"], x["target_in"], gold, tf, training=False)
         np.testing.assert_allclose(to_numpy(logits), logits_tf, atol=1e-5)
+
+
+def test_parallel_bahdanau_passes_feed_the_previous_pass_predictions() -> None:
+    """Each pass runs Bahdanau's step loop over the fixed inputs the previous pass built."""
+    data = toy_data()
+    x, _ = first_batch(data)
+    tf = TeacherForcing(start=0.5, mode="parallel", passes=2)
+    model = tiny_model(data, tf, attention="bahdanau", hidden_size=16, embedding_dim=8)
+    gold = to_numpy(draw_coins(x["target_in"], 0.5, tf.granularity, seed=3))
+    assert not gold[:, 1:].all()
+    logits = model.model.scheduled_forward(x["source"], x["target_in"], gold, tf, training=False)
+    inputs = x["target_in"]
+    for _ in range(2):
+        predictions = to_numpy(model({"source": x["source"], "target_in": inputs})).argmax(-1)
+        inputs = to_numpy(mix_inputs(gold, x["target_in"], predictions))
+    assert (inputs != x["target_in"]).any(), "an untrained model does not copy the gold tokens"
+    np.testing.assert_allclose(
+        to_numpy(logits), to_numpy(model({"source": x["source"], "target_in": inputs})), atol=1e-5
+    )
 
 
 def test_sequential_at_ratio_zero_feeds_the_models_own_argmax() -> None:
@@ -210,13 +223,18 @@ def test_gold_probability_is_the_ratio_without_a_position_schedule_and_in_the_gr
     assert float(to_numpy(applied_ratio(p, target))) == pytest.approx((0.8 + 0.4 + 0.8) / 3)
 
 
-@pytest.mark.parametrize("mode", ["sequential", "parallel"])
-def test_position_schedule_in_fit_logs_the_applied_ratio_and_round_trips(mode: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "attention"),
+    [("sequential", "luong"), ("parallel", "luong"), pytest.param("parallel", "bahdanau", marks=pytest.mark.slow)],
+)
+def test_position_schedule_in_fit_logs_the_applied_ratio_and_round_trips(
+    mode: str, attention: str, tmp_path: Path
+) -> None:
     data = reverse_data(n_train=128, batch_size=32)  # 4 steps
     tf = TeacherForcing(
         schedule="linear", start=1.0, end=0.0, decay_steps=4, mode=mode, position_schedule="linear", position_k=6.0
     )
-    model = tiny_model(data, tf, attention="luong", hidden_size=16, embedding_dim=8)
+    model = tiny_model(data, tf, attention=attention, hidden_size=16, embedding_dim=8)
     model.compile(optimizer="adam")
     history = model.fit(data.train(), epochs=1, verbose=0).history
     assert sorted(history) == ["fed_from_model", "loss", "tf_ratio", "tf_ratio_applied"]

@@ -28,9 +28,15 @@ def test_accepts_dataclasses_or_plain_data_and_stores_plain_data(toy_data: Seq2S
     assert a.config == Seq2SeqConfig(**TINY) and isinstance(a.tgt_vocab, Vocab)
 
 
-def test_parallel_with_bahdanau_is_refused_at_construction(toy_data: Seq2SeqDataModule) -> None:
-    with pytest.raises(ValueError, match=r"parallel.*bahdanau"):
-        LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, {**TINY, "attention": "bahdanau"}, {"mode": "parallel"})
+def test_parallel_with_bahdanau_trains_with_a_position_schedule(toy_data: Seq2SeqDataModule) -> None:
+    """Parallel mode runs Bahdanau's step loop in every pass; the coins follow the position schedule."""
+    tf = TeacherForcing(start=0.5, mode="parallel", passes=2, position_schedule="linear", position_k=4.0)
+    model = LitSeq2Seq(toy_data.src_vocab, toy_data.tgt_vocab, {**TINY, "attention": "bahdanau"}, tf)
+    recorder = StepRecorder()
+    quiet_trainer(max_steps=3, callbacks=[recorder], limit_val_batches=0).fit(model, toy_data)
+    fed = [row[2] for row in recorder.rows]
+    assert len(fed) == 3 and all(math.isfinite(row[3]) for row in recorder.rows), recorder.rows
+    assert 0.0 < sum(fed) / 3 < 1.0, "some inputs from the model, some gold"
 
 
 def test_bad_arguments_name_the_value(toy_data: Seq2SeqDataModule) -> None:

@@ -101,21 +101,21 @@ def test_keras_and_lightning_position_probabilities_match_step_for_step(position
     assert host[-1][-1] < host[-1][1] < host[0][1], "falls with the position and with the step"
 
 
-#: Both modes where both exist (parallel mode is refused with Bahdanau attention).
+#: Both modes with every attention (parallel Bahdanau runs the step loop in each pass).
 PARITY_CASES = [
     (case, mode)
     for case in ("gru-luong-general-uni", "lstm-none-bi", "gru-bahdanau-uni")
     for mode in ("sequential", "parallel")
-    if not (mode == "parallel" and "bahdanau" in case)
 ]
 
 
 @pytest.mark.parametrize(("case", "mode"), PARITY_CASES)
 def test_same_weights_and_coins_give_the_same_scheduled_loss(case, mode):
     """The coins drawn at the per-position probabilities of the core (one numpy draw shared by both),
-    then each side's scheduled forward feeds its own argmax where a coin says "model"."""
+    then each side's scheduled forward feeds its own argmax where a coin says "model". One parallel
+    pass, so that parallel mode feeds other tokens than the sequential loop (a run of model tokens)."""
     tf = TeacherForcing(
-        schedule="linear", start=1.0, end=0.0, decay_steps=100, mode=mode, passes=2,
+        schedule="linear", start=1.0, end=0.0, decay_steps=100, mode=mode, passes=1,
         position_schedule="exponential", position_k=0.6,
     )  # fmt: skip
     lit, model = twins(CASES[case], seed=4)
@@ -125,16 +125,19 @@ def test_same_weights_and_coins_give_the_same_scheduled_loss(case, mode):
     gold[:, 0] = True
     assert not gold.all() and gold[:, 1].sum() > gold[:, -1].sum()
     target_out = np.concatenate([TARGET_IN[:, 1:], np.zeros((3, 1), "int32")], axis=1)  # any labels will do
-    source = torch.from_numpy(SOURCE).long()
+    source, lit_target_out = torch.from_numpy(SOURCE).long(), torch.from_numpy(target_out).long()
+    lengths, lit_target_in, lit_gold = (source != 0).sum(1), torch.from_numpy(TARGET_IN).long(), torch.from_numpy(gold)
     with torch.no_grad():
-        logits = lit.model.scheduled_forward(
-            source, (source != 0).sum(1), torch.from_numpy(TARGET_IN).long(), torch.from_numpy(gold), tf, 0.2
-        )
-        expected = float(lit_cross_entropy(logits, torch.from_numpy(target_out).long()))
-        forced = float(lit_cross_entropy(lit(source, (source != 0).sum(1), torch.from_numpy(TARGET_IN).long()),
-                                         torch.from_numpy(target_out).long()))  # fmt: skip
+        logits = lit.model.scheduled_forward(source, lengths, lit_target_in, lit_gold, tf, 0.2)
+        expected = float(lit_cross_entropy(logits, lit_target_out))
+        forced = float(lit_cross_entropy(lit(source, lengths, lit_target_in), lit_target_out))
+        sequential = TeacherForcing(**{**tf.to_dict(), "mode": "sequential"})
+        looped = lit.model.scheduled_forward(source, lengths, lit_target_in, lit_gold, sequential, 0.2)
     assert abs(expected - forced) > 1e-3, "the coins that say 'model' change the loss"
+    # one pass feeds the first pass's argmax where the loop fed its own (the logits of later positions differ)
+    assert bool((logits - looped).abs().max() > 1e-3) == (mode == "parallel"), "one parallel pass is not the loop"
     keras_logits = model.model.scheduled_forward(SOURCE, TARGET_IN, gold, tf, training=False)
     actual = float(to_numpy(keras_cross_entropy(keras_logits, target_out)))
     print(f"{case} {mode}: scheduled loss {expected:.6f} (Lightning) vs {actual:.6f} (Keras)")
     assert actual == pytest.approx(expected, abs=1e-4)
+    np.testing.assert_allclose(to_numpy(keras_logits), logits.numpy(), rtol=0, atol=1e-4)
