@@ -256,9 +256,9 @@ def part_throughput(args: argparse.Namespace, res: Results, deadline: float) -> 
     data: dict[str, Any] = json.loads(found[0].read_text()) if found else {"rows": [], "meta": {"not_measured": []}}
     res.update(lambda d: d.__setitem__("throughput", {"command": " ".join(cmd), "json": [str(p) for p in found]}))
     res.update(lambda d: d["not_run"].extend(data["meta"]["not_measured"]))
-    if code not in (0, None):
-        status = f"exited with {code}"
-    return {"status": status, "done": sum("error" not in r for r in data["rows"]), "planned": planned}
+    done = sum("error" not in r for r in data["rows"])
+    status = f"exited with {code}" if code not in (0, None) else "budget spent" if done < planned else status
+    return {"status": status, "done": done, "planned": planned}
 
 
 def g2p_argv(args: argparse.Namespace, framework: str, results: str) -> list[str]:

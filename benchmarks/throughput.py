@@ -273,8 +273,11 @@ def columns(section: str, rows: list[dict[str, Any]]) -> list[tuple[str, str, st
 
 def title(section: str, rows: list[dict[str, Any]]) -> str:
     sizes, s = sorted({r["size"] for r in rows}), rows[0]["settings"]
-    models = {(c["cell"], c["num_layers"], c["hidden_size"], c["attention"]) for c in (r["config"] for r in rows)}
-    model = "{}x{} {}, {}".format(*next(iter(models))) if len(models) == 1 else ""
+    models = {
+        f"{c['cell'].upper()} {c['num_layers']}x{c['hidden_size']}, {c['attention']}"
+        for c in (r["config"] for r in rows)
+    }
+    model = models.pop() if len(models) == 1 else ""
     batches = f"batch {s['batch_size']}, {s['n_batches']} distinct batch(es) cycled"
     where = (
         f"{sizes[0]} size ({model + '; ' if model else ''}{batches})"
