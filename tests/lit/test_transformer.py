@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -9,9 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lit_seq2seq.seq2seq import masked_cross_entropy
+from lit_seq2seq.decoder import Decoder
+from lit_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
 from lit_seq2seq.transformer import Transformer
-from lit_seq2seq.transformer_layers import EncoderBlock, sinusoidal_positions
+from lit_seq2seq.transformer_layers import EncoderBlock, TransformerDecoder, sinusoidal_positions
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.untrusted import parameter_count
 from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
@@ -248,3 +250,20 @@ def test_a_transformer_needs_a_transformer_config() -> None:
         Transformer(Seq2SeqConfig(), 5, 5)
     with pytest.raises(ValueError, match="hidden_size must be a multiple of num_heads"):
         config(num_heads=3)
+
+
+def described(fn: Any) -> list[tuple[str, str, Any]]:
+    """``(name, kind, default)`` of every parameter of ``fn``."""
+    return [(p.name, p.kind.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
+
+@pytest.mark.parametrize("method", ["__init__", "encode", "forward", "scheduled_forward", "loss", "generate"])
+def test_the_transformer_takes_the_rnn_networks_arguments(method: str) -> None:
+    """``LitSeq2Seq``, the search adapter and the benchmarks' loops call either network the same way."""
+    assert described(getattr(Transformer, method)) == described(getattr(Seq2Seq, method))
+
+
+@pytest.mark.parametrize("method", ["forward", "step", "keys"])
+def test_the_transformer_decoder_takes_the_rnn_decoders_arguments(method: str) -> None:
+    assert described(getattr(TransformerDecoder, method)) == described(getattr(Decoder, method))
+    assert isinstance(inspect.getattr_static(TransformerDecoder, "steps_one_at_a_time"), property)
