@@ -24,6 +24,7 @@ from keras_seq2seq.scheduled_sampling import applied_ratio, fed_from_model, gold
 from keras_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
 from keras_seq2seq.stream_position import StreamPosition
 from keras_seq2seq.train_steps import num_replicas
+from keras_seq2seq.transformer import Transformer, TransformerStepDecoder
 from keras_seq2seq.translate import KerasStepDecoder
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.batch import check_batch
@@ -41,7 +42,8 @@ EVAL_IDS = ("eval_source", "eval_hypotheses", "eval_targets")
 class Seq2SeqModel(PretrainedSystem, keras.Model):
     """RNN encoder-decoder with scheduled teacher forcing, trained by plain ``model.fit``.
 
-    The network is :attr:`model` (a :class:`~keras_seq2seq.Seq2Seq`, as ``LitSeq2Seq.model``);
+    The network is :attr:`model` (a :class:`~keras_seq2seq.Seq2Seq`, or a
+    :class:`~keras_seq2seq.transformer.Transformer` for ``config.architecture="transformer"``, as ``LitSeq2Seq.model``);
     this class is the system around it. ``train_step`` runs the scheduled sampling of ``teacher_forcing`` at step
     ``optimizer.iterations`` on TensorFlow, JAX (stateless) and torch; ``fit`` logs ``loss``,
     ``tf_ratio`` (the scheduled ratio) and ``fed_from_model`` (share of real decoder inputs that
@@ -108,7 +110,8 @@ class Seq2SeqModel(PretrainedSystem, keras.Model):
         self.init_system(
             "Seq2SeqModel", src_vocab, tgt_vocab, config, teacher_forcing, src_tokenizer, tgt_tokenizer, seed
         )
-        self.model = Seq2Seq(
+        network = Transformer if self.config.architecture == "transformer" else Seq2Seq
+        self.model = network(
             self.config, len(self.src_vocab), len(self.tgt_vocab), seed=seed, dtype=self.dtype_policy, name="seq2seq"
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -382,7 +385,10 @@ class Seq2SeqModel(PretrainedSystem, keras.Model):
     # -- the adapter of seq2seq_fit.pretrained.PretrainedSystem (translate, save_pretrained, export_onnx...) --
 
     def step_decoder(self) -> KerasStepDecoder:
-        """:attr:`model` one token at a time for the core's search (no gradients, in a ``with``)."""
+        """:attr:`model` one token at a time for the core's search (no gradients, in a ``with``); a Transformer's
+        step carries its key/value cache."""
+        if isinstance(self.model, Transformer):
+            return TransformerStepDecoder(self.model)
         return KerasStepDecoder(self.model)
 
     def canonical_weights(self) -> dict[str, np.ndarray]:
