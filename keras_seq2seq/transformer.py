@@ -95,6 +95,11 @@ class Transformer(keras.layers.Layer):
         check_int("Transformer", "src_vocab_size", src_vocab_size, 1)
         check_int("Transformer", "tgt_vocab_size", tgt_vocab_size, 1)
         self.config = c = as_config(config, name="Transformer.config")
+        if c.architecture != "transformer":
+            raise ValueError(
+                f"Transformer.config.architecture: got {c.architecture!r}, expected 'transformer' (Seq2Seq builds "
+                "the RNN)"
+            )
         self.src_vocab_size = src_vocab_size
         self.tgt_vocab_size = tgt_vocab_size
         self.seed = seed
@@ -128,7 +133,7 @@ class Transformer(keras.layers.Layer):
         """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T); ``encoded``: ``encode(source)``
         when the caller has it already."""
         memory, _ = self.encode(source, training=training) if encoded is None else encoded
-        return self.decoder(ops.cast(target_in, "int32"), memory.keys, memory.mask, training=training)
+        return self.decoder(ops.cast(target_in, "int32"), None, memory, training=training)
 
     def scheduled_forward(
         self, source: Any, target_in: Any, gold: Any, teacher_forcing: TeacherForcing, training: bool = True
@@ -150,12 +155,12 @@ class Transformer(keras.layers.Layer):
         if tf.mode == "parallel":
             inputs = target_in
             for _ in range(tf.passes):
-                logits = ops.stop_gradient(self.decoder(inputs, memory.keys, memory.mask, training=training))
+                logits = ops.stop_gradient(self.decoder(inputs, None, memory, training=training))
                 gumbel = gumbel_noise(self.coin_seed, noise_shape) if tf.feed == "sample" else None
                 inputs = mix_inputs(gold, target_in, model_tokens(logits, tf.feed, tf.temperature, gumbel))
-            return self.decoder(inputs, memory.keys, memory.mask, training=training)  # (B, T, V)
+            return self.decoder(inputs, None, memory, training=training)  # (B, T, V)
         if always_gold(tf):
-            return self.decoder(target_in, memory.keys, memory.mask, training=training)
+            return self.decoder(target_in, None, memory, training=training)
         gumbel = gumbel_noise(self.coin_seed, noise_shape) if tf.feed == "sample" else None
         logits, _, _ = self.loop(
             target_in, gold, memory, feed=tf.feed, temperature=tf.temperature, gumbel=gumbel, training=training

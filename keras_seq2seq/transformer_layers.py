@@ -626,8 +626,8 @@ class TransformerDecoder(TokenEmbedding, keras.layers.Layer):
     Example:
         >>> dec = TransformerDecoder(7, 8, 8, num_layers=1, num_heads=2, ffn_size=16)
         >>> enc = np.zeros((2, 3, 8), "float32")
-        >>> cross = dec.keys(enc)
-        >>> tuple(dec(np.ones((2, 5), "int32"), cross, np.ones((2, 3), bool)).shape)
+        >>> memory = (enc, np.ones((2, 3), bool), dec.keys(enc))
+        >>> tuple(dec(np.ones((2, 5), "int32"), None, memory).shape)
         (2, 5, 7)
     """
 
@@ -714,10 +714,12 @@ class TransformerDecoder(TokenEmbedding, keras.layers.Layer):
         matrix = ops.cast(self.embedding.embeddings, self.compute_dtype)  # (V, E == H)
         return ops.matmul(x, ops.transpose(matrix)) + ops.cast(self.output_bias, self.compute_dtype)
 
-    def call(self, tokens: Any, cross: list[tuple[Any, Any]], mask: Any, training: bool = False) -> Any:
+    def call(self, tokens: Any, state: DecoderCache | None, memory: Any, training: bool = False) -> Any:
         """Logits (B, T, V) of decoder inputs ``tokens`` (B, T) (``<bos>`` at position 0) given as a whole
-        (teacher forcing or a parallel scheduled-sampling pass), the cross-attention keys ``cross`` of
-        :meth:`keys` and the source ``mask`` (B, S)."""
+        (teacher forcing or a parallel scheduled-sampling pass). ``state``: the empty cache of ``encode`` (a
+        whole target starts at position 0; not read); ``memory``: ``(enc, mask, keys)`` with the source mask
+        (B, S) and the cross-attention keys and values of :meth:`keys`."""
+        _, mask, cross = memory
         tokens = ops.cast(tokens, "int32")
         x = self.embed(tokens, ops.arange(ops.shape(tokens)[1], dtype="int32"))  # (B, T, H)
         if training and self.dropout > 0.0:

@@ -493,3 +493,77 @@ def test_both_networks_take_a_read_only_mapping_as_config() -> None:
 
     config = MappingProxyType({"hidden_size": 8, "embedding_dim": 4, "attention": "bahdanau"})
     assert TorchNetwork(config, 6, 7).config == KerasNetwork(config, 6, 7).config
+
+
+# -- the Transformer ------------------------------------------------------------------------------
+
+#: The Transformer's layers, each in ``transformer_layers`` on both sides.
+TRANSFORMER_LAYERS = (
+    "MultiHeadAttention",
+    "FeedForward",
+    "EncoderBlock",
+    "DecoderBlock",
+    "TransformerEncoder",
+    "TransformerDecoder",
+)
+#: Methods of the Transformer layers that mean the same thing: Lightning name -> Keras name.
+TRANSFORMER_LAYER_METHODS = {
+    "MultiHeadAttention": {"forward": "call", "project": "project"},
+    "TransformerDecoder": {"forward": "call", "step": "step", "keys": "keys"},
+}
+TRANSFORMER_CONFIGS = {
+    "proj-2": {"embedding_dim": 8, "num_layers": 2},
+    "tied": {"embedding_dim": 16, "tie_embeddings": True},
+}
+
+
+def transformer_classes(name: str) -> tuple[Any, Any]:
+    """The Lightning and Keras Transformer objects called ``name``, from each package's transformer files."""
+    module = "transformer" if name == "Transformer" else "transformer_layers"
+    lit = importlib.import_module(f"lit_seq2seq.{module}")
+    keras_side = importlib.import_module(f"keras_seq2seq.{module}")
+    return getattr(lit, name), getattr(keras_side, name)
+
+
+@pytest.mark.parametrize("name", ["Transformer", *TRANSFORMER_LAYERS])
+def test_transformer_layers_take_the_same_arguments(name: str) -> None:
+    lit, keras_side = transformer_classes(name)
+    keras_parameters = [p for p in described(keras_side.__init__) if p[0] not in LAYER_ONLY_KERAS]
+    assert described(lit.__init__) == keras_parameters
+
+
+@pytest.mark.parametrize(
+    ("name", "method"), [(name, method) for name, methods in TRANSFORMER_LAYER_METHODS.items() for method in methods]
+)
+def test_transformer_layer_methods_take_the_same_arguments(name: str, method: str) -> None:
+    lit, keras_side = transformer_classes(name)
+    keras_method = getattr(keras_side, TRANSFORMER_LAYER_METHODS[name][method])
+    keras_parameters = [p for p in described(keras_method) if p[0] not in LAYER_ONLY_KERAS_PARAMETERS]
+    assert described(getattr(lit, method)) == keras_parameters
+
+
+@pytest.mark.parametrize("method", sorted(NETWORK_METHODS))
+def test_the_transformers_have_the_methods_of_the_rnn_networks(method: str) -> None:
+    lit, keras_side = transformer_classes("Transformer")
+    for network, rnn in ((lit, TorchNetwork), (keras_side, KerasNetwork)):
+        name = method if network is lit else NETWORK_METHODS[method]
+        assert described(getattr(network, name)) == described(getattr(rnn, name)), network
+
+
+@pytest.mark.parametrize("case", sorted(TRANSFORMER_CONFIGS))
+def test_both_transformers_own_their_weights_in_the_same_layers(case: str) -> None:
+    from keras_seq2seq.pretrained import keras_slots
+
+    config = {"architecture": "transformer", "hidden_size": 16, "num_heads": 2, **TRANSFORMER_CONFIGS[case]}
+    lit, keras_side = transformer_classes("Transformer")
+    keras_paths = {KERAS_LAYER_PATHS.get(slot, slot) for slot in keras_slots(keras_side(config, 11, 12))}
+    assert keras_paths == torch_layer_paths(lit(config, 11, 12))
+
+
+def test_both_transformers_refuse_an_rnn_config_alike() -> None:
+    messages = []
+    for cls in transformer_classes("Transformer"):
+        with pytest.raises(ValueError) as refused:
+            cls({"hidden_size": 8}, 6, 7)
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1]
