@@ -6,6 +6,7 @@ Example:
     keras-seq2seq fit --backend jax --config benchmarks/configs/g2p-smoke.yaml --output runs/g2p-smoke-keras
     keras-seq2seq fit --preset cpu --max_time 00:02:00:00 --early_stopping.monitor val/wer \
         --early_stopping.patience 4 --restore_best_weights true --save_pretrained g2p-model
+    keras-seq2seq fit --corpus cmudict --init_from g2p-model --mode parallel --start 0.75 --save_pretrained g2p-ss
     keras-seq2seq translate --model model.keras hello world
     keras-seq2seq export --model model.keras --out model-onnx
 
@@ -23,7 +24,8 @@ and to TensorBoard under ``--log-dir`` (default ``OUTPUT/logs``).
 The training recipes are those of ``lit-seq2seq fit``, by the same names: ``--trainer.max_time``
 (also ``--max_time``), ``--early_stopping.monitor/patience/mode/min_delta`` (``val/wer`` or
 ``val_wer``), ``--restore_best_weights`` (``OUTPUT/model.keras`` and ``--save_pretrained DIR`` then
-hold the best epoch's weights), ``--preset``. ``OUTPUT/backup`` keeps the last finished epoch with the
+hold the best epoch's weights), ``--preset``, ``--init_from DIR`` (fine-tune a ``save_pretrained``
+directory of either framework). ``OUTPUT/backup`` keeps the last finished epoch with the
 recipes' state (time spent, early-stopping count, best value), so the same command run again after
 an interruption resumes there (``--ckpt_path last``, the default; ``none`` starts over), and a run
 that stopped early stays stopped. ``--config FILE`` reads a ``lit-seq2seq fit`` config file.
@@ -46,6 +48,7 @@ from seq2seq_fit.cli.commands import export_command, require_model_path, run_tra
 from seq2seq_fit.cli.config_file import expand_config
 from seq2seq_fit.cli.environment import installed, quiet_framework_logs, restored_environment
 from seq2seq_fit.cli.errors import CLIError, OneLineParser, checked_input, cli_errors
+from seq2seq_fit.cli.init_from import check_init_tokenizers, init_data_options, read_init_from
 from seq2seq_fit.cli.options import (
     DATA_OPTIONS,
     RECIPE_OPTIONS,
@@ -216,7 +219,10 @@ def model_settings(args: argparse.Namespace) -> tuple[Seq2SeqConfig, TeacherForc
     """
     with checked_input():
         given = dataclass_kwargs(args, Seq2SeqConfig)
-        config = preset_config(args.preset, given) if args.preset else Seq2SeqConfig(**given)
+        if args.init_from:  # the directory's config; a --preset or config option that differs is refused
+            config = read_init_from(args.init_from, args.preset, given).config
+        else:
+            config = preset_config(args.preset, given) if args.preset else Seq2SeqConfig(**given)
         if args.early_stopping_monitor is not None:
             monitored_metric(args.early_stopping_monitor, "keras")
         elif args.restore_best_weights:
@@ -248,20 +254,28 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
     )
     from keras_seq2seq.learning_rate import make_optimizer
     from keras_seq2seq.system import Seq2SeqModel
+    from seq2seq_fit.model_format import load_pretrained
     from seq2seq_fit.precision import keras_dtype_policy
 
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(keras_dtype_policy(args.precision))
     config, teacher_forcing = model_settings(args)
+    saved = load_pretrained(args.init_from) if args.init_from else None  # checked by model_settings
+    data_options: dict[str, Any] = {"corpus_options": corpus_options(args)}
+    if saved is not None:  # the data encoded with the model's vocabularies and tokenizers
+        data_options = init_data_options(saved, args.corpus, data_options["corpus_options"])
     with checked_input():  # the data and the model check their arguments; training errors keep their traceback
         data = KerasData(
             args.corpus, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
-            corpus_options=corpus_options(args), pad_to_multiple=args.pad_to_multiple,
+            pad_to_multiple=args.pad_to_multiple, **data_options,
         )  # fmt: skip
         model = Seq2SeqModel(
             data.src_vocab, data.tgt_vocab, config, teacher_forcing, seed=args.seed,
             src_tokenizer=data.src_tokenizer, tgt_tokenizer=data.tgt_tokenizer,
         )  # fmt: skip
+        if saved is not None:  # OUTPUT/backup, when a rerun resumes, loads over these weights
+            check_init_tokenizers(args.init_from, saved, data.src_tokenizer, data.tgt_tokenizer)
+            model.load_canonical_weights(saved.weights)
         jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
         optimizer = make_optimizer(
             args.learning_rate, args.warmup_steps, args.lr_decay_steps, args.min_lr_ratio, args.gradient_clip_val

@@ -8,6 +8,8 @@ Example:
     lit-seq2seq fit --config benchmarks/configs/g2p-smoke.yaml
     lit-seq2seq fit --preset cpu --trainer.max_time 00:02:00:00 --early_stopping.monitor val/wer \
         --early_stopping.patience 4 --restore_best_weights true --save_pretrained g2p-model --ckpt_path last
+    lit-seq2seq fit --data.corpus cmudict --init_from g2p-model --model.teacher_forcing.mode parallel \
+        --model.teacher_forcing.start 0.75 --save_pretrained g2p-model-ss --ckpt_path last
     lit-seq2seq translate --model runs/demo/checkpoints/last.ckpt python keras
     lit-seq2seq export --ckpt_path runs/demo/checkpoints/last.ckpt --out g2p-onnx
 
@@ -21,13 +23,14 @@ translate`` runs) are dispatched before LightningCLI is built and take the optio
 ``keras-seq2seq translate`` and ``keras-seq2seq export``. ``fit`` also takes the training recipes of
 ``keras-seq2seq fit`` (``seq2seq_fit.cli.options.RECIPE_OPTIONS``): a wall-clock budget
 (``--trainer.max_time``), early stopping (``--early_stopping.*``, Lightning's ``EarlyStopping``),
-``--restore_best_weights`` (the best epoch by the early-stopping metric), ``--preset`` and
-``--save_pretrained DIR``. It checkpoints to ``<default_root_dir>/checkpoints`` (``last.ckpt`` every
-epoch, ``best.ckpt`` with ``--restore_best_weights``), so the same command with ``--ckpt_path last``
-run again after an interruption resumes there, its budget, early-stopping count and best score
-included. Errors are one line on stderr with exit
-status 2; ``--debug`` (anywhere on the line) shows the traceback. ``--help`` of ``translate`` and
-``export`` and their argument errors import no torch.
+``--restore_best_weights`` (the best epoch by the early-stopping metric), ``--preset``,
+``--init_from DIR`` (fine-tune a ``save_pretrained`` directory: its config, vocabularies and weights,
+fresh training state) and ``--save_pretrained DIR``. It checkpoints to ``<default_root_dir>/checkpoints``
+(``last.ckpt`` every epoch, ``best.ckpt`` with ``--restore_best_weights``), so the same command with
+``--ckpt_path last`` run again after an interruption resumes there, its budget, early-stopping count and
+best score included. Errors are one line on stderr with exit status 2; ``--debug`` (anywhere on the
+line) shows the traceback. ``--help`` of ``translate`` and ``export`` and their argument errors import
+no torch.
 """
 
 from __future__ import annotations

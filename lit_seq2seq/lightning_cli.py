@@ -21,6 +21,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lit_seq2seq.callbacks import EarlyStopping
 from lit_seq2seq.system import LitSeq2Seq
 from seq2seq_fit.cli.errors import CLIError, checked_input, fail
+from seq2seq_fit.cli.init_from import check_init_tokenizers, init_data_options, read_init_from
 from seq2seq_fit.cli.options import RECIPE_OPTIONS, lightning_trainer_defaults
 from seq2seq_fit.cli.recipes import monitored_metric, preset_config
 from seq2seq_fit.config import Seq2SeqConfig
@@ -175,7 +176,9 @@ class Seq2SeqCLI(LightningCLI):
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         recipes = {o.lightning: o for o in RECIPE_OPTIONS if o.lightning is not None}
         parser.set_defaults({key: o.default for key, o in recipes.items() if key.startswith("early_stopping.")})
-        kinds: dict[str, Any] = {"restore_best_weights": bool, "preset": str | None, "save_pretrained": str | None}
+        kinds: dict[str, Any] = {
+            "restore_best_weights": bool, "preset": str | None, "init_from": str | None, "save_pretrained": str | None,
+        }  # fmt: skip
         for key, kind in kinds.items():
             parser.add_argument(f"--{key}", type=kind, default=recipes[key].default, help=recipes[key].help)
         for side in ("src_vocab", "tgt_vocab"):
@@ -192,9 +195,20 @@ class Seq2SeqCLI(LightningCLI):
                 raise CLIError(
                     "--restore_best_weights: needs --early_stopping.monitor, the metric that says which is best"
                 )
-            if config.get("preset"):
+            if config.get("init_from"):
+                self._init_from(config)
+            elif config.get("preset"):
                 preset = preset_config(config["preset"], given_config_fields(config.get("model.config")))
                 config["model.config"] = asdict(preset)
+
+    def _init_from(self, config: Any) -> None:
+        """``--init_from DIR``: the directory's config, and its vocabularies and tokenizers for the data."""
+        given = given_config_fields(config.get("model.config"))
+        self.init_from = read_init_from(config["init_from"], config.get("preset"), given)
+        config["model.config"] = asdict(self.init_from.config)
+        data = init_data_options(self.init_from, config["data.corpus"], config.get("data.corpus_options"))
+        for key, value in data.items():
+            config[f"data.{key}"] = value
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """The trainer, with :func:`run_checkpoints` unless the command line brings its own ``ModelCheckpoint``."""
@@ -227,9 +241,18 @@ class Seq2SeqCLI(LightningCLI):
 
     def instantiate_classes(self) -> None:
         """Build the model, data and trainer; a config or argument check that fails is the user's error
-        (one line naming the flag), while an error later, during training, keeps its traceback."""
+        (one line naming the flag), while an error later, during training, keeps its traceback. With
+        ``--init_from`` the model starts from the directory's weights (a checkpoint that ``--ckpt_path``
+        resumes loads over them)."""
         try:
             with checked_input():
                 super().instantiate_classes()
+                saved = getattr(self, "init_from", None)
+                if saved is not None:
+                    check_init_tokenizers(
+                        self._get(self.config, "init_from"), saved, self.datamodule.src_tokenizer,
+                        self.datamodule.tgt_tokenizer,
+                    )  # fmt: skip
+                    self.model.load_canonical_weights(saved.weights)
         except CLIError as err:
             raise CLIError(one_line_message(str(err), lightning_flag)) from err.__cause__

@@ -228,7 +228,8 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
 
 
 #: The training recipes of both ``fit``s (the benchmarks' runs are these options): a wall-clock budget, early
-#: stopping and the best epoch's weights, resumable; a named model size; the model directory written at the end.
+#: stopping and the best epoch's weights, resumable; a named model size; a model directory to fine-tune; the model
+#: directory written at the end.
 RECIPE_OPTIONS: tuple[Option, ...] = (
     Option(
         "max_time",
@@ -282,6 +283,14 @@ RECIPE_OPTIONS: tuple[Option, ...] = (
         choices=tuple(PRESETS),
         help="a named model size of seq2seq_fit.presets; model config options given beside it override its fields",
         lightning="preset",
+    ),
+    Option(
+        "init_from",
+        None,
+        metavar="DIR",
+        help="start from the weights of this save_pretrained directory (either framework's): its config, "
+        "vocabularies and tokenizers; the optimizer, schedules and epochs start fresh (a fine-tune)",
+        lightning="init_from",
     ),
     Option(
         "save_pretrained",
