@@ -38,6 +38,7 @@ SUITES = {
         "tests/keras/test_keras_batches.py",
         "tests/keras/test_keras_export.py",
         "tests/keras/test_fast_rnn.py",
+        "tests/keras/test_transformer.py",
     ),
 }
 #: Set in a default child run (not with ``-m slow``): ``tests/keras/conftest.py`` then keeps the JAX

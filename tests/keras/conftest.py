@@ -28,6 +28,7 @@ JAX_SUBSET = (
     ("user_data",),
     ("format_onnx",),
     ("position_schedule_in_fit", "parallel"),
+    ("transformer_model",),
 )
 
 

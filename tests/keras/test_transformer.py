@@ -22,7 +22,7 @@ from keras_seq2seq.transformer_layers import (
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.transformer_layout import transformer_canonical_shapes
 from seq2seq_fit.vocab import EOS_ID, PAD_ID
-from tests.helpers.keras import run_serialization_test, to_numpy, toy_data
+from tests.helpers.keras import run_precision_test, run_serialization_test, to_numpy, toy_data
 
 #: Two layers, two heads, E != H (in_proj) and untied; and one layer, one head, E == H, tied.
 CONFIGS = {
@@ -220,3 +220,15 @@ def test_transformer_model_translates_and_saves_both_ways(tmp_path) -> None:
     assert isinstance(loaded.model, Transformer) and loaded.translate(sources) == greedy
     predicted = model.predict({"source": np.array([[4, 5, 6], [5, 0, 0]], "int32")}, verbose=0)
     assert predicted.shape == (2, 16)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_half_precision_keeps_float32_weights_and_finite_outputs(policy: str) -> None:
+    config = Seq2SeqConfig(architecture="transformer", **CONFIGS["2x2-proj"])  # type: ignore[arg-type]
+
+    def outputs(net: Transformer) -> list[object]:
+        memory, cache = net.encode(SOURCE)
+        logits, cache, weights = net.decoder.step(TARGET_IN[:, 0], grow_cache(cache, 2), memory)
+        return [net(SOURCE, TARGET_IN), logits, weights, *cache.keys]
+
+    run_precision_test(lambda: Transformer(config, 20, 20), outputs, policy)

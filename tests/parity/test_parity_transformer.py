@@ -112,3 +112,17 @@ def test_initialisations_draw_from_the_same_distributions() -> None:
             np.testing.assert_array_equal(other, value, err_msg=key)  # zeros, and LayerNorm ones
         else:
             assert 0.8 < other.std() / value.std() < 1.25, key
+
+
+@pytest.mark.parametrize("case", ["e8-l2-h2", "e16-l1-h1-tied"])
+def test_the_onnx_export_of_the_keras_transformer_decodes_as_keras(case: str, tmp_path) -> None:
+    from seq2seq_fit.serving import OnnxTranslator
+
+    _, model = twins(case_config(case))
+    model.export_onnx(tmp_path)
+    runner = OnnxTranslator(tmp_path, threads=1)
+    logits = runner.logits(SOURCE, (SOURCE != 0).sum(1), TARGET_IN)  # (B, T, V)
+    expected = to_numpy(model({"source": SOURCE, "target_in": TARGET_IN}))
+    assert float(np.abs(logits - expected)[TARGET_IN != 0].max()) < TOLERANCE
+    for options in ({}, {"strategy": "beam", "beam_width": 5}):
+        assert runner.translate(SOURCES, **options) == model.translate(SOURCES, **options), options
