@@ -1,4 +1,5 @@
-"""Keras 3 side of seq2seq-fit: registered layers, the ``Seq2Seq`` network and the ``Seq2SeqModel`` system.
+"""Keras 3 side of seq2seq-fit: registered layers, the ``Seq2Seq`` and ``Transformer`` networks and the
+``Seq2SeqModel`` system.
 
 Works on the TensorFlow, JAX and torch backends (select with ``KERAS_BACKEND`` before importing
 keras). Importing this package is light (``keras-seq2seq --help`` starts no framework): the public
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from keras_seq2seq.seq2seq import Seq2Seq, masked_cross_entropy
     from keras_seq2seq.stream_position import StreamPosition
     from keras_seq2seq.system import Seq2SeqModel
+    from keras_seq2seq.transformer import Transformer
     from seq2seq_fit.errors import UnsafeFileError
 
 #: Public name -> the module that defines it.
@@ -42,6 +44,7 @@ _EXPORTS = {
     "Seq2SeqModel": "keras_seq2seq.system",
     "StreamPosition": "keras_seq2seq.stream_position",
     "TrainingThroughput": "keras_seq2seq.callbacks",
+    "Transformer": "keras_seq2seq.transformer",
     "UnsafeFileError": "seq2seq_fit.errors",
     "WarmupCosineDecay": "keras_seq2seq.learning_rate",
     "make_optimizer": "keras_seq2seq.learning_rate",
@@ -61,6 +64,7 @@ __all__ = [
     "Seq2SeqModel",
     "StreamPosition",
     "TrainingThroughput",
+    "Transformer",
     "UnsafeFileError",
     "WarmupCosineDecay",
     "load_model",

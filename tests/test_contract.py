@@ -56,6 +56,7 @@ MIRRORED_EXPORTS = (
     "LuongAttention",
     "Seq2Seq",
     "TrainingThroughput",
+    "Transformer",
     "UnsafeFileError",
     "masked_cross_entropy",
     "masked_softmax",
