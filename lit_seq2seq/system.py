@@ -89,8 +89,8 @@ class LitSeq2Seq(PretrainedSystem, pl.LightningModule):
             ``keras_seq2seq.WarmupCosineDecay``.
         min_lr_ratio: learning rate at the end of the decay, as a fraction of ``lr``.
         seed: seed of the teacher-forcing coins.
-        compile: ``torch.compile`` the whole-sequence decoder (``luong``/``none`` only, where the
-            teacher-forced and parallel passes are single RNN calls).
+        compile: ``torch.compile`` the whole-sequence decoder (``luong``/``none`` RNNs and the Transformer,
+            whose teacher-forced and parallel passes are single calls; the cached decoding step is not compiled).
 
     Example:
         >>> from datamodules import Seq2SeqDataModule
