@@ -22,7 +22,7 @@ from keras_seq2seq.transformer_layers import (
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
 from seq2seq_fit.transformer_layout import transformer_canonical_shapes
 from seq2seq_fit.vocab import EOS_ID, PAD_ID
-from tests.helpers.keras import run_precision_test, run_serialization_test, to_numpy, toy_data
+from tests.helpers.keras import BACKEND, run_precision_test, run_serialization_test, to_numpy, toy_data
 
 #: Two layers, two heads, E != H (in_proj) and untied; and one layer, one head, E == H, tied.
 CONFIGS = {
@@ -232,3 +232,17 @@ def test_half_precision_keeps_float32_weights_and_finite_outputs(policy: str) ->
         return [net(SOURCE, TARGET_IN), logits, weights, *cache.keys]
 
     run_precision_test(lambda: Transformer(config, 20, 20), outputs, policy)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a TensorFlow SavedModel is exported from the TensorFlow backend")
+def test_saved_model_serves_the_transformers_greedy_ids(tmp_path) -> None:
+    import tensorflow as tf
+
+    model = transformer_model()
+    model.export(tmp_path / "saved", verbose=False)
+    source = np.array([[4, 5, 6], [7, 0, 0]], "int32")
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))  # kept: its variables live as long as it does
+    served = loaded.serve(tf.constant(source)).numpy()
+    expected = model.predict({"source": source}, verbose=0)
+    np.testing.assert_array_equal(served, expected[:, : served.shape[1]])
+    assert (expected[:, served.shape[1] :] == PAD_ID).all()
