@@ -136,14 +136,33 @@ def score(model: Any, corpus: str, test_words: int) -> dict[str, Any]:
     return scores
 
 
+def fit_seconds(run_dir: Path) -> float:
+    """Training time of a run over all its invocations: Lightning's own clock (the ``Timer`` state in
+    ``checkpoints/last.ckpt``, which a resumed fit carries on), else the summed wall time of the ``fit``
+    commands (``fit_seconds.txt``)."""
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.exists():
+        import torch
+
+        state = torch.load(last, map_location="cpu", weights_only=True).get("callbacks", {})
+        for key, value in state.items():
+            if key.startswith("Timer"):
+                return float(value["time_elapsed"]["train"])
+    return sum(float(line) for line in (run_dir / "fit_seconds.txt").read_text().split())
+
+
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """A job in the child: run (or resume) the ``fit`` command, then score what it saved."""
     settings, run_dir = job["settings"], Path(job["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with open(run_dir / "fit.log", "a") as log:
-        subprocess.run([sys.executable, *settings["fit"]], stdout=log, stderr=subprocess.STDOUT, check=True)
-    seconds = time.perf_counter() - started
+    try:
+        with open(run_dir / "fit.log", "a") as log:
+            subprocess.run([sys.executable, *settings["fit"]], stdout=log, stderr=subprocess.STDOUT, check=True)
+    finally:  # a resumed run's time is the sum of its invocations
+        with open(run_dir / "fit_seconds.txt", "a") as f:
+            f.write(f"{time.perf_counter() - started:.1f}\n")
+    seconds = fit_seconds(run_dir)
     model = load_model(settings["framework"], run_dir)
     points = curve(run_dir)
     run = {"framework": job["label"], "variant": settings["variant"], "seed": settings["seed"],
