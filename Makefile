@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= 2
 EXTRAS ?= lightning,keras,tf,jax,plot,serve,tokenizers,sentencepiece,bench,dev
 
-.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-ss bench-ss-regimes bench-gpu docs clean
+.PHONY: setup demo test test-slow test-gpu lint typecheck bench bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-g2p-transformer bench-ss bench-ss-regimes bench-gpu docs clean
 
 setup: $(VENV)/.installed
 
@@ -44,9 +44,11 @@ bench: setup
 # Keras on the other, scores each saved model on the test words, then merges one table. bench-g2p: the cpu preset,
 # 7 epochs, 3 seeds, Lightning with 3 teacher-forcing variants and Keras with 2 (about 2 hours on 2 cores);
 # bench-g2p-20ep: 20 epochs, teacher forcing (about 2 hours); bench-g2p-large: cpu-large at batch 64 (about
-# 1 h 45 min); bench-g2p-bahdanau: cpu-bahdanau-384, seed 0 (about 100 minutes). Resumable: run the same target
-# again; finished runs are read, an unfinished one resumes its fit command. G2P_ARGS: more benchmarks.g2p options
-# for both (G2P_ARGS=--fresh retrains); G2P_FIT_ARGS: more fit options for both.
+# 1 h 45 min); bench-g2p-bahdanau: cpu-bahdanau-384, seed 0 (about 100 minutes); bench-g2p-transformer:
+# cpu-transformer, 7 epochs, seed 0, Keras on torch (sized from timed steps at about 70 minutes for Lightning and
+# 95 for Keras; not yet run). Resumable: run the same target again; finished runs are read, an unfinished one
+# resumes its fit command. G2P_ARGS: more benchmarks.g2p options for both (G2P_ARGS=--fresh retrains); G2P_FIT_ARGS:
+# more fit options for both.
 G2P_TAG = cpu
 G2P_CONFIG = benchmarks/configs/g2p-$(G2P_TAG).yaml
 G2P_SEEDS = 0 1 2
@@ -59,11 +61,13 @@ G2P_RUN = $(BIN)/python -m benchmarks.g2p --config $(G2P_CONFIG) --seeds $(G2P_S
 bench-g2p-20ep: G2P_TAG = cpu-20ep
 bench-g2p-large: G2P_TAG = cpu-large-b64
 bench-g2p-bahdanau: G2P_TAG = cpu-bahdanau-384
-bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: G2P_LIT_VARIANTS = teacher-forcing
-bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: G2P_KERAS_VARIANTS = teacher-forcing
-bench-g2p-large bench-g2p-bahdanau: G2P_SEEDS = 0
+bench-g2p-transformer: G2P_TAG = cpu-transformer
+bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-g2p-transformer: G2P_LIT_VARIANTS = teacher-forcing
+bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-g2p-transformer: G2P_KERAS_VARIANTS = teacher-forcing
+bench-g2p-large bench-g2p-bahdanau bench-g2p-transformer: G2P_SEEDS = 0
 bench-g2p-large bench-g2p-bahdanau: G2P_KERAS_BACKEND = jax
-bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau: setup
+bench-g2p-transformer: G2P_KERAS_BACKEND = torch
+bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-g2p-transformer: setup
 	$(G2P_RUN) --framework lightning --variants $(G2P_LIT_VARIANTS) --cpus 0 --tag lightning-$(G2P_TAG) \
 		-- $(G2P_FIT_ARGS) & lightning=$$!; \
 	$(G2P_RUN) --framework keras --backend $(G2P_KERAS_BACKEND) --variants $(G2P_KERAS_VARIANTS) --cpus 1 \

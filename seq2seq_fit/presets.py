@@ -46,6 +46,12 @@ BI_GRU_256_BAHDANAU = replace(BI_GRU_256, attention="bahdanau")
 #: time of ``cpu-large``; the G2P preset under 26% greedy test WER in both frameworks (``make bench-g2p-bahdanau``,
 #: 20 epochs at batch 256 on one core: Lightning 25.32% and 25.64% (seeds 0, 1), about 82 minutes; Keras on JAX 25.36%,
 #: 97 minutes).
+#: ``cpu-transformer``: a pre-LN Transformer for G2P on one CPU core, the small character-level G2P size of the
+#: literature (model width 256, 3 encoder and 3 decoder blocks, 4 heads, feed-forward 1,024, dropout 0.1, label
+#: smoothing 0.1, tied target embedding and output layer; 5.6M parameters). At batch 256 on one core a
+#: teacher-forced step took 1.34 s in Lightning, 2.35-2.47 s in Keras on JAX and about 1.8 CPU-s in Keras on torch
+#: (30 steps on a shared core), so ``benchmarks/configs/g2p-cpu-transformer.yaml`` trains 7 epochs (3,108 steps)
+#: within the 2-hour cap (``make bench-g2p-transformer``; no committed figures yet).
 #: ``gnmt``: the GNMT-like size of ``benchmarks.throughput`` (2+2 LSTM 512, Luong attention).
 PRESETS: dict[str, Seq2SeqConfig] = {
     "gpu": BI_LSTM_2X512,
@@ -55,6 +61,17 @@ PRESETS: dict[str, Seq2SeqConfig] = {
     "cpu-bahdanau": BI_GRU_256_BAHDANAU,
     "cpu-bahdanau-384": replace(
         BI_GRU_256_BAHDANAU, embedding_dim=128, hidden_size=384, dropout=0.2, label_smoothing=0.1
+    ),
+    "cpu-transformer": Seq2SeqConfig(
+        architecture="transformer",
+        embedding_dim=256,
+        hidden_size=256,
+        num_layers=3,
+        num_heads=4,
+        ffn_size=1024,
+        dropout=0.1,
+        label_smoothing=0.1,
+        tie_embeddings=True,
     ),
     "gnmt": Seq2SeqConfig(cell="lstm", embedding_dim=512, hidden_size=512, num_layers=2, attention="luong"),
 }
