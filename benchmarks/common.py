@@ -296,6 +296,8 @@ def alternate(
 
 def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
     """Forward model FLOPs per target token, encoder cost spread over targets (benchmarks/README.md)."""
+    if config.architecture == "transformer":
+        return transformer_flops_per_target_token(config, data)
     g = 3 if config.cell == "gru" else 4
     e, h, layers = config.embedding_dim, config.hidden_size, config.num_layers
     src_len, tgt_len = data.mean_lengths
@@ -316,6 +318,20 @@ def flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
         att = 2 * src_len * (h + h) + 2 * h * h + 2 * h * h * src_len / tgt_len
     out = 2 * h * len(data.tgt_vocab)
     return enc * src_len / tgt_len + dec + att + out
+
+
+def transformer_flops_per_target_token(config: Seq2SeqConfig, data: BenchData) -> float:
+    """A Transformer's forward FLOPs per target token, encoder cost spread over targets: per block, the attention
+    projections (``8*H*H`` for self-attention; cross-attention ``4*H*H`` for queries and outputs, ``4*H*H`` per
+    source token for keys and values), scores and weighted sums ``4*L*H`` over ``L`` keys, the feed-forward
+    ``4*H*F``; the embedding projection ``2*E*H`` where ``E != H``, the output layer ``2*H*V``."""
+    e, h, f, layers = config.embedding_dim, config.hidden_size, config.feed_forward_size, config.num_layers
+    src_len, tgt_len = data.mean_lengths
+    project = 2 * e * h if e != h else 0
+    enc = project + layers * (8 * h * h + 4 * src_len * h + 4 * h * f)
+    dec = project + layers * (8 * h * h + 4 * tgt_len * h + 4 * h * h + 4 * src_len * h + 4 * h * f)
+    cross_memory = layers * 4 * h * h  # keys and values of each source token, once per sequence
+    return (enc + cross_memory) * src_len / tgt_len + dec + 2 * h * len(data.tgt_vocab)
 
 
 def peak_memory(backend: str, device: str) -> tuple[float, str]:

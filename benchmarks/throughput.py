@@ -85,7 +85,7 @@ def expand(config: dict[str, Any], path: Path, quick: bool = False) -> tuple[lis
     Example:
         >>> jobs, _ = expand(load_config(CONFIG), CONFIG)
         >>> len(jobs), jobs[0]["name"], jobs[-1]["name"]
-        (63, 'lightning g2p overhead fp32', 'keras-torch gnmt-like parallel SS K=1 fp32')
+        (72, 'lightning g2p overhead fp32', 'keras-torch g2p-transformer parallel SS K=2')
     """
     jobs, skipped = [], []
     for i, entry in enumerate(config["jobs"]):
@@ -119,12 +119,15 @@ def make_job(entry: dict[str, Any], config: dict[str, Any], path: Path, quick: b
     model = {**PRESETS[model.pop("preset")].to_dict(), **model} if "preset" in model else model
     model |= {k: entry[k] for k in ("cell", "attention") if k in entry}
     model |= {"embedding_dim": 8, "hidden_size": 16, "num_layers": 1} if quick else {}
+    transformer = model.get("architecture") == "transformer"
+    model |= {"embedding_dim": 16, "ffn_size": 32} if quick and transformer else {}  # tied output: embedding = width
     jit, precision = bool(entry.get("compile", False)), entry.get("precision", "fp32")
     who = "lightning" if framework == "lightning" else f"keras-{backend}"
     compiled = "torch.compile" if jit and backend in ("", "torch") else "XLA" if jit else "no"
     suffix = f" {compiled}" if jit else " op-by-op" if backend == "jax" else ""
+    network = "" if transformer else f" {model['cell']} {model['attention']}"  # a Transformer's size names it
     name = {"overhead": f"{who} {size} overhead {precision}{suffix}",
-            "modes": f"{who} {size} {model['cell']} {model['attention']} {mode}{suffix}"}.get(
+            "modes": f"{who} {size}{network} {mode}{suffix}"}.get(
         section, f"{who} {size} {mode} {precision}{suffix}")  # fmt: skip
     note = "; ".join(n for key, n in NOTES.items() if key in (mode, model["attention"]))
     return {
@@ -147,12 +150,13 @@ def load_config(path: Path) -> dict[str, Any]:
 
 
 def size_data(size: str, batch_size: int, n_batches: int, smoke: bool = False) -> BenchData:
-    """The batches of a size: CMUdict (``g2p``), random token sequences of 8k (``gnmt-like``) or 32k
-    (``gnmt-v2``) words, lengths 20-50; ``smoke``: small random corpora."""
-    if size == "g2p" and not smoke:
+    """The batches of a size: CMUdict (``g2p``, and ``g2p-*`` such as ``g2p-transformer``), random token sequences
+    of 8k (``gnmt-like``) or 32k (``gnmt-v2``) words, lengths 20-50; ``smoke``: small random corpora."""
+    g2p = size == "g2p" or size.startswith("g2p-")
+    if g2p and not smoke:
         return BenchData.build("cmudict", batch_size, n_batches)
     if smoke:
-        vocab = {"g2p": 40, "gnmt-like": 60, "gnmt-v2": 80}[size]
+        vocab = 40 if g2p else {"gnmt-like": 60, "gnmt-v2": 80}[size]
         corpus = gnmt_like_corpus(n=batch_size * (n_batches + 8), vocab=vocab, min_len=3, max_len=8)
     else:
         vocab = {"gnmt-like": 8000, "gnmt-v2": 32_000}[size]
@@ -205,7 +209,8 @@ def finish(row: dict[str, Any] | None, j: dict[str, Any]) -> dict[str, Any]:
     row["variant"] = j["name"]
     row["settings"] = {k: j[k] for k in ("batch_size", "n_batches", "steps", "warmup", "rounds")}
     c = row.get("config", j["config"])
-    row["cell"], row["attention"] = c["cell"], c["attention"]
+    transformer = c.get("architecture") == "transformer"
+    row["cell"], row["attention"] = ("transformer", "multi-head") if transformer else (c["cell"], c["attention"])
     if row["compiled"] == "no":
         row["compiled"] = {"keras/tensorflow": "tf.function, no XLA", "keras/jax": "no (op by op)"}.get(
             j["label"], "no"
@@ -274,7 +279,9 @@ def columns(section: str, rows: list[dict[str, Any]]) -> list[tuple[str, str, st
 def title(section: str, rows: list[dict[str, Any]]) -> str:
     sizes, s = sorted({r["size"] for r in rows}), rows[0]["settings"]
     models = {
-        f"{c['cell'].upper()} {c['num_layers']}x{c['hidden_size']}, {c['attention']}"
+        f"Transformer {c['num_layers']}+{c['num_layers']}x{c['hidden_size']}, {c['num_heads']} heads"
+        if c.get("architecture") == "transformer"
+        else f"{c['cell'].upper()} {c['num_layers']}x{c['hidden_size']}, {c['attention']}"
         for c in (r["config"] for r in rows)
     }
     model = models.pop() if len(models) == 1 else ""
