@@ -120,7 +120,7 @@ def make_job(entry: dict[str, Any], config: dict[str, Any], path: Path, quick: b
     model |= {k: entry[k] for k in ("cell", "attention") if k in entry}
     model |= {"embedding_dim": 8, "hidden_size": 16, "num_layers": 1} if quick else {}
     transformer = model.get("architecture") == "transformer"
-    model |= {"embedding_dim": 16, "ffn_size": 32} if quick and transformer else {}  # tied output: embedding = width
+    model |= {"embedding_dim": 16, "ffn_size": 32} if quick and transformer else {}  # embedding = width, as the preset
     jit, precision = bool(entry.get("compile", False)), entry.get("precision", "fp32")
     who = "lightning" if framework == "lightning" else f"keras-{backend}"
     compiled = "torch.compile" if jit and backend in ("", "torch") else "XLA" if jit else "no"
