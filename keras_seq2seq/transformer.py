@@ -16,14 +16,12 @@ import numpy as np
 import keras
 from keras import ops
 from keras_seq2seq.decoder import Memory
-from keras_seq2seq.scheduled_sampling import draw_coins, gold_probability, gumbel_noise, mix_inputs, model_tokens
-from keras_seq2seq.seq2seq import always_gold, first_only, masked_cross_entropy
+from keras_seq2seq.encoder_decoder import EncoderDecoder
+from keras_seq2seq.scheduled_sampling import model_tokens
 from keras_seq2seq.transformer_layers import DecoderCache, TransformerDecoder, TransformerEncoder, grow_cache
 from keras_seq2seq.translate import JAX_WIDTH_MULTIPLE, KerasStepDecoder, to_numpy
-from seq2seq_fit import Seq2SeqConfig, TeacherForcing, check_compatible
-from seq2seq_fit.config import as_config, check_int
-from seq2seq_fit.decoding import length_budget
-from seq2seq_fit.vocab import BOS_ID, EOS_ID, PAD_ID
+from seq2seq_fit import Seq2SeqConfig
+from seq2seq_fit.vocab import PAD_ID
 
 #: The search's cache grows by this many positions at a time, so a compiled step (JAX) sees few shapes.
 CACHE_CHUNK = 16
@@ -60,7 +58,7 @@ def scan_outputs(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any) -
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
-class Transformer(keras.layers.Layer):
+class Transformer(EncoderDecoder):
     """Pre-layer-norm Transformer encoder-decoder with sinusoidal positions (``config.architecture="transformer"``).
 
     Args:
@@ -80,6 +78,14 @@ class Transformer(keras.layers.Layer):
         >>> src, tgt = np.array([[4, 5, 6]]), np.array([[1, 7, 8]])
         >>> tuple(net(src, tgt).shape)
         (1, 3, 12)
+
+        The training loss (:meth:`~keras_seq2seq.encoder_decoder.EncoderDecoder.loss`) and its coins:
+
+        >>> from seq2seq_fit import TeacherForcing
+        >>> src, tgt_in, tgt_out = np.array([[4, 5]]), np.array([[1, 7]]), np.array([[7, 2]])
+        >>> loss, gold = net.loss(src, tgt_in, tgt_out, TeacherForcing())
+        >>> tuple(loss.shape), bool(keras.ops.all(gold))
+        ((), True)
     """
 
     def __init__(
@@ -91,18 +97,13 @@ class Transformer(keras.layers.Layer):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        check_int("Transformer", "src_vocab_size", src_vocab_size, 1)
-        check_int("Transformer", "tgt_vocab_size", tgt_vocab_size, 1)
-        self.config = c = as_config(config, name="Transformer.config")
+        super().__init__(config, src_vocab_size, tgt_vocab_size, seed=seed, **kwargs)
+        c = self.config
         if c.architecture != "transformer":
             raise ValueError(
                 f"Transformer.config.architecture: got {c.architecture!r}, expected 'transformer' (Seq2Seq builds "
                 "the RNN)"
             )
-        self.src_vocab_size = src_vocab_size
-        self.tgt_vocab_size = tgt_vocab_size
-        self.seed = seed
         policy = self.dtype_policy
         common = (c.embedding_dim, c.hidden_size, c.num_layers, c.num_heads, c.feed_forward_size, c.dropout)
         self.encoder = TransformerEncoder(src_vocab_size, *common, seed=seed + 1, dtype=policy, name="encoder")
@@ -112,12 +113,6 @@ class Transformer(keras.layers.Layer):
         )
         self.coin_seed = keras.random.SeedGenerator(seed, name="coin_seed")
         self.build()
-
-    def build(self, input_shape: Any = None) -> None:
-        for layer in (self.encoder, self.decoder):
-            if not layer.built:  # built once, in __init__; a second build() keeps the weights
-                layer.build()
-        self.built = True
 
     def encode(self, source: Any, training: bool = False) -> tuple[Memory, DecoderCache]:
         """Encode ``source`` (B, S); returns the decoder's memory (encoder outputs, zero at padding, source mask
@@ -129,43 +124,10 @@ class Transformer(keras.layers.Layer):
         enc = enc * ops.expand_dims(ops.cast(mask, enc.dtype), -1)  # zero at padding, as Memory.enc promises
         return Memory(enc, mask, self.decoder.keys(enc)), self.decoder.initial_state(ops.shape(source)[0])
 
-    def call(self, source: Any, target_in: Any, training: bool = False, *, encoded: Any = None) -> Any:
-        """Teacher-forced logits (B, T, V) for decoder inputs ``target_in`` (B, T); ``encoded``: ``encode(source)``
-        when the caller has it already."""
-        memory, _ = self.encode(source, training=training) if encoded is None else encoded
-        return self.decoder(ops.cast(target_in, "int32"), None, memory, training=training)
-
-    def scheduled_forward(
-        self, source: Any, target_in: Any, gold: Any, teacher_forcing: TeacherForcing, training: bool = True
-    ) -> Any:
-        """Training logits (B, T, V) under scheduled sampling with the coins ``gold`` (B, T).
-
-        ``parallel`` runs ``passes`` whole-target passes without gradient to build the mixed inputs,
-        then one pass with gradient (Duckworth et al. 2019). ``sequential`` runs the exact loop of
-        cached steps (the input at ``t`` is gold where ``gold``, else the token this same loop
-        produced at ``t - 1``), or the one teacher-forced pass when the ratio is 1 at every step.
-        Sampled feeds draw their Gumbel noise from the coin ``SeedGenerator``.
-        """
-        check_compatible(self.config, teacher_forcing)
-        tf = teacher_forcing
-        target_in = ops.cast(target_in, "int32")
-        batch, time = ops.shape(target_in)[0], ops.shape(target_in)[1]
-        memory, _ = self.encode(source, training=training)
-        noise_shape = (batch, time, self.tgt_vocab_size)
-        if tf.mode == "parallel":
-            inputs = target_in
-            for _ in range(tf.passes):
-                logits = ops.stop_gradient(self.decoder(inputs, None, memory, training=training))
-                gumbel = gumbel_noise(self.coin_seed, noise_shape) if tf.feed == "sample" else None
-                inputs = mix_inputs(gold, target_in, model_tokens(logits, tf.feed, tf.temperature, gumbel))
-            return self.decoder(inputs, None, memory, training=training)  # (B, T, V)
-        if always_gold(tf):
-            return self.decoder(target_in, None, memory, training=training)
-        gumbel = gumbel_noise(self.coin_seed, noise_shape) if tf.feed == "sample" else None
-        logits, _, _ = self.loop(
-            target_in, gold, memory, feed=tf.feed, temperature=tf.temperature, gumbel=gumbel, training=training
-        )
-        return logits
+    def step_loop(self, target_in: Any, gold: Any, state: Any, memory: Memory, **options: Any) -> tuple[Any, Any, Any]:
+        """:meth:`loop` (from an empty cache of its own; ``state`` is not read; ``options``: ``feed``,
+        ``temperature``, ``gumbel``, ``training``)."""
+        return self.loop(target_in, gold, memory, **options)
 
     def loop(
         self,
@@ -209,73 +171,6 @@ class Transformer(keras.layers.Layer):
 
         ys = scan_outputs(body, init, xs)
         return time_major(ys["logits"]), time_major(ys["token"]), time_major(ys["weights"])
-
-    def loss(
-        self,
-        source: Any,
-        target_in: Any,
-        target_out: Any,
-        teacher_forcing: TeacherForcing,
-        ratio: Any = 1.0,
-        training: bool = True,
-    ) -> tuple[Any, Any]:
-        """The training loss: scheduled forward, then masked cross-entropy with label smoothing (as
-        :meth:`keras_seq2seq.Seq2Seq.loss`).
-
-        Returns:
-            ``(loss (), gold (B, T))``: the scalar loss and the coins (``True`` where the gold token was fed).
-
-        Example:
-            >>> net = Transformer({"architecture": "transformer", "embedding_dim": 8, "hidden_size": 8,
-            ...                    "num_heads": 2}, 10, 12)
-            >>> src, tgt_in, tgt_out = np.array([[4, 5]]), np.array([[1, 7]]), np.array([[7, 2]])
-            >>> loss, gold = net.loss(src, tgt_in, tgt_out, TeacherForcing())
-            >>> tuple(loss.shape), bool(keras.ops.all(gold))
-            ((), True)
-        """
-        probability = gold_probability(teacher_forcing, ratio, target_in)  # a number, or (T,)
-        gold = draw_coins(target_in, probability, teacher_forcing.granularity, self.coin_seed)  # (B, T)
-        logits = self.scheduled_forward(source, target_in, gold, teacher_forcing, training)  # (B, T, V)
-        return masked_cross_entropy(logits, target_out, self.config.label_smoothing), gold
-
-    def generate(self, source: Any, *, max_length: Any = None, encoded: Any = None) -> tuple[Any, Any]:
-        """Greedy decoding as one compiled loop over the cached step, with the results of
-        :meth:`keras_seq2seq.Seq2Seq.generate`: ``max_length`` columns, ``<pad>`` after each row's ``<eos>``.
-
-        Args:
-            source: ``(B, S)`` source ids.
-            max_length: steps to run (an int or a scalar tensor); ``None``: ``2 * S + 10``.
-            encoded: ``encode(source)`` when the caller has it already.
-
-        Returns:
-            ``(tokens (B, max_length), attention (B, max_length, S))``: generated ids (``<bos>`` not
-            included), ``<pad>`` after each row's ``<eos>``; the last layer's cross-attention weights
-            (mean over heads), zero at ``<pad>``.
-        """
-        source = ops.cast(source, "int32")
-        if max_length is None:
-            max_length = length_budget(ops.shape(source)[1])
-        memory, _ = self.encode(source) if encoded is None else encoded
-        batch = ops.shape(source)[0]
-        start = ops.full((batch, max_length), BOS_ID, dtype="int32")  # (B, L), only column 0 is read
-        _, tokens, weights = self.loop(start, first_only(batch, max_length), memory)
-        is_eos = ops.cast(ops.equal(tokens, EOS_ID), "int32")  # (B, L)
-        finished = ops.cumsum(is_eos, axis=1) - is_eos > 0  # (B, L): an <eos> came before
-        tokens = ops.where(finished, ops.zeros_like(tokens) + PAD_ID, tokens)  # (B, L)
-        kept = ops.cast(ops.not_equal(tokens, PAD_ID), weights.dtype)  # (B, L)
-        return tokens, weights * ops.expand_dims(kept, -1)  # (B, L, S)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "config": self.config.to_dict(),
-                "src_vocab_size": self.src_vocab_size,
-                "tgt_vocab_size": self.tgt_vocab_size,
-                "seed": self.seed,
-            }
-        )
-        return config
 
 
 #: ``(memory, cache, positions taken)``: the search's state of a :class:`Transformer`.

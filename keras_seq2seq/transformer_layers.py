@@ -261,8 +261,51 @@ class Residual:
         return x
 
 
+class Block(keras.layers.Layer):
+    """What :class:`EncoderBlock` and :class:`DecoderBlock` keep the same way: their sizes and config (no weights).
+
+    Args:
+        hidden_size: ``H``.
+        num_heads: attention heads.
+        ffn_size: feed-forward width.
+        dropout: on the residual branches, the attention weights and the feed-forward activations.
+        seed: seed of its ``SeedGenerator`` s (the sub-layers take the next ones).
+        **kwargs: passed to ``keras.layers.Layer``.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        ffn_size: int,
+        dropout: float = 0.0,
+        *,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.ffn_size = ffn_size
+        self.dropout = dropout
+        self.seed = seed
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_size": self.hidden_size,
+                "num_heads": self.num_heads,
+                "ffn_size": self.ffn_size,
+                "dropout": self.dropout,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
-class EncoderBlock(keras.layers.Layer):
+class EncoderBlock(Block):
     """One pre-layer-norm encoder block: ``x + drop(self_attn(LN(x)))``, then ``x + drop(ffn(LN(x)))``.
 
     Args:
@@ -289,12 +332,7 @@ class EncoderBlock(keras.layers.Layer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.hidden_size = hidden_size
-        self.num_heads = num_heads
-        self.ffn_size = ffn_size
-        self.dropout = dropout
-        self.seed = seed
+        super().__init__(hidden_size, num_heads, ffn_size, dropout, seed=seed, **kwargs)
         policy = self.dtype_policy
         self.self_attn_norm = layer_norm("self_attn_norm", policy)
         self.self_attn = MultiHeadAttention(
@@ -320,22 +358,9 @@ class EncoderBlock(keras.layers.Layer):
         x = x + self.residual(attended, training)
         return x + self.residual(self.ffn(self.ffn_norm(x), training=training), training)
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_size": self.hidden_size,
-                "num_heads": self.num_heads,
-                "ffn_size": self.ffn_size,
-                "dropout": self.dropout,
-                "seed": self.seed,
-            }
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
-class DecoderBlock(keras.layers.Layer):
+class DecoderBlock(Block):
     """One pre-layer-norm decoder block: causal self-attention, cross-attention to the encoder, feed-forward,
     each as ``x + drop(sublayer(LN(x)))``.
 
@@ -368,12 +393,7 @@ class DecoderBlock(keras.layers.Layer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.hidden_size = hidden_size
-        self.num_heads = num_heads
-        self.ffn_size = ffn_size
-        self.dropout = dropout
-        self.seed = seed
+        super().__init__(hidden_size, num_heads, ffn_size, dropout, seed=seed, **kwargs)
         policy = self.dtype_policy
         self.self_attn_norm = layer_norm("self_attn_norm", policy)
         self.self_attn = MultiHeadAttention(
@@ -467,19 +487,6 @@ class DecoderBlock(keras.layers.Layer):
             "ffn_residual": dropout_mask((time, batch, h), self.dropout, self.seed_generator, dtype),
         }
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_size": self.hidden_size,
-                "num_heads": self.num_heads,
-                "ffn_size": self.ffn_size,
-                "dropout": self.dropout,
-                "seed": self.seed,
-            }
-        )
-        return config
-
 
 class TokenEmbedding:
     """Shared by both stacks: ``embed(tokens)``, ``in_proj`` when ``E != H``, ``* sqrt(H)``, plus positions."""
@@ -495,6 +502,26 @@ class TokenEmbedding:
             x = self.in_proj(x)  # (..., H)
         scale = ops.cast(math.sqrt(self.hidden_size), x.dtype)
         return x * scale + ops.cast(sinusoidal_positions(positions, self.hidden_size), x.dtype)
+
+    def add_token_input(self, vocab_size: int, embedding_dim: int, hidden_size: int, policy: Any) -> None:
+        """Create ``embedding`` and, when ``E != H``, ``in_proj`` (without bias)."""
+        self.embedding = token_embedding(vocab_size, embedding_dim, hidden_size, policy)
+        self.in_proj = (
+            None if embedding_dim == hidden_size else linear(hidden_size, name="in_proj", dtype=policy, use_bias=False)
+        )
+
+    def build_token_input(self, embedding_dim: int) -> None:
+        """Build ``embedding`` and ``in_proj``."""
+        self.embedding.build((None, None))
+        if self.in_proj is not None:
+            self.in_proj.build((None, embedding_dim))
+
+    def embed_sequence(self, tokens: Any, rate: float, seed: Any, training: bool) -> Any:
+        """Token ids (B, T) from position 0 -> (B, T, H), with dropout at ``rate`` from ``seed`` when training."""
+        x = self.embed(tokens, ops.arange(ops.shape(tokens)[1], dtype="int32"))  # (B, T, H)
+        if training and rate > 0.0:
+            x = keras.random.dropout(x, rate, seed=seed)
+        return x
 
 
 def token_embedding(vocab_size: int, embedding_dim: int, hidden_size: int, dtype: Any) -> keras.layers.Embedding:
@@ -549,10 +576,7 @@ class TransformerEncoder(TokenEmbedding, keras.layers.Layer):
         self.dropout = dropout
         self.seed = seed
         policy = self.dtype_policy
-        self.embedding = token_embedding(vocab_size, embedding_dim, hidden_size, policy)
-        self.in_proj = (
-            None if embedding_dim == hidden_size else linear(hidden_size, name="in_proj", dtype=policy, use_bias=False)
-        )
+        self.add_token_input(vocab_size, embedding_dim, hidden_size, policy)
         self.blocks = [
             EncoderBlock(
                 hidden_size,
@@ -569,9 +593,7 @@ class TransformerEncoder(TokenEmbedding, keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed, name="dropout_seed")
 
     def build(self, input_shape: Any = None) -> None:
-        self.embedding.build((None, None))
-        if self.in_proj is not None:
-            self.in_proj.build((None, self.embedding_dim))
+        self.build_token_input(self.embedding_dim)
         for block in self.blocks:
             build_once(block)
         self.norm.build((None, self.hidden_size))
@@ -581,9 +603,7 @@ class TransformerEncoder(TokenEmbedding, keras.layers.Layer):
         """Source ids (B, S), ``<pad>`` = 0 masked -> encoder outputs (B, S, H)."""
         source = ops.cast(source, "int32")
         mask = ops.not_equal(source, PAD_ID)  # (B, S)
-        x = self.embed(source, ops.arange(ops.shape(source)[1], dtype="int32"))  # (B, S, H)
-        if training and self.dropout > 0.0:
-            x = keras.random.dropout(x, self.dropout, seed=self.seed_generator)
+        x = self.embed_sequence(source, self.dropout, self.seed_generator, training)  # (B, S, H)
         for block in self.blocks:
             x = block(x, mask, training=training)
         return self.norm(x)
@@ -661,10 +681,7 @@ class TransformerDecoder(TokenEmbedding, keras.layers.Layer):
         self.tie_embeddings = tie_embeddings
         self.seed = seed
         policy = self.dtype_policy
-        self.embedding = token_embedding(vocab_size, embedding_dim, hidden_size, policy)
-        self.in_proj = (
-            None if embedding_dim == hidden_size else linear(hidden_size, name="in_proj", dtype=policy, use_bias=False)
-        )
+        self.add_token_input(vocab_size, embedding_dim, hidden_size, policy)
         self.blocks = [
             DecoderBlock(
                 hidden_size,
@@ -683,9 +700,7 @@ class TransformerDecoder(TokenEmbedding, keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed, name="dropout_seed")
 
     def build(self, input_shape: Any = None) -> None:
-        self.embedding.build((None, None))
-        if self.in_proj is not None:
-            self.in_proj.build((None, self.embedding_dim))
+        self.build_token_input(self.embedding_dim)
         for block in self.blocks:
             build_once(block)
         self.norm.build((None, self.hidden_size))
@@ -694,6 +709,11 @@ class TransformerDecoder(TokenEmbedding, keras.layers.Layer):
         else:
             self.output_bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="output_bias")
         self.built = True
+
+    @property
+    def steps_one_at_a_time(self) -> bool:
+        """False: a whole teacher-forced input is one call (as ``Decoder.steps_one_at_a_time`` for ``luong``)."""
+        return False
 
     @property
     def head_size(self) -> int:
@@ -721,9 +741,7 @@ class TransformerDecoder(TokenEmbedding, keras.layers.Layer):
         (B, S) and the cross-attention keys and values of :meth:`keys`."""
         _, mask, cross = memory
         tokens = ops.cast(tokens, "int32")
-        x = self.embed(tokens, ops.arange(ops.shape(tokens)[1], dtype="int32"))  # (B, T, H)
-        if training and self.dropout > 0.0:
-            x = keras.random.dropout(x, self.dropout, seed=self.seed_generator)
+        x = self.embed_sequence(tokens, self.dropout, self.seed_generator, training)  # (B, T, H)
         for block, kv in zip(self.blocks, cross, strict=True):
             x, _ = block(x, kv, mask, training=training)
         return self.logits(x)
