@@ -126,7 +126,7 @@ def test_a_bad_corpus_line_is_one_line_with_the_fix_in_the_cli_spelling(
         (["--hidden_size", "0"], "--hidden_size: got 0, expected an integer >= 1"),
         (["--model.config.hidden_size", "0"], "--hidden_size: got 0, expected an integer >= 1"),
         (["--schedule", "bogus"], "--schedule: got 'bogus', expected one of 'constant', 'linear'"),
-        (["--attention", "bahdanau", "--mode", "parallel"], "mode"),
+        (["--architecture", "transformer", "--cell", "lstm"], "--cell: got 'lstm' with architecture='transformer'"),
         (["--batch_size", "0"], "--batch_size/--batch-size/--data.batch_size: got 0, expected an integer >= 1"),
         (["--max_length", "-1"], "got -1, expected an integer >= 1"),
         (["--steps_per_epoch", "0"], "--trainer.limit_train_batches: got 0, expected an integer >= 1"),

@@ -22,7 +22,7 @@ CONFIGS = {
 
 @pytest.mark.parametrize("case", list(CONFIGS))
 def test_every_keras_weight_is_drawn_like_its_pytorch_counterpart(case):
-    """Same spread (standard deviations within 10%) and, for the uniform ones, the same bound (the
+    """Same spread (standard deviations within four sampling errors) and, for the uniform ones, the same bound (the
     largest |w| within a few percent of PyTorch's), for every weight of 200 values or more."""
     config = Seq2SeqConfig(embedding_dim=64, hidden_size=64, **CONFIGS[case])
     lit = LitSeq2Seq(TOKENS, TOKENS, config)
@@ -39,6 +39,8 @@ def test_every_keras_weight_is_drawn_like_its_pytorch_counterpart(case):
             name = f"{slot}[{i}] {ours.shape}"
             if "embedding" not in slot:  # uniform: the same bound (embeddings are N(0, 1))
                 assert np.abs(theirs).max() * 0.9 <= np.abs(ours).max() <= np.abs(theirs).max() * 1.05, name
-            assert ours.std() == pytest.approx(theirs.std(), rel=0.1), name
+            # two sample standard deviations of n draws differ by about sqrt(1 / n) of their value (normal
+            # draws; less for uniform ones): 4 of those, so that a sound initialiser does not fail by chance
+            assert ours.std() == pytest.approx(theirs.std(), rel=4 / np.sqrt(ours.size)), name
             compared += 1
     assert compared >= 8

@@ -15,7 +15,7 @@ from datamodules import PreparedData, Seq2SeqDataModule
 @pytest.mark.parametrize(
     ("name", "value", "allowed"),
     [
-        ("corpus", "cmu_dict", "neither a built-in corpus (toy, cmudict, reverse, copy, sort, addition)"),
+        ("corpus", "cmu_dict", "neither a built-in corpus (toy, cmudict, cmudict-phrases, reverse, copy, sort"),
         ("corpus", 42, "expected a built-in name"),
         ("batch_size", 0, "an integer >= 1"),
         ("batch_size", 2.0, "an integer >= 1"),

@@ -15,11 +15,11 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-import lit_seq2seq.seq2seq
+import lit_seq2seq.encoder_decoder
 from tests.helpers.lightning import BatchRecorder, assert_same_weights, quiet_trainer, small_data, small_model, weights
 
 STEPS = 12  # 6 steps per epoch: stopping at 6 is an epoch boundary, at 8 mid-epoch
-DRAW_COINS = lit_seq2seq.seq2seq.draw_coins
+DRAW_COINS = lit_seq2seq.encoder_decoder.draw_coins
 TEACHER_FORCING = {"schedule": "linear", "start": 0.9, "end": 0.2, "decay_steps": 12, "feed": "sample"}
 
 
@@ -45,7 +45,7 @@ def train(
         run.coins.append(gold.clone())
         return gold
 
-    monkeypatch.setattr(lit_seq2seq.seq2seq, "draw_coins", recording_draw_coins)
+    monkeypatch.setattr(lit_seq2seq.encoder_decoder, "draw_coins", recording_draw_coins)
     dm = small_data(num_workers=num_workers)
     model = small_model(dm, teacher_forcing=TEACHER_FORCING)
     callbacks: list[pl.Callback] = [run.batches]
