@@ -1,13 +1,11 @@
 """Model quality on a real task: grapheme-to-phoneme on CMUdict (split and scoring: benchmarks/README.md).
 
 A thin driver over the shipped training commands: for each teacher-forcing variant and seed it runs
-``lit-seq2seq fit`` or ``keras-seq2seq fit`` with the ``--config`` file (the recipe: time budget, early stopping,
-best weights, preset), the variant's options, the seed, a run folder and ``--save_pretrained``, then scores the
-saved model on the test words, greedy and beam 5 (``seq2seq_fit.g2p_scores``). Each run is a job of
-``benchmarks.common.run_jobs`` (result file ``results/g2p_<tag>_runs/<variant>_s<seed>.json``; the fit command's
-own output in the folder of that name). The same command again resumes: a finished run is read, an unfinished
-one reruns its ``fit`` command, which resumes from its last checkpoint. ``--combine`` merges the runs of several
-tags into one table.
+``lit-seq2seq fit`` or ``keras-seq2seq fit`` with the ``--config`` file (the recipe), the variant's options, the
+seed, a run folder and ``--save_pretrained``, then scores the saved model on the test words, greedy and beam 5.
+Each run is a job of ``benchmarks.common.run_jobs`` (result file ``results/g2p_<tag>_runs/<variant>_s<seed>.json``,
+the fit command's own output in the folder of that name): the same command again reads a finished run and resumes
+an unfinished one inside its ``fit`` command. ``--combine`` merges the runs of several tags into one table.
 
     python -m benchmarks.g2p --framework lightning --config benchmarks/configs/g2p-cpu-bahdanau-384.yaml \\
         --seeds 0 1 --threads 1 --tag lightning-cpu-bahdanau-384
@@ -44,10 +42,8 @@ VARIANTS: dict[str, TeacherForcing] = {
     "ss-sequential": TeacherForcing(schedule="linear", start=1.0, end=0.75, decay_steps=8000, mode="sequential"),
     "ss-parallel": TeacherForcing(schedule="linear", start=1.0, end=0.75, decay_steps=8000, mode="parallel"),
 }
-
 #: The peer package's published figures on this project's split, all 12,533 test words.
 G2P_EN = {"version": "2.1.0", "model": "GRU-256 encoder-decoder, no attention", "wer": 27.08, "per": 8.01}
-
 PUBLISHED = [
     ("Sequitur G2P (joint n-gram)", "24.5", "5.9"),
     ("Phonetisaurus (WFST)", "24.4", "-"),
@@ -57,12 +53,21 @@ PUBLISHED = [
     ("CMUSphinx g2p-seq2seq, LSTM 2x512", "23.3", "-"),
     ("Sun et al. 2019, transformer + distillation", "19.9", "4.6"),
 ]
-
 #: How each ``fit`` spells the options the driver sets: corpus, seed, run folder.
 FIT_FLAGS = {
     "lightning": {"corpus": "--data.corpus", "seed": "--seed_everything", "output": "--trainer.default_root_dir"},
     "keras": {"corpus": "--data.corpus", "seed": "--seed", "output": "--output"},
 }
+#: Test scores of a run, shown in the table as "mean ± sd"; summarised with the time and epochs per
+#: (framework, variant) over the seeds.
+SCORE_KEYS = ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per")
+SUMMARY_KEYS = (*SCORE_KEYS, "train_minutes", "epochs")
+#: Compile counts in results from before the driver ran the shipped commands (Keras runs recorded them).
+COMPILE_KINDS = ("train", "test", "predict")
+#: Arguments that change what a run's scores mean: ``--combine`` refuses to average runs that differ in any of them
+#: (the older keys are those of results written before the driver ran ``fit``).
+PROTOCOL_ARGS = ("config", "corpus", "test_words", "max_epochs", "lr", "lr_schedule", "min_lr_ratio", "batch_size",
+                 "patience", "val_batches", "limit_train_batches", "precision")  # fmt: skip
 
 
 def fit_command(framework: str, backend: str | None, config: str | None, variant: str, seed: int, corpus: str,
@@ -76,34 +81,30 @@ def fit_command(framework: str, backend: str | None, config: str | None, variant
 --ckpt_path last'
     """
     flags = FIT_FLAGS[framework]
-    module = "lit_seq2seq.cli" if framework == "lightning" else "keras_seq2seq.cli"
-    command = ["-m", module, "fit"]
-    if backend:
-        command += ["--backend", backend]
-    if config:
-        command += ["--config", config]
+    command = ["-m", "lit_seq2seq.cli" if framework == "lightning" else "keras_seq2seq.cli", "fit"]
+    command += ["--backend", backend] if backend else []
+    command += ["--config", config] if config else []
     command += [flags["corpus"], corpus, flags["seed"], str(seed)]
     if framework == "lightning":
         command += ["--data.seed", str(seed)]  # the batch order, as keras-seq2seq fit --seed sets it
     defaults = TeacherForcing()
     for key, value in VARIANTS[variant].to_dict().items():
-        if value != getattr(defaults, key):
-            command += [f"--model.teacher_forcing.{key}", str(value)]
+        command += [f"--model.teacher_forcing.{key}", str(value)] if value != getattr(defaults, key) else []
     command += [flags["output"], str(run_dir), "--save_pretrained", str(run_dir / "model"), *extra]
     if framework == "lightning":  # the dev curve in <run_dir>/lightning_logs/*/metrics.csv; resume a run cut off
         command += ["--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", str(run_dir), "--ckpt_path", "last"]
     return command
 
 
-def load_model(framework: str, run_dir: Path) -> Any:
-    """The model ``fit`` saved in ``<run_dir>/model`` (``--save_pretrained``), on the CPU."""
+def load_model(framework: str, directory: Path) -> Any:
+    """The model ``fit`` saved in ``<directory>/model`` (``--save_pretrained``), on the CPU."""
     if framework == "lightning":
         from lit_seq2seq import LitSeq2Seq
 
-        return LitSeq2Seq.from_pretrained(run_dir / "model").eval()
+        return LitSeq2Seq.from_pretrained(directory / "model").eval()
     from keras_seq2seq import Seq2SeqModel
 
-    return Seq2SeqModel.from_pretrained(run_dir / "model")
+    return Seq2SeqModel.from_pretrained(directory / "model")
 
 
 def curve(run_dir: Path) -> list[dict[str, float | None]]:
@@ -112,11 +113,9 @@ def curve(run_dir: Path) -> list[dict[str, float | None]]:
     for path in sorted(run_dir.rglob("history.csv")) + sorted(run_dir.rglob("metrics.csv")):
         with open(path) as f:
             for row in csv.DictReader(f):
-                wer = row.get("val_wer") or row.get("val/wer")
-                if wer:
-                    epoch = float(row["epoch"])
+                if wer := row.get("val_wer") or row.get("val/wer"):
                     step = float(row["step"]) if row.get("step") else None  # Keras' history.csv has none
-                    points[epoch] = {"epoch": epoch, "step": step, "val_wer": float(wer)}
+                    points[float(row["epoch"])] = {"epoch": float(row["epoch"]), "step": step, "val_wer": float(wer)}
     return [points[e] for e in sorted(points)]
 
 
@@ -138,8 +137,7 @@ def score(model: Any, corpus: str, test_words: int) -> dict[str, Any]:
 
 def fit_seconds(run_dir: Path) -> float:
     """Training time of a run over all its invocations: Lightning's own clock (the ``Timer`` state in
-    ``checkpoints/last.ckpt``, which a resumed fit carries on), else the summed wall time of the ``fit``
-    commands (``fit_seconds.txt``)."""
+    ``checkpoints/last.ckpt``, which a resumed fit carries on), else the summed wall time of the ``fit`` commands."""
     last = run_dir / "checkpoints" / "last.ckpt"
     if last.exists():
         import torch
@@ -162,26 +160,17 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     finally:  # a resumed run's time is the sum of its invocations
         with open(run_dir / "fit_seconds.txt", "a") as f:
             f.write(f"{time.perf_counter() - started:.1f}\n")
-    seconds = fit_seconds(run_dir)
-    model = load_model(settings["framework"], run_dir)
-    points = curve(run_dir)
+    model, points = load_model(settings["framework"], run_dir), curve(run_dir)
     run = {"framework": job["label"], "variant": settings["variant"], "seed": settings["seed"],
-           "train_minutes": seconds / 60, "epochs": len(points), "steps": points[-1]["step"] if points else None,
-           "curve": points, "config": model.config.to_dict()}  # fmt: skip
+           "train_minutes": fit_seconds(run_dir) / 60, "epochs": len(points),
+           "steps": points[-1]["step"] if points else None, "curve": points,
+           "config": model.config.to_dict()}  # fmt: skip
     return run | score(model, settings["corpus"], settings["test_words"])
 
 
-#: Test scores of a run, shown in the table as "mean ± sd".
-SCORE_KEYS = ("greedy_wer", "greedy_per", "beam5_wer", "beam5_per")
-#: Summarised per (framework, variant): mean and sample standard deviation over the seeds.
-SUMMARY_KEYS = (*SCORE_KEYS, "train_minutes", "epochs")
-#: Compile counts in results from before the driver ran the shipped commands (Keras runs recorded them).
-COMPILE_KINDS = ("train", "test", "predict")
-
-
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and sample standard deviation over the seeds of each (framework, variant); with one
-    seed the deviation is ``None`` and the table shows the value alone."""
+    """Mean and sample standard deviation over the seeds of each (framework, variant); with one seed the deviation
+    is ``None`` and the table shows the value alone."""
     summary = []
     for framework, variant in dict.fromkeys((r["framework"], r["variant"]) for r in runs):
         rs = [r for r in runs if r["framework"] == framework and r["variant"] == variant]
@@ -189,12 +178,10 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in SUMMARY_KEYS:
             values = [float(r[key]) for r in rs]
             row[key] = statistics.mean(values)
-            row[key + "_sd"] = statistics.stdev(values) if len(values) > 1 else None  # undefined for one seed
-        for key in SCORE_KEYS:
-            sd = row[key + "_sd"]
-            row[key + "_text"] = f"{row[key]:.2f}" if sd is None else f"{row[key]:.2f} ± {sd:.2f}"
-        compiles = [r["compiles"] for r in rs if r.get("compiles")]
-        if compiles:  # Keras: compiles or traces of the train/test/predict functions, mean over the seeds
+            row[key + "_sd"] = sd = statistics.stdev(values) if len(values) > 1 else None  # undefined for one seed
+            if key in SCORE_KEYS:
+                row[key + "_text"] = f"{row[key]:.2f}" if sd is None else f"{row[key]:.2f} ± {sd:.2f}"
+        if compiles := [r["compiles"] for r in rs if r.get("compiles")]:  # Keras: compiles or traces, seed mean
             row["compiles_text"] = "/".join(
                 format(statistics.mean(c.get(kind, 0) for c in compiles), "g") for kind in COMPILE_KINDS
             )
@@ -206,32 +193,22 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def results_table(title: str, summary: list[dict[str, Any]], config: dict[str, Any], test_words: int) -> str:
     """The Markdown results: ours (mean ± sd over seeds), then the published numbers."""
-    cols = [
-        ("framework", "framework", ""),
-        ("variant", "teacher forcing", ""),
-        ("seeds", "seeds", "d"),
-        ("greedy_wer_text", "WER greedy %", ""),
-        ("greedy_per_text", "PER greedy %", ""),
-        ("beam5_wer_text", "WER beam5 %", ""),
-        ("beam5_per_text", "PER beam5 %", ""),
-        ("epochs", "epochs", ".1f"),
-        ("train_minutes", "train min", ".1f"),
-    ]
+    cols = [("framework", "framework", ""), ("variant", "teacher forcing", ""), ("seeds", "seeds", "d")]
+    cols += [(f"{k}_text", f"{k[-3:].upper()} {k[:-4]} %", "") for k in SCORE_KEYS]
+    cols += [("epochs", "epochs", ".1f"), ("train_minutes", "train min", ".1f")]
     if any("compiles_text" in row for row in summary):
         cols += [("compiles_text", "compiles train/test/predict", ""), ("compile_s", "compile s", ".1f")]
-    table = f"# {title}\n\nSplit: the fixed CMUdict split of benchmarks/README.md (12,533 test words"
-    table += f"{', first ' + str(test_words) if test_words else ''}). Config: `{config_text(config)}`.\n"
-    table += "Mean ± sample standard deviation over the seeds; train min is the wall time of the fit command, "
-    table += "machine load included.\n\n"
-    table += markdown_table(summary, cols)
-    table += f"\nPeer, measured on the same split: `g2p_en` {G2P_EN['version']} ({G2P_EN['model']}), "
-    table += (
-        f"WER {G2P_EN['wer']:.2f} %, PER {G2P_EN['per']:.2f} % (greedy; it saw most of the test words in training).\n"
+    published = [dict(zip(("system", "wer", "per"), row, strict=True)) for row in PUBLISHED]
+    return (
+        f"# {title}\n\nSplit: the fixed CMUdict split of benchmarks/README.md (12,533 test words"
+        f"{', first ' + str(test_words) if test_words else ''}). Config: `{config_text(config)}`.\n"
+        "Mean ± sample standard deviation over the seeds; train min is the wall time of the fit command, "
+        f"machine load included.\n\n{markdown_table(summary, cols)}\n"
+        f"Peer, measured on the same split: `g2p_en` {G2P_EN['version']} ({G2P_EN['model']}), WER {G2P_EN['wer']:.2f} "
+        f"%, PER {G2P_EN['per']:.2f} % (greedy; it saw most of the test words in training).\n\n"
+        "Published (older standard split, 12,000 test words: compare loosely)\n\n"
+        + markdown_table(published, [("system", "system", ""), ("wer", "WER %", ""), ("per", "PER %", "")])
     )
-    table += "\nPublished (older standard split, 12,000 test words: compare loosely)\n\n"
-    table += "| system | WER % | PER % |\n|---|---|---|\n"
-    table += "".join(f"| {n} | {w} | {p} |\n" for n, w, p in PUBLISHED)
-    return table
 
 
 def plot_curves(runs: list[dict[str, Any]], path: Path) -> None:
@@ -274,35 +251,25 @@ def write_tag(tag: str, runs: list[dict[str, Any]], meta: dict[str, Any], title:
     return table
 
 
-#: Arguments that change what a run's scores mean: ``--combine`` refuses to average runs that differ
-#: in any of them (the older keys are those of results written before the driver ran ``fit``).
-PROTOCOL_ARGS = ("config", "corpus", "test_words", "max_epochs", "lr", "lr_schedule", "min_lr_ratio", "batch_size",
-                 "patience", "val_batches", "limit_train_batches", "precision")  # fmt: skip
-
-
 def combine(tags: list[str], out: str, results: Path) -> None:
-    """One table and one plot from the runs of several result files (``g2p_<tag>.json``), e.g. one
-    file per variant or per framework, run at different times or on several machines."""
-    runs: list[dict[str, Any]] = []
-    metas: list[dict[str, Any]] = []
-    for tag in tags:
-        path = results / f"g2p_{tag}.json"
+    """One table and one plot from the runs of several result files (``g2p_<tag>.json``), e.g. one file per variant
+    or per framework, run at different times or on several machines."""
+    files = []
+    for path in (results / f"g2p_{tag}.json" for tag in tags):
         if not path.exists():
             raise SystemExit(f"g2p.py --combine: {path} does not exist")
-        data = json.loads(path.read_text())
-        runs += [row for row in data["rows"] if "seed" in row]
-        metas.append(data["meta"])
-    configs = {json.dumps(m["config"], sort_keys=True) for m in metas}
-    if len(configs) != 1:
+        files.append(json.loads(path.read_text()))
+    metas = [data["meta"] for data in files]
+    if len(configs := {json.dumps(m["config"], sort_keys=True) for m in metas}) != 1:
         raise SystemExit(f"g2p.py --combine: the files hold different model configs: {sorted(configs)}")
     for key in PROTOCOL_ARGS:
-        values = {json.dumps(m["args"].get(key)) for m in metas}
-        if len(values) != 1:
+        if len(values := {json.dumps(m["args"].get(key)) for m in metas}) != 1:
             raise SystemExit(
                 f"g2p.py --combine: the files hold different --{key.replace('_', '-')}: {sorted(values)} "
                 "(runs of different training budgets or protocols are not seeds of one result)"
             )
     devices = sorted({str(m["device"]) for m in metas})
+    runs = [row for data in files for row in data["rows"] if "seed" in row]
     meta = {"device": devices, "combined": tags, "config": metas[0]["config"], "args": metas[0]["args"],
             "sources": metas}  # fmt: skip
     print(write_tag(out, runs, meta, f"CMUdict G2P on {', '.join(devices)} ({out})", results))
@@ -313,8 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["--child"]:
         serve_jobs(run_one)
         return
-    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv, extra = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="After --: more options of fit.")
     parser.add_argument("--framework", default="lightning", choices=list(FIT_FLAGS))
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], default="jax", help="Keras backend")
@@ -327,10 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gpu", action="store_true", help="leave the GPU visible to Keras (default: CPU only)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run, fit and scoring together")
     parser.add_argument("--tag", default="")
-    parser.add_argument(
-        "--combine", nargs="+", metavar="TAG", default=None,
-        help="train nothing: merge the runs of results/g2p_TAG.json files into results/g2p_<--tag>.*",
-    )  # fmt: skip
+    merge = "train nothing: merge the runs of results/g2p_TAG.json files into results/g2p_<--tag>.*"
+    parser.add_argument("--combine", nargs="+", metavar="TAG", default=None, help=merge)
     args = parser.parse_args(argv)
     if args.combine:
         if not args.tag:
@@ -343,7 +307,10 @@ def main(argv: list[str] | None = None) -> None:
     tag = args.tag or label
     workdir = args.results / f"g2p_{tag}_runs"
     env = thread_env(args.threads) | (keras_env(args.backend, not args.gpu, args.threads) if keras else {})
-    jobs: list[dict[str, Any]] = []
+    protocol = {"config": args.config, "corpus": args.corpus, "test_words": args.test_words, "fit_args": extra}
+    meta = {"device": "gpu" if args.gpu else "cpu", "threads": args.threads, "args": protocol}
+    runs: list[dict[str, Any]] = []
+    table = ""
     for variant in args.variants:
         for seed in args.seeds:
             run_dir = workdir / f"{variant}_s{seed}"
@@ -351,23 +318,17 @@ def main(argv: list[str] | None = None) -> None:
                                   args.corpus, run_dir, extra)  # fmt: skip
             settings = {"framework": args.framework, "variant": variant, "seed": seed, "corpus": args.corpus,
                         "test_words": args.test_words, "fit": command}  # fmt: skip
-            jobs.append({"name": f"{variant}_s{seed}", "settings": settings, "run_dir": str(run_dir), "label": label})
-    protocol = {"config": args.config, "corpus": args.corpus, "test_words": args.test_words, "fit_args": extra}
-    meta = {"device": "gpu" if args.gpu else "cpu", "threads": args.threads, "args": protocol}
-    runs: list[dict[str, Any]] = []
-    table = ""
-    for job in jobs:
-        print(f"== {label} {job['name']}: python {' '.join(job['settings']['fit'])}", flush=True)
-        (run,) = run_jobs([sys.executable, "-m", "benchmarks.g2p", "--child"], [job], workdir, env=env,
-                          timeout=args.timeout, fresh=args.fresh)  # fmt: skip
-        if run is None or "error" in run:
-            raise SystemExit(
-                f"g2p.py: run {job['name']} failed: {(run or {}).get('error', 'stopped')}; see {job['run_dir']}/fit.log"
-            )
-        runs.append(run)
-        print({k: v for k, v in run.items() if k not in ("curve", "config")}, flush=True)
-        meta["config"] = run["config"]
-        table = write_tag(tag, runs, meta, f"CMUdict G2P ({tag})", args.results)
+            job = {"name": run_dir.name, "settings": settings, "run_dir": str(run_dir), "label": label}
+            print(f"== {label} {job['name']}: python {' '.join(command)}", flush=True)
+            (run,) = run_jobs([sys.executable, "-m", "benchmarks.g2p", "--child"], [job], workdir, env=env,
+                              timeout=args.timeout, fresh=args.fresh)  # fmt: skip
+            if run is None or "error" in run:
+                why = (run or {}).get("error", "stopped")
+                raise SystemExit(f"g2p.py: run {job['name']} failed: {why}; see {run_dir}/fit.log")
+            runs.append(run)
+            print({k: v for k, v in run.items() if k not in ("curve", "config")}, flush=True)
+            meta["config"] = run["config"]
+            table = write_tag(tag, runs, meta, f"CMUdict G2P ({tag})", args.results)
     print(table)
 
 

@@ -14,6 +14,7 @@ the same ``--model`` directory (``benchmarks.g2p`` saves one). Each runner's row
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import shutil
@@ -32,17 +33,15 @@ from benchmarks.common import (
     random_model,
     run_jobs,
     serve_jobs,
+    set_backend_threads,
     thread_env,
+    versions,
     write_results,
 )
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_MODEL = HERE / "models" / "g2p-cpu"
-#: (name, translate keyword arguments) of the two decoding strategies.
-STRATEGIES: dict[str, dict[str, Any]] = {
-    "greedy": {"strategy": "greedy"},
-    "beam5": {"strategy": "beam", "beam_width": 5},
-}
+#: Decoding strategy name -> ``translate`` keyword arguments.
+STRATEGIES: dict[str, Any] = {"greedy": {"strategy": "greedy"}, "beam5": {"strategy": "beam", "beam_width": 5}}
 #: The measured settings, in run order: (strategy name, batch size).
 SETTINGS = (("greedy", 256), ("beam5", 256), ("greedy", 1), ("beam5", 1))
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
@@ -50,18 +49,10 @@ KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 RUNNERS = ("lightning", "onnxruntime", "g2p_en", "keras")
 #: g2p_en's published figures on this project's split (benchmarks/README.md, Protocols).
 G2P_EN_PUBLISHED = {"wer": 27.08, "per": 8.01}
-
-
-# ------------------------------------------------------------------------------- the model
-
-
-def tiny_model(directory: Path, words: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]]) -> None:
-    """A random model of the ``cpu`` preset's shape at a tiny size (``--smoke``)."""
-    from seq2seq_fit import Seq2SeqConfig, Vocab
-    from seq2seq_fit.presets import PRESETS
-
-    config = Seq2SeqConfig(**{**PRESETS["cpu"].to_dict(), "embedding_dim": 8, "hidden_size": 16})
-    random_model(directory, config, Vocab.build(words), Vocab.build(r for refs in references for r in refs), 0.5)
+#: The table's columns after runner, decoding and batch: (key, header, format).
+COLUMNS = [("words", "words", ""), ("words_per_s", "words/s", ".1f"), ("ms_per_word", "ms/word", ".2f"),
+           ("speed_vs_lightning", "x lightning", ".2f"), ("wer", "WER %", ".2f"), ("per", "PER %", ".2f"),
+           ("differs_from_lightning", "differs", "d")]  # fmt: skip
 
 
 def shown(path: Path | str) -> str:
@@ -83,86 +74,55 @@ def directory_size(directory: Path) -> dict[str, Any]:
 
 def make_runner(name: str, model: Path, export: Path, threads: int) -> tuple[dict[str, Any], Callable[..., Any]]:
     """Load ``model`` for runner ``name``; returns its description and ``decode(sources, kwargs, batch_size)``."""
-    import numpy as np
-
-    info: dict[str, Any] = {"python": platform.python_version(), "numpy": np.__version__}
-    if name == "lightning":
-        import lightning
-        import torch
-
-        if threads > 0:
-            torch.set_num_threads(threads)
-        from lit_seq2seq import LitSeq2Seq
-
-        module = LitSeq2Seq.from_pretrained(model).eval()
-        info |= {"torch": torch.__version__, "lightning": lightning.__version__, "threads": torch.get_num_threads()}
-        return info, lambda sources, kwargs, batch: module.translate(sources, batch_size=batch, **kwargs)
-    if name.startswith("keras-"):
-        backend = name.removeprefix("keras-")
-        import keras
-        from benchmarks.common import set_backend_threads
-
-        assert keras.backend.backend() == backend, (keras.backend.backend(), backend)
-        set_backend_threads(backend, threads)
-        from benchmarks.throughput_keras import versions
-        from keras_seq2seq import Seq2SeqModel
-
-        model_ = Seq2SeqModel.from_pretrained(model)
-        info |= versions(backend, "cpu") | {"threads": threads, "xla_flags": os.environ.get("XLA_FLAGS", "")}
-        if backend == "torch":
-            import torch
-
-            info["threads"] = torch.get_num_threads()
-        return info, lambda sources, kwargs, batch: model_.translate(sources, batch_size=batch, **kwargs)
-    if name == "onnxruntime":
-        import onnxruntime
-
-        from seq2seq_fit.onnx_export import export_pretrained
-
-        start = time.perf_counter()
-        export_pretrained(model, export)
-        info["export_s"] = time.perf_counter() - start
-        from seq2seq_fit.serving import OnnxTranslator
-
-        translator = OnnxTranslator(export, threads=threads if threads > 0 else None)
-        info |= {"onnxruntime": onnxruntime.__version__, "threads": threads, "providers": ["CPUExecutionProvider"]}
-        try:
-            import onnx
-
-            info["onnx"] = onnx.__version__
-        except ImportError:
-            pass
-        return info, lambda sources, kwargs, batch: translator.translate(sources, batch_size=batch, **kwargs)
     if name == "g2p_en":
         predict, peer = g2p_en_predict()
-        info |= peer | {"threads": threads}
 
         def decode(sources: Sequence[Sequence[str]], kwargs: dict[str, Any], batch: int) -> list[list[str]]:
             if kwargs != STRATEGIES["greedy"] or batch != 1:
                 raise ValueError(f"g2p_en: greedy at batch 1 only, got {kwargs} at batch {batch}")
             return [predict("".join(word)) for word in sources]
 
-        return info, decode
-    raise ValueError(f"inference.runner: got {name!r}, expected lightning, keras-<backend>, onnxruntime or g2p_en")
+        return {"python": platform.python_version(), **peer, "threads": threads}, decode
+    if name == "onnxruntime":
+        from seq2seq_fit.onnx_export import export_pretrained
+        from seq2seq_fit.serving import OnnxTranslator
+
+        start = time.perf_counter()
+        export_pretrained(model, export)
+        info = versions("onnxruntime", "onnx", "numpy") | {"export_s": time.perf_counter() - start}
+        info |= {"threads": threads, "providers": ["CPUExecutionProvider"]}
+        translator: Any = OnnxTranslator(export, threads=threads if threads > 0 else None)
+    elif name == "lightning":
+        set_backend_threads("torch", threads)
+        from lit_seq2seq import LitSeq2Seq
+
+        translator = LitSeq2Seq.from_pretrained(model).eval()
+        info = versions("torch", "lightning", "numpy")
+    elif name.startswith("keras-"):
+        import keras
+
+        backend = name.removeprefix("keras-")
+        assert keras.backend.backend() == backend, (keras.backend.backend(), backend)
+        set_backend_threads(backend, threads)
+        from keras_seq2seq import Seq2SeqModel
+
+        translator = Seq2SeqModel.from_pretrained(model)
+        info = {"threads": threads} | versions(backend, "keras", "numpy") | {"xla_flags": os.environ.get("XLA_FLAGS")}
+    else:
+        raise ValueError(f"inference.runner: got {name!r}, expected lightning, keras-<backend>, onnxruntime or g2p_en")
+    return info, lambda sources, kwargs, batch: translator.translate(sources, batch_size=batch, **kwargs)
 
 
 def g2p_en_predict() -> tuple[Callable[[str], list[str]], dict[str, Any]]:
-    """``g2p_en``'s network on one word, stress digits removed, without its NLTK downloads; and its
-    version, parameter count and GRU width.
-
-    Importing ``g2p_en`` looks up two NLTK data packages and downloads the missing ones, and
-    ``G2p()`` reads NLTK's copy of CMUdict (for its dictionary lookup, which we skip): here
-    ``nltk.download`` refuses to run and the dictionary is an empty one, so the constructor only
-    builds the vocabularies and loads the network's weights (``checkpoint20.npz``, in the wheel).
-    """
+    """``g2p_en``'s network on one word, stress digits removed, without its NLTK downloads; and its version,
+    parameter count and GRU width. Importing ``g2p_en`` downloads two NLTK data packages and ``G2p()`` reads NLTK's
+    CMUdict for its dictionary lookup: here ``nltk.download`` does nothing and the dictionary is empty, so the
+    constructor only builds the vocabularies and loads the network's weights (in the wheel)."""
     import importlib.metadata
 
     import nltk
 
-    def no_download(*args: Any, **kwargs: Any) -> bool:
-        return False  # what nltk.download returns when it fails; g2p_en ignores it
-
-    nltk.download = no_download
+    nltk.download = lambda *args, **kwargs: False  # what it returns when it fails; g2p_en ignores it
     import g2p_en.g2p as module
 
     class NoDictionary:
@@ -172,16 +132,9 @@ def g2p_en_predict() -> tuple[Callable[[str], list[str]], dict[str, Any]]:
 
     module.cmudict = NoDictionary  # type: ignore[assignment]
     g2p = module.G2p()
-
-    def predict(word: str) -> list[str]:
-        return [phone.rstrip("012") for phone in g2p.predict(word)]
-
-    info = {
-        "g2p_en": importlib.metadata.version("g2p_en"),
-        "parameters": sum(int(g2p.variables[name].size) for name in g2p.variables.files),
-        "hidden_size": int(g2p.enc_w_hh.shape[1]),
-    }
-    return predict, info
+    info = {"g2p_en": importlib.metadata.version("g2p_en"), "hidden_size": int(g2p.enc_w_hh.shape[1]),
+            "parameters": sum(int(g2p.variables[name].size) for name in g2p.variables.files)}  # fmt: skip
+    return lambda word: [phone.rstrip("012") for phone in g2p.predict(word)], info
 
 
 _RUNNERS: dict[str, tuple[dict[str, Any], Callable[..., Any]]] = {}
@@ -199,54 +152,21 @@ def decode_job(job: dict[str, Any]) -> dict[str, Any]:
     decode(sources[: settings["warmup"]], kwargs, batch)
     start = time.perf_counter()
     outputs = decode(sources, kwargs, batch)
-    seconds = time.perf_counter() - start
-    return {"outputs": outputs, "seconds": seconds, "warmup_s": start - warm, "info": info}
+    return {"outputs": outputs, "seconds": time.perf_counter() - start, "warmup_s": start - warm, "info": info}
 
 
 # --------------------------------------------------------------------------------- the run
 
 
 def spread(n_total: int, n: int) -> list[int]:
-    """``n`` indices spread evenly over ``range(n_total)`` (all of them for ``n <= 0`` or ``n >= n_total``).
-
-    The test words are in alphabetical order, so a prefix would be a biased sample.
+    """``n`` indices spread evenly over ``range(n_total)`` (all of them for ``n <= 0`` or ``n >= n_total``): the
+    test words are in alphabetical order, so a prefix would be a biased sample.
 
     Example:
         >>> spread(10, 3)
         [0, 3, 6]
     """
-    if n <= 0 or n >= n_total:
-        return list(range(n_total))
-    return [i * n_total // n for i in range(n)]
-
-
-def scored_row(
-    runner: str,
-    strategy: str,
-    batch: int,
-    index: list[int],
-    reply: dict[str, Any],
-    references: Sequence[Sequence[Sequence[str]]],
-) -> dict[str, Any]:
-    from seq2seq_fit import g2p_scores
-
-    row: dict[str, Any] = {"runner": runner, "strategy": strategy, "batch_size": batch, "words": len(index)}
-    row["load_avg_1min"] = os.getloadavg()[0]  # the machine is shared: other jobs' load, for reading the times
-    if "error" in reply:
-        row["error"] = reply["error"]
-        print(f"!! {runner} {strategy} batch {batch}: {reply['error']}", file=sys.stderr, flush=True)
-        return row
-    scores = g2p_scores(reply["outputs"], [references[i] for i in index])
-    row |= {
-        "seconds": reply["seconds"],
-        "warmup_s": reply["warmup_s"],
-        "words_per_s": len(index) / reply["seconds"] if reply["seconds"] > 0 else None,
-        "ms_per_word": 1000 * reply["seconds"] / len(index),
-        "wer": scores.wer,
-        "per": scores.per,
-        "word_errors": scores.word_errors,
-    }
-    return row
+    return list(range(n_total)) if n <= 0 or n >= n_total else [i * n_total // n for i in range(n)]
 
 
 def compare(rows: list[dict[str, Any]], outputs: dict[tuple[str, str, int], list[list[str]]]) -> None:
@@ -262,89 +182,69 @@ def compare(rows: list[dict[str, Any]], outputs: dict[tuple[str, str, int], list
             row["speed_vs_lightning"] = row["words_per_s"] / base["words_per_s"]
 
 
-def speedups(rows: list[dict[str, Any]]) -> list[str]:
-    """onnxruntime's speed against every other row of the same setting and words, one line per setting."""
-    lines = []
-    for row in rows:
-        if row["runner"] != "onnxruntime" or not row.get("words_per_s"):
-            continue
-        key = (row["strategy"], row["batch_size"], row["words"])
-        others = [
-            f"{row['words_per_s'] / r['words_per_s']:.2f}x {r['runner']}"
-            for r in rows
-            if r is not row and r.get("words_per_s") and (r["strategy"], r["batch_size"], r["words"]) == key
-        ]
-        if others:
-            lines.append(f"- {row['strategy']} batch {row['batch_size']}: onnxruntime is " + ", ".join(others))
-    return lines
-
-
-def fmt(value: Any, spec: str) -> str:
-    return "" if value is None else format(value, spec)
-
-
 def results_table(rows: list[dict[str, Any]], pick: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    sizes = meta.get("sizes", {})
-    mb = {k: f"{v['bytes'] / 1e6:.2f} MB" for k, v in sizes.items()}
-    table = f"# G2P inference on {meta['device']} ({meta['tag']})\n\n"
-    table += (
-        f"One `save_pretrained` model (`{meta['config']}`), {meta['threads']} thread(s) in every row; "
-        f"CMUdict test words of the fixed split in benchmarks/README.md ({meta['test_words']:,} in all; "
-        "the words column says how many a row decoded, spread evenly over the alphabetical list). "
-        "words/s times one `translate` call over "
-        "all of them after a warm-up; x lightning is the speed ratio to the Lightning row of the same setting, "
-        "measured in the same run; differs = words whose output differs from the Lightning row's.\n"
+    """The Markdown page: every row (a row without figures says why), onnxruntime's speed-ups, the Keras backend
+    pick, the peer and the model."""
+    mb = {k: f"{v['bytes'] / 1e6:.2f} MB" for k, v in meta.get("sizes", {}).items()}
+    table = (
+        f"# G2P inference on {meta['device']} ({meta['tag']})\n\nOne `save_pretrained` model (`{meta['config']}`), "
+        f"{meta['threads']} thread(s) in every row; CMUdict test words of the fixed split in benchmarks/README.md "
+        f"({meta['test_words']:,} in all; the words column says how many a row decoded, spread evenly over the "
+        "alphabetical list). words/s times one `translate` call over all of them after a warm-up; x lightning is the "
+        "speed ratio to the Lightning row of the same setting, measured in the same run; differs = words whose output "
+        "differs from the Lightning row's.\n"
     )
-    if sizes:
-        table += (
-            f"Sizes: model directory {mb.get('model', '?')} ({meta.get('parameters', 0):,} parameters), "
-            f"ONNX export {mb.get('onnx_export', '?')}.\n"
-        )
-
-    table += "\n| runner | decoding | batch | words | words/s | ms/word | x lightning | WER % | PER % | differs |\n"
-    table += "|---|---|---|---|---|---|---|---|---|---|\n"
-    for row in rows:  # the cells of a row without figures hold one space, as in the committed tables
-        head = f"| {row['runner']} | {row['strategy']} | {row['batch_size']} |"
+    if mb:
+        table += (f"Sizes: model directory {mb.get('model', '?')} ({meta.get('parameters', 0):,} parameters), ONNX "
+                  f"export {mb.get('onnx_export', '?')}.\n")  # fmt: skip
+    cells = []
+    for row in rows:
+        cell = {k: row[k] for k in ("runner", "strategy", "batch_size")}
         if "na" in row or "error" in row:
-            why = f"n/a ({row['na']})" if "na" in row else f"failed: {row['error'].strip().splitlines()[-1][:120]}"
-            table += f"{head} | {why} | | | | | |\n"
-            continue
-        cells = [("words_per_s", ".1f"), ("ms_per_word", ".2f"), ("speed_vs_lightning", ".2f"), ("wer", ".2f"),
-                 ("per", ".2f"), ("differs_from_lightning", "d")]  # fmt: skip
-        table += f"{head} {row['words']} | " + " | ".join(fmt(row.get(k), spec) for k, spec in cells) + " |\n"
-    lines = speedups(rows)
-    if lines:
-        table += "\nonnxruntime's speed relative to the other rows (same setting and words):\n\n" + "\n".join(lines)
-        table += "\n"
+            cell["words_per_s"] = f"n/a ({row['na']})" if "na" in row else "failed: " + (
+                row["error"].strip().splitlines()[-1][:120])  # fmt: skip
+        else:
+            cell |= {k: format(row[k], fmt) for k, _, fmt in COLUMNS if row.get(k) is not None}
+        cells.append(cell)
+    head = [("runner", "runner", ""), ("strategy", "decoding", ""), ("batch_size", "batch", "")]
+    table += "\n" + markdown_table(cells, head + [(k, h, "") for k, h, _ in COLUMNS])
+    speedups = []
+    for row in (r for r in rows if r["runner"] == "onnxruntime" and r.get("words_per_s")):
+        same = [r for r in rows if r is not row and r.get("words_per_s") and r["words"] == row["words"]
+                and (r["strategy"], r["batch_size"]) == (row["strategy"], row["batch_size"])]  # fmt: skip
+        others = [f"{row['words_per_s'] / r['words_per_s']:.2f}x {r['runner']}" for r in same]
+        if others:
+            speedups.append(f"- {row['strategy']} batch {row['batch_size']}: onnxruntime is " + ", ".join(others))
+    if speedups:
+        table += "\nonnxruntime's speed relative to the other rows (same setting and words):\n\n"
+        table += "\n".join(speedups) + "\n"
     if pick:
         picked = meta.get("keras_backend_picked")
         ran = f"{picked}, the fastest at batch 1, ran the table above" if picked else "every backend ran the table"
-        table += f"\nKeras backend pick (greedy; {ran}):\n\n"
-        shown = [r | {"words_per_s": fmt(r.get("words_per_s"), ".1f") or "failed"} for r in pick]
-        table += markdown_table(shown, [("runner", "backend", ""), ("batch_size", "batch", ""), ("words", "words", ""),
-                                        ("words_per_s", "words/s", ""), ("wer", "WER %", ".2f")])  # fmt: skip
+        timed = [r | {"words_per_s": format(r["words_per_s"], ".1f") if r.get("words_per_s") else "failed"}
+                 for r in pick]  # fmt: skip
+        table += f"\nKeras backend pick (greedy; {ran}):\n\n" + markdown_table(timed, [
+            ("runner", "backend", ""), ("batch_size", "batch", ""), ("words", "words", ""),
+            ("words_per_s", "words/s", ""), ("wer", "WER %", ".2f")])  # fmt: skip
     peer = meta.get("versions", {}).get("g2p_en", {})
     network = f"GRU {peer['hidden_size']} encoder and decoder without attention, " if "hidden_size" in peer else ""
     network += f"{peer['parameters']:,} parameters; " if "parameters" in peer else ""
     table += (
-        f"\ng2p_en {peer.get('g2p_en', '2.1.0')}: its network only ({network}"
-        "`G2p.predict`, greedy, one word at a time, at most 20 phones, no NLTK, no dictionary lookup), stress "
-        f"digits removed; published on this split: {G2P_EN_PUBLISHED['wer']}% WER / {G2P_EN_PUBLISHED['per']}% PER.\n"
+        f"\ng2p_en {peer.get('g2p_en', '2.1.0')}: its network only ({network}`G2p.predict`, greedy, one word at a "
+        "time, at most 20 phones, no NLTK, no dictionary lookup), stress digits removed; published on this split: "
+        f"{G2P_EN_PUBLISHED['wer']}% WER / {G2P_EN_PUBLISHED['per']}% PER.\n"
     )
-    if meta.get("training"):
-        t = meta["training"]
-        table += (
-            f"Model: {t['preset']} preset, Lightning, {t['variant']}, seed {t['seed']}, {t['epochs']} epochs in "
-            f"{t['train_minutes']:.1f} min (best dev WER {fmt(t.get('best_val_wer'), '.2f')}%).\n"
-        )
+    if t := meta.get("training"):
+        best = "" if t.get("best_val_wer") is None else f"{t['best_val_wer']:.2f}"
+        table += (f"Model: {t['preset']} preset, Lightning, {t['variant']}, seed {t['seed']}, {t['epochs']} epochs in "
+                  f"{t['train_minutes']:.1f} min (best dev WER {best}%).\n")  # fmt: skip
     return table
 
 
 def run_benchmark(args: argparse.Namespace, sources: list[list[str]], references: list[Any]) -> Path:
-    """Every row, each runner's rows in one child process (``benchmarks.common.run_jobs``: a row with a
-    result file in ``results/inference_<tag>_runs/`` is read, not run again); results rewritten after each."""
-    import hashlib
-
+    """Every row, each runner's rows in one child process (``benchmarks.common.run_jobs``: a row with a result file
+    in ``results/inference_<tag>_runs/`` is read, not run again); results rewritten after each runner."""
+    from seq2seq_fit import g2p_scores
     from seq2seq_fit.model_format import load_pretrained
 
     model = Path(args.model)
@@ -385,15 +285,25 @@ def run_benchmark(args: argparse.Namespace, sources: list[list[str]], references
         for (strategy, batch, index), reply in zip(settings, got, strict=True):
             reply = reply or {"error": f"{name}: the child process stopped; see {folder}/children.log"}
             meta["versions"].setdefault(name, reply.get("info", {}))
-            out.append(scored_row(name, strategy, batch, index, reply, references))
-            if "outputs" in reply and not phase:
+            row = {"runner": name, "strategy": strategy, "batch_size": batch, "words": len(index),
+                   "load_avg_1min": os.getloadavg()[0]}  # fmt: skip  # the machine's other load, to read the times by
+            if "error" in reply:
+                print(f"!! {name} {strategy} batch {batch}: {reply['error']}", file=sys.stderr, flush=True)
+                out.append(row | {"error": reply["error"]})
+                continue
+            scores, seconds = g2p_scores(reply["outputs"], [references[i] for i in index]), reply["seconds"]
+            out.append(row | {"seconds": seconds, "warmup_s": reply["warmup_s"],
+                              "words_per_s": len(index) / seconds if seconds > 0 else None,
+                              "ms_per_word": 1000 * seconds / len(index), "wer": scores.wer, "per": scores.per,
+                              "word_errors": scores.word_errors})  # fmt: skip
+            if not phase:
                 outputs[(name, strategy, batch)] = reply["outputs"]
         return out
 
     def save() -> None:
         compare(rows, outputs)
-        table = results_table(rows, pick, meta)
-        write_results(stem, [*rows, *({**r, "phase": "keras-pick"} for r in pick)], meta, table)
+        picked = [{**r, "phase": "keras-pick"} for r in pick]
+        write_results(stem, [*rows, *picked], meta, results_table(rows, pick, meta))
 
     folder.mkdir(parents=True, exist_ok=True)
     names = [r for r in RUNNERS if r in args.rows and r != "keras"]
@@ -411,8 +321,8 @@ def run_benchmark(args: argparse.Namespace, sources: list[list[str]], references
         settings = []
         for strategy, batch in SETTINGS:
             if name == "g2p_en" and (strategy != "greedy" or batch != 1):
-                rows.append({"runner": name, "strategy": strategy, "batch_size": batch,
-                             "na": "no batching" if batch != 1 else "greedy only"})  # fmt: skip
+                na = "no batching" if batch != 1 else "greedy only"
+                rows.append({"runner": name, "strategy": strategy, "batch_size": batch, "na": na})
                 continue
             count = args.batch1_words if batch == 1 and args.batch1_words else args.words
             settings.append((strategy, batch, spread(len(sources), count)))
@@ -433,7 +343,7 @@ def main(argv: list[str] | None = None) -> Path | None:
         serve_jobs(decode_job)
         return None
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="save_pretrained directory")
+    parser.add_argument("--model", type=Path, default=HERE / "models" / "g2p-cpu", help="save_pretrained directory")
     parser.add_argument("--export", type=Path, default=None, help="ONNX export directory (default: <model>-onnx)")
     add_run_options(parser, threads=1, cpus=False, results=False)
     parser.add_argument("--rows", nargs="+", default=list(RUNNERS), choices=list(RUNNERS))
@@ -450,13 +360,18 @@ def main(argv: list[str] | None = None) -> Path | None:
     from datamodules import load_corpus
 
     sources, references = load_corpus("cmudict").references("test")
-    if args.smoke:
+    if args.smoke:  # a random model of the cpu preset's shape at a tiny size
+        from seq2seq_fit import Seq2SeqConfig, Vocab
+        from seq2seq_fit.presets import PRESETS
+
         index = spread(len(sources), 20)
         sources, references = [sources[i] for i in index], [references[i] for i in index]
         workdir = Path(tempfile.mkdtemp(prefix="inference-smoke-"))
         args.model, args.export = workdir / "model", workdir / "model-onnx"
         args.pick_words, args.warmup, args.fresh = 8, 2, True
-        tiny_model(args.model, sources, references)
+        config = Seq2SeqConfig(**{**PRESETS["cpu"].to_dict(), "embedding_dim": 8, "hidden_size": 16})
+        tgt = Vocab.build(r for refs in references for r in refs)
+        random_model(args.model, config, Vocab.build(sources), tgt, 0.5)
     if not (Path(args.model) / "config.json").exists():
         raise SystemExit(
             f"inference.py --model: {args.model} holds no saved model; give a save_pretrained directory (a "

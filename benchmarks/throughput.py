@@ -1,10 +1,10 @@
 """Per-step training throughput: trainer overhead and decoder modes, both frameworks (protocol: benchmarks/README.md).
 
-The rows are the jobs of a config file (``--config``; fields: ``benchmarks/configs/throughput.yaml``, the committed
-CPU table). Each framework's rows (Keras: each backend's) run in one child process of ``benchmarks.common.run_jobs``,
-each row's result file in ``results/throughput_<tag>_runs/`` (a rerun measures only the rows without one); the sides
-are ``throughput_lightning.py`` and ``throughput_keras.py``. Writes ``results/throughput_<tag>.json``, ``.md`` and
-``.png``, rewritten after every row.
+The rows are the jobs of a config file (``--config``; its fields: ``benchmarks/configs/throughput.yaml``). Each
+framework's rows (Keras: each backend's) run in one child process of ``benchmarks.common.run_jobs``, timed by
+``throughput_lightning.py`` or ``throughput_keras.py``; each row's result file lands in
+``results/throughput_<tag>_runs/`` (a rerun measures only the rows without one). Writes
+``results/throughput_<tag>.json``, ``.md`` and ``.png``, rewritten after every row.
 
     python -m benchmarks.throughput                                   # make bench
     python -m benchmarks.throughput --config benchmarks/configs/throughput-gpu.yaml
@@ -39,6 +39,7 @@ from benchmarks.common import (
     serve_jobs,
     set_backend_threads,
     thread_env,
+    versions,
     write_results,
 )
 from seq2seq_fit import Seq2SeqConfig, TeacherForcing
@@ -48,9 +49,8 @@ CONFIG = Path(__file__).resolve().parent / "configs" / "throughput.yaml"
 STEP_LOOP = "teacher forcing, step loop"
 MODES = {
     "teacher forcing": TeacherForcing(),
-    # Ratio 1 - 1e-9: not 1 on the host, so both sides run the step loop instead of the one-call
-    # path, yet every coin still comes up gold (torch.rand < 1 - 2**-24; Keras rounds the float32
-    # ratio to 1.0), so the numbers are teacher forcing's.
+    # Ratio 1 - 1e-9: not 1 on the host, so both sides run the step loop instead of the one-call path, yet every
+    # coin still comes up gold (torch.rand < 1 - 2**-24; Keras rounds the float32 ratio to 1.0).
     STEP_LOOP: TeacherForcing(start=1 - 1e-9, mode="sequential"),
     "sequential SS": TeacherForcing(start=0.75, mode="sequential"),
     "parallel SS K=1": TeacherForcing(start=0.75, mode="parallel", passes=1),
@@ -72,11 +72,20 @@ GNMT_V2_A100_TOKENS_PER_S = 140_909
 
 
 def peak_of(gpu: str | None) -> dict[str, Any]:
-    """The :data:`PEAKS` row of a GPU name, or ``None`` values where the table has none."""
+    """The :data:`PEAKS` row of a GPU name, or ``{"match": None}`` where the table has none."""
     for key, bf16, tf32, fp32 in PEAKS if gpu else ():
         if key.lower() in str(gpu).lower():
             return {"match": key, "bf16": bf16, "fp16": bf16, "tf32": tf32, "fp32": fp32}
     return {"match": None}
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    config = yaml.safe_load(Path(path).read_text())
+    if missing := {"device", "tag", "timing", "sizes", "jobs"} - set(config):
+        raise SystemExit(f"{path}: missing key(s) {sorted(missing)} (see benchmarks/configs/throughput.yaml)")
+    return dict(config)
 
 
 def expand(config: dict[str, Any], path: Path, quick: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
@@ -90,9 +99,7 @@ def expand(config: dict[str, Any], path: Path, quick: bool = False) -> tuple[lis
     jobs, skipped = [], []
     for i, entry in enumerate(config["jobs"]):
         if unknown := set(entry) - JOB_KEYS:
-            raise SystemExit(
-                f"{path}: jobs[{i}]: unknown key(s) {sorted(unknown)}; expected some of {sorted(JOB_KEYS)}"
-            )
+            raise SystemExit(f"{path}: jobs[{i}]: unknown key(s) {sorted(unknown)}; expected {sorted(JOB_KEYS)}")
         if quick and not entry.get("quick"):
             continue
         lists = {k: v if isinstance(v, list) else [v] for k, v in entry.items()}
@@ -110,48 +117,35 @@ def make_job(entry: dict[str, Any], config: dict[str, Any], path: Path, quick: b
     """One row as plain data (the child reads it as JSON)."""
     section, size, mode = entry["section"], entry["size"], entry.get("mode", "teacher forcing")
     framework, _, backend = entry["framework"].partition("/")
-    timing = QUICK_TIMING if quick else config["timing"][entry.get("timing", section)]
     if size not in config["sizes"] or mode not in MODES:
-        raise SystemExit(
-            f"{path}: size {size!r} or mode {mode!r}: expected one of {list(config['sizes'])} / {list(MODES)}"
-        )
+        raise SystemExit(f"{path}: size {size!r} / mode {mode!r}: expected one of {list(config['sizes'])} / {[*MODES]}")
     model = dict(config["sizes"][size])
     model = {**PRESETS[model.pop("preset")].to_dict(), **model} if "preset" in model else model
     model |= {k: entry[k] for k in ("cell", "attention") if k in entry}
-    model |= {"embedding_dim": 8, "hidden_size": 16, "num_layers": 1} if quick else {}
     transformer = model.get("architecture") == "transformer"
-    model |= {"embedding_dim": 16, "ffn_size": 32} if quick and transformer else {}  # embedding = width, as the preset
+    if quick:  # a Transformer's embedding is its width, as in the preset
+        model |= {"embedding_dim": 16 if transformer else 8, "hidden_size": 16, "num_layers": 1}
+        model |= {"ffn_size": 32} if transformer else {}
     jit, precision = bool(entry.get("compile", False)), entry.get("precision", "fp32")
     who = "lightning" if framework == "lightning" else f"keras-{backend}"
     compiled = "torch.compile" if jit and backend in ("", "torch") else "XLA" if jit else "no"
     suffix = f" {compiled}" if jit else " op-by-op" if backend == "jax" else ""
     network = "" if transformer else f" {model['cell']} {model['attention']}"  # a Transformer's size names it
-    name = {"overhead": f"{who} {size} overhead {precision}{suffix}",
-            "modes": f"{who} {size}{network} {mode}{suffix}"}.get(
-        section, f"{who} {size} {mode} {precision}{suffix}")  # fmt: skip
-    note = "; ".join(n for key, n in NOTES.items() if key in (mode, model["attention"]))
+    names = {"overhead": f"{who} {size} overhead {precision}{suffix}", "modes": f"{who} {size}{network} {mode}{suffix}"}
+    label = "lightning" if framework == "lightning" else f"keras/{backend}"
+    timing = QUICK_TIMING if quick else config["timing"][entry.get("timing", section)]
     return {
-        "section": section, "name": name, "size": size, "mode": mode, "note": note, "precision": precision,
-        "config": Seq2SeqConfig(**model).to_dict(),
-        "teacher_forcing": MODES[mode].to_dict(), "jit": jit, "trainer_too": bool(entry.get("trainer")),
-        "framework": framework, "backend": backend or "torch", "device": config["device"], "smoke": quick,
-        "label": "lightning" if framework == "lightning" else f"keras/{backend}", "compiled": compiled, **timing,
+        "section": section, "name": names.get(section, f"{who} {size} {mode} {precision}{suffix}"), "size": size,
+        "mode": mode, "note": "; ".join(n for key, n in NOTES.items() if key in (mode, model["attention"])),
+        "precision": precision, "config": Seq2SeqConfig(**model).to_dict(), "teacher_forcing": MODES[mode].to_dict(),
+        "jit": jit, "trainer_too": bool(entry.get("trainer")), "framework": framework, "backend": backend or "torch",
+        "device": config["device"], "smoke": quick, "label": label, "compiled": compiled, **timing,
     }  # fmt: skip
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    import yaml
-
-    config = yaml.safe_load(Path(path).read_text())
-    missing = {"device", "tag", "timing", "sizes", "jobs"} - set(config)
-    if missing:
-        raise SystemExit(f"{path}: missing key(s) {sorted(missing)} (see benchmarks/configs/throughput.yaml)")
-    return dict(config)
-
-
 def size_data(size: str, batch_size: int, n_batches: int, smoke: bool = False) -> BenchData:
-    """The batches of a size: CMUdict (``g2p``, and ``g2p-*`` such as ``g2p-transformer``), random token sequences
-    of 8k (``gnmt-like``) or 32k (``gnmt-v2``) words, lengths 20-50; ``smoke``: small random corpora."""
+    """The batches of a size: CMUdict (``g2p``, ``g2p-*``), random token sequences of 8k (``gnmt-like``) or 32k
+    (``gnmt-v2``) words, lengths 20-50; ``smoke``: small random corpora."""
     g2p = size == "g2p" or size.startswith("g2p-")
     if g2p and not smoke:
         return BenchData.build("cmudict", batch_size, n_batches)
@@ -185,7 +179,7 @@ def measure_job(spec: dict[str, Any]) -> dict[str, Any]:
         import benchmarks.throughput_keras as side  # type: ignore[no-redef]
     run = {**job, "precision": "fp32", "tf32": True} if job["precision"] == "tf32" else job
     warmup = max(job["warmup"], len(data.batches)) if job["jit"] else job["warmup"]
-    hand, fit, cudnn, extra = side.loops(run, backend, device, data, data.order(warmup, job["steps"]))
+    hand, fit, cudnn, extra = side.loops(run, data, data.order(warmup, job["steps"]))
     timing = alternate(job, data, warmup, hand, fit if job["trainer_too"] else None)
     memory, memory_kind = peak_memory(backend, device)
     src = statistics.mean(float((b["source"] != 0).sum()) for b in data.batches)
@@ -198,12 +192,13 @@ def measure_job(spec: dict[str, Any]) -> dict[str, Any]:
            "tokens_per_s": tokens / timing["hand_step_ms"] * 1000}  # fmt: skip
     if "trainer_step_ms" in timing:
         row["trainer_tokens_per_s"] = tokens / timing["trainer_step_ms"] * 1000
-    info = side.versions(backend, device) | {"tensorflow_imported": str("tensorflow" in sys.modules)}
+    framework = "lightning" if job["framework"] == "lightning" else "keras"
+    info = versions(backend, framework, "numpy") | {"tensorflow_imported": str("tensorflow" in sys.modules)}
     return row | {"versions": info}
 
 
 def finish(row: dict[str, Any] | None, j: dict[str, Any]) -> dict[str, Any]:
-    """A row with its job's settings (``error`` where the child did not measure it)."""
+    """A row with its job's settings (``error`` where the child did not measure it), printed as it lands."""
     row = {"framework": j["framework"], "backend": j["backend"], **(row or {"error": "not run: its child stopped"})}
     row |= {k: j[k] for k in ("section", "size", "mode", "note", "precision", "label", "compiled")}
     row["variant"] = j["name"]
@@ -211,22 +206,14 @@ def finish(row: dict[str, Any] | None, j: dict[str, Any]) -> dict[str, Any]:
     c = row.get("config", j["config"])
     transformer = c.get("architecture") == "transformer"
     row["cell"], row["attention"] = ("transformer", "multi-head") if transformer else (c["cell"], c["attention"])
-    if row["compiled"] == "no":
-        row["compiled"] = {"keras/tensorflow": "tf.function, no XLA", "keras/jax": "no (op by op)"}.get(
-            j["label"], "no"
-        )
-    return row
-
-
-def progress(row: dict[str, Any]) -> dict[str, Any]:
-    """Print a row's line as it lands."""
+    uncompiled = {"keras/tensorflow": "tf.function, no XLA", "keras/jax": "no (op by op)"}
+    row["compiled"] = uncompiled.get(j["label"], "no") if row["compiled"] == "no" else row["compiled"]
     if "error" in row:
         print(f"{row['variant']}: not measured ({row['error'][:200]})", flush=True)
-    elif "trainer_overhead" in row:
-        ms = f"{row['hand_step_ms']:.1f} / {row['trainer_step_ms']:.1f} ms"
-        print(f"{row['variant']}: hand / fit {ms}, overhead {row['trainer_overhead']:+.1%}", flush=True)
     else:
-        print(f"{row['variant']}: {row['hand_step_ms']:.1f} ms", flush=True)
+        fit = f" / fit {row['trainer_step_ms']:.1f} ms, overhead {row['trainer_overhead']:+.1%}" if (
+            "trainer_overhead" in row) else ""  # fmt: skip
+        print(f"{row['variant']}: hand {row['hand_step_ms']:.1f} ms{fit}", flush=True)
     return row
 
 
@@ -248,8 +235,7 @@ def add_costs(rows: list[dict[str, Any]], peak: dict[str, Any]) -> None:
             r["parallel_goal_met"] = "yes" if r["cost_vs_tf"] <= PARALLEL_GOAL else "no"
         if peak.get("match") and "model_tflops_per_s" in r:
             kind = "tf32" if r["precision"] == "fp32" and r["label"] == "keras/jax" else r["precision"]  # XLA: TF32
-            r["peak_kind"], r["peak_tflops"] = kind, peak[kind]
-            r["mfu"] = r["model_tflops_per_s"] / peak[kind]
+            r |= {"peak_kind": kind, "peak_tflops": peak[kind], "mfu": r["model_tflops_per_s"] / peak[kind]}
             if "trainer_step_ms" in r:
                 r["trainer_mfu"] = r["mfu"] * r["hand_step_ms"] / r["trainer_step_ms"]
 
@@ -261,9 +247,8 @@ def columns(section: str, rows: list[dict[str, Any]]) -> list[tuple[str, str, st
     hand = [("hand_step_ms", "hand loop ms/step", ".1f")]
     fit = [("trainer_step_ms", "fit ms/step", ".1f"), ("trainer_overhead", "trainer overhead", "+.1%")]
     rates = [("target_tokens_per_s", "target tok/s", ",.0f")]
-    rates += (
-        [("tokens_per_s", "tok/s (src+tgt)", ",.0f"), ("mfu", "MFU", ".2%")] if any("mfu" in r for r in rows) else []
-    )
+    if any("mfu" in r for r in rows):
+        rates += [("tokens_per_s", "tok/s (src+tgt)", ",.0f"), ("mfu", "MFU", ".2%")]
     more = [("pad_ratio", "pad ratio", ".3f"), ("model_tflops_per_s", "model TFLOP/s", ".4f"),
             ("peak_memory_mb", "peak MB", ",.0f"), ("cudnn_rnn", "cuDNN RNN", "")]  # fmt: skip
     cost = [("cost_vs_tf", "x teacher forcing", ".2f")]
@@ -284,13 +269,9 @@ def title(section: str, rows: list[dict[str, Any]]) -> str:
         else f"{c['cell'].upper()} {c['num_layers']}x{c['hidden_size']}, {c['attention']}"
         for c in (r["config"] for r in rows)
     }
-    model = models.pop() if len(models) == 1 else ""
+    model = models.pop() + "; " if len(models) == 1 else ""
     batches = f"batch {s['batch_size']}, {s['n_batches']} distinct batch(es) cycled"
-    where = (
-        f"{sizes[0]} size ({model + '; ' if model else ''}{batches})"
-        if len(sizes) == 1
-        else f"sizes {', '.join(sizes)}"
-    )
+    where = f"{sizes[0]} size ({model}{batches})" if len(sizes) == 1 else f"sizes {', '.join(sizes)}"
     return {"overhead": f"Trainer overhead, {where}",
             "modes": f"Decoder modes, {where}; hand loops, goal: parallel SS K=1 at most 1.5x teacher forcing",
             }.get(section, f"The {where}")  # fmt: skip
@@ -299,44 +280,36 @@ def title(section: str, rows: list[dict[str, Any]]) -> str:
 def report(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     """The Markdown page: how to reproduce, versions, one table per section, what was not measured."""
     done = [r for r in rows if "error" not in r]
-    versions = "; ".join(
-        f"{k}: " + ", ".join(f"{n} {v}" for n, v in info.items()) for k, info in meta["versions"].items()
-    )
-    lines = [
-        f"Reproduce: `python -m benchmarks.throughput {shlex.join(meta['argv'])}` (written "
-        f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs); versions: {versions}",
-        "",
-        f"# Training throughput, {meta['device']}",
-        "",
-        "Median per-step wall time over the timed window after warm-up; within a section every row of a size trains "
-        "on the same batches (digest in the JSON), trainer and hand loop alternating. Tokens/s and model TFLOP/s come "
+    libraries = "; ".join(f"{k}: " + ", ".join(f"{n} {v}" for n, v in i.items()) for k, i in meta["versions"].items())
+    memory = "GPU allocator peak" if meta["device"] == "cuda" else "process peak RSS so far (earlier rows included)"
+    about = (
+        "Median per-step wall time over the timed window after warm-up; within a section every row of a size trains on "
+        "the same batches (digest in the JSON), trainer and hand loop alternating. Tokens/s and model TFLOP/s come "
         "from the hand loop; `trainer overhead` = fit / hand loop - 1 (goal: at most 5%). Peak memory: "
-        f"{'GPU allocator peak' if meta['device'] == 'cuda' else 'process peak RSS so far (earlier rows included)'}. "
-        "`compiled`: torch.compile, or XLA (`jit_compile` on TensorFlow and JAX); TensorFlow without it still runs a "
-        "`tf.function` graph, JAX runs op by op. `teacher forcing` is the fused one-call decoder where the attention "
-        "allows it; `teacher forcing, step loop` forces the step-by-step loop with a ratio of 1 - 1e-9 (every coin "
-        "still gold); scheduled sampling at ratio 0.75.",
-        "",
-    ]
+        f"{memory}. `compiled`: torch.compile, or XLA (`jit_compile` on TensorFlow and JAX); TensorFlow without it "
+        "still runs a `tf.function` graph, JAX runs op by op. `teacher forcing` is the fused one-call decoder where "
+        "the attention allows it; `teacher forcing, step loop` forces the step-by-step loop with a ratio of 1 - 1e-9 "
+        "(every coin still gold); scheduled sampling at ratio 0.75."
+    )
+    reproduce = f"Reproduce: `python -m benchmarks.throughput {shlex.join(meta['argv'])}`"
+    written = f"(written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs); versions: {libraries}"
+    lines = [f"{reproduce} {written}", "", f"# Training throughput, {meta['device']}", "", about, ""]
     if any("mfu" in r for r in done):
-        peak = meta["peak"]
-        lines += [f"MFU: model FLOPs (3x forward) / the data-sheet dense peak of the row's precision ({peak['match']}: "
-                  f"bf16/fp16 {peak['bf16']}, TF32 {peak['tf32']}, fp32 {peak['fp32']} TFLOP/s). GNMT v2 reference: "
+        p = meta["peak"]
+        lines += [f"MFU: model FLOPs (3x forward) / the data-sheet dense peak of the row's precision ({p['match']}: "
+                  f"bf16/fp16 {p['bf16']}, TF32 {p['tf32']}, fp32 {p['fp32']} TFLOP/s). GNMT v2 reference: "
                   f"{GNMT_V2_A100_TOKENS_PER_S:,} tok/s (src+tgt) on one A100 with AMP.", ""]  # fmt: skip
-    for section in sorted(
-        dict.fromkeys(r["section"] for r in done), key=lambda s: {"overhead": 0, "modes": 1}.get(s, 2)
-    ):
+    for section in sorted({r["section"] for r in done}, key=lambda s: {"overhead": 0, "modes": 1}.get(s, 2)):
         part = [r for r in done if r["section"] == section]
         lines += [f"## {title(section, part)}", "", markdown_table(part, columns(section, part))]
-    skipped = [f"- {r['variant']}: {r['error']}" for r in rows if "error" in r] + [
-        f"- {n}" for n in meta["not_measured"]
-    ]
+    skipped = [f"- {r['variant']}: {r['error']}" for r in rows if "error" in r]
+    skipped += [f"- {n}" for n in meta["not_measured"]]
     return "\n".join(lines + (["## Not measured", "", *skipped, ""] if skipped else []))
 
 
 def chart(rows: list[dict[str, Any]], path: Path) -> None:
-    """Left: fit / hand-loop step time per framework and setting (dashed: the 5% goal). Right: each
-    decoder mode's cost relative to teacher forcing (dots: cell x attention; bar: median; dashed: 1.5x)."""
+    """Left: fit / hand-loop step time per framework and setting (dashed: the 5% goal). Right: each decoder mode's
+    cost relative to teacher forcing (dots: cell x attention; bar: median; dashed: 1.5x)."""
     from seq2seq_fit.plots import _pyplot
 
     plt = _pyplot()
@@ -354,15 +327,11 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     left.legend(loc="lower right", fontsize=8)
     frameworks = sorted({r["label"] for r in modes})
     width = 0.8 / max(1, len(frameworks))
-    for i, fw in enumerate(frameworks):
-        for m, mode in enumerate(MODES):
-            costs = [r["cost_vs_tf"] for r in modes if r["label"] == fw and r["mode"] == mode]
-            if costs:
-                x = m + (i - (len(frameworks) - 1) / 2) * width
-                right.bar(
-                    x, statistics.median(costs), width, color=colours[fw], alpha=0.5, label=fw if m == 0 else None
-                )
-                right.scatter([x] * len(costs), costs, color=colours[fw], s=10)
+    for (i, fw), (m, mode) in itertools.product(enumerate(frameworks), enumerate(MODES)):
+        if costs := [r["cost_vs_tf"] for r in modes if r["label"] == fw and r["mode"] == mode]:
+            x = m + (i - (len(frameworks) - 1) / 2) * width
+            right.bar(x, statistics.median(costs), width, color=colours[fw], alpha=0.5, label=fw if m == 0 else None)
+            right.scatter([x] * len(costs), costs, color=colours[fw], s=10)
     right.axhline(PARALLEL_GOAL, color="tab:red", linestyle="--", label="goal for parallel SS K=1: 1.5x")
     right.set_xticks(range(len(MODES)), [m.replace(", ", ",\n") for m in MODES], fontsize=8)
     right.set(ylabel="step time / teacher forcing (fused)", title="Decoder modes, hand loops (dots: cell x attention)")
@@ -389,49 +358,45 @@ def main(argv: list[str] | None = None) -> Path | None:
     config["device"] = args.device or config["device"]
     jobs, not_measured = expand(config, args.config, args.quick)
     tag = args.tag or config["tag"] + ("-quick" if args.quick else "")
-    started, versions, lock = time.perf_counter(), dict[str, dict[str, str]](), threading.RLock()
-    landed: dict[str, dict[str, Any]] = {}
-    modes = {k: v.to_dict() for k, v in MODES.items()}
+    labels = list(dict.fromkeys(j["label"] for j in jobs))
+    for label in [x for x in labels if x.startswith("keras/")]:
+        if not (importlib.util.find_spec("keras") and importlib.util.find_spec(label.removeprefix("keras/"))):
+            not_measured.append(f"{label}: keras or {label.removeprefix('keras/')} is not installed")
+            labels.remove(label)
+    started, lock, landed = time.perf_counter(), threading.RLock(), dict[str, dict[str, Any]]()
     shown = argv if "--config" in argv else ["--config", str(CONFIG.relative_to(CONFIG.parents[2])), *argv]
-    meta: dict[str, Any] = {"argv": shown, "config": config, "device": config["device"], "versions": versions,
+    modes = {k: v.to_dict() for k, v in MODES.items()}
+    meta: dict[str, Any] = {"argv": shown, "config": config, "device": config["device"], "versions": {},
                             "not_measured": not_measured, "modes": modes}  # fmt: skip
 
     def save(rows: list[dict[str, Any]]) -> None:
         with lock:
-            gpu = next((r["versions"].get("gpu") for r in rows if "gpu" in r.get("versions", {})), None)
-            meta.update(
-                peak=peak_of(gpu if config["device"] == "cuda" else None), seconds=time.perf_counter() - started
-            )
+            meta["versions"] = {r["label"]: r["versions"] for r in rows if "versions" in r}
+            gpu = next((v["gpu"] for v in meta["versions"].values() if "gpu" in v), None)
+            meta["peak"] = peak_of(gpu if config["device"] == "cuda" else None)
+            meta["seconds"] = time.perf_counter() - started
             add_costs(rows, meta["peak"])
             write_results(f"throughput_{tag}", rows, meta, report(rows, meta), results=args.results)
 
     def landed_row(job: dict[str, Any], row: dict[str, Any]) -> None:
         with lock:
-            landed[job["name"]] = progress(finish(row, job["settings"]))
+            landed[job["name"]] = finish(row, job["settings"])
             save([landed[j["name"]] for j in jobs if j["name"] in landed])
 
     def run_group(label: str) -> None:
         """One framework's (Keras: one backend's) rows in one child process."""
-        group = [j | {"threads": args.threads} for j in jobs if j["label"] == label]
-        framework, backend = group[0]["framework"], group[0]["backend"]
+        group = [{"name": j["name"], "settings": j | {"threads": args.threads}} for j in jobs if j["label"] == label]
+        framework, backend = group[0]["settings"]["framework"], group[0]["settings"]["backend"]
         env = {"TF_CPP_MIN_LOG_LEVEL": "2", **thread_env(args.threads)} | (
             keras_env(backend, config["device"] == "cpu", args.threads) if framework == "keras" else {}
         )
         env |= {"TORCH_COMPILE_DISABLE": "1"} if args.quick else {}  # the code path runs; inductor takes minutes
         left = None if args.max_seconds is None else args.max_seconds - (time.perf_counter() - started)
         budgets = [b for b in (left, None if args.quick else config.get("budget_s", {}).get(label)) if b is not None]
-        run_jobs([sys.executable, "-m", "benchmarks.throughput", "--child"], [{"name": j["name"], "settings": j}
-                 for j in group], args.results / f"throughput_{tag}_runs", env=env, timeout=min(budgets, default=None),
+        run_jobs([sys.executable, "-m", "benchmarks.throughput", "--child"], group,
+                 args.results / f"throughput_{tag}_runs", env=env, timeout=min(budgets, default=None),
                  fresh=args.fresh, on_result=landed_row)  # fmt: skip
-        versions[label] = next(
-            (landed[j["name"]]["versions"] for j in group if "versions" in landed.get(j["name"], {})), {}
-        )
 
-    labels = list(dict.fromkeys(j["label"] for j in jobs))
-    for label in [x for x in labels if x.startswith("keras/")]:
-        if not (importlib.util.find_spec("keras") and importlib.util.find_spec(label.removeprefix("keras/"))):
-            not_measured.append(f"{label}: keras or {label.removeprefix('keras/')} is not installed")
-            labels.remove(label)
     threads = [threading.Thread(target=run_group, args=(label,)) for label in labels]
     for thread in threads:  # --quick: every child at once; else one after the other, each with the machine
         thread.start()
@@ -439,10 +404,9 @@ def main(argv: list[str] | None = None) -> Path | None:
             thread.join()
     for thread in threads:
         thread.join()
-    rows = [landed.get(j["name"]) or progress(finish(None, j)) for j in jobs if j["label"] in labels]
+    rows = [landed.get(j["name"]) or finish(None, j) for j in jobs if j["label"] in labels]
     save(rows)
-    png = args.results / f"throughput_{tag}.png"
-    chart(rows, png)
+    chart(rows, args.results / f"throughput_{tag}.png")
     print(f"wrote {args.results}/throughput_{tag}.json, .md and .png in {meta['seconds'] / 60:.1f} min")
     return args.results / f"throughput_{tag}.json"
 

@@ -7,78 +7,56 @@ the model's ``training_loss``: a ``tf.function`` on TensorFlow, a ``jax.jit``-te
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from benchmarks.common import BenchData, StepClock, cudnn_rnn_ran, timed_steps, versions
 from seq2seq_fit.precision import keras_dtype_policy
 
 
-def versions(backend: str, device: str) -> dict[str, str]:
-    import keras
-
-    info = {"framework": "keras", "python": platform.python_version(), "numpy": np.__version__,
-            "keras": keras.__version__, "backend": backend}  # fmt: skip
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        build = tf.sysconfig.get_build_info()
-        info |= {"tensorflow": tf.__version__, "cuda": str(build.get("cuda_version")),
-                 "cudnn": str(build.get("cudnn_version")),
-                 "gpu": str([d.name for d in tf.config.list_physical_devices("GPU")])}  # fmt: skip
-    elif backend == "jax":
-        import jax
-        import jaxlib
-
-        info |= {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "jax_platform": jax.default_backend()}
-        info |= {"gpu": jax.devices()[0].device_kind} if device == "cuda" else {}
-    elif backend == "torch":
-        import torch
-
-        cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-        info |= {"torch": torch.__version__, "cuda": str(torch.version.cuda), "cudnn": str(cudnn),
-                 "cpu_threads": str(torch.get_num_threads())}  # fmt: skip
-        info |= {"gpu": torch.cuda.get_device_name(0)} if device == "cuda" else {}
-    return info
-
-
-def check_device(backend: str, device: str) -> None:
-    """Fail early when Keras runs another backend than the job's, or ``--device cuda`` was asked but the
-    backend sees no GPU."""
-    import keras
-
-    if keras.backend.backend() != backend:
-        raise RuntimeError(f"KERAS_BACKEND={backend} but keras runs {keras.backend.backend()}")
-    if device != "cuda":
-        return
+def sync(model: Any, backend: str) -> None:
+    """Wait for the step dispatched last: the optimiser's step counter (TensorFlow), ``fit``'s state (JAX), CUDA."""
     if backend == "jax":
         import jax
 
-        ok = jax.default_backend() == "gpu"
-    elif backend == "torch":
+        state = getattr(model, "_jax_state", None) or {}  # a TrackedDict of TrackedLists: not a pytree
+        jax.block_until_ready([list(values) for values in state.values()])
+    elif backend == "tensorflow":
+        model.optimizer.iterations.numpy()
+    else:
         import torch
 
-        ok = torch.cuda.is_available()
-    else:
-        import tensorflow as tf
-
-        ok = bool(tf.config.list_physical_devices("GPU"))
-    if not ok:
-        raise RuntimeError(f"--device cuda: the Keras {backend} backend sees no GPU")
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
 
 
-class TensorFlowHandLoop:
+class HandLoop:
+    """A training step written by hand over ``model``'s layers and optimiser; ``loop(x, y)`` runs one."""
+
+    def __init__(self, model: Any, backend: str) -> None:
+        self.model, self.backend = model, backend
+        model.optimizer.build(model.trainable_variables)
+
+    def reset(self) -> None:
+        """Start a timed run (JAX: from the model's variables)."""
+
+    def sync(self) -> None:
+        sync(self.model, self.backend)
+
+    def cudnn_rnn(self, x: Any, y: Any) -> bool | None:
+        return None  # not probed on TensorFlow
+
+
+class TensorFlowHandLoop(HandLoop):
     """``tf.function`` step: ``GradientTape`` over ``training_loss``, then ``apply_gradients``."""
 
     def __init__(self, model: Any, jit: bool) -> None:
         import tensorflow as tf
 
-        self.model = model
-        weights = model.trainable_variables
-        optimizer = model.optimizer
-        optimizer.build(weights)
+        super().__init__(model, "tensorflow")
+        weights, optimizer = model.trainable_variables, model.optimizer
         ids = tf.TensorSpec([None, None], tf.int32)  # (B, S) / (B, T), every length dynamic
 
         @tf.function(input_signature=[{"source": ids, "target_in": ids}, ids], jit_compile=jit)
@@ -86,37 +64,26 @@ class TensorFlowHandLoop:
             with tf.GradientTape() as tape:
                 loss, _ = model.training_loss(x, y)
                 scaled = optimizer.scale_loss(loss)
-            grads = tape.gradient(scaled, weights)
-            optimizer.apply_gradients(zip(grads, weights, strict=True))
+            optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights, strict=True))
             return loss
 
         self.step = step
 
-    def reset(self) -> None:
-        pass
-
     def __call__(self, x: dict[str, np.ndarray], y: np.ndarray) -> None:
         self.step(x, y)
 
-    def sync(self) -> None:
-        self.model.optimizer.iterations.numpy()
 
-    def cudnn_rnn(self, x: Any, y: Any) -> bool | None:
-        return None  # not probed on TensorFlow
-
-
-class JaxHandLoop:
-    """Stateless step ``(trainable, non_trainable, optimizer) -> new state`` under ``jax.jit``
-    (state donated, as ``fit`` does), or op by op without ``jit``."""
+class JaxHandLoop(HandLoop):
+    """Stateless step ``(trainable, non_trainable, optimizer) -> new state`` under ``jax.jit`` (state donated, as
+    ``fit`` does), or op by op without ``jit``."""
 
     def __init__(self, model: Any, jit: bool) -> None:
         import jax
 
         import keras
 
-        self.model = model
+        super().__init__(model, "jax")
         optimizer = model.optimizer
-        optimizer.build(model.trainable_variables)
 
         def loss_fn(trainable: Any, non_trainable: Any, optimizer_vars: Any, x: Any, y: Any) -> Any:
             mapping = [
@@ -141,14 +108,11 @@ class JaxHandLoop:
         self.state: Any = None
 
     def reset(self) -> None:
-        """Start from the model's variables (copied: the jitted step donates its state)."""
         import jax.numpy as jnp
 
-        def copy(variables: list[Any]) -> list[Any]:
-            return [jnp.array(v.value, copy=True) for v in variables]
-
-        m = self.model
-        self.state = (copy(m.trainable_variables), copy(m.non_trainable_variables), copy(m.optimizer.variables))
+        m = self.model  # copied: the jitted step donates its state
+        variables = (m.trainable_variables, m.non_trainable_variables, m.optimizer.variables)
+        self.state = tuple([jnp.array(v.value, copy=True) for v in group] for group in variables)
 
     def __call__(self, x: dict[str, np.ndarray], y: np.ndarray) -> None:
         _, self.state = self.step(self.state, x, y)
@@ -165,72 +129,40 @@ class JaxHandLoop:
         return "cudnn_rnn" in jax.jit(self._step).lower(self.state, x, y).as_text()
 
 
-class TorchHandLoop:
+class TorchHandLoop(HandLoop):
     """Plain PyTorch loop over the Keras layers: ``training_loss``, ``backward``, ``optimizer.apply``."""
 
     def __init__(self, model: Any, jit: bool) -> None:
         import torch
 
-        self.model = model
-        weights = model.trainable_variables
-        optimizer = model.optimizer
-        optimizer.build(weights)
+        super().__init__(model, "torch")
+        weights, optimizer = model.trainable_variables, model.optimizer
 
         def step(x: Any, y: Any) -> Any:
             model.zero_grad()
             loss, _ = model.training_loss(x, y)
             optimizer.scale_loss(loss).backward()
-            grads = [v.value.grad for v in weights]
             with torch.no_grad():
-                optimizer.apply(grads, weights)
+                optimizer.apply([v.value.grad for v in weights], weights)
             return loss
 
         self.step = torch.compile(step) if jit else step
-
-    def reset(self) -> None:
-        pass
 
     def __call__(self, x: dict[str, np.ndarray], y: np.ndarray) -> None:
         from keras import ops
 
         self.step({k: ops.convert_to_tensor(v) for k, v in x.items()}, ops.convert_to_tensor(y))
 
-    def sync(self) -> None:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-
     def cudnn_rnn(self, x: Any, y: Any) -> bool | None:
         import torch
 
-        if not torch.cuda.is_available():
-            return False
-        from benchmarks.common import cudnn_rnn_ran
-
-        return cudnn_rnn_ran(lambda: self(x, y))
+        return torch.cuda.is_available() and cudnn_rnn_ran(lambda: self(x, y))
 
 
 HAND_LOOPS: dict[str, Any] = {"tensorflow": TensorFlowHandLoop, "jax": JaxHandLoop, "torch": TorchHandLoop}
 
 
-def sync_fit(model: Any, backend: str) -> None:
-    """Wait for the step ``fit`` dispatched last (the same waits as the hand loops)."""
-    if backend == "jax":
-        import jax
-
-        state = getattr(model, "_jax_state", None) or {}  # a TrackedDict of TrackedLists: not a pytree
-        jax.block_until_ready([list(values) for values in state.values()])
-    elif backend == "tensorflow":
-        model.optimizer.iterations.numpy()
-    else:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-
-
-def build_model(job: dict[str, Any], data: Any) -> Any:
+def build_model(job: dict[str, Any], data: BenchData) -> Any:
     """A compiled ``Seq2SeqModel`` from seed 0 under the job's dtype policy."""
     import keras
     from keras_seq2seq import Seq2SeqModel
@@ -239,13 +171,8 @@ def build_model(job: dict[str, Any], data: Any) -> Any:
     keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy(keras_dtype_policy(job["precision"]))
     try:
-        model = Seq2SeqModel(
-            data.src_vocab,
-            data.tgt_vocab,
-            Seq2SeqConfig.from_dict(job["config"]),
-            TeacherForcing.from_dict(job["teacher_forcing"]),
-            seed=0,
-        )
+        config, tf = Seq2SeqConfig.from_dict(job["config"]), TeacherForcing.from_dict(job["teacher_forcing"])
+        model = Seq2SeqModel(data.src_vocab, data.tgt_vocab, config, tf, seed=0)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), jit_compile=job["jit"])
     finally:
         keras.config.set_dtype_policy("float32")
@@ -255,7 +182,6 @@ def build_model(job: dict[str, Any], data: Any) -> Any:
 def run_fit(model: Any, backend: str, batches: list[Any]) -> list[float]:
     """Per-step times of ``model.fit`` over ``batches`` (warm-up included)."""
     import keras
-    from benchmarks.common import StepClock
 
     class Batches(keras.utils.PyDataset):  # type: ignore[misc]
         def __len__(self) -> int:
@@ -267,7 +193,7 @@ def run_fit(model: Any, backend: str, batches: list[Any]) -> list[float]:
     class StepTimer(keras.callbacks.Callback):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
-            self.clock = StepClock(lambda: sync_fit(self.model, backend))
+            self.clock = StepClock(lambda: sync(self.model, backend))
 
         def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
             self.clock.tick()
@@ -278,13 +204,17 @@ def run_fit(model: Any, backend: str, batches: list[Any]) -> list[float]:
 
 
 def loops(
-    job: dict[str, Any], backend: str, device: str, data: Any, order: list[int]
+    job: dict[str, Any], data: BenchData, order: list[int]
 ) -> tuple[Callable[[], list[float]], Callable[[], list[float]], Callable[[], bool | None], dict[str, Any]]:
     """The hand loop's and ``fit``'s per-step times over the batches ``order`` (warm-up included), a probe of
     whether the hand loop runs a cuDNN RNN, and the row's Keras fields (dtype policy, loss scaling)."""
-    from benchmarks.common import timed_steps
+    import keras
 
-    check_device(backend, device)
+    backend, device = job["backend"], job["device"]
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"KERAS_BACKEND={backend} but keras runs {keras.backend.backend()}")
+    if device == "cuda" and "gpu" not in versions(backend):
+        raise RuntimeError(f"--device cuda: the Keras {backend} backend sees no GPU")
     if device == "cuda" and backend == "torch":
         import torch
 

@@ -5,7 +5,6 @@ one training-batch start to the next (synchronised on CUDA)."""
 from __future__ import annotations
 
 import contextlib
-import platform
 from collections.abc import Callable
 from typing import Any
 
@@ -20,20 +19,13 @@ from seq2seq_fit.precision import lightning_precision
 AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def versions(backend: str, device: str) -> dict[str, str]:
-    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    info = {"framework": "lightning", "python": platform.python_version(), "torch": torch.__version__,
-            "lightning": pl.__version__, "cuda": str(torch.version.cuda), "cudnn": str(cudnn),
-            "cpu_threads": str(torch.get_num_threads())}  # fmt: skip
-    return info | ({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {})
-
-
 def loops(
-    job: dict[str, Any], backend: str, device: str, data: BenchData, order: list[int]
+    job: dict[str, Any], data: BenchData, order: list[int]
 ) -> tuple[Callable[[], list[float]], Callable[[], list[float]], Callable[[], bool], dict[str, Any]]:
     """The hand loop's and the trainer's per-step times over the batches ``order`` (warm-up included), a probe
     of whether the hand loop ran a cuDNN RNN kernel, and no extra fields. With ``jit`` the module's decoder is
     compiled in place (``LitSeq2Seq(compile=True)``), exactly what the trainer runs."""
+    device = job["device"]
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(job.get("tf32"))
     if device == "cuda":
         torch.cuda.empty_cache()

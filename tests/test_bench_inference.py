@@ -62,7 +62,7 @@ def test_g2p_en_runs_its_network_greedy_at_batch_1_only(smoke: tuple[dict[str, A
     # its pretrained network, stress digits removed: far better than a random model, and scored
     # against stress-free references (with the digits left in, every word with a vowel would be wrong)
     assert peer[("greedy", 1)]["wer"] < 80
-    assert "| g2p_en | greedy | 256 | | n/a (no batching) |" in table
+    assert "| g2p_en | greedy | 256 |  | n/a (no batching) |" in table
     assert data["meta"]["versions"]["g2p_en"]["g2p_en"] == "2.1.0"
     assert data["meta"]["versions"]["g2p_en"]["parameters"] == 834_890  # GRU 256, no attention
 
@@ -90,4 +90,4 @@ def test_spread_picks_words_across_the_alphabetical_list() -> None:
 def test_a_failed_row_is_kept_in_the_table_with_its_reason() -> None:
     failed = {"runner": "onnxruntime", "strategy": "greedy", "batch_size": 1, "error": "Traceback\nValueError: bad"}
     meta = {"device": "cpu", "tag": "t", "config": "c", "threads": 1, "test_words": 20}
-    assert "| onnxruntime | greedy | 1 | | failed: ValueError: bad |" in inference.results_table([failed], [], meta)
+    assert "| onnxruntime | greedy | 1 |  | failed: ValueError: bad |" in inference.results_table([failed], [], meta)
