@@ -75,29 +75,31 @@ bench-g2p bench-g2p-20ep bench-g2p-large bench-g2p-bahdanau bench-g2p-transforme
 	wait $$lightning && test $$keras -eq 0
 	$(BIN)/python -m benchmarks.g2p --combine lightning-$(G2P_TAG) keras-$(G2P_TAG) --tag $(G2P_TAG)
 
-# When scheduled sampling helps: teacher forcing and 6 scheduled-sampling variants, Lightning on the CPU,
-# one thread per process: sort (3 seeds, 1000 steps each) on one core, CMUdict G2P (preset cpu, 10 epochs, seed 0)
-# on the other, one table: results/ss_cpu.{json,md,png}. A sort run takes 3-6 minutes on its own core (21 runs:
-# about 1.5 hours). Long addition (--tasks addition) is not in it: at 1,000 steps teacher forcing learns no sum
-# (0% exact match, 3 seeds). Resumable: run it again to continue; finished runs (results/ss_cpu_runs/, committed)
-# are read, not retrained; a run cut off starts over.
+# When scheduled sampling helps (benchmarks/ss_study.py cpu, results/ss_cpu.{json,md,png}): teacher forcing and 6
+# scheduled-sampling arms from scratch, lit-seq2seq fit with benchmarks/configs/ss-{sort,g2p}.yaml, one thread per
+# process: sort (3 seeds, 1000 steps each) on one core, CMUdict G2P (preset cpu, 10 epochs, seed 0) on the other. A
+# sort run takes 2-8 minutes on its own core (21 runs: about 1.5 hours). Long addition (--regimes addition) is not in
+# it: at 1,000 steps teacher forcing learns no sum (0% exact match, 3 seeds). Resumable: run it again to continue;
+# finished runs (results/ss_cpu_runs/, committed) are read, not retrained; an unfinished one resumes its fit command.
 bench-ss: setup
-	$(BIN)/python -m benchmarks.scheduled_sampling --tasks sort --threads 1 --cpus 0 & synthetic=$$!; \
-	$(BIN)/python -m benchmarks.scheduled_sampling --tasks g2p --threads 1 --cpus 1; g2p=$$?; \
+	$(BIN)/python -m benchmarks.ss_study cpu --regimes sort --threads 1 --cpus 0 & synthetic=$$!; \
+	$(BIN)/python -m benchmarks.ss_study cpu --regimes g2p --seeds 0 --threads 1 --cpus 1; g2p=$$?; \
 	wait $$synthetic && test $$g2p -eq 0
 
-# When scheduled sampling pays (benchmarks/ss_regimes.py, results/ss_regimes.{json,md,png}): 3 seeds per arm, one
-# core (SS_REGIMES_CPUS), one thread. finetune: the cpu-bahdanau-384 model of bench-g2p-bahdanau's rerun
+# When scheduled sampling pays (benchmarks/ss_study.py regimes, results/ss_regimes.{json,md,png}): 3 seeds per arm,
+# one core (SS_REGIMES_CPUS), one thread. finetune: the cpu-bahdanau-384 model of bench-g2p-bahdanau's rerun
 # (SS_REGIMES_BASE) fine-tuned 2 epochs under teacher forcing and 4 scheduled-sampling arms (15 runs, about 3 hours);
-# long: cmudict-phrases (30-80 phones), cpu preset, teacher forcing against the two best fine-tune arms, 3 epochs
-# from scratch then 1 epoch fine-tuning the teacher-forced seed-0 model (18 runs, about 3.5-4 hours). Resumable: run
-# it again; finished runs are read, an unfinished one resumes its fit command. SS_REGIMES_ARGS: more options
-# (--regimes long --long-arms ss-position ss-token, --seeds 0 1, --fresh).
+# long-scratch, long-finetune: cmudict-phrases (30-80 phones), cpu preset, teacher forcing against the two best
+# fine-tune arms, 3 epochs from scratch then 1 epoch fine-tuning the teacher-forced seed-0 model (18 runs, about
+# 3.5-4 hours). Resumable: run it again; finished runs are read, an unfinished one resumes its fit command.
+# SS_REGIMES_ARGS: more options (--regimes long-scratch long-finetune --arms ss-position ss-token, --seeds 0 1,
+# --fresh; options after -- go to every fit, e.g. -- --trainer.max_epochs 4).
 SS_REGIMES_CPUS ?= 0
 SS_REGIMES_BASE ?= benchmarks/results/g2p_lightning-cpu-bahdanau-384-rerun_runs/teacher-forcing_s0/model
 SS_REGIMES_ARGS ?=
 bench-ss-regimes: setup
-	$(BIN)/python -m benchmarks.ss_regimes --threads 1 --cpus $(SS_REGIMES_CPUS) --base $(SS_REGIMES_BASE) $(SS_REGIMES_ARGS)
+	$(BIN)/python -m benchmarks.ss_study regimes --threads 1 --cpus $(SS_REGIMES_CPUS) --base $(SS_REGIMES_BASE) \
+		$(SS_REGIMES_ARGS)
 
 # One prepared run on a GPU machine, about 9 minutes on an H100/H200: pytest -m gpu, throughput of
 # Lightning and Keras (JAX, torch), G2P --preset gpu; one folder of JSON + Markdown. It uses the device's own
