@@ -6,6 +6,7 @@ import functools
 import math
 import os
 import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +35,10 @@ from seq2seq_fit.pretrained import PretrainedSystem
 from seq2seq_fit.scores import EvalRecord, eval_records, free_running_scores
 from seq2seq_fit.teacher_forcing import APPLIED_RATIO_METRIC
 from seq2seq_fit.vocab import PAD_ID, Vocab
+
+#: Lightning's notice at every fit that a module's batch-transfer hooks take over from the data module's: LitSeq2Seq's
+#: hooks (numpy and Hugging Face batches to tensors) are meant to run with any data module.
+HOOK_NOTICE = r"You have overridden `on_(before|after)_batch_transfer` in `LightningModule` but have passed in a"
 
 Batch = dict[str, torch.Tensor]
 
@@ -130,6 +135,7 @@ class LitSeq2Seq(PretrainedSystem, pl.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
+        warnings.filterwarnings("ignore", HOOK_NOTICE)  # idempotent: an equal filter is replaced, not added
         self.init_system(
             "LitSeq2Seq", src_vocab, tgt_vocab, config, teacher_forcing, src_tokenizer, tgt_tokenizer, seed
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -229,3 +230,20 @@ def test_mid_epoch_resume_from_model_checkpoint_matches_an_uninterrupted_run(tmp
     for a, b in zip(full.rows[6:], resumed.rows, strict=True):
         assert a[:3] == b[:3]
         assert a[3] == pytest.approx(b[3], rel=1e-5, abs=1e-6)
+
+
+def test_a_data_module_uses_the_modules_batch_hooks_without_a_warning() -> None:
+    """Lightning warns at every fit that a module overriding the batch-transfer hooks takes them over from
+    the data module: that is what LitSeq2Seq means (numpy and Hugging Face batches become tensors with any
+    data module), so the package silences exactly that warning."""
+    from lightning.pytorch.trainer.connectors import data_connector
+
+    dm = Seq2SeqDataModule("reverse", batch_size=8, corpus_options={"n_train": 16, "n_val": 8, "n_test": 8})
+    model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {"embedding_dim": 8, "hidden_size": 8})
+    data_connector.warning_cache.clear()  # Lightning warns once per process: an earlier fit may have warned
+    with warnings.catch_warnings(record=True) as caught:
+        selector = data_connector._DataHookSelector(model, dm)
+        assert selector.get_instance("on_before_batch_transfer") is model
+        assert selector.get_instance("on_after_batch_transfer") is model
+        warnings.warn("You have overridden `something_else` in `LightningModule`", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["You have overridden `something_else` in `LightningModule`"]
