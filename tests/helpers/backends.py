@@ -92,7 +92,7 @@ class BackendRun:
         subset = {SUBSET_FLAG: "1"} if "not slow" in markers else {}
         command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
         command += ["--junitxml", str(self.report), "-m", f"({markers}) and not {INDEPENDENT}"]
-        command += ["-W", "ignore::DeprecationWarning"]
+        command += ["-W", "ignore::DeprecationWarning", "--durations=30"]
         script = f"{shlex.join(command)} > {shlex.quote(str(self.log))} 2>&1; echo $? > {shlex.quote(str(self.rc))}"
         self.process = subprocess.Popen(
             ["sh", "-c", script], env=child_env(backend, **subset), cwd=REPO, start_new_session=True

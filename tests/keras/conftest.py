@@ -17,18 +17,17 @@ if keras.backend.backend() == "torch":
 
 #: On JAX every new graph costs an XLA compile (10-20 s here), so a default child run on JAX keeps the
 #: tests that exercise the JAX-specific code (stateless train/test/predict steps, seed state, saving,
-#: export): a test stays when its name holds every word of one entry. ``-m slow`` runs them all.
+#: export): a test stays when its name holds every word of one entry. ``-m slow`` runs them all. The
+#: Transformer and the parallel passes on JAX are checked by the parity suite, which runs there in full.
 JAX_SUBSET = (
     ("memorises",),
     ("beam_width_one",),
-    ("parallel_at_ratio_one",),
     ("fresh_process",),
     ("tracks_one_minus_ratio_in_fit", "token"),
     ("backup_and_restore",),
     ("user_data",),
     ("format_onnx",),
     ("position_schedule_in_fit", "parallel"),
-    ("transformer_model",),
 )
 
 
