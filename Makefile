@@ -45,10 +45,9 @@ bench: setup
 # 7 epochs, 3 seeds, Lightning with 3 teacher-forcing variants and Keras with 2 (about 2 hours on 2 cores);
 # bench-g2p-20ep: 20 epochs, teacher forcing (about 2 hours); bench-g2p-large: cpu-large at batch 64 (about
 # 1 h 45 min); bench-g2p-bahdanau: cpu-bahdanau-384, seed 0 (about 100 minutes); bench-g2p-transformer:
-# cpu-transformer, 7 epochs, seed 0, Keras on torch (sized from timed steps at about 70 minutes for Lightning and
-# 95 for Keras; not yet run). Resumable: run the same target again; finished runs are read, an unfinished one
-# resumes its fit command. G2P_ARGS: more benchmarks.g2p options for both (G2P_ARGS=--fresh retrains); G2P_FIT_ARGS:
-# more fit options for both.
+# cpu-transformer, 7 epochs, seed 0, Keras on torch (104 minutes for Lightning, 113 for Keras). Resumable: run the
+# same target again; finished runs are read, an unfinished one resumes its fit command. G2P_ARGS: more
+# benchmarks.g2p options for both (G2P_ARGS=--fresh retrains); G2P_FIT_ARGS: more fit options for both.
 G2P_TAG = cpu
 G2P_CONFIG = benchmarks/configs/g2p-$(G2P_TAG).yaml
 G2P_SEEDS = 0 1 2
