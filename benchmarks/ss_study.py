@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import common
-from benchmarks.g2p import curve, score
+from benchmarks.g2p import curve, fit_seconds, score
 from seq2seq_fit import TeacherForcing
 from seq2seq_fit.atomic_file import atomic_write_path
 
@@ -510,13 +510,15 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     with open(run_dir / "fit.log", "a") as log:
         code = subprocess.run([sys.executable, *settings["fit"]], stdout=log, stderr=subprocess.STDOUT).returncode
+    with open(run_dir / "fit_seconds.txt", "a") as f:  # a resumed run's time is the sum of its invocations
+        f.write(f"{time.perf_counter() - started:.1f}\n")
     if code:
         lines = [line for line in (run_dir / "fit.log").read_text(errors="replace").splitlines() if line.strip()]
         raise RuntimeError(f"fit exited with status {code}: {lines[-1][:300] if lines else 'no output'}")
     model = LitSeq2Seq.from_pretrained(run_dir / "model").eval()
     points = curve(run_dir)
     run = {"regime": settings["folder"], "arm": settings["arm"], "seed": settings["seed"],
-           "train_minutes": (time.perf_counter() - started) / 60, "steps": settings["total_steps"],
+           "train_minutes": fit_seconds(run_dir) / 60, "steps": settings["total_steps"],
            "epochs": len(points), "curve": points, "config": model.config.to_dict()}  # fmt: skip
     started = time.perf_counter()
     if job["scorer"] == "test":
