@@ -142,7 +142,9 @@ class Seq2SeqDataModule(pl.LightningDataModule):
         super().__init__()
         check_int_arg("num_workers", num_workers, 0)
         check_bool_arg("pin_memory", pin_memory)
-        self.save_hyperparameters(ignore=["src_vocab", "tgt_vocab"])
+        # Kept in checkpoints, not sent to the loggers: Lightning refuses a fit whose module and data module log
+        # the same name with different values, and both have a ``seed`` (the coins' and the shuffling's).
+        self.save_hyperparameters(ignore=["src_vocab", "tgt_vocab"], logger=False)
         self.data = PreparedData(
             corpus,
             batch_size=batch_size,

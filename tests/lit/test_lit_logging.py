@@ -169,3 +169,13 @@ def test_tokens_stay_on_the_device_between_logged_values(monkeypatch: pytest.Mon
         throughput.on_train_batch_end(trainer, module, None, {"target_out": target_out}, 0)  # type: ignore[arg-type]
     assert len(reads) == 2, "one read per logged value, none on the other steps"
     assert throughput.tokens == 12
+
+
+def test_a_data_seed_other_than_the_models_seed_fits_with_a_logger(tmp_path: Path) -> None:
+    """Both the module (its coins) and the data module (its shuffling) have a ``seed``; Lightning refuses
+    to log two different values under one name, so the data module's settings stay out of the loggers."""
+    dm = Seq2SeqDataModule("reverse", batch_size=8, seed=1, corpus_options={"n_train": 16, "n_val": 8, "n_test": 8})
+    model = LitSeq2Seq(dm.src_vocab, dm.tgt_vocab, {"embedding_dim": 8, "hidden_size": 8}, seed=0)
+    trainer = quiet_trainer(max_steps=1, limit_val_batches=1, logger=CSVLogger(tmp_path, name="csv"))
+    trainer.fit(model, dm)
+    assert trainer.global_step == 1 and dm.hparams["seed"] == 1
