@@ -184,13 +184,14 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_results(
     stem: str, rows: list[dict[str, Any]], meta: dict[str, Any], table: str | None, results: Path | None = None
-) -> None:
+) -> tuple[Path, Path]:
     """``<results>/<stem>.json`` (every setting and version) and ``.md`` (``table``, unless ``None``)."""
     folder = RESULTS if results is None else results
     meta = {**meta, "written": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu_count": os.cpu_count()}
     write_json(folder / f"{stem}.json", {"meta": meta, "rows": rows})
     if table is not None:
         write_text(folder / f"{stem}.md", table)
+    return folder / f"{stem}.json", folder / f"{stem}.md"
 
 
 def config_text(config: dict[str, Any]) -> str:

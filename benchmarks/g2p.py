@@ -194,8 +194,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def results_table(title: str, summary: list[dict[str, Any]], config: dict[str, Any], test_words: int) -> str:
     """The Markdown results: ours (mean ± sd over seeds), then the published numbers."""
     cols = [("framework", "framework", ""), ("variant", "teacher forcing", ""), ("seeds", "seeds", "d")]
-    cols += [("greedy_wer_text", "WER greedy %", ""), ("greedy_per_text", "PER greedy %", ""),
-             ("beam5_wer_text", "WER beam5 %", ""), ("beam5_per_text", "PER beam5 %", "")]  # fmt: skip
+    cols += [(f"{k}_text", f"{k[-3:].upper()} {k[:-4]} %", "") for k in SCORE_KEYS]
     cols += [("epochs", "epochs", ".1f"), ("train_minutes", "train min", ".1f")]
     if any("compiles_text" in row for row in summary):
         cols += [("compiles_text", "compiles train/test/predict", ""), ("compile_s", "compile s", ".1f")]

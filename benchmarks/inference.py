@@ -200,10 +200,9 @@ def results_table(rows: list[dict[str, Any]], pick: list[dict[str, Any]], meta: 
     cells = []
     for row in rows:
         cell = {k: row[k] for k in ("runner", "strategy", "batch_size")}
-        if "na" in row:
-            cell["words_per_s"] = f"n/a ({row['na']})"
-        elif "error" in row:
-            cell["words_per_s"] = "failed: " + row["error"].strip().splitlines()[-1][:120]
+        if "na" in row or "error" in row:
+            cell["words_per_s"] = f"n/a ({row['na']})" if "na" in row else "failed: " + (
+                row["error"].strip().splitlines()[-1][:120])  # fmt: skip
         else:
             cell |= {k: format(row[k], fmt) for k, _, fmt in COLUMNS if row.get(k) is not None}
         cells.append(cell)
@@ -224,9 +223,9 @@ def results_table(rows: list[dict[str, Any]], pick: list[dict[str, Any]], meta: 
         ran = f"{picked}, the fastest at batch 1, ran the table above" if picked else "every backend ran the table"
         timed = [r | {"words_per_s": format(r["words_per_s"], ".1f") if r.get("words_per_s") else "failed"}
                  for r in pick]  # fmt: skip
-        columns = [("runner", "backend", ""), ("batch_size", "batch", ""), ("words", "words", ""),
-                   ("words_per_s", "words/s", ""), ("wer", "WER %", ".2f")]  # fmt: skip
-        table += f"\nKeras backend pick (greedy; {ran}):\n\n" + markdown_table(timed, columns)
+        table += f"\nKeras backend pick (greedy; {ran}):\n\n" + markdown_table(timed, [
+            ("runner", "backend", ""), ("batch_size", "batch", ""), ("words", "words", ""),
+            ("words_per_s", "words/s", ""), ("wer", "WER %", ".2f")])  # fmt: skip
     peer = meta.get("versions", {}).get("g2p_en", {})
     network = f"GRU {peer['hidden_size']} encoder and decoder without attention, " if "hidden_size" in peer else ""
     network += f"{peer['parameters']:,} parameters; " if "parameters" in peer else ""

@@ -132,14 +132,13 @@ def make_job(entry: dict[str, Any], config: dict[str, Any], path: Path, quick: b
     suffix = f" {compiled}" if jit else " op-by-op" if backend == "jax" else ""
     network = "" if transformer else f" {model['cell']} {model['attention']}"  # a Transformer's size names it
     names = {"overhead": f"{who} {size} overhead {precision}{suffix}", "modes": f"{who} {size}{network} {mode}{suffix}"}
-    name = names.get(section, f"{who} {size} {mode} {precision}{suffix}")
-    note = "; ".join(n for key, n in NOTES.items() if key in (mode, model["attention"]))
     label = "lightning" if framework == "lightning" else f"keras/{backend}"
     timing = QUICK_TIMING if quick else config["timing"][entry.get("timing", section)]
     return {
-        "section": section, "name": name, "size": size, "mode": mode, "note": note, "precision": precision,
-        "config": Seq2SeqConfig(**model).to_dict(), "teacher_forcing": MODES[mode].to_dict(), "jit": jit,
-        "trainer_too": bool(entry.get("trainer")), "framework": framework, "backend": backend or "torch",
+        "section": section, "name": names.get(section, f"{who} {size} {mode} {precision}{suffix}"), "size": size,
+        "mode": mode, "note": "; ".join(n for key, n in NOTES.items() if key in (mode, model["attention"])),
+        "precision": precision, "config": Seq2SeqConfig(**model).to_dict(), "teacher_forcing": MODES[mode].to_dict(),
+        "jit": jit, "trainer_too": bool(entry.get("trainer")), "framework": framework, "backend": backend or "torch",
         "device": config["device"], "smoke": quick, "label": label, "compiled": compiled, **timing,
     }  # fmt: skip
 
@@ -211,11 +210,10 @@ def finish(row: dict[str, Any] | None, j: dict[str, Any]) -> dict[str, Any]:
     row["compiled"] = uncompiled.get(j["label"], "no") if row["compiled"] == "no" else row["compiled"]
     if "error" in row:
         print(f"{row['variant']}: not measured ({row['error'][:200]})", flush=True)
-    elif "trainer_overhead" in row:
-        ms = f"{row['hand_step_ms']:.1f} / {row['trainer_step_ms']:.1f} ms"
-        print(f"{row['variant']}: hand / fit {ms}, overhead {row['trainer_overhead']:+.1%}", flush=True)
     else:
-        print(f"{row['variant']}: hand {row['hand_step_ms']:.1f} ms", flush=True)
+        fit = f" / fit {row['trainer_step_ms']:.1f} ms, overhead {row['trainer_overhead']:+.1%}" if (
+            "trainer_overhead" in row) else ""  # fmt: skip
+        print(f"{row['variant']}: hand {row['hand_step_ms']:.1f} ms{fit}", flush=True)
     return row
 
 
