@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_the_arms_differ_from_the_linear_arm_in_the_one_setting_their_name_says(
     )  # fmt: skip
     assert ss.arm("ss-token", study, 1000).to_dict() == linear
     assert ss.arm("ss-inverse-sigmoid", study, 1000).schedule == "inverse_sigmoid"
-    changes = {"ss-sample": {"feed": "sample"}, "ss-sequence": {"granularity": "sequence"},
+    changes: dict[str, dict[str, Any]] = {"ss-sample": {"feed": "sample"}, "ss-sequence": {"granularity": "sequence"},
                "ss-parallel-k1": {"mode": "parallel"}, "ss-parallel-k2": {"mode": "parallel", "passes": 2}}  # fmt: skip
     for name, change in changes.items():
         assert ss.arm(name, study, 1000) == TeacherForcing(**(linear | change)), name
@@ -173,7 +174,12 @@ def test_a_rerun_of_the_cpu_study_reads_its_committed_runs(tmp_path: Path, monke
     monkeypatch.chdir(REPO)
     shutil.copytree(common.RESULTS / "ss_cpu_runs", tmp_path / "ss_cpu_runs")
     handed: list[dict] = []
-    monkeypatch.setattr(common, "run_jobs", lambda command, jobs, *a, **k: handed.extend(jobs) or [])
+
+    def run_jobs(command: list[str], jobs: list[dict], *args: Any, **kwargs: Any) -> list[dict | None]:
+        handed.extend(jobs)
+        return [None] * len(jobs)
+
+    monkeypatch.setattr(common, "run_jobs", run_jobs)
     ss.main(["cpu", "--regimes", "sort", "--results", str(tmp_path)])
     assert handed == []
     table = (tmp_path / "ss_cpu.md").read_text()
